@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Interop-heavy targets (GLib, curl, raw syscalls) compile in Swift 5 mode: their C pointers
+/// are confined to a few files behind locks/threads that the compiler cannot see through.
+let interop: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "bitsd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bitsd", targets: ["bitsd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C interop: GLib/GIO (D-Bus), libcurl, and raw Linux syscalls.
+        .systemLibrary(name: "CGLib", path: "Sources/CGLib", pkgConfig: "gio-2.0",
+                       providers: [.apt(["libglib2.0-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CSystem", path: "Sources/CSystem"),
+
+        // Pure logic: model, state machine, validation, limits, scheduler, error catalog.
+        .target(name: "BitsCore", path: "Sources/BitsCore"),
+        // Transfer engine: libcurl multi on its own thread.
+        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl"],
+                path: "Sources/BitsTransfer", swiftSettings: interop),
+        // Queue manager: jobs, scheduling, owner-credential file work; no D-Bus.
+        .target(name: "BitsService",
+                dependencies: ["BitsCore", "BitsTransfer", "CSystem",
+                               .product(name: "Logging", package: "swift-log")],
+                path: "Sources/BitsService", swiftSettings: interop),
+        // D-Bus layer: GDBus loop thread, GVariant coding, Manager/Job/File objects, signals.
+        .target(name: "BitsBus",
+                dependencies: ["BitsCore", "BitsService", "CGLib",
+                               .product(name: "Logging", package: "swift-log")],
+                path: "Sources/BitsBus", swiftSettings: interop),
+        .executableTarget(name: "bitsd",
+                          dependencies: ["BitsBus", "BitsService", "BitsCore",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          path: "Sources/bitsd", swiftSettings: interop),
+
+        .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
+        .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],
+                    path: "Tests/BitsIntegrationTests", swiftSettings: interop),
+    ]
+)

@@ -1,0 +1,52 @@
+/// The stable symbolic error codes a job can report in `ErrorCode` (the README's catalog).
+/// `http-NNN` codes are built from the status; the rest are fixed words.
+public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static func http(_ status: Int) -> ErrorCode { .init(rawValue: "http-\(status)") }
+
+    public static let none = ErrorCode(rawValue: "")
+    public static let dnsFailure = ErrorCode(rawValue: "dns-failure")
+    public static let connectionRefused = ErrorCode(rawValue: "connection-refused")
+    public static let connectionReset = ErrorCode(rawValue: "connection-reset")
+    public static let timeout = ErrorCode(rawValue: "timeout")
+    public static let stalled = ErrorCode(rawValue: "stalled")
+    public static let tls = ErrorCode(rawValue: "tls")
+    public static let rangeUnsupported = ErrorCode(rawValue: "range-unsupported")
+    public static let remoteChanged = ErrorCode(rawValue: "remote-changed")
+    public static let remoteNotFound = ErrorCode(rawValue: "remote-not-found")
+    public static let accessDenied = ErrorCode(rawValue: "access-denied")
+    public static let diskFull = ErrorCode(rawValue: "disk-full")
+    public static let localIO = ErrorCode(rawValue: "local-io")
+    public static let noProgress = ErrorCode(rawValue: "no-progress")
+    public static let maxDownloadTime = ErrorCode(rawValue: "max-download-time")
+    public static let redirectDenied = ErrorCode(rawValue: "redirect-denied")
+    public static let protocolError = ErrorCode(rawValue: "protocol-error")
+    public static let transport = ErrorCode(rawValue: "transport")
+    public static let internalError = ErrorCode(rawValue: "internal")
+
+    public var description: String { rawValue }
+
+    /// Every fixed code with its meaning, for documentation and `bitsctl`.
+    public static let catalog: [(ErrorCode, String)] = [
+        (.dnsFailure, "the server name could not be resolved (transient)"),
+        (.connectionRefused, "the server refused the connection (transient)"),
+        (.connectionReset, "the connection broke before the body was complete (transient)"),
+        (.timeout, "connecting or receiving timed out (transient)"),
+        (.stalled, "the server sent no data for too long (transient)"),
+        (.tls, "TLS handshake or certificate verification failed (fatal)"),
+        (.rangeUnsupported, "the server cannot send the requested byte ranges (fatal)"),
+        (.remoteChanged, "the remote file changed while it was being transferred"),
+        (.remoteNotFound, "a file:// source does not exist (fatal)"),
+        (.accessDenied, "the owner may not read the source or write the destination (fatal)"),
+        (.diskFull, "no space left on the destination file system (transient)"),
+        (.localIO, "reading or writing a local file failed (fatal)"),
+        (.noProgress, "no progress for NoProgressTimeout seconds after a transient error (fatal)"),
+        (.maxDownloadTime, "the job was active longer than MaximumDownloadTime (fatal)"),
+        (.redirectDenied, "the server redirected and the redirect policy forbids it (fatal)"),
+        (.protocolError, "the server's answer broke the protocol (fatal)"),
+        (.transport, "another transport failure (transient)"),
+        (.internalError, "an internal error of the service (fatal)"),
+    ]
+}

@@ -1,0 +1,153 @@
+/// Validation of caller-supplied values. Every failure is an `InvalidArgs` sentence that names
+/// the offending value.
+public enum InputValidation {
+    /// Shortened, printable rendering of a caller's value for error messages.
+    public static func quote(_ value: String, limit: Int = 120) -> String {
+        var text = String(value.unicodeScalars.map { scalar -> Character in
+            scalar.value < 0x20 || scalar.value == 0x7f ? "?" : Character(scalar)
+        })
+        if text.count > limit { text = String(text.prefix(limit)) + "…" }
+        return "'\(text)'"
+    }
+
+    public static func displayName(_ value: String) throws -> String {
+        guard value.count <= JobDefaults.displayNameMaxLength else {
+            throw ServiceError.invalidArgs("Display name \(quote(value, limit: 40)) is \(value.count) characters long; the limit is \(JobDefaults.displayNameMaxLength).")
+        }
+        return value
+    }
+
+    public static func description(_ value: String) throws -> String {
+        guard value.count <= JobDefaults.descriptionMaxLength else {
+            throw ServiceError.invalidArgs("Description \(quote(value, limit: 40)) is \(value.count) characters long; the limit is \(JobDefaults.descriptionMaxLength).")
+        }
+        return value
+    }
+
+    /// Parses an enumeration value, naming the allowed values when it is not one of them.
+    public static func enumValue<E: RawRepresentable & CaseIterable>(_ type: E.Type, _ value: String, what: String) throws -> E
+    where E.RawValue == String {
+        if let parsed = E(rawValue: value) { return parsed }
+        let allowed = E.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        throw ServiceError.invalidArgs("\(what) \(quote(value)) is not one of \(allowed).")
+    }
+
+    /// A remote URL for a download: http, https or file, at most 2,200 characters, no spaces
+    /// or control characters, a host for http(s), an absolute path for file.
+    public static func downloadURL(_ value: String) throws -> RemoteURL {
+        guard !value.isEmpty else { throw ServiceError.invalidArgs("The remote URL is empty.") }
+        guard value.count <= JobDefaults.urlMaxLength else {
+            throw ServiceError.invalidArgs("Remote URL \(quote(value, limit: 60)) is \(value.count) characters long; the limit is \(JobDefaults.urlMaxLength).")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) else {
+            throw ServiceError.invalidArgs("Remote URL \(quote(value)) contains spaces or control characters; escape them.")
+        }
+        guard let url = RemoteURL(value) else {
+            throw ServiceError.invalidArgs("Remote URL \(quote(value)) is not a valid absolute URL (expected scheme://host/path).")
+        }
+        switch url.scheme {
+        case "http", "https":
+            guard !url.host.isEmpty else {
+                throw ServiceError.invalidArgs("Remote URL \(quote(value)) has no host name.")
+            }
+        case "file":
+            guard url.host.isEmpty || url.host == "localhost", url.path.hasPrefix("/") else {
+                throw ServiceError.invalidArgs("Remote URL \(quote(value)) must be file:///absolute/path (local files only).")
+            }
+        default:
+            throw ServiceError.invalidArgs("Remote URL \(quote(value)) uses the unsupported scheme '\(url.scheme)'; use http, https or file.")
+        }
+        return url
+    }
+
+    /// A local path: absolute, normalized (no empty, `.` or `..` components, no trailing
+    /// slash), at most 4,096 bytes.
+    public static func localPath(_ value: String, what: String = "Local path") throws -> String {
+        guard value.hasPrefix("/") else {
+            throw ServiceError.invalidArgs("\(what) \(quote(value)) is not an absolute path.")
+        }
+        guard value.utf8.count <= JobDefaults.pathMaxLength else {
+            throw ServiceError.invalidArgs("\(what) \(quote(value, limit: 60)) is longer than \(JobDefaults.pathMaxLength) bytes.")
+        }
+        guard value != "/", !value.hasSuffix("/") else {
+            throw ServiceError.invalidArgs("\(what) \(quote(value)) names a directory; give a file name.")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+            throw ServiceError.invalidArgs("\(what) \(quote(value)) contains control characters.")
+        }
+        let components = value.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for component in components where component.isEmpty || component == "." || component == ".." {
+            throw ServiceError.invalidArgs("\(what) \(quote(value)) is not normalized: it contains an empty, '.' or '..' component.")
+        }
+        guard let last = components.last, last.utf8.count <= 255 else {
+            throw ServiceError.invalidArgs("\(what) \(quote(value, limit: 60)) has a file name longer than 255 bytes.")
+        }
+        return value
+    }
+
+    /// `MinimumRetryDelay`: values below the floor are raised to it, as BITS does.
+    public static func minimumRetryDelay(_ value: UInt32) -> UInt32 {
+        max(value, JobDefaults.minimumRetryDelayFloor)
+    }
+}
+
+/// The parts of an absolute URL the service needs: scheme, host, path. Parsing is deliberately
+/// strict and simple; libcurl does the real work.
+public struct RemoteURL: Sendable, Equatable {
+    public let text: String
+    /// Lowercased scheme.
+    public let scheme: String
+    /// Host (without port or user info), lowercased.
+    public let host: String
+    /// Path with percent-escapes decoded for `file` URLs; raw for others.
+    public let path: String
+
+    public init?(_ text: String) {
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let scheme = text[..<colon].lowercased()
+        guard let first = scheme.first, first.isLetter,
+              scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return nil }
+        let rest = text[text.index(after: colon)...]
+        guard rest.hasPrefix("//") else { return nil }
+        let afterSlashes = rest.dropFirst(2)
+        let authorityEnd = afterSlashes.firstIndex(where: { "/?#".contains($0) }) ?? afterSlashes.endIndex
+        var authority = afterSlashes[..<authorityEnd]
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var host = authority
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            host = host[...close]
+        } else if let portColon = host.lastIndex(of: ":") {
+            let port = host[host.index(after: portColon)...]
+            guard port.allSatisfy(\.isNumber) else { return nil }
+            host = host[..<portColon]
+        }
+        var path = String(afterSlashes[authorityEnd...])
+        if let end = path.firstIndex(where: { "?#".contains($0) }) { path = String(path[..<end]) }
+        if scheme == "file" {
+            guard let decoded = RemoteURL.percentDecode(path) else { return nil }
+            path = decoded
+        }
+        self.text = text
+        self.scheme = scheme
+        self.host = host.lowercased()
+        self.path = path
+    }
+
+    /// Decodes %XX escapes; nil for malformed escapes or a decoded NUL.
+    static func percentDecode(_ s: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = Array(s.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let h = iterator.next(), let l = iterator.next(),
+                      let value = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16), value != 0
+                else { return nil }
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}

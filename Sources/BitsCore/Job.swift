@@ -1,0 +1,65 @@
+/// A transfer job: identity, settings, files, progress and last error. Pure data; the rules
+/// for changing it live in `JobStateMachine` and `JobSettings`.
+public struct Job: Sendable, Equatable, Codable {
+    public let id: JobID
+    public let type: JobType
+    /// uid of the owner.
+    public var owner: UInt32
+    public var displayName: String
+    public var description = ""
+    public var state: JobState = .suspended
+    public var priority: JobPriority = .normal
+    public var files: [JobFile] = []
+
+    /// Microseconds since the Unix epoch; 0 = never.
+    public var creationTime: UInt64
+    public var modificationTime: UInt64
+    public var transferCompletionTime: UInt64 = 0
+
+    /// The last error (kept after a retry, as BITS does); nil when there was none.
+    public var lastError: JobError?
+    public var errorCount: UInt32 = 0
+
+    public var minimumRetryDelay: UInt32 = JobDefaults.minimumRetryDelay
+    public var noProgressTimeout: UInt32 = JobDefaults.noProgressTimeout
+    public var maximumDownloadTime: UInt32 = JobDefaults.maximumDownloadTime
+    public var minimumNotificationInterval: UInt32 = JobDefaults.minimumNotificationInterval
+
+    public init(id: JobID, type: JobType, owner: UInt32, displayName: String, now: UInt64) {
+        self.id = id
+        self.type = type
+        self.owner = owner
+        self.displayName = displayName
+        self.creationTime = now
+        self.modificationTime = now
+    }
+
+    /// Sum of the file sizes, nil while any size is unknown (UINT64_MAX on the bus).
+    public var bytesTotal: UInt64? {
+        var sum: UInt64 = 0
+        for file in files {
+            guard let total = file.bytesTotal else { return nil }
+            sum &+= total
+        }
+        return sum
+    }
+
+    public var bytesTransferred: UInt64 { files.reduce(0) { $0 &+ $1.bytesTransferred } }
+    public var filesTotal: UInt32 { UInt32(files.count) }
+    public var filesTransferred: UInt32 { UInt32(files.filter(\.completed).count) }
+    /// Index of the first file still to transfer (files of a job go in order).
+    public var nextFileIndex: Int? { files.firstIndex { !$0.completed } }
+}
+
+/// Defaults and bounds of job settings (api.md, bits-reference §2.2).
+public enum JobDefaults {
+    public static let minimumRetryDelay: UInt32 = 600
+    public static let minimumRetryDelayFloor: UInt32 = 5
+    public static let noProgressTimeout: UInt32 = 1_209_600
+    public static let maximumDownloadTime: UInt32 = 7_776_000
+    public static let minimumNotificationInterval: UInt32 = 500
+    public static let displayNameMaxLength = 256
+    public static let descriptionMaxLength = 1024
+    public static let urlMaxLength = 2200
+    public static let pathMaxLength = 4096
+}

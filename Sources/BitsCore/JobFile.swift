@@ -1,0 +1,39 @@
+/// One file of a job: where it comes from, where it goes, and how far it got.
+public struct JobFile: Sendable, Equatable, Codable {
+    /// The URL (download) — writable to fix a failed job.
+    public var remoteName: String
+    /// The absolute destination path; the data appears there at `Complete`.
+    public let localName: String
+    /// The absolute path of the temporary file being filled (in the destination directory).
+    public var temporaryName: String
+    /// Size in bytes once the server said it; nil while unknown.
+    public var bytesTotal: UInt64?
+    /// Bytes written to the temporary file so far.
+    public var bytesTransferred: UInt64 = 0
+    /// The whole file is on disk (and, after `Complete`, renamed).
+    public var completed = false
+    /// Server's Last-Modified as microseconds since the epoch; 0 when unknown.
+    public var lastModified: UInt64 = 0
+    /// Validator for resuming: the server's ETag, if any.
+    public var entityTag: String?
+    /// Validator for resuming: the server's Last-Modified text, if any.
+    public var lastModifiedText: String?
+    /// Header block of the last HTTP response.
+    public var responseHeaders = ""
+
+    public init(remoteName: String, localName: String, temporaryName: String) {
+        self.remoteName = remoteName
+        self.localName = localName
+        self.temporaryName = temporaryName
+    }
+
+    /// Forget the progress and validators (the remote file changed or the URL was replaced).
+    public mutating func restart() {
+        bytesTotal = nil
+        bytesTransferred = 0
+        completed = false
+        entityTag = nil
+        lastModifiedText = nil
+        lastModified = 0
+    }
+}

@@ -1,0 +1,35 @@
+/// Which jobs may transfer now (bits-reference §1.4): every active foreground job, plus one
+/// background job — the highest priority, first queued among equals.
+public enum Scheduler {
+    /// What the scheduler needs to know about an active (queued/connecting/transferring) job.
+    public struct Candidate: Sendable, Equatable {
+        public var id: JobID
+        public var priority: JobPriority
+        /// Order in which the job became queued (smaller = earlier).
+        public var queuedSequence: UInt64
+        /// The job is transferring now.
+        public var running: Bool
+
+        public init(id: JobID, priority: JobPriority, queuedSequence: UInt64, running: Bool) {
+            self.id = id
+            self.priority = priority
+            self.queuedSequence = queuedSequence
+            self.running = running
+        }
+    }
+
+    /// The set of jobs that should be transferring.
+    public static func select(_ candidates: [Candidate]) -> Set<JobID> {
+        var chosen = Set(candidates.filter { $0.priority == .foreground }.map(\.id))
+        let background = candidates.filter { $0.priority.isBackground }
+        guard let bestRank = background.map(\.priority.rank).min() else { return chosen }
+        let top = background.filter { $0.priority.rank == bestRank }
+        // A running job of the best priority keeps its turn; otherwise the earliest queued.
+        if let running = top.first(where: \.running) {
+            chosen.insert(running.id)
+        } else if let first = top.min(by: { $0.queuedSequence < $1.queuedSequence }) {
+            chosen.insert(first.id)
+        }
+        return chosen
+    }
+}

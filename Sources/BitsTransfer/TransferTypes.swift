@@ -1,0 +1,109 @@
+import BitsCore
+
+/// Identifies one transfer attempt inside the engine (chosen by the caller, unique while live).
+public typealias TransferID = UInt64
+
+/// Where the bytes of a download come from.
+public enum TransferSource: Sendable, Equatable {
+    /// An http:// or https:// URL fetched with libcurl.
+    case url(String)
+    /// A local source already opened for reading (with the job owner's rights) by the caller.
+    /// The engine copies from it; it does not close it.
+    case localFile(descriptor: Int32, size: UInt64)
+}
+
+/// One download attempt of one file. The destination descriptor is opened by the caller (as
+/// the job owner); the engine writes with `pwrite` at absolute offsets and never closes it.
+public struct DownloadRequest: Sendable, Equatable {
+    public var id: TransferID
+    public var source: TransferSource
+    public var destinationDescriptor: Int32
+    /// Bytes already on disk: the engine asks for the rest (`Range: bytes=N-`) and writes from
+    /// this offset. If the server ignores the range (200), the engine truncates and restarts at 0.
+    public var resumeOffset: UInt64
+    /// Validator sent as `If-Range` when resuming (an ETag, or an HTTP date), if known.
+    public var ifRange: String?
+    /// Extra request headers, `Name: value`.
+    public var headers: [String]
+    /// Receive-rate cap in bytes per second; 0 = unlimited.
+    public var maxBytesPerSecond: UInt64
+    /// A transfer that receives nothing for this many seconds fails as `.stalled`.
+    public var stallTimeoutSeconds: UInt32
+    /// Connect timeout in seconds.
+    public var connectTimeoutSeconds: UInt32
+
+    public init(id: TransferID, source: TransferSource, destinationDescriptor: Int32,
+                resumeOffset: UInt64 = 0, ifRange: String? = nil, headers: [String] = [],
+                maxBytesPerSecond: UInt64 = 0, stallTimeoutSeconds: UInt32 = 60,
+                connectTimeoutSeconds: UInt32 = 30) {
+        self.id = id
+        self.source = source
+        self.destinationDescriptor = destinationDescriptor
+        self.resumeOffset = resumeOffset
+        self.ifRange = ifRange
+        self.headers = headers
+        self.maxBytesPerSecond = maxBytesPerSecond
+        self.stallTimeoutSeconds = stallTimeoutSeconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+}
+
+/// What the server said about the body, reported once the final (non-redirect) response
+/// headers arrived, before any body byte of that response is written.
+public struct ResponseInfo: Sendable, Equatable {
+    /// HTTP status (0 for local files).
+    public var status: Int
+    /// Total size of the remote file when known (from Content-Range's total, or Content-Length
+    /// of a 200, or the local file size).
+    public var totalSize: UInt64?
+    /// Offset at which the body of this response is written: the resume offset for a 206,
+    /// 0 when the server sent the whole file (and the engine truncated the destination).
+    public var writeOffset: UInt64
+    public var entityTag: String?
+    /// Last-Modified header text, and its value in microseconds since the epoch (0 if absent).
+    public var lastModifiedText: String?
+    public var lastModifiedMicroseconds: UInt64
+    /// `Accept-Ranges: bytes` was present, or the answer was a 206.
+    public var acceptsRanges: Bool
+    /// The effective URL after redirects.
+    public var effectiveURL: String
+    /// The raw header block of the final response (CRLF lines, without the body).
+    public var headerBlock: String
+    /// Retry-After in seconds when the server sent one.
+    public var retryAfterSeconds: UInt32?
+
+    public init(status: Int, totalSize: UInt64?, writeOffset: UInt64, entityTag: String?,
+                lastModifiedText: String?, lastModifiedMicroseconds: UInt64, acceptsRanges: Bool,
+                effectiveURL: String, headerBlock: String, retryAfterSeconds: UInt32?) {
+        self.status = status
+        self.totalSize = totalSize
+        self.writeOffset = writeOffset
+        self.entityTag = entityTag
+        self.lastModifiedText = lastModifiedText
+        self.lastModifiedMicroseconds = lastModifiedMicroseconds
+        self.acceptsRanges = acceptsRanges
+        self.effectiveURL = effectiveURL
+        self.headerBlock = headerBlock
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+}
+
+/// How a transfer attempt ended.
+public enum TransferOutcome: Sendable, Equatable {
+    /// The whole body is on disk; `bytesOnDisk` is the file's final length.
+    case finished(bytesOnDisk: UInt64)
+    /// The attempt failed; `bytesOnDisk` is how far the destination got (valid prefix).
+    case failed(TransferFailure, bytesOnDisk: UInt64)
+    /// `cancel(id:)` was called; `bytesOnDisk` is the valid prefix length.
+    case cancelled(bytesOnDisk: UInt64)
+}
+
+/// Events from the engine, delivered in order per transfer on the engine's own thread.
+/// Implementations must return quickly (hand off to an actor/queue).
+public protocol TransferEngineDelegate: AnyObject, Sendable {
+    func transfer(_ id: TransferID, didReceive response: ResponseInfo)
+    /// `bytesOnDisk` = valid prefix length of the destination. At most every ~100 ms per
+    /// transfer; the final value is carried by the outcome.
+    func transfer(_ id: TransferID, didProgress bytesOnDisk: UInt64)
+    func transfer(_ id: TransferID, didEnd outcome: TransferOutcome)
+}

@@ -1,0 +1,28 @@
+// Raw Linux system calls the daemon needs without glibc's process-wide semantics.
+#ifndef BITS_CSYSTEM_H
+#define BITS_CSYSTEM_H
+#include <sys/types.h>
+#include <stdint.h>
+
+/// Switches the calling thread's filesystem identity: supplementary groups (raw syscall, so
+/// only this thread changes — glibc's setgroups() would change every thread), fsgid, fsuid.
+/// Returns 0 on success, -1 with errno set if any step did not take effect.
+int bits_thread_set_fs_identity(uid_t uid, gid_t gid, const gid_t *groups, size_t group_count);
+
+/// Restores the calling thread's filesystem identity to root (uid 0, gid 0, no groups).
+int bits_thread_reset_fs_identity(void);
+
+/// renameat2(2) with flags (RENAME_NOREPLACE = 1). Returns 0 or -1 with errno.
+int bits_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+
+/// openat2(2) with RESOLVE_* flags. Returns an fd or -1 with errno (ENOSYS on old kernels).
+int bits_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+/// open(2) with a mode (the variadic libc open does not import).
+int bits_open(const char *path, int flags, unsigned int mode);
+/// openat(2) with a mode.
+int bits_openat(int dirfd, const char *path, int flags, unsigned int mode);
+/// fcntl(fd, F_SETFL/F_GETFL…) with an int argument.
+int bits_fcntl_int(int fd, int cmd, int arg);
+
+#endif
