@@ -45,6 +45,7 @@ let package = Package(
                           path: "Sources/bitsd", swiftSettings: interop),
 
         .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
+        .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
         .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],
                     path: "Tests/BitsIntegrationTests", swiftSettings: interop),
     ]

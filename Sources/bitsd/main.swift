@@ -1,1 +1,113 @@
-print("bitsd")
+import ArgumentParser
+import BitsBus
+import BitsCore
+import BitsService
+import Foundation
+import Logging
+
+/// bitsd — the Background Intelligent Transfer Service daemon.
+struct BitsDaemon: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "bitsd",
+        abstract: "Background transfer service for Linux (org.example.Bits on D-Bus).",
+        version: version)
+
+    @Flag(name: .long, help: "Serve on the system bus (the default).")
+    var system = false
+    @Flag(name: .long, help: "Serve on the session bus.")
+    var session = false
+    @Option(name: .long, help: "Serve on the bus at this D-Bus address.")
+    var address: String?
+    @Option(name: .long, help: "Directory for the job database.")
+    var stateDirectory = "/var/lib/bits"
+    @Option(name: .long, help: "Configuration file (INI).")
+    var config = "/etc/bits/bitsd.conf"
+    @Option(name: .long, help: "Directory holding the interface XML files.")
+    var interfaceDirectory: String?
+    @Flag(name: .long, help: "Log debug messages.")
+    var verbose = false
+
+    func validate() throws {
+        if [system, session, address != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("Give only one of --system, --session and --address.")
+        }
+    }
+
+    func run() throws {
+        let level: Logger.Level = verbose ? .debug : .info
+        LoggingSystem.bootstrap { JournalLogHandler(logLevel: level, label: $0) }
+        let logger = Logger(label: "bitsd")
+
+        let serviceConfig: ServiceConfig
+        if let text = try? String(contentsOfFile: config, encoding: .utf8) {
+            do {
+                serviceConfig = try ServiceConfig.parse(text)
+            } catch let error as ServiceConfig.ParseError {
+                logger.critical("\(config): \(error)")
+                throw ExitCode(78) // EX_CONFIG
+            }
+        } else {
+            if FileManager.default.fileExists(atPath: config) {
+                logger.critical("\(config): cannot be read")
+                throw ExitCode(78)
+            }
+            serviceConfig = ServiceConfig()
+        }
+
+        let bus: BusAddress = address.map { .address($0) } ?? (session ? .session : .system)
+        let manager = QueueManager(limits: serviceConfig.limits, userAgent: "bitsd/\(Self.version)", logger: logger)
+        let service: BusService
+        do {
+            service = try BusService(manager: manager, interfaceDirectory: interfaceDirectory,
+                                     version: Self.version, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let stopSignals = [SIGTERM, SIGINT].map { sig in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+            source.setEventHandler {
+                logger.info("stopping on signal \(sig)")
+                Task {
+                    await manager.shutdown()
+                    service.stop()
+                    Foundation.exit(0)
+                }
+            }
+            source.resume()
+            return source
+        }
+
+        let ready = DispatchSemaphore(value: 0)
+        let startError = LockedBox<Error?>(nil)
+        Task {
+            await manager.start(observer: service)
+            do { try service.start(address: bus) } catch { startError.value = error }
+            ready.signal()
+        }
+        ready.wait()
+        if let error = startError.value {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        withExtendedLifetime(stopSignals) { dispatchMain() }
+    }
+}
+
+/// A value shared between the start-up task and the main thread.
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+BitsDaemon.main()

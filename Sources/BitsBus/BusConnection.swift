@@ -1,0 +1,153 @@
+import CGLib
+import Foundation
+import BitsCore
+
+/// Which bus the daemon serves on.
+public enum BusAddress: Sendable, Equatable {
+    case system
+    case session
+    case address(String)
+}
+
+/// Errors of bus setup (connect, name ownership, registration).
+public struct BusSetupError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Owns the GDBusConnection: connecting, owning the name, replying, emitting and calling.
+/// GDBus connections are thread-safe: replies and signals may be sent from any thread.
+final class BusConnection: @unchecked Sendable {
+    let connection: OpaquePointer
+    private let loop: MainLoopThread
+
+    /// Connects (on the calling thread, which must be the loop thread so that filters and
+    /// subscriptions dispatch there).
+    init(_ address: BusAddress, loop: MainLoopThread) throws {
+        self.loop = loop
+        var error: UnsafeMutablePointer<GError>?
+        var conn: OpaquePointer?
+        switch address {
+        case .system: conn = g_bus_get_sync(G_BUS_TYPE_SYSTEM, nil, &error)
+        case .session: conn = g_bus_get_sync(G_BUS_TYPE_SESSION, nil, &error)
+        case .address(let text):
+            let flags = GDBusConnectionFlags(rawValue: G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT.rawValue
+                                             | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION.rawValue)
+            conn = g_dbus_connection_new_for_address_sync(text, flags, nil, nil, &error)
+        }
+        guard let conn else {
+            throw BusSetupError(description: "cannot connect to the bus: \(Self.take(error))")
+        }
+        g_dbus_connection_set_exit_on_close(conn, 0)
+        connection = conn
+    }
+
+    /// Takes a GError's message and frees it.
+    static func take(_ error: UnsafeMutablePointer<GError>?) -> String {
+        guard let message = bits_error_take_message(error) else { return "unknown error" }
+        defer { g_free(message) }
+        return String(cString: message)
+    }
+
+    /// Requests the well-known name; fails unless we become its primary owner.
+    func requestName(_ name: String) throws {
+        let reply = try callSync(destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
+                                 interface: "org.freedesktop.DBus", method: "RequestName",
+                                 arguments: .tuple([.string(name), .uint32(4)]), replyType: "(u)")
+        guard reply.items.first?.uint32Value == 1 else {
+            throw BusSetupError(description: "the name \(name) is already owned on this bus")
+        }
+    }
+
+    var uniqueName: String { String(cString: g_dbus_connection_get_unique_name(connection)) }
+
+    /// A blocking call (setup only, or rare synchronous lookups).
+    func callSync(destination: String, path: String, interface: String, method: String,
+                  arguments: Variant?, replyType: String, timeoutMs: Int32 = 25_000) throws -> Variant {
+        var error: UnsafeMutablePointer<GError>?
+        let reply = g_dbus_connection_call_sync(connection, destination, path, interface, method,
+                                                arguments?.makeGVariant(), bits_variant_type(replyType),
+                                                G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, &error)
+        guard let reply else { throw BusSetupError(description: "\(method) failed: \(Self.take(error))") }
+        defer { g_variant_unref(reply) }
+        return Variant(gvariant: reply)
+    }
+
+    /// An asynchronous call; `completion` runs on the loop thread with the reply or the
+    /// error's D-Bus name and message.
+    func call(destination: String, path: String, interface: String, method: String,
+              arguments: Variant?, replyType: String, timeoutMs: Int32 = 25_000,
+              completion: @escaping (Result<Variant, ServiceError>) -> Void) {
+        loop.async { [connection] in
+        let box = Unmanaged.passRetained(CallCompletion(completion)).toOpaque()
+        g_dbus_connection_call(connection, destination, path, interface, method,
+                               arguments?.makeGVariant(), bits_variant_type(replyType),
+                               G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, { source, result, data in
+            let box = Unmanaged<CallCompletion>.fromOpaque(data!).takeRetainedValue()
+            var error: UnsafeMutablePointer<GError>?
+            let reply = g_dbus_connection_call_finish(OpaquePointer(source), result, &error)
+            if let reply {
+                let value = Variant(gvariant: reply)
+                g_variant_unref(reply)
+                box.completion(.success(value))
+            } else {
+                var name = "org.freedesktop.DBus.Error.Failed"
+                if let remote = bits_error_remote_name(error) {
+                    name = String(cString: remote)
+                    g_free(remote)
+                }
+                box.completion(.failure(ServiceError(.failed, name + ": " + BusConnection.take(error))))
+            }
+        }, box)
+        }
+    }
+
+    /// Emits a signal to one destination (unicast), or broadcast when `destination` is nil.
+    func emitSignal(destination: String?, path: String, interface: String, member: String, arguments: Variant) {
+        var error: UnsafeMutablePointer<GError>?
+        if g_dbus_connection_emit_signal(connection, destination, path, interface, member,
+                                         arguments.makeGVariant(), &error) == 0 {
+            g_error_free(error)
+        }
+    }
+}
+
+/// Completion of an asynchronous call, passed through GLib as user data.
+private final class CallCompletion {
+    let completion: (Result<Variant, ServiceError>) -> Void
+    init(_ completion: @escaping (Result<Variant, ServiceError>) -> Void) { self.completion = completion }
+}
+
+/// A method call being served: its reply must be sent exactly once, from any thread.
+final class Invocation: @unchecked Sendable {
+    private let invocation: OpaquePointer
+    /// Unique bus name of the caller.
+    let sender: String
+    let allowsInteraction: Bool
+
+    init(_ invocation: OpaquePointer) {
+        self.invocation = invocation
+        sender = bits_invocation_sender(invocation).map { String(cString: $0) } ?? ""
+        allowsInteraction = bits_invocation_allows_interaction(invocation) != 0
+    }
+
+    /// Replies with a tuple of values (empty for `()`).
+    func reply(_ values: [Variant] = []) {
+        g_dbus_method_invocation_return_value(invocation, Variant.tuple(values).makeGVariant())
+    }
+
+    func fail(_ error: ServiceError) {
+        g_dbus_method_invocation_return_dbus_error(invocation, error.name.rawValue, error.message)
+    }
+
+    /// Replies from a throwing body: its values, or its ServiceError (anything else is a
+    /// generic failure with no internal detail).
+    func respond(_ body: () async throws -> [Variant]) async {
+        do {
+            reply(try await body())
+        } catch let error as ServiceError {
+            fail(error)
+        } catch {
+            fail(ServiceError(.failed, "Internal error: \(error)"))
+        }
+    }
+}

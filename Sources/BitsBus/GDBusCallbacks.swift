@@ -1,0 +1,44 @@
+import CGLib
+import Foundation
+
+// The C entry points GDBus calls. They run on the main-loop thread, find the BusService
+// through the user-data pointer and hand over Swift values. No Swift state is captured.
+
+let methodCallThunk: GDBusInterfaceMethodCallFunc = { _, sender, path, interface, method, parameters, invocation, userData in
+    let service = Unmanaged<BusService>.fromOpaque(userData!).takeUnretainedValue()
+    let arguments = parameters.map { Variant(gvariant: $0).items } ?? []
+    service.received(IncomingCall(invocation: Invocation(invocation!),
+                                  path: String(cString: path!),
+                                  interface: String(cString: interface!),
+                                  method: String(cString: method!),
+                                  arguments: arguments))
+}
+
+/// Lists the nodes under a subtree root (jobs, or one job's files) that the sender may see.
+let subtreeEnumerateThunk: GDBusSubtreeEnumerateFunc = { _, sender, objectPath, userData in
+    let service = Unmanaged<BusService>.fromOpaque(userData!).takeUnretainedValue()
+    let names = service.visibleNodes(sender: sender.map { String(cString: $0) } ?? "",
+                                     root: String(cString: objectPath!))
+    let result = g_malloc0(gsize(MemoryLayout<UnsafeMutablePointer<gchar>?>.stride * (names.count + 1)))!
+        .bindMemory(to: UnsafeMutablePointer<gchar>?.self, capacity: names.count + 1)
+    for (i, name) in names.enumerated() { result[i] = g_strdup(name) }
+    return result
+}
+
+/// The interfaces of one node (a job, or a file below it), or none when the sender may not
+/// see it.
+let subtreeIntrospectThunk: GDBusSubtreeIntrospectFunc = { _, sender, objectPath, node, userData in
+    let service = Unmanaged<BusService>.fromOpaque(userData!).takeUnretainedValue()
+    let infos = service.interfaces(sender: sender.map { String(cString: $0) } ?? "",
+                                   base: String(cString: objectPath!), node: node.map { String(cString: $0) })
+    let result = g_malloc0(gsize(MemoryLayout<UnsafeMutablePointer<GDBusInterfaceInfo>?>.stride * (infos.count + 1)))!
+        .bindMemory(to: UnsafeMutablePointer<GDBusInterfaceInfo>?.self, capacity: infos.count + 1)
+    for (i, info) in infos.enumerated() { result[i] = g_dbus_interface_info_ref(info) }
+    return result
+}
+
+/// Every node's calls go to the same method handler; the path tells the object.
+let subtreeDispatchThunk: GDBusSubtreeDispatchFunc = { _, _, _, _, _, outUserData, userData in
+    outUserData?.pointee = userData
+    return UnsafePointer(BusService.interfaceVTable)
+}

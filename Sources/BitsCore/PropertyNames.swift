@@ -1,0 +1,50 @@
+/// Names of the job properties that change, for change notification. Raw values are the
+/// D-Bus property names of `org.example.Bits.Job`.
+public enum JobProperty: String, Sendable, CaseIterable {
+    case owner = "Owner"
+    case displayName = "DisplayName"
+    case description = "Description"
+    case state = "State"
+    case priority = "Priority"
+    case bytesTotal = "BytesTotal"
+    case bytesTransferred = "BytesTransferred"
+    case filesTotal = "FilesTotal"
+    case filesTransferred = "FilesTransferred"
+    case modificationTime = "ModificationTime"
+    case transferCompletionTime = "TransferCompletionTime"
+    case errorContext = "ErrorContext"
+    case errorCode = "ErrorCode"
+    case errorDescription = "ErrorDescription"
+    case errorFile = "ErrorFile"
+    case errorCount = "ErrorCount"
+    case minimumRetryDelay = "MinimumRetryDelay"
+    case noProgressTimeout = "NoProgressTimeout"
+    case maximumDownloadTime = "MaximumDownloadTime"
+    case minimumNotificationInterval = "MinimumNotificationInterval"
+    case files = "Files"
+
+    /// The properties that describe the last error.
+    public static let errorProperties: Set<JobProperty> =
+        [.errorContext, .errorCode, .errorDescription, .errorFile, .errorCount]
+}
+
+/// Names of the file properties that change (`org.example.Bits.File`).
+public enum FileProperty: String, Sendable, CaseIterable {
+    case remoteName = "RemoteName"
+    case bytesTotal = "BytesTotal"
+    case bytesTransferred = "BytesTransferred"
+    case completed = "Completed"
+    case lastModified = "LastModified"
+    case responseHeaders = "ResponseHeaders"
+}
+
+/// A settable job property with its already-typed value (decoded by the transport layer).
+public enum JobSetting: Sendable, Equatable {
+    case displayName(String)
+    case description(String)
+    case priority(String)
+    case minimumRetryDelay(UInt32)
+    case noProgressTimeout(UInt32)
+    case maximumDownloadTime(UInt32)
+    case minimumNotificationInterval(UInt32)
+}

@@ -1,0 +1,144 @@
+import CSystem
+import Foundation
+import BitsCore
+
+/// Every file operation of a job, performed with the owner's credentials (`OwnerIdentity`)
+/// so the kernel applies the owner's permissions: the daemon's root rights never touch a
+/// user's path. Temporary files are created exclusively and never through a symlink.
+public struct OwnerFiles: Sendable {
+    public init() {}
+
+    /// Checks the destination of a new download file and creates its temporary file
+    /// (`BIT<hex>.tmp`, mode 0600) in the destination directory. Returns the temporary path.
+    public func prepareDestination(localPath: String, owner: OwnerIdentity) throws -> String {
+        let (directory, name) = Self.split(localPath)
+        return try owner.perform {
+            let dirfd = try openDirectory(directory, owner: owner)
+            defer { close(dirfd) }
+            var st = stat()
+            if fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                throw ServiceError.invalidArgs("Local path '\(localPath)' is an existing directory; give a file name.")
+            }
+            for _ in 0..<16 {
+                let tempName = "BIT" + Self.randomHex(8) + ".tmp"
+                let fd = bits_openat(dirfd, tempName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if fd >= 0 {
+                    close(fd)
+                    return directory == "/" ? "/" + tempName : directory + "/" + tempName
+                }
+                if errno == EEXIST { continue }
+                throw Self.directoryError(errno, directory: directory, uid: owner.uid)
+            }
+            throw ServiceError(.failed, "Could not create a unique temporary file in '\(directory)'.")
+        }
+    }
+
+    /// Opens the temporary file for writing (re-creating it exclusively if it vanished) and
+    /// returns the descriptor and its current length. Refuses anything but a regular file
+    /// owned by the owner (a planted symlink fails with ELOOP through O_NOFOLLOW).
+    public func openTemporary(_ path: String, owner: OwnerIdentity) throws -> (fd: Int32, length: UInt64) {
+        try owner.perform {
+            var fd = bits_open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+            if fd < 0 && errno == ENOENT {
+                fd = bits_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            }
+            guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else {
+                close(fd)
+                throw ServiceError.accessDenied("Temporary file '\(path)' is not a regular file of user \(owner.uid); refusing to write to it.")
+            }
+            return (fd, UInt64(st.st_size))
+        }
+    }
+
+    /// Opens a local source (file:// URL) for reading as the owner.
+    public func openSource(_ path: String, owner: OwnerIdentity) throws -> (fd: Int32, size: UInt64) {
+        try owner.perform {
+            let fd = bits_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0)
+            guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                close(fd)
+                throw ServiceError.invalidArgs("Source '\(path)' is not a regular file.")
+            }
+            _ = bits_fcntl_int(fd, F_SETFL, 0)
+            return (fd, UInt64(st.st_size))
+        }
+    }
+
+    /// Moves a finished temporary file to its final name, as the owner, inside the one
+    /// directory both live in. A temporary that is no longer a regular file is refused.
+    public func commit(temporary: String, to localPath: String, owner: OwnerIdentity) throws {
+        let (directory, finalName) = Self.split(localPath)
+        let (tempDirectory, tempName) = Self.split(temporary)
+        guard directory == tempDirectory else {
+            throw ServiceError(.failed, "Temporary file '\(temporary)' is not beside '\(localPath)'.")
+        }
+        try owner.perform {
+            let dirfd = try openDirectory(directory, owner: owner)
+            defer { close(dirfd) }
+            var st = stat()
+            guard fstatat(dirfd, tempName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw Self.fileError(errno, path: temporary, uid: owner.uid)
+            }
+            guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else {
+                throw ServiceError.accessDenied("Temporary file '\(temporary)' was replaced by something that is not a regular file of user \(owner.uid); not renaming it.")
+            }
+            guard renameat(dirfd, tempName, dirfd, finalName) == 0 else {
+                throw Self.fileError(errno, path: localPath, uid: owner.uid)
+            }
+        }
+    }
+
+    /// Deletes a temporary file as the owner; a missing file is not an error.
+    public func remove(_ path: String, owner: OwnerIdentity) {
+        _ = try? owner.perform {
+            let (directory, name) = Self.split(path)
+            guard let dirfd = try? openDirectory(directory, owner: owner) else { return }
+            defer { close(dirfd) }
+            var st = stat()
+            // Only our own regular temporary files; a planted symlink is left alone.
+            if fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                unlinkat(dirfd, name, 0)
+            }
+        }
+    }
+
+    // MARK: - helpers
+
+    private func openDirectory(_ directory: String, owner: OwnerIdentity) throws -> Int32 {
+        let fd = bits_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+        guard fd >= 0 else { throw Self.directoryError(errno, directory: directory, uid: owner.uid) }
+        return fd
+    }
+
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let dir = String(path[..<slash])
+        return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
+    }
+
+    static func randomHex(_ digits: Int) -> String {
+        (0..<digits).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
+    }
+
+    static func directoryError(_ code: Int32, directory: String, uid: UInt32) -> ServiceError {
+        switch code {
+        case ENOENT: .invalidArgs("Directory '\(directory)' does not exist.")
+        case ENOTDIR: .invalidArgs("'\(directory)' is not a directory.")
+        case EACCES, EPERM, EROFS: .accessDenied("User \(uid) may not write to directory '\(directory)'.")
+        default: ServiceError(.failed, "Directory '\(directory)': \(String(cString: strerror(code))).")
+        }
+    }
+
+    static func fileError(_ code: Int32, path: String, uid: UInt32) -> ServiceError {
+        switch code {
+        case ENOENT: .invalidArgs("'\(path)' does not exist.")
+        case ELOOP: .accessDenied("'\(path)' is a symbolic link; refusing to follow it.")
+        case EACCES, EPERM, EROFS: .accessDenied("User \(uid) may not access '\(path)'.")
+        case EISDIR: .invalidArgs("'\(path)' is a directory.")
+        default: ServiceError(.failed, "'\(path)': \(String(cString: strerror(code))).")
+        }
+    }
+}

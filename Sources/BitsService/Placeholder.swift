@@ -1,1 +1,0 @@
-// Queue manager target.

@@ -1,0 +1,192 @@
+import BitsCore
+import Foundation
+
+extension QueueManager {
+    /// Applies `change` to a job the caller may control and reports what changed.
+    @discardableResult
+    func mutate(_ id: JobID, caller: Caller, _ change: (inout Job) throws -> Set<JobProperty>) throws -> Job {
+        var job = try job(id, caller: caller)
+        var changed = try change(&job)
+        if !changed.isEmpty {
+            job.modificationTime = Self.now()
+            changed.insert(.modificationTime)
+        }
+        jobs[id] = job
+        if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
+        return job
+    }
+
+    /// `AddFile`/`AddFiles`: validates every entry and prepares every destination (as the
+    /// owner) before adding any: all or none.
+    public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)]) throws -> Range<Int> {
+        let job = try job(id, caller: caller)
+        try JobStateMachine.checkAddFiles(job, adding: entries.count)
+        guard !entries.isEmpty else { throw ServiceError.invalidArgs("No files were given.") }
+        try limits.checkFiles(existing: job.files.count, adding: entries.count, jobID: id,
+                              exempt: caller.isAdministrator)
+        guard job.type == .download else {
+            throw ServiceError(.notSupported, "Upload jobs are not supported by this version of bitsd yet.")
+        }
+        let validated = try entries.map { entry -> (String, String) in
+            _ = try InputValidation.downloadURL(entry.remote)
+            return (entry.remote, try InputValidation.localPath(entry.local))
+        }
+        var seen = Set(job.files.map(\.localName))
+        for (_, local) in validated where !seen.insert(local).inserted {
+            throw ServiceError.invalidArgs("Local path '\(local)' appears twice in job \(id).")
+        }
+        let owner = try OwnerIdentity.lookup(uid: job.owner)
+        var created: [JobFile] = []
+        do {
+            for (remote, local) in validated {
+                let temp = try files.prepareDestination(localPath: local, owner: owner)
+                created.append(JobFile(remoteName: remote, localName: local, temporaryName: temp))
+            }
+        } catch {
+            for file in created { files.remove(file.temporaryName, owner: owner) }
+            throw error
+        }
+        // Re-read: the job may have changed while files were prepared (no suspension here,
+        // but keep the rule explicit).
+        var current = jobs[id] ?? job
+        let start = current.files.count
+        current.files.append(contentsOf: created)
+        current.modificationTime = Self.now()
+        jobs[id] = current
+        let range = start..<current.files.count
+        observer?.filesAdded(current, indices: range)
+        observer?.jobChanged(current, properties: [.files, .filesTotal, .bytesTotal, .modificationTime])
+        logger.info("job \(id): \(created.count) file(s) added")
+        if current.state.isActive { schedule() }
+        return range
+    }
+
+    /// `Resume`.
+    public func resume(_ id: JobID, caller: Caller) throws {
+        try mutate(id, caller: caller) { job in
+            let next = try JobStateMachine.resume(job)
+            guard next != job.state else { return [] }
+            return self.enter(next, job: &job)
+        }
+        runtime[id]?.retryTask?.cancel()
+        runtime[id]?.noProgressSince = nil
+        schedule()
+    }
+
+    /// `Suspend`.
+    public func suspend(_ id: JobID, caller: Caller) throws {
+        try mutate(id, caller: caller) { job in
+            let next = try JobStateMachine.suspend(job)
+            guard next != job.state else { return [] }
+            return self.enter(next, job: &job)
+        }
+        stopTransfer(of: id)
+        schedule()
+    }
+
+    /// `Cancel`: stops the transfer and deletes every temporary file (as the owner).
+    public func cancel(_ id: JobID, caller: Caller) throws {
+        let job = try mutate(id, caller: caller) { job in
+            let next = try JobStateMachine.cancel(job)
+            return self.enter(next, job: &job)
+        }
+        stopTransfer(of: id)
+        if let owner = try? OwnerIdentity.lookup(uid: job.owner) {
+            for file in job.files { files.remove(file.temporaryName, owner: owner) }
+        }
+        logger.info("job \(id) cancelled")
+        retire(id)
+        schedule()
+    }
+
+    /// `Complete`: renames every fully transferred file to its local name (as the owner) and
+    /// deletes partial ones. If a rename fails the job stays as it was and the error says why.
+    public func complete(_ id: JobID, caller: Caller) throws {
+        let job = try job(id, caller: caller)
+        _ = try JobStateMachine.complete(job)
+        stopTransfer(of: id)
+        let owner = try OwnerIdentity.lookup(uid: job.owner)
+        var updated = job
+        for (index, file) in job.files.enumerated() where file.completed {
+            do {
+                try files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
+            } catch let error as ServiceError {
+                // Files renamed so far stay renamed (BITS keeps them visible).
+                jobs[id] = updated
+                logger.error("job \(id): completing file \(index) failed: \(error.message)")
+                throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
+            }
+            updated.files[index].temporaryName = file.localName
+        }
+        for file in job.files where !file.completed { files.remove(file.temporaryName, owner: owner) }
+        jobs[id] = updated
+        try mutate(id, caller: caller) { job in self.enter(.acknowledged, job: &job) }
+        logger.info("job \(id) completed")
+        retire(id)
+        schedule()
+    }
+
+    /// `Properties.Set` of a writable job property.
+    public func set(_ setting: JobSetting, on id: JobID, caller: Caller) throws {
+        try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "its settings")
+            switch setting {
+            case .displayName(let value):
+                job.displayName = try InputValidation.displayName(value)
+                return [.displayName]
+            case .description(let value):
+                job.description = try InputValidation.description(value)
+                return [.description]
+            case .priority(let value):
+                job.priority = try InputValidation.enumValue(JobPriority.self, value, what: "Priority")
+                return [.priority]
+            case .minimumRetryDelay(let value):
+                job.minimumRetryDelay = InputValidation.minimumRetryDelay(value)
+                return [.minimumRetryDelay]
+            case .noProgressTimeout(let value):
+                job.noProgressTimeout = value
+                return [.noProgressTimeout]
+            case .maximumDownloadTime(let value):
+                job.maximumDownloadTime = value
+                return [.maximumDownloadTime]
+            case .minimumNotificationInterval(let value):
+                job.minimumNotificationInterval = value
+                return [.minimumNotificationInterval]
+            }
+        }
+        if case .priority = setting { schedule() }
+    }
+
+    /// Moves a job to `state`, keeping the derived bookkeeping (completion time, queue order).
+    func enter(_ state: JobState, job: inout Job) -> Set<JobProperty> {
+        job.state = state
+        var changed: Set<JobProperty> = [.state]
+        if state == .queued {
+            runtime[job.id]?.queuedSequence = nextQueueSequence
+            nextQueueSequence += 1
+        }
+        if state == .transferred {
+            job.transferCompletionTime = Self.now()
+            changed.insert(.transferCompletionTime)
+        }
+        return changed
+    }
+
+    /// A job reached a final state: it leaves the queue now and its object after a grace
+    /// period in which its final state can still be read.
+    func retire(_ id: JobID) {
+        runtime[id]?.retryTask?.cancel()
+        let grace = finalStateGrace
+        Task { [weak self] in
+            try? await Task.sleep(for: grace)
+            await self?.remove(id)
+        }
+    }
+
+    func remove(_ id: JobID) {
+        guard let job = jobs[id], job.state.isFinal else { return }
+        jobs[id] = nil
+        runtime[id] = nil
+        observer?.jobRemoved(job)
+    }
+}

@@ -1,0 +1,132 @@
+import BitsCore
+import BitsTransfer
+import Foundation
+import Logging
+
+/// The queue manager: owns every job, enforces who may do what and the state rules, runs
+/// the scheduler and the transfers, and reports every change to its observer. Transport-free:
+/// the D-Bus layer decodes calls into these methods and publishes the observer's events.
+public actor QueueManager {
+    /// Per-job bookkeeping that is not part of the job's public state.
+    struct Runtime {
+        /// Transfer in flight for this job, if any.
+        var transfer: TransferID?
+        /// Transfers told to stop whose end has not arrived yet (they may still write).
+        var stopping: Set<TransferID> = []
+        /// Order in which the job was queued, for FIFO among equals.
+        var queuedSequence: UInt64 = 0
+        var throttle = NotificationThrottle()
+        /// Files whose progress changed since the last progress notification.
+        var dirtyFiles: Set<Int> = []
+        var retryTask: Task<Void, Never>?
+        /// Monotonic time of the first transient error since the last progress.
+        var noProgressSince: ContinuousClock.Instant?
+    }
+
+    /// A transfer in flight: which job and file it serves and the descriptors it uses.
+    struct ActiveTransfer {
+        let jobID: JobID
+        let fileIndex: Int
+        let descriptors: [Int32]
+    }
+
+    public nonisolated let limits: JobLimits
+    let files: OwnerFiles
+    let logger: Logger
+    let clock = ContinuousClock()
+    nonisolated let engine: TransferEngine
+    private nonisolated let bridge: EngineEventBridge
+    weak var observerStorage: (any QueueObserver)?
+
+    var jobs: [JobID: Job] = [:]
+    var runtime: [JobID: Runtime] = [:]
+    var transfers: [TransferID: ActiveTransfer] = [:]
+    var nextTransferID: TransferID = 1
+    var nextQueueSequence: UInt64 = 1
+    /// How long a job in a final state stays readable before its object goes away.
+    let finalStateGrace: Duration
+
+    public init(limits: JobLimits, userAgent: String, logger: Logger,
+                finalStateGrace: Duration = .seconds(60)) {
+        self.limits = limits
+        self.files = OwnerFiles()
+        self.logger = logger
+        self.finalStateGrace = finalStateGrace
+        let bridge = EngineEventBridge()
+        self.bridge = bridge
+        self.engine = TransferEngine(delegate: bridge, userAgent: userAgent)
+    }
+
+    /// Connects the observer and starts consuming engine events. Call once before serving.
+    public func start(observer: any QueueObserver) {
+        observerStorage = observer
+        let events = bridge.events
+        Task { [weak self] in
+            for await event in events {
+                guard let self else { return }
+                await self.handle(event)
+            }
+        }
+    }
+
+    /// Stops every transfer (SIGTERM path).
+    public func shutdown() {
+        engine.shutdown()
+    }
+
+    var observer: (any QueueObserver)? { observerStorage }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+    }
+
+    // MARK: - Manager
+
+    /// `CreateJob`: a new suspended job owned by the caller, within the limits.
+    public func createJob(caller: Caller, displayName: String, type: String) throws -> Job {
+        let name = try InputValidation.displayName(displayName)
+        let jobType = try InputValidation.enumValue(JobType.self, type, what: "Job type")
+        let live = jobs.values.filter { !$0.state.isFinal }
+        try limits.checkNewJob(ownerJobs: live.filter { $0.owner == caller.uid }.count,
+                               machineJobs: live.count, uid: caller.uid,
+                               exempt: caller.isAdministrator)
+        var id = JobID.random()
+        while jobs[id] != nil { id = JobID.random() }
+        let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: Self.now())
+        jobs[id] = job
+        runtime[id] = Runtime()
+        logger.info("job \(id) created by uid \(caller.uid) (\(jobType.rawValue))")
+        observer?.jobAdded(job)
+        return job
+    }
+
+    /// A job the caller may see: its own, or any for an administrator. Others are NotFound
+    /// (their existence is not revealed).
+    public func job(_ id: JobID, caller: Caller) throws -> Job {
+        guard let job = jobs[id], job.owner == caller.uid || caller.isAdministrator else {
+            throw ServiceError.notFound("No job \(id) exists for user \(caller.uid).")
+        }
+        return job
+    }
+
+    /// Looks a job up without an access check (for the transport's own bookkeeping).
+    public func jobIfPresent(_ id: JobID) -> Job? { jobs[id] }
+
+    /// `ListJobs`: the caller's non-final jobs, or everyone's for `allUsers`.
+    public func listJobs(caller: Caller, allUsers: Bool) throws -> [Job] {
+        if allUsers && !caller.isAdministrator {
+            throw ServiceError.accessDenied("Listing every user's jobs needs the org.example.bits.manage-all-jobs authorization.")
+        }
+        return jobs.values
+            .filter { !$0.state.isFinal && (allUsers || $0.owner == caller.uid) }
+            .sorted { $0.creationTime < $1.creationTime }
+    }
+
+    /// Every job object the caller may see, final ones included (for GetManagedObjects).
+    public func visibleJobs(caller: Caller) -> [Job] {
+        jobs.values.filter { caller.isAdministrator || $0.owner == caller.uid }
+            .sorted { $0.creationTime < $1.creationTime }
+    }
+}

@@ -1,0 +1,26 @@
+import BitsCore
+
+/// Who is calling: the uid the bus vouched for, and whether polkit (or uid 0) made the
+/// caller an administrator for the action at hand.
+public struct Caller: Sendable, Equatable {
+    public let uid: UInt32
+    public let isAdministrator: Bool
+
+    public init(uid: UInt32, isAdministrator: Bool) {
+        self.uid = uid
+        self.isAdministrator = isAdministrator
+    }
+}
+
+/// Receives everything the queue manager changes, in order, to publish it (D-Bus objects,
+/// properties and signals). Called on the queue manager's executor; must not block.
+public protocol QueueObserver: AnyObject, Sendable {
+    func jobAdded(_ job: Job)
+    func jobChanged(_ job: Job, properties: Set<JobProperty>)
+    func filesAdded(_ job: Job, indices: Range<Int>)
+    func fileChanged(_ job: Job, index: Int, properties: Set<FileProperty>)
+    func fileTransferred(_ job: Job, index: Int)
+    func jobTransferred(_ job: Job)
+    func jobFailed(_ job: Job, error: JobError)
+    func jobRemoved(_ job: Job)
+}

@@ -1,0 +1,178 @@
+import BitsCore
+import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The libcurl multi handle and the loop that drives it on the engine thread. Other threads
+/// only enqueue commands (under a lock) and wake the loop with `curl_multi_wakeup`; every easy
+/// handle is created, used, reset and cleaned up on the loop's thread.
+final class CurlMultiLoop: @unchecked Sendable {
+    enum Command {
+        case start(DownloadRequest, url: String)
+        case cancel(TransferID)
+    }
+
+    /// Idle easy handles kept for reuse (curl_easy_reset between transfers).
+    static let maxIdleHandles = 8
+
+    private let delegate: TransferEngineDelegate
+    private let userAgent: String
+    /// The CURLM* multi handle; its connection cache is shared by all transfers.
+    private let multi: UnsafeMutableRawPointer
+
+    // Shared with callers, under `lock`.
+    private let lock = EngineLock()
+    private var pending: [Command] = []
+    private var stopRequested = false
+    private var closed = false
+
+    // Engine thread only.
+    private var active: [TransferID: CurlEasyTransfer] = [:]
+    private var byHandle: [UnsafeMutableRawPointer: CurlEasyTransfer] = [:]
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+
+    init(delegate: TransferEngineDelegate, userAgent: String) {
+        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
+        self.multi = multi
+        self.delegate = delegate
+        self.userAgent = userAgent
+    }
+
+    // MARK: - Any thread
+
+    /// Queues a command and wakes the loop. False once the loop was asked to stop.
+    func enqueue(_ command: Command) -> Bool {
+        lock.withLock {
+            guard !stopRequested else { return false }
+            pending.append(command)
+            curl_multi_wakeup(multi)
+            return true
+        }
+    }
+
+    /// Asks the loop to cancel everything and return.
+    func requestStop() {
+        lock.withLock {
+            guard !stopRequested else { return }
+            stopRequested = true
+            curl_multi_wakeup(multi)
+        }
+    }
+
+    /// Frees the multi handle; call after the loop's thread was joined.
+    func close() {
+        lock.withLock {
+            guard !closed else { return }
+            closed = true
+            curl_multi_cleanup(multi)
+        }
+    }
+
+    // MARK: - Engine thread
+
+    /// Runs until `requestStop()`; every started transfer gets its didEnd before this returns.
+    func run() {
+        while true {
+            let (commands, stop) = lock.withLock { () -> ([Command], Bool) in
+                defer { pending = [] }
+                return (pending, stopRequested)
+            }
+            for command in commands {
+                if stop {
+                    if case .start(let request, _) = command {
+                        delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
+                    }
+                } else {
+                    apply(command)
+                }
+            }
+            if stop { break }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            collectFinished()
+            let now = monotonicNanoseconds()
+            for transfer in active.values { transfer.reportProgressIfDue(now: now) }
+            // 100 ms while transfers run so progress is reported on time; curl shortens the
+            // wait further for its own timers.
+            curl_multi_poll(multi, nil, 0, active.isEmpty ? 1000 : 100, nil)
+        }
+        for id in Array(active.keys) { cancel(id) }
+        for handle in idleHandles { curl_easy_cleanup(handle) }
+        idleHandles = []
+    }
+
+    private func apply(_ command: Command) {
+        switch command {
+        case let .start(request, url): start(request, url: url)
+        case .cancel(let id): cancel(id)
+        }
+    }
+
+    private func start(_ request: DownloadRequest, url: String) {
+        let id = request.id
+        func fail(_ failure: TransferFailure) {
+            delegate.transfer(id, didEnd: .failed(failure, bytesOnDisk: request.resumeOffset))
+        }
+        guard active[id] == nil else {
+            return fail(.other("Transfer \(id) is already running in the engine (while starting \(url))."))
+        }
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            return fail(.protocolError("\(url) is not an http or https URL."))
+        }
+        guard let handle = idleHandles.popLast() ?? curl_easy_init() else {
+            return fail(.other("curl_easy_init failed (while starting \(url))."))
+        }
+        let transfer = CurlEasyTransfer(request: request, url: url, handle: handle, delegate: delegate)
+        if let failure = transfer.configure(userAgent: userAgent) {
+            withExtendedLifetime(transfer) { recycle(handle) }
+            return fail(failure)
+        }
+        let code = curl_multi_add_handle(multi, handle)
+        guard code == CURLM_OK else {
+            withExtendedLifetime(transfer) { recycle(handle) }
+            let text = curl_multi_strerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+            return fail(.other("curl multi error \(code.rawValue): \(text) (while starting \(url))."))
+        }
+        active[id] = transfer
+        byHandle[handle] = transfer
+    }
+
+    private func cancel(_ id: TransferID) {
+        guard let transfer = active.removeValue(forKey: id) else { return }
+        byHandle[transfer.handle] = nil
+        curl_multi_remove_handle(multi, transfer.handle)
+        withExtendedLifetime(transfer) { recycle(transfer.handle) }
+        delegate.transfer(id, didEnd: .cancelled(bytesOnDisk: transfer.bytesOnDisk))
+    }
+
+    private func collectFinished() {
+        var done: [(UnsafeMutableRawPointer, CURLcode)] = []
+        var queued: Int32 = 0
+        while let message = curl_multi_info_read(multi, &queued) {
+            if message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle {
+                done.append((handle, bits_curl_msg_result(message)))
+            }
+        }
+        for (handle, result) in done {
+            guard let transfer = byHandle.removeValue(forKey: handle) else { continue }
+            active[transfer.request.id] = nil
+            let outcome = transfer.outcome(result: result)
+            curl_multi_remove_handle(multi, handle)
+            withExtendedLifetime(transfer) { recycle(handle) }
+            delegate.transfer(transfer.request.id, didEnd: outcome)
+        }
+    }
+
+    /// Resets a handle no longer in the multi (dropping its pointers into the transfer) and
+    /// keeps it for reuse, or frees it when the pool is full.
+    private func recycle(_ handle: UnsafeMutableRawPointer) {
+        curl_easy_reset(handle)
+        if idleHandles.count < Self.maxIdleHandles {
+            idleHandles.append(handle)
+        } else {
+            curl_easy_cleanup(handle)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import BitsCore
+import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Downloads files: HTTP(S) sources with libcurl's multi interface on one dedicated engine
+/// thread, local sources with pread/pwrite on a thread per copy.
+///
+/// `start`, `cancel` and `shutdown` may be called from any thread. Every started request gets
+/// exactly one `didEnd`, preceded by at most one `didReceive` (for a response whose body is the
+/// file: 2xx, or 416 meaning "already complete") and any number of `didProgress`, in that order.
+/// HTTP transfers report on the engine thread, local copies on their copy thread. Requests
+/// started after `shutdown()` end at once, on the caller's thread, as `.cancelled`.
+public final class TransferEngine: @unchecked Sendable {
+    /// curl_global_init, once per process, before any engine thread exists.
+    private static let globalInit: CURLcode = bits_curl_global_init_all()
+
+    private let delegate: TransferEngineDelegate
+    private let loop: CurlMultiLoop
+    private var thread: EngineThread?
+
+    private let lock = EngineLock()
+    private var localCopies: [TransferID: LocalFileCopy] = [:]
+    private var shutdownStarted = false
+    private var shutdownDone = false
+
+    /// Starts the engine thread. `userAgent` is sent with every HTTP request.
+    public init(delegate: TransferEngineDelegate, userAgent: String) {
+        let code = Self.globalInit
+        precondition(code == CURLE_OK, "curl_global_init failed with \(code.rawValue)")
+        self.delegate = delegate
+        let loop = CurlMultiLoop(delegate: delegate, userAgent: userAgent)
+        self.loop = loop
+        guard let thread = EngineThread(name: "bits-transfer", { loop.run() }) else {
+            fatalError("could not start the transfer engine thread")
+        }
+        self.thread = thread
+    }
+
+    deinit { shutdown() }
+
+    /// Starts one download attempt. The descriptors stay open; the engine never closes them.
+    public func start(_ request: DownloadRequest) {
+        switch request.source {
+        case .url(let url):
+            if !loop.enqueue(.start(request, url: url)) {
+                delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
+            }
+        case let .localFile(descriptor, size):
+            startCopy(request, descriptor: descriptor, size: size)
+        }
+    }
+
+    /// Stops a transfer; it ends with `.cancelled(bytesOnDisk:)`. Unknown or finished ids are
+    /// ignored.
+    public func cancel(id: TransferID) {
+        if let copy = lock.withLock({ localCopies[id] }) {
+            copy.cancel()
+        } else {
+            _ = loop.enqueue(.cancel(id))
+        }
+    }
+
+    /// Cancels every transfer (each gets its didEnd), stops and joins the engine thread, waits
+    /// for local copies, and frees the multi handle. Idempotent; later calls wait for the first.
+    public func shutdown() {
+        let first = lock.withLock { () -> Bool in
+            defer { shutdownStarted = true }
+            return !shutdownStarted
+        }
+        guard first else {
+            lock.wait { shutdownDone }
+            return
+        }
+        for copy in lock.withLock({ Array(localCopies.values) }) { copy.cancel() }
+        loop.requestStop()
+        thread?.join()
+        thread = nil
+        lock.wait { localCopies.isEmpty }
+        loop.close()
+        lock.withLock {
+            shutdownDone = true
+            lock.broadcast()
+        }
+    }
+
+    private func startCopy(_ request: DownloadRequest, descriptor: Int32, size: UInt64) {
+        let id = request.id
+        let copy = LocalFileCopy(request: request, descriptor: descriptor, size: size, delegate: delegate)
+        enum Admission { case accepted, shutDown, duplicate }
+        let admission = lock.withLock { () -> Admission in
+            if shutdownStarted { return .shutDown }
+            if localCopies[id] != nil { return .duplicate }
+            localCopies[id] = copy
+            return .accepted
+        }
+        switch admission {
+        case .shutDown:
+            return delegate.transfer(id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
+        case .duplicate:
+            let failure = TransferFailure.other("Transfer \(id) is already running in the engine.")
+            return delegate.transfer(id, didEnd: .failed(failure, bytesOnDisk: request.resumeOffset))
+        case .accepted:
+            break
+        }
+        let thread = EngineThread(name: "bits-copy") { [self] in
+            let outcome = copy.run()
+            delegate.transfer(id, didEnd: outcome)
+            finishCopy(copy)
+        }
+        guard let thread else {
+            finishCopy(copy)
+            let failure = TransferFailure.localIO("Could not start a thread to copy \(descriptorName(descriptor)).")
+            return delegate.transfer(id, didEnd: .failed(failure, bytesOnDisk: request.resumeOffset))
+        }
+        thread.detach()
+    }
+
+    private func finishCopy(_ copy: LocalFileCopy) {
+        lock.withLock {
+            if localCopies[copy.request.id] === copy { localCopies[copy.request.id] = nil }
+            lock.broadcast()
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import XCTest
+@testable import BitsCore
+
+final class InputValidationTests: XCTestCase {
+    func assertInvalid(_ body: @autoclosure () throws -> Any, mentions value: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            let e = error as? ServiceError
+            XCTAssertEqual(e?.name, .invalidArgs, file: file, line: line)
+            XCTAssertTrue(e?.message.contains(value) == true, "\(e?.message ?? "") lacks \(value)", file: file, line: line)
+        }
+    }
+
+    func testURLs() throws {
+        XCTAssertEqual(try InputValidation.downloadURL("http://example.org/a").host, "example.org")
+        XCTAssertEqual(try InputValidation.downloadURL("HTTPS://u:p@[::1]:8443/x?y").scheme, "https")
+        XCTAssertEqual(try InputValidation.downloadURL("file:///tmp/a%20b").path, "/tmp/a b")
+        assertInvalid(try InputValidation.downloadURL("ftp://h/x"), mentions: "ftp")
+        assertInvalid(try InputValidation.downloadURL("gopher://h/x"), mentions: "gopher")
+        assertInvalid(try InputValidation.downloadURL("http:///nohost"), mentions: "http:///nohost")
+        assertInvalid(try InputValidation.downloadURL("relative/path"), mentions: "relative/path")
+        assertInvalid(try InputValidation.downloadURL("http://h/a b"), mentions: "a b")
+        assertInvalid(try InputValidation.downloadURL("file://remote/x"), mentions: "file://remote/x")
+        assertInvalid(try InputValidation.downloadURL("http://h/" + String(repeating: "a", count: 2300)), mentions: "2200")
+        assertInvalid(try InputValidation.downloadURL(""), mentions: "empty")
+    }
+
+    func testLocalPaths() throws {
+        XCTAssertEqual(try InputValidation.localPath("/home/a/file"), "/home/a/file")
+        assertInvalid(try InputValidation.localPath("relative"), mentions: "relative")
+        assertInvalid(try InputValidation.localPath("/tmp/../etc/passwd"), mentions: "/tmp/../etc/passwd")
+        assertInvalid(try InputValidation.localPath("/tmp/./x"), mentions: "/tmp/./x")
+        assertInvalid(try InputValidation.localPath("/tmp//x"), mentions: "/tmp//x")
+        assertInvalid(try InputValidation.localPath("/tmp/dir/"), mentions: "/tmp/dir/")
+        assertInvalid(try InputValidation.localPath("/"), mentions: "'/'")
+        assertInvalid(try InputValidation.localPath("/tmp/" + String(repeating: "n", count: 300)), mentions: "255")
+    }
+
+    func testStringsAndEnums() throws {
+        XCTAssertNoThrow(try InputValidation.displayName(String(repeating: "x", count: 256)))
+        assertInvalid(try InputValidation.displayName(String(repeating: "x", count: 257)), mentions: "257")
+        assertInvalid(try InputValidation.description(String(repeating: "x", count: 1025)), mentions: "1025")
+        XCTAssertEqual(try InputValidation.enumValue(JobPriority.self, "low", what: "Priority"), .low)
+        assertInvalid(try InputValidation.enumValue(JobPriority.self, "urgent", what: "Priority"), mentions: "urgent")
+        assertInvalid(try InputValidation.enumValue(JobType.self, "sideways", what: "Job type"), mentions: "sideways")
+        XCTAssertEqual(InputValidation.minimumRetryDelay(1), 5)
+        XCTAssertEqual(InputValidation.minimumRetryDelay(60), 60)
+        XCTAssertEqual(InputValidation.quote("a\u{1}b"), "'a?b'")
+    }
+
+    func testJobIDs() {
+        let id = JobID.random()
+        XCTAssertEqual(id.hex.count, 32)
+        XCTAssertEqual(JobID(guid: id.guid), id)
+        XCTAssertEqual(JobID(guid: "{" + id.guid.uppercased() + "}"), id)
+        XCTAssertEqual(JobID(pathElement: id.hex), id)
+        XCTAssertNil(JobID(guid: "not-a-guid"))
+        XCTAssertNil(JobID(guid: "0123456789abcdef0123456789abcdef"))
+        XCTAssertNil(JobID(pathElement: id.hex.uppercased()))
+    }
+}
