@@ -118,25 +118,52 @@ private final class CallCompletion {
 }
 
 /// A method call being served: its reply must be sent exactly once, from any thread.
+/// Either a GDBus method invocation, or a raw call message a filter took over.
 final class Invocation: @unchecked Sendable {
-    private let invocation: OpaquePointer
+    private enum Backing {
+        case invocation(OpaquePointer)
+        case message(connection: OpaquePointer, message: OpaquePointer)
+    }
+    private let backing: Backing
     /// Unique bus name of the caller.
     let sender: String
     let allowsInteraction: Bool
 
     init(_ invocation: OpaquePointer) {
-        self.invocation = invocation
+        backing = .invocation(invocation)
         sender = bits_invocation_sender(invocation).map { String(cString: $0) } ?? ""
         allowsInteraction = bits_invocation_allows_interaction(invocation) != 0
     }
 
+    /// Takes a reference on a call message (from a filter) to answer it later.
+    init(message: OpaquePointer, connection: OpaquePointer) {
+        _ = bits_object_ref(UnsafeMutableRawPointer(message))
+        backing = .message(connection: connection, message: message)
+        sender = g_dbus_message_get_sender(message).map { String(cString: $0) } ?? ""
+        allowsInteraction = false
+    }
+
+    deinit {
+        if case .message(_, let message) = backing { bits_object_unref(UnsafeMutableRawPointer(message)) }
+    }
+
     /// Replies with a tuple of values (empty for `()`).
     func reply(_ values: [Variant] = []) {
-        g_dbus_method_invocation_return_value(invocation, Variant.tuple(values).makeGVariant())
+        switch backing {
+        case .invocation(let invocation):
+            g_dbus_method_invocation_return_value(invocation, Variant.tuple(values).makeGVariant())
+        case .message(let connection, let message):
+            bits_send_reply(connection, message, Variant.tuple(values).makeGVariant())
+        }
     }
 
     func fail(_ error: ServiceError) {
-        g_dbus_method_invocation_return_dbus_error(invocation, error.name.rawValue, error.message)
+        switch backing {
+        case .invocation(let invocation):
+            g_dbus_method_invocation_return_dbus_error(invocation, error.name.rawValue, error.message)
+        case .message(let connection, let message):
+            bits_send_error(connection, message, error.name.rawValue, error.message)
+        }
     }
 
     /// Replies from a throwing body: its values, or its ServiceError (anything else is a

@@ -14,6 +14,9 @@ extension BusService {
             if call.path == ObjectPaths.manager {
                 return try await handleManager(call, caller: caller)
             }
+            if call.interface == "org.freedesktop.DBus.Introspectable" {
+                return [.string(await introspect(path: call.path, caller: caller))]
+            }
             guard let target = ObjectPaths.parse(call.path) else {
                 throw ServiceError.notFound("No object at \(call.path).")
             }

@@ -42,3 +42,22 @@ let subtreeDispatchThunk: GDBusSubtreeDispatchFunc = { _, _, _, _, _, outUserDat
     outUserData?.pointee = userData
     return UnsafePointer(BusService.interfaceVTable)
 }
+
+/// Takes over `Introspect` calls on job and file paths (on GDBus's worker thread) so that
+/// the daemon answers them with the caller's identity in mind; everything else passes.
+let introspectionFilterThunk: GDBusMessageFilterFunction = { connection, message, incoming, userData in
+    guard incoming != 0, let message,
+          g_dbus_message_get_message_type(message) == G_DBUS_MESSAGE_TYPE_METHOD_CALL,
+          let member = g_dbus_message_get_member(message), String(cString: member) == "Introspect",
+          let interface = g_dbus_message_get_interface(message),
+          String(cString: interface) == "org.freedesktop.DBus.Introspectable",
+          let pathPointer = g_dbus_message_get_path(message) else { return message }
+    let path = String(cString: pathPointer)
+    guard path.hasPrefix(ObjectPaths.jobsRoot + "/") else { return message }
+    let service = Unmanaged<BusService>.fromOpaque(userData!).takeUnretainedValue()
+    service.received(IncomingCall(invocation: Invocation(message: message, connection: connection!),
+                                  path: path, interface: "org.freedesktop.DBus.Introspectable",
+                                  method: "Introspect", arguments: []))
+    bits_object_unref(UnsafeMutableRawPointer(message))
+    return nil
+}

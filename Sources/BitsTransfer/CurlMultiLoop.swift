@@ -92,10 +92,18 @@ final class CurlMultiLoop: @unchecked Sendable {
             curl_multi_perform(multi, &running)
             collectFinished()
             let now = monotonicNanoseconds()
-            for transfer in active.values { transfer.reportProgressIfDue(now: now) }
-            // 100 ms while transfers run so progress is reported on time; curl shortens the
-            // wait further for its own timers.
-            curl_multi_poll(multi, nil, 0, active.isEmpty ? 1000 : 100, nil)
+            var timeout: UInt64 = active.isEmpty ? 1000 : 100
+            for transfer in active.values {
+                transfer.resumeIfDue(now: now)
+                transfer.reportProgressIfDue(now: now)
+                if let due = transfer.resumeAt {
+                    timeout = min(timeout, due > now ? (due - now + 999_999) / 1_000_000 : 0)
+                }
+            }
+            if !active.isEmpty { collectFinished() }  // an unpause may have ended a transfer
+            // 100 ms while transfers run so progress is reported on time (less while one is
+            // paused for its rate cap); curl shortens the wait further for its own timers.
+            curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
         }
         for id in Array(active.keys) { cancel(id) }
         for handle in idleHandles { curl_easy_cleanup(handle) }

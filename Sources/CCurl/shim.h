@@ -67,6 +67,17 @@ static inline CURLMcode bits_curl_multi_setopt_long(CURLM *multi, CURLMoption op
     return curl_multi_setopt(multi, option, value);
 }
 
+/// CURL_WRITEFUNC_PAUSE, for a write callback that wants curl to keep the data and pause.
+static inline size_t bits_curl_writefunc_pause(void) {
+    return CURL_WRITEFUNC_PAUSE;
+}
+
+/// Resumes a transfer paused by CURL_WRITEFUNC_PAUSE (curl_easy_pause(CURLPAUSE_CONT)); may call
+/// the write callback before returning.
+static inline CURLcode bits_curl_unpause(CURL *handle) {
+    return curl_easy_pause(handle, CURLPAUSE_CONT);
+}
+
 /// The result code of a CURLMSG_DONE message (a union member in C).
 static inline CURLcode bits_curl_msg_result(const CURLMsg *message) {
     return message->data.result;

@@ -33,4 +33,28 @@ static inline char *bits_error_remote_name(GError *error) {
     return error ? g_dbus_error_get_remote_error(error) : NULL;
 }
 
+/// Introspection XML of one interface (caller frees with g_free).
+static inline char *bits_interface_xml(GDBusInterfaceInfo *info, guint indent) {
+    GString *text = g_string_new(NULL);
+    g_dbus_interface_info_generate_xml(info, indent, text);
+    return g_string_free(text, FALSE);
+}
+
+/// Replies to a method-call message taken over by a filter: a body, or an error.
+static inline void bits_send_reply(GDBusConnection *connection, GDBusMessage *call, GVariant *body) {
+    GDBusMessage *reply = g_dbus_message_new_method_reply(call);
+    g_dbus_message_set_body(reply, body);
+    g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+    g_object_unref(reply);
+}
+
+static inline void bits_send_error(GDBusConnection *connection, GDBusMessage *call, const char *name, const char *message) {
+    GDBusMessage *reply = g_dbus_message_new_method_error_literal(call, name, message);
+    g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+    g_object_unref(reply);
+}
+
+static inline void bits_object_unref(gpointer object) { g_object_unref(object); }
+static inline gpointer bits_object_ref(gpointer object) { return g_object_ref(object); }
+
 #endif

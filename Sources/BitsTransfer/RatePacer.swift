@@ -1,0 +1,29 @@
+/// Holds a transfer to its receive-rate cap with a token bucket (a quarter second of burst).
+///
+/// curl's own CURLOPT_MAX_RECV_SPEED_LARGE is set too, but is not enough: libcurl 7.88 reads up
+/// to 100 buffers per wakeup while the socket stays readable, so a sender faster than the disk
+/// is not held to the cap. The engine pauses the transfer (CURL_WRITEFUNC_PAUSE) until `admit`
+/// allows the data, which also lets TCP flow control slow the sender.
+struct RatePacer {
+    /// Bytes per second, > 0.
+    let cap: UInt64
+    private var start: UInt64 = 0
+    private var accepted: UInt64 = 0
+
+    init(cap: UInt64) { self.cap = cap }
+
+    var burst: UInt64 { max(cap / 4, 16 * 1024) }
+
+    /// Accepts `count` bytes arriving at `now` (monotonic ns) and returns nil, or returns the
+    /// time at which they may be accepted (nothing is counted then; offer them again).
+    mutating func admit(_ count: Int, now: UInt64) -> UInt64? {
+        if start == 0 { start = now }
+        let needed = accepted + UInt64(count)
+        if needed > burst {
+            let readyAt = start + UInt64(Double(needed - burst) / Double(cap) * 1e9)
+            if readyAt > now { return readyAt }
+        }
+        accepted = needed
+        return nil
+    }
+}

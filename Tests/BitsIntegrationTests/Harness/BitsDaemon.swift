@@ -1,0 +1,97 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `bitsd`, started as root on the private bus with its own state directory.
+final class BitsDaemon {
+    /// `BITSD_BINARY`, else the `bitsd` built beside this test bundle (same build as the
+    /// tests), else `<repo>/.build/debug/bitsd`.
+    static func locateBinary() -> (path: String?, searched: [String]) {
+        // An explicit BITSD_BINARY is the only candidate: never silently test another build.
+        if let env = ProcessInfo.processInfo.environment["BITSD_BINARY"], !env.isEmpty {
+            return (FileManager.default.isExecutableFile(atPath: env) ? env : nil, ["BITSD_BINARY=\(env)"])
+        }
+        var candidates: [String] = []
+        let testExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        candidates.append(testExecutable.deletingLastPathComponent().appendingPathComponent("bitsd").path)
+        candidates.append("\(TestEnvironment.repoRoot)/.build/debug/bitsd")
+        return (candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, candidates)
+    }
+
+    let binary: String
+    let directory: String
+    let stateDirectory: String
+    let logPath: String
+    let configPath: String?
+    private let env: TestEnvironment
+    private var process: ManagedProcess?
+
+    /// - Parameter config: contents of the INI file passed with `--config`; nil = an empty file, so
+    ///   the defaults apply whatever /etc/bits/bitsd.conf says on this machine.
+    init(env: TestEnvironment, name: String, config: String? = nil) throws {
+        let (found, searched) = Self.locateBinary()
+        guard let found else {
+            throw HarnessError("bitsd binary not found — build it first (`swift build`, or `swift build --scratch-path .build-itest`) "
+                               + "or set BITSD_BINARY; looked at: \(searched.joined(separator: ", "))")
+        }
+        let policy = "\(TestEnvironment.repoRoot)/dbus/org.example.Bits.conf"
+        guard env.bus.projectPolicyPresent else {
+            throw HarnessError("\(policy) was missing when the test bus started: without the project's bus policy "
+                               + "nobody may own org.example.Bits on a bus with system semantics")
+        }
+        self.env = env
+        binary = found
+        directory = "\(env.directory)/daemon-\(name)"
+        stateDirectory = "\(directory)/state"
+        logPath = "\(directory)/bitsd.log"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        let path = "\(directory)/bitsd.conf"
+        try (config ?? "# bitsd integration tests: built-in defaults\n").write(toFile: path, atomically: true, encoding: .utf8)
+        configPath = path
+    }
+
+    /// Starts bitsd and waits (up to `timeout`) until it owns org.example.Bits.
+    func start(timeout: TimeInterval = 10) throws {
+        if env.root.nameHasOwner(BitsNames.service) {
+            throw HarnessError("org.example.Bits already has an owner on the test bus before bitsd started "
+                               + "(a previous daemon did not stop?)")
+        }
+        var args = [binary, "--address", env.address, "--state-directory", stateDirectory]
+        if let configPath { args += ["--config", configPath] }
+        let p = try ManagedProcess(name: "bitsd", command: args, logPath: logPath, cwd: directory)
+        process = p
+        let ok = waitUntil(timeout: timeout) { env.root.nameHasOwner(BitsNames.service) || !p.isRunning }
+        guard ok, p.isRunning else {
+            let tail = p.logTail(lines: 60)
+            let why = p.isRunning ? "did not take org.example.Bits within \(Int(timeout)) s" : "exited early (\(p.exitDescription))"
+            p.stop()
+            throw HarnessError("bitsd \(why)\ncommand: \(args.joined(separator: " "))\n--- bitsd log tail ---\n\(tail)")
+        }
+        // The owner must be our process, not something else.
+        let r = env.root.call(dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
+                              interface: "org.freedesktop.DBus", method: "GetConnectionUnixProcessID",
+                              signature: "s", args: [BitsNames.service])
+        if let pid = r.first?.int, pid != Int(p.pid) {
+            p.stop()
+            throw HarnessError("org.example.Bits is owned by pid \(pid), not by the bitsd we started (pid \(p.pid))")
+        }
+    }
+
+    var pid: Int32 { process?.pid ?? 0 }
+    var isRunning: Bool { process?.isRunning ?? false }
+    var exitDescription: String { process?.exitDescription ?? "not started" }
+
+    func logTail(lines: Int = 40) -> String {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "(no bitsd log)" }
+        return text.suffixLines(lines)
+    }
+
+    /// SIGTERM (bitsd ends cleanly), SIGKILL after 3 s.
+    func stop() {
+        process?.stop(grace: 3)
+        process = nil
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real polkitd on the private bus, with the project's actions installed.
+///
+/// `polkit/org.example.bits.policy` is copied to /usr/share/polkit-1/actions/ before polkitd
+/// starts; whatever was there before is restored afterwards (or the copy removed).
+final class TestPolkit {
+    static let actionsDirectory = "/usr/share/polkit-1/actions"
+    static let actionFileName = "org.example.bits.policy"
+    static let polkitd = "/usr/lib/polkit-1/polkitd"
+
+    let sourcePolicy: String
+    let installedPolicy = "\(TestPolkit.actionsDirectory)/\(TestPolkit.actionFileName)"
+    let logPath: String
+    private(set) var actionsInstalled = false
+    private var previousContent: Data?
+    private var installedByUs = false
+    private var process: ManagedProcess?
+
+    init(repoRoot: String, directory: String) {
+        sourcePolicy = "\(repoRoot)/polkit/\(TestPolkit.actionFileName)"
+        logPath = "\(directory)/polkitd.log"
+    }
+
+    func installActions() throws {
+        guard FileManager.default.fileExists(atPath: sourcePolicy) else { return }
+        previousContent = FileManager.default.contents(atPath: installedPolicy)
+        try? FileManager.default.createDirectory(atPath: Self.actionsDirectory, withIntermediateDirectories: true)
+        guard let data = FileManager.default.contents(atPath: sourcePolicy) else {
+            throw HarnessError("cannot read \(sourcePolicy)")
+        }
+        try data.write(to: URL(fileURLWithPath: installedPolicy))
+        chmod(installedPolicy, 0o644)
+        installedByUs = true
+        actionsInstalled = true
+    }
+
+    func start(bus: TestBus, root: BusClient) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.polkitd) else {
+            throw HarnessError("\(Self.polkitd) not found (apt-get install polkitd)")
+        }
+        try installActions()
+        process = try ManagedProcess(name: "polkitd", command: [Self.polkitd, "--no-debug"],
+                                     environment: ["DBUS_SYSTEM_BUS_ADDRESS": bus.address],
+                                     logPath: logPath)
+        let ok = waitUntil(timeout: 15) {
+            root.nameHasOwner("org.freedesktop.PolicyKit1") || !(self.process?.isRunning ?? false)
+        }
+        guard ok, process?.isRunning == true, root.nameHasOwner("org.freedesktop.PolicyKit1") else {
+            let tail = process?.logTail() ?? ""
+            stop()
+            throw HarnessError("polkitd did not take org.freedesktop.PolicyKit1 within 15 s; log:\n\(tail)")
+        }
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+    func logTail(lines: Int = 30) -> String { process?.logTail(lines: lines) ?? "(not started)" }
+
+    func stop() {
+        process?.stop()
+        process = nil
+        restoreActions()
+    }
+
+    func restoreActions() {
+        guard installedByUs else { return }
+        installedByUs = false
+        if let previousContent {
+            try? previousContent.write(to: URL(fileURLWithPath: installedPolicy))
+        } else {
+            try? FileManager.default.removeItem(atPath: installedPolicy)
+        }
+    }
+}
+
+/// Polls `condition` every `interval` seconds until it holds or `timeout` passes.
+@discardableResult
+func waitUntil(timeout: TimeInterval, interval: TimeInterval = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(useconds_t(interval * 1_000_000))
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import XCTest
+
+/// Signals about a job reach the owner's connections — and nobody else.
+final class SignalTests: BitsTestCase {
+
+    func testJobSignalsReachOnlyTheOwner() throws {
+        let aliceListener = try listener(alice)
+        XCTAssertFalse(aliceListener.serviceCall?.isError ?? true,
+                       "alice's listener could not call the service: \(String(describing: aliceListener.serviceCall))")
+        let bobListener = try listener(bob)
+        let bobSpy = try listener(bob, eavesdrop: true)
+
+        let tag = "priv-\(UUID().uuidString.prefix(8))"
+        let dir = try downloadDirectory(alice, "private")
+        let job = try createJob(as: alice, name: "private \(tag)")
+        let jobHex = hex(of: job)
+        try mustSetProperty(as: alice, job, "MinimumNotificationInterval", type: "u", value: 100)
+        _ = try addFile(as: alice, job: job, url: http.url("/big.bin", [("rate", "1500000")], tag: tag),
+                        local: "\(dir)/private.bin")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, state: "transferred")
+
+        XCTAssertNotNil(aliceListener.waitFor(timeout: 5) {
+            $0.member == "InterfacesAdded" && $0.args.first?.string == job
+        }, "alice got no InterfacesAdded for her job; got \(aliceListener.messages)")
+        XCTAssertNotNil(aliceListener.waitFor(timeout: 5) {
+            $0.member == "PropertiesChanged" && $0.path == job && $0.changedProperties["State"] != nil
+        }, "alice got no PropertiesChanged(State) for her job; got \(aliceListener.messages)")
+        XCTAssertNotNil(aliceListener.waitFor(timeout: 5) {
+            $0.member == "PropertiesChanged" && $0.path == job && $0.changedProperties["State"]?.string == "transferred"
+        }, "alice got no PropertiesChanged(State=transferred)")
+        XCTAssertNotNil(aliceListener.waitFor(timeout: 5) { $0.member == "Transferred" && $0.path == job },
+                        "alice got no Transferred signal")
+
+        try complete(as: alice, job: job)
+        usleep(800_000)
+
+        for (name, l) in [("bob", bobListener), ("bob (eavesdrop)", bobSpy)] {
+            let leaked = l.messages(mentioning: jobHex) + l.messages(mentioning: tag) + l.messages(mentioning: dir)
+            XCTAssertTrue(leaked.isEmpty, "\(name) received messages about alice's job: \(leaked)")
+            let anyJobTraffic = l.messages.filter { $0.path.hasPrefix("/org/example/Bits") }
+            XCTAssertTrue(anyJobTraffic.isEmpty, "\(name) received signals from the service: \(anyJobTraffic)")
+        }
+        XCTAssertEqual(bobSpy.readyInfo["eavesdrop_rules"]?.array?.count ?? 0, 0,
+                       "the bus accepted eavesdrop rules from bob: \(bobSpy.readyInfo)")
+
+        // Positive control: bob's listeners do hear about bob's own job, so their silence above
+        // means something.
+        let bobJob = try createJob(as: bob, name: "bob's own")
+        for (name, l) in [("bob", bobListener), ("bob (eavesdrop)", bobSpy)] {
+            XCTAssertNotNil(l.waitFor(timeout: 5) { $0.member == "InterfacesAdded" && $0.args.first?.string == bobJob },
+                            "\(name)'s listener did not even get InterfacesAdded for bob's own job: \(l.messages)")
+        }
+    }
+
+    func testSignalContent() throws {
+        let aliceListener = try listener(alice)
+        let dir = try downloadDirectory(alice, "signals")
+
+        let job = try createJob(as: alice, name: "signal content")
+        let added = aliceListener.waitFor(timeout: 5) {
+            $0.member == "InterfacesAdded" && $0.path == BitsNames.managerPath && $0.args.first?.string == job
+        }
+        XCTAssertNotNil(added, "no InterfacesAdded(\(job)); got \(aliceListener.messages)")
+        XCTAssertEqual(added?.interface, BitsNames.objectManager)
+        XCTAssertNotNil(added?.args[safe: 1]?[BitsNames.job], "InterfacesAdded lacks the Job interface: \(String(describing: added))")
+
+        // 0x1 transferred | 0x2 error | 0x10 file-transferred. NotifyFlags is not what this test is
+        // about: if the daemon refuses it, FileTransferred is still expected (a daemon without
+        // NotifyFlags has nothing to filter with).
+        let flags = try setProperty(as: alice, job, "NotifyFlags", type: "u", value: 0x13)
+        if flags.isError { print("note: setting NotifyFlags=0x13 failed: \(flags)") }
+        let file = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/ok.bin")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, state: "transferred")
+        let fileDone = aliceListener.waitFor(timeout: 5) { $0.member == "FileTransferred" && $0.path == job }
+        XCTAssertNotNil(fileDone, "no FileTransferred; got \(aliceListener.messages)")
+        XCTAssertEqual(fileDone?.interface, BitsNames.job)
+        XCTAssertEqual(fileDone?.args.map(\.string), [file])
+        let done = aliceListener.waitFor(timeout: 5) { $0.member == "Transferred" && $0.path == job }
+        XCTAssertNotNil(done, "no Transferred")
+        XCTAssertEqual(done?.interface, BitsNames.job)
+        XCTAssertEqual(done?.args.count, 0)
+
+        let failing = try createJob(as: alice, name: "signal 404")
+        _ = try addFile(as: alice, job: failing, url: http.url("/absent-\(UUID().uuidString).bin"), local: "\(dir)/absent.bin")
+        try resume(as: alice, job: failing)
+        try waitForState(as: alice, job: failing, ["error"], timeout: 20, failOn: ["transferred", "cancelled"])
+        let error = aliceListener.waitFor(timeout: 5) { $0.member == "Error" && $0.path == failing }
+        XCTAssertNotNil(error, "no Error signal; got \(aliceListener.messages)")
+        XCTAssertEqual(error?.interface, BitsNames.job)
+        XCTAssertEqual(error?.args.count, 3)
+        XCTAssertEqual(error?.args[safe: 0]?.string, "remote-file")
+        XCTAssertEqual(error?.args[safe: 1]?.string, "http-404")
+        XCTAssertFalse((error?.args[safe: 2]?.string ?? "").isEmpty, "Error description is empty")
+        XCTAssertNotNil(aliceListener.waitFor(timeout: 5) {
+            $0.member == "PropertiesChanged" && $0.path == failing && $0.changedProperties["State"]?.string == "error"
+        }, "no PropertiesChanged(State=error)")
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
