@@ -34,7 +34,7 @@ if [ -S /run/dbus/system_bus_socket ]; then
 else
   sed -e "s|@SOCKET@|$work/system_bus_socket|" -e "s|@POLICY@|$repo/dbus/org.example.Bits.conf|" \
       scripts/private-system-bus.conf.in > "$work/bus.conf"
-  dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/address" &
+  dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/address" 2> "$work/dbus.log" &
   pids+=($!)
   for _ in $(seq 50); do [ -s "$work/address" ] && break; sleep 0.1; done
   address=$(head -1 "$work/address")

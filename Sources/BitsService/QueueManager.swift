@@ -69,8 +69,8 @@ public actor QueueManager {
         }
     }
 
-    /// Stops every transfer (SIGTERM path).
-    public func shutdown() {
+    /// Stops every transfer (SIGTERM path); callable from any thread.
+    public nonisolated func stopTransfers() {
         engine.shutdown()
     }
 

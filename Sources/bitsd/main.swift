@@ -35,6 +35,15 @@ struct BitsDaemon: ParsableCommand {
     }
 
     func run() throws {
+        // Block the stop signals before any thread exists (threads inherit the mask), so
+        // they reach only the sigwait thread below.
+        var stopSet = sigset_t()
+        sigemptyset(&stopSet)
+        sigaddset(&stopSet, SIGTERM)
+        sigaddset(&stopSet, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSet, nil)
+        signal(SIGPIPE, SIG_IGN)
+
         let level: Logger.Level = verbose ? .debug : .info
         LoggingSystem.bootstrap { JournalLogHandler(logLevel: level, label: $0) }
         let logger = Logger(label: "bitsd")
@@ -66,22 +75,6 @@ struct BitsDaemon: ParsableCommand {
             throw ExitCode.failure
         }
 
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-        let stopSignals = [SIGTERM, SIGINT].map { sig in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-            source.setEventHandler {
-                logger.info("stopping on signal \(sig)")
-                Task {
-                    await manager.shutdown()
-                    service.stop()
-                    Foundation.exit(0)
-                }
-            }
-            source.resume()
-            return source
-        }
 
         let ready = DispatchSemaphore(value: 0)
         let startError = LockedBox<Error?>(nil)
@@ -95,7 +88,13 @@ struct BitsDaemon: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        withExtendedLifetime(stopSignals) { dispatchMain() }
+        // The main thread only waits for a stop signal (nothing here uses the main queue).
+        var received: Int32 = 0
+        sigwait(&stopSet, &received)
+        logger.info("stopping on signal \(received)")
+        service.stop()
+        manager.stopTransfers()
+        Foundation.exit(0)
     }
 }
 
