@@ -12,7 +12,6 @@ extension BusService: QueueObserver {
 
     public func jobAdded(_ job: Job) {
         directory.set(job.id, owner: job.owner, files: job.files.count)
-        directory.setFilesRegistration(job.id, exportFiles(of: job.id))
         emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesAdded",
              .tuple([.objectPath(ObjectPaths.job(job.id)), interfaceMap(InterfaceDefinitions.jobName, jobProperties(job))]))
     }
@@ -27,6 +26,9 @@ extension BusService: QueueObserver {
     }
 
     public func filesAdded(_ job: Job, indices: Range<Int>) {
+        if !directory.hasFilesRegistration(job.id) {
+            directory.setFilesRegistration(job.id, exportFiles(of: job.id))
+        }
         directory.set(job.id, owner: job.owner, files: job.files.count)
         for index in indices {
             emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesAdded",

@@ -9,6 +9,7 @@ final class ObjectDirectory: @unchecked Sendable {
     private var filesRegistrations: [JobID: UInt32] = [:]
 
     func set(_ id: JobID, owner: UInt32, files: Int) { lock.withLock { jobs[id] = (owner, files) } }
+    func hasFilesRegistration(_ id: JobID) -> Bool { lock.withLock { filesRegistrations[id] != nil } }
     func setFilesRegistration(_ id: JobID, _ registration: UInt32) { lock.withLock { filesRegistrations[id] = registration } }
 
     /// Removes a job; returns its files-subtree registration to unexport.

@@ -176,6 +176,11 @@ extension QueueManager {
     /// period in which its final state can still be read.
     func retire(_ id: JobID) {
         runtime[id]?.retryTask?.cancel()
+        if let owner = jobs[id]?.owner {
+            liveJobsByOwner[owner, default: 1] -= 1
+            if liveJobsByOwner[owner] == 0 { liveJobsByOwner[owner] = nil }
+            liveJobs -= 1
+        }
         let grace = finalStateGrace
         Task { [weak self] in
             try? await Task.sleep(for: grace)

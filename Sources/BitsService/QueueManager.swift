@@ -41,6 +41,10 @@ public actor QueueManager {
     var jobs: [JobID: Job] = [:]
     var runtime: [JobID: Runtime] = [:]
     var transfers: [TransferID: ActiveTransfer] = [:]
+    /// Non-final jobs per owner, kept with every create and retire (limits are checked on
+    /// every CreateJob; counting them anew would be O(jobs)).
+    var liveJobsByOwner: [UInt32: Int] = [:]
+    var liveJobs = 0
     var nextTransferID: TransferID = 1
     var nextQueueSequence: UInt64 = 1
     /// How long a job in a final state stays readable before its object goes away.
@@ -88,15 +92,16 @@ public actor QueueManager {
     public func createJob(caller: Caller, displayName: String, type: String) throws -> Job {
         let name = try InputValidation.displayName(displayName)
         let jobType = try InputValidation.enumValue(JobType.self, type, what: "Job type")
-        let live = jobs.values.filter { !$0.state.isFinal }
-        try limits.checkNewJob(ownerJobs: live.filter { $0.owner == caller.uid }.count,
-                               machineJobs: live.count, uid: caller.uid,
+        try limits.checkNewJob(ownerJobs: liveJobsByOwner[caller.uid] ?? 0,
+                               machineJobs: liveJobs, uid: caller.uid,
                                exempt: caller.isAdministrator)
         var id = JobID.random()
         while jobs[id] != nil { id = JobID.random() }
         let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: Self.now())
         jobs[id] = job
         runtime[id] = Runtime()
+        liveJobsByOwner[caller.uid, default: 0] += 1
+        liveJobs += 1
         logger.info("job \(id) created by uid \(caller.uid) (\(jobType.rawValue))")
         observer?.jobAdded(job)
         return job
