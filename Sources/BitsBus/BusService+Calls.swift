@@ -41,7 +41,7 @@ extension BusService {
             guard let id = JobID(guid: text) else {
                 throw ServiceError.invalidArgs("Job id '\(InputValidation.quote(text))' is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).")
             }
-            let job = try await manager.job(id, caller: caller)
+            let job = try await manager.lookUp(id, caller: caller)
             return [.objectPath(ObjectPaths.job(job.id))]
         case (InterfaceDefinitions.managerName, "ListJobs"):
             let allUsers = args[0].boolValue ?? false

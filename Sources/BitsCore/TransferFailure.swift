@@ -20,6 +20,8 @@ public enum TransferFailure: Error, Sendable, Equatable {
     case diskFull(String)
     case localIO(String)
     case protocolError(String)
+    /// The job was connecting or transferring longer than its MaximumDownloadTime.
+    case maximumDownloadTimeExceeded(String)
     /// Anything else the transport reported.
     case other(String)
 }
@@ -67,6 +69,7 @@ public enum FailureClassifier {
         case .diskFull(let m): return make(.transient, .localFile, .diskFull, m)
         case .localIO(let m): return make(.fatal, .localFile, .localIO, m)
         case .protocolError(let m): return make(.fatal, .remoteFile, .protocolError, m)
+        case .maximumDownloadTimeExceeded(let m): return make(.fatal, .generalQueueManager, .maxDownloadTime, m)
         case .other(let m): return make(.transient, .generalTransport, .transport, m)
         }
     }

@@ -70,6 +70,8 @@ extension QueueManager {
         }
         runtime[id]?.retryTask?.cancel()
         runtime[id]?.noProgressSince = nil
+        runtime[id]?.activeTime = .zero
+        if runtime[id]?.activeSince != nil { runtime[id]?.activeSince = clock.now }
         schedule()
     }
 
@@ -154,13 +156,19 @@ extension QueueManager {
                 return [.minimumNotificationInterval]
             }
         }
-        if case .priority = setting { schedule() }
+        switch setting {
+        case .priority: schedule()
+        case .maximumDownloadTime: checkDownloadTime(id)
+        default: break
+        }
     }
 
     /// Moves a job to `state`, keeping the derived bookkeeping (completion time, queue order).
     func enter(_ state: JobState, job: inout Job) -> Set<JobProperty> {
         job.state = state
         var changed: Set<JobProperty> = [.state]
+        trackActiveTime(job.id, active: state == .connecting || state == .transferring,
+                        limit: job.maximumDownloadTime)
         if state == .queued {
             runtime[job.id]?.queuedSequence = nextQueueSequence
             nextQueueSequence += 1
@@ -172,8 +180,48 @@ extension QueueManager {
         return changed
     }
 
-    /// A job reached a final state: it leaves the queue now and its object after a grace
-    /// period in which its final state can still be read.
+    /// Keeps the MaximumDownloadTime clock: it runs only while the job connects or
+    /// transfers, and a check is scheduled for the moment the limit would be reached.
+    func trackActiveTime(_ id: JobID, active: Bool, limit: UInt32) {
+        guard var rt = runtime[id] else { return }
+        let now = clock.now
+        if active, rt.activeSince == nil {
+            rt.activeSince = now
+            if limit > 0 {
+                let remaining = Duration.seconds(Int64(limit)) - rt.activeTime
+                Task { [weak self] in
+                    try? await Task.sleep(for: max(remaining, .milliseconds(1)))
+                    await self?.checkDownloadTime(id)
+                }
+            }
+        } else if !active, let since = rt.activeSince {
+            rt.activeTime += since.duration(to: now)
+            rt.activeSince = nil
+        }
+        runtime[id] = rt
+    }
+
+    /// Fails a job that has been active for longer than its MaximumDownloadTime.
+    func checkDownloadTime(_ id: JobID) {
+        guard let job = jobs[id], job.maximumDownloadTime > 0, let rt = runtime[id],
+              let since = rt.activeSince else { return }
+        let used = rt.activeTime + since.duration(to: clock.now)
+        let limit = Duration.seconds(Int64(job.maximumDownloadTime))
+        guard used >= limit else {
+            Task { [weak self] in
+                try? await Task.sleep(for: limit - used)
+                await self?.checkDownloadTime(id)
+            }
+            return
+        }
+        stopTransfer(of: id)
+        fail(id, fileIndex: job.nextFileIndex, failure: .maximumDownloadTimeExceeded(
+            "Job \(id) was connecting or transferring for more than its MaximumDownloadTime of \(job.maximumDownloadTime) seconds."))
+    }
+
+    /// A job reached a final state: it leaves the queue and the published objects now
+    /// (InterfacesRemoved), and the service forgets it after a grace period in which its
+    /// final state can still be read from its path.
     func retire(_ id: JobID) {
         runtime[id]?.retryTask?.cancel()
         if let owner = jobs[id]?.owner {
@@ -181,6 +229,7 @@ extension QueueManager {
             if liveJobsByOwner[owner] == 0 { liveJobsByOwner[owner] = nil }
             liveJobs -= 1
         }
+        if let job = jobs[id] { observer?.jobRemoved(job) }
         let grace = finalStateGrace
         Task { [weak self] in
             try? await Task.sleep(for: grace)
@@ -189,9 +238,8 @@ extension QueueManager {
     }
 
     func remove(_ id: JobID) {
-        guard let job = jobs[id], job.state.isFinal else { return }
+        guard jobs[id]?.state.isFinal == true else { return }
         jobs[id] = nil
         runtime[id] = nil
-        observer?.jobRemoved(job)
     }
 }

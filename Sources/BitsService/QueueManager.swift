@@ -21,6 +21,10 @@ public actor QueueManager {
         var retryTask: Task<Void, Never>?
         /// Monotonic time of the first transient error since the last progress.
         var noProgressSince: ContinuousClock.Instant?
+        /// Time spent connecting or transferring since the last Resume (MaximumDownloadTime),
+        /// and since when the current active stretch runs.
+        var activeTime: Duration = .zero
+        var activeSince: ContinuousClock.Instant?
     }
 
     /// A transfer in flight: which job and file it serves and the descriptors it uses.
@@ -109,6 +113,15 @@ public actor QueueManager {
 
     /// A job the caller may see: its own, or any for an administrator. Others are NotFound
     /// (their existence is not revealed).
+    /// `GetJob`: like `job(_:caller:)`, but final jobs are gone from the queue (NotFound).
+    public func lookUp(_ id: JobID, caller: Caller) throws -> Job {
+        let job = try job(id, caller: caller)
+        guard !job.state.isFinal else {
+            throw ServiceError.notFound("Job \(id) is \(job.state.rawValue); it is no longer in the queue.")
+        }
+        return job
+    }
+
     public func job(_ id: JobID, caller: Caller) throws -> Job {
         guard let job = jobs[id], job.owner == caller.uid || caller.isAdministrator else {
             throw ServiceError.notFound("No job \(id) exists for user \(caller.uid).")
@@ -129,9 +142,9 @@ public actor QueueManager {
             .sorted { $0.creationTime < $1.creationTime }
     }
 
-    /// Every job object the caller may see, final ones included (for GetManagedObjects).
+    /// Every published (non-final) job object the caller may see (for GetManagedObjects).
     public func visibleJobs(caller: Caller) -> [Job] {
-        jobs.values.filter { caller.isAdministrator || $0.owner == caller.uid }
+        jobs.values.filter { !$0.state.isFinal && (caller.isAdministrator || $0.owner == caller.uid) }
             .sorted { $0.creationTime < $1.creationTime }
     }
 }
