@@ -52,13 +52,13 @@ extension BusService {
             let jobs = await manager.visibleJobs(caller: caller)
             return [managedObjects(jobs)]
         case (Self.propertiesInterface, _):
-            return try managerProperties(call)
+            return try await managerProperties(call)
         default:
             throw ServiceError(.notSupported, "\(call.interface).\(call.method) is not supported on \(call.path).")
         }
     }
 
-    private func managerProperties(_ call: IncomingCall) throws -> [Variant] {
+    private func managerProperties(_ call: IncomingCall) async throws -> [Variant] {
         let limits = manager.limits
         func value(_ name: String) -> Variant? {
             switch name {
@@ -70,7 +70,7 @@ extension BusService {
             default: nil
             }
         }
-        return try properties(call, names: definitions.managerProperties, value: value,
+        return try await properties(call, names: definitions.managerProperties, value: value,
                               set: { name, _ in throw ServiceError.invalidArgs("Property \(name) is read-only.") })
     }
 
@@ -87,24 +87,6 @@ extension BusService {
             return [.vardict(names.compactMap { name in value(name).map { (name, $0) } })]
         case "Set":
             try await set(args[1].stringValue ?? "", args[2].unboxed)
-            return []
-        default:
-            throw ServiceError(.notSupported, "Properties.\(call.method) is not supported.")
-        }
-    }
-
-    func properties(_ call: IncomingCall, names: [String], value: (String) -> Variant?,
-                    set: (String, Variant) throws -> Void) throws -> [Variant] {
-        let args = call.arguments
-        switch call.method {
-        case "Get":
-            let name = args[1].stringValue ?? ""
-            guard let v = value(name) else { throw unsupportedProperty(name) }
-            return [.variant(v)]
-        case "GetAll":
-            return [.vardict(names.compactMap { name in value(name).map { (name, $0) } })]
-        case "Set":
-            try set(args[1].stringValue ?? "", args[2].unboxed)
             return []
         default:
             throw ServiceError(.notSupported, "Properties.\(call.method) is not supported.")
@@ -171,7 +153,7 @@ extension BusService {
             throw ServiceError(.notSupported, "\(call.interface).\(call.method) is not supported on files.")
         }
         let file = job.files[index]
-        return try properties(call, names: definitions.fileProperties,
+        return try await properties(call, names: definitions.fileProperties,
                               value: { PropertyEncoding.fileValue($0, file) },
                               set: { name, _ in
             if PropertyEncoding.fileValue(name, file) != nil && name != "RemoteName" {
