@@ -1,11 +1,15 @@
-"""One download through bitsd, timed from CreateJob to the end of Complete, waiting for the
-Transferred signal (no polling). Usage: bench_download.py ADDRESS URL DEST. Prints seconds."""
+"""One download job through bitsd, timed from CreateJob to the end of Complete, waiting for
+the Transferred signal (no polling). Prints seconds.
+
+Usage: bench_download.py ADDRESS URL DEST [COUNT]. With COUNT, URL and DEST contain `{}`,
+replaced by 1..COUNT, and the job gets all COUNT files with one AddFiles."""
 import sys, time
 import dbus
 from dbus.mainloop.glib import DBusGMainLoop
 from gi.repository import GLib
 
 address, url, dest = sys.argv[1:4]
+count = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 DBusGMainLoop(set_as_default=True)
 bus = dbus.bus.BusConnection(address)
 loop = GLib.MainLoop()
@@ -23,7 +27,11 @@ manager = bus.get_object("org.example.Bits", "/org/example/Bits")
 path = manager.CreateJob("bench", "download", dbus_interface="org.example.Bits.Manager")
 outcome["job"] = path
 job = bus.get_object("org.example.Bits", path)
-job.AddFile(url, dest, dbus_interface="org.example.Bits.Job")
+if count:
+    job.AddFiles([(url.replace("{}", str(i)), dest.replace("{}", str(i))) for i in range(1, count + 1)],
+                 dbus_interface="org.example.Bits.Job")
+else:
+    job.AddFile(url, dest, dbus_interface="org.example.Bits.Job")
 job.Set("org.example.Bits.Job", "Priority", "foreground", dbus_interface="org.freedesktop.DBus.Properties")
 t_resume = time.perf_counter()
 job.Resume(dbus_interface="org.example.Bits.Job")

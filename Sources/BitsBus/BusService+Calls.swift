@@ -124,6 +124,38 @@ extension BusService {
         case (InterfaceDefinitions.jobName, "Complete"):
             try await manager.complete(id, caller: caller)
             return []
+        case (InterfaceDefinitions.jobName, "AddFileWithRanges"):
+            let ranges = args[2].items.map { item in
+                FileRange(offset: item.items.first?.uint64Value ?? 0, length: item.items.last?.uint64Value ?? 0)
+            }
+            let range = try await manager.addFiles(id, caller: caller,
+                                                   files: [(args[0].stringValue ?? "", args[1].stringValue ?? "")],
+                                                   ranges: ranges)
+            return [.objectPath(ObjectPaths.file(id, range.lowerBound))]
+        case (InterfaceDefinitions.jobName, "SetCredentials"):
+            try await manager.setCredentials(id, caller: caller, target: args[0].stringValue ?? "",
+                                             scheme: args[1].stringValue ?? "", userName: args[2].stringValue ?? "",
+                                             password: args[3].stringValue ?? "")
+            return []
+        case (InterfaceDefinitions.jobName, "RemoveCredentials"):
+            try await manager.removeCredentials(id, caller: caller, target: args[0].stringValue ?? "",
+                                                scheme: args[1].stringValue ?? "")
+            return []
+        case (InterfaceDefinitions.jobName, "SetClientCertificate"):
+            try await manager.setClientCertificate(id, caller: caller, certificate: args[0].stringValue ?? "",
+                                                   key: args[1].stringValue ?? "")
+            return []
+        case (InterfaceDefinitions.jobName, "RemoveClientCertificate"):
+            try await manager.removeClientCertificate(id, caller: caller)
+            return []
+        case (InterfaceDefinitions.jobName, "TakeOwnership"):
+            _ = try await manager.job(id, caller: caller)
+            try await manager.takeOwnership(id, caller: caller)
+            return []
+        case (InterfaceDefinitions.jobName, "ReplaceRemotePrefix"):
+            let count = try await manager.replaceRemotePrefix(id, caller: caller, old: args[0].stringValue ?? "",
+                                                              new: args[1].stringValue ?? "")
+            return [.uint32(count)]
         case (Self.propertiesInterface, _):
             let job = try await manager.job(id, caller: caller)
             return try await properties(call, names: definitions.jobProperties,
@@ -154,12 +186,18 @@ extension BusService {
         }
         let file = job.files[index]
         return try await properties(call, names: definitions.fileProperties,
-                              value: { PropertyEncoding.fileValue($0, file) },
-                              set: { name, _ in
-            if PropertyEncoding.fileValue(name, file) != nil && name != "RemoteName" {
+                                    value: { PropertyEncoding.fileValue($0, file) },
+                                    set: { name, value in
+            switch (name, value) {
+            case ("RemoteName", .string(let url)):
+                try await self.manager.setRemoteName(id, file: index, caller: caller, url: url)
+            case ("ValidationState", .string(let state)):
+                try await self.manager.setValidationState(id, file: index, caller: caller, value: state)
+            case ("RemoteName", _), ("ValidationState", _):
+                throw PropertyEncoding.typeError(name, "s", value)
+            default:
                 throw ServiceError.invalidArgs("Property \(name) is read-only.")
             }
-            throw self.unsupportedProperty(name)
         })
     }
 

@@ -26,6 +26,7 @@ public final class BusService: @unchecked Sendable {
     var bus: BusConnection!
     var callers: CallerRegistry!
     private var calls: AsyncStream<IncomingCall>.Continuation!
+    private var networkMonitor: NetworkMonitor?
 
     /// The vtable shared by every exported interface: all calls, property access included,
     /// go to `methodCallThunk` (NULL property handlers make GDBus forward Properties calls).
@@ -56,7 +57,7 @@ public final class BusService: @unchecked Sendable {
 
     /// Connects, exports the objects, starts serving calls, and takes the name last (so no
     /// call arrives before everything is in place).
-    public func start(address: BusAddress, name: String = "org.example.Bits") throws {
+    public func start(address: BusAddress, name: String = "org.example.Bits", networkStateFile: String? = nil) throws {
         let (stream, continuation) = AsyncStream.makeStream(of: IncomingCall.self, bufferingPolicy: .unbounded)
         calls = continuation
         loop.start()
@@ -64,6 +65,12 @@ public final class BusService: @unchecked Sendable {
             Result { try self.setUpOnLoopThread(address: address) }
         }
         try result.get()
+        let manager = self.manager
+        let monitor = NetworkMonitor(stateFile: networkStateFile) { status in
+            Task { await manager.networkChanged(status) }
+        }
+        networkMonitor = monitor
+        try loop.perform { Result { try monitor.start() } }.get()
         Task { [self] in
             for await call in stream { await self.handle(call) }
         }

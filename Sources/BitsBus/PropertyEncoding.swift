@@ -31,6 +31,24 @@ enum PropertyEncoding {
         case "MaximumDownloadTime": .uint32(job.maximumDownloadTime)
         case "MinimumNotificationInterval": .uint32(job.minimumNotificationInterval)
         case "Files": .objectPaths(job.files.indices.map { ObjectPaths.file(job.id, $0) })
+        case "NotifyFlags": .uint32(job.options.notifyFlags)
+        case "NotifyCommandLine": .strings(job.options.notifyCommandLine)
+        case "ProxyUsage": .string(job.options.proxyUsage.rawValue)
+        case "ProxyList": .string(job.options.proxyList)
+        case "ProxyBypassList": .string(job.options.proxyBypassList)
+        // Write-only headers are never returned, to anyone.
+        case "CustomHeaders": .strings(job.options.customHeadersWriteOnly ? [] : job.options.customHeaders)
+        case "CustomHeadersWriteOnly": .bool(job.options.customHeadersWriteOnly)
+        case "HttpMethod": .string(job.options.httpMethod)
+        case "RedirectPolicy": .string(job.options.redirectPolicy.rawValue)
+        case "AllowHttpsToHttpRedirect": .bool(job.options.allowHttpsToHttpRedirect)
+        case "VerifyPeer": .bool(job.options.verifyPeer)
+        case "VerifyHost": .bool(job.options.verifyHost)
+        case "CheckRevocation": .bool(job.options.checkRevocation)
+        case "TransferPolicy": .string(job.options.transferPolicy.rawValue)
+        case "DynamicContent": .bool(job.options.dynamicContent)
+        case "HighPerformance": .bool(job.options.highPerformance)
+        case "MaximumDownloadSize": .uint64(job.options.maximumDownloadSize)
         default: nil
         }
     }
@@ -45,6 +63,8 @@ enum PropertyEncoding {
         case "Completed": .bool(file.completed)
         case "LastModified": .uint64(file.lastModified)
         case "ResponseHeaders": .string(file.responseHeaders)
+        case "Ranges": .array(elementType: "(tt)", file.ranges.map { .tuple([.uint64($0.offset), .uint64($0.length)]) })
+        case "ValidationState": .string(file.validationState.rawValue)
         default: nil
         }
     }
@@ -68,6 +88,18 @@ enum PropertyEncoding {
             guard case .uint32(let v) = value else { throw typeError(property, "u", value) }
             return v
         }
+        func uint64() throws -> UInt64 {
+            guard case .uint64(let v) = value else { throw typeError(property, "t", value) }
+            return v
+        }
+        func bool() throws -> Bool {
+            guard case .bool(let v) = value else { throw typeError(property, "b", value) }
+            return v
+        }
+        func strings() throws -> [String] {
+            guard case .array("s", let items) = value else { throw typeError(property, "as", value) }
+            return items.compactMap(\.stringValue)
+        }
         switch property {
         case "DisplayName": return .displayName(try string())
         case "Description": return .description(try string())
@@ -76,6 +108,23 @@ enum PropertyEncoding {
         case "NoProgressTimeout": return .noProgressTimeout(try uint32())
         case "MaximumDownloadTime": return .maximumDownloadTime(try uint32())
         case "MinimumNotificationInterval": return .minimumNotificationInterval(try uint32())
+        case "NotifyFlags": return .notifyFlags(try uint32())
+        case "NotifyCommandLine": return .notifyCommandLine(try strings())
+        case "ProxyUsage": return .proxyUsage(try string())
+        case "ProxyList": return .proxyList(try string())
+        case "ProxyBypassList": return .proxyBypassList(try string())
+        case "CustomHeaders": return .customHeaders(try strings())
+        case "CustomHeadersWriteOnly": return .customHeadersWriteOnly(try bool())
+        case "HttpMethod": return .httpMethod(try string())
+        case "RedirectPolicy": return .redirectPolicy(try string())
+        case "AllowHttpsToHttpRedirect": return .allowHttpsToHttpRedirect(try bool())
+        case "VerifyPeer": return .verifyPeer(try bool())
+        case "VerifyHost": return .verifyHost(try bool())
+        case "CheckRevocation": return .checkRevocation(try bool())
+        case "TransferPolicy": return .transferPolicy(try string())
+        case "DynamicContent": return .dynamicContent(try bool())
+        case "HighPerformance": return .highPerformance(try bool())
+        case "MaximumDownloadSize": return .maximumDownloadSize(try uint64())
         default: return nil
         }
     }

@@ -22,6 +22,13 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let noProgress = ErrorCode(rawValue: "no-progress")
     public static let maxDownloadTime = ErrorCode(rawValue: "max-download-time")
     public static let redirectDenied = ErrorCode(rawValue: "redirect-denied")
+    public static let maxDownloadSize = ErrorCode(rawValue: "max-download-size")
+    public static let authentication = ErrorCode(rawValue: "authentication")
+    public static let validationFailed = ErrorCode(rawValue: "validation-failed")
+    public static let blockedByCost = ErrorCode(rawValue: "blocked-by-cost")
+    public static let notifyFailed = ErrorCode(rawValue: "notify-failed")
+    public static let blockedByPolicy = ErrorCode(rawValue: "blocked-by-policy")
+    public static let networkDisconnected = ErrorCode(rawValue: "network-disconnected")
     public static let protocolError = ErrorCode(rawValue: "protocol-error")
     public static let transport = ErrorCode(rawValue: "transport")
     public static let internalError = ErrorCode(rawValue: "internal")
@@ -44,6 +51,13 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         (.localIO, "reading or writing a local file failed (fatal)"),
         (.noProgress, "no progress for NoProgressTimeout seconds after a transient error (fatal)"),
         (.maxDownloadTime, "the job was active longer than MaximumDownloadTime (fatal)"),
+        (.maxDownloadSize, "the download grew beyond MaximumDownloadSize (fatal)"),
+        (.authentication, "the server or proxy refused the credentials (fatal)"),
+        (.validationFailed, "the owner marked a file invalid (fatal)"),
+        (.blockedByCost, "the job's TransferPolicy forbids the current metered network (waits)"),
+        (.notifyFailed, "NotifyCommandLine could not be run as the owner (the job's state is unchanged)"),
+        (.blockedByPolicy, "background transfers are blocked by the bandwidth window (waits)"),
+        (.networkDisconnected, "no network is available (waits until one is)"),
         (.redirectDenied, "the server redirected and the redirect policy forbids it (fatal)"),
         (.protocolError, "the server's answer broke the protocol (fatal)"),
         (.transport, "another transport failure (transient)"),

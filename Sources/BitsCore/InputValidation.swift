@@ -151,3 +151,114 @@ public struct RemoteURL: Sendable, Equatable {
         return String(validating: bytes, as: UTF8.self)
     }
 }
+
+// MARK: - Option values
+
+extension InputValidation {
+    /// `NotifyCommandLine`: empty, or an absolute program path and its arguments.
+    public static func notifyCommandLine(_ argv: [String]) throws -> [String] {
+        guard let program = argv.first else { return [] }
+        guard program.hasPrefix("/") else {
+            throw ServiceError.invalidArgs("NotifyCommandLine program \(quote(program)) is not an absolute path.")
+        }
+        _ = try localPath(program, what: "NotifyCommandLine program")
+        guard !program.contains("=") else {
+            throw ServiceError.invalidArgs("NotifyCommandLine program \(quote(program)) contains '='; rename it.")
+        }
+        let total = argv.reduce(0) { $0 + $1.count + 1 }
+        guard total <= JobDefaults.notifyCommandLineMaxLength else {
+            throw ServiceError.invalidArgs("NotifyCommandLine is \(total) characters long; the limit is \(JobDefaults.notifyCommandLineMaxLength).")
+        }
+        return argv
+    }
+
+    /// `CustomHeaders`: `Name: value` lines, no line breaks, 16,384 characters in all.
+    public static func customHeaders(_ lines: [String]) throws -> [String] {
+        var total = 0
+        for line in lines {
+            total += line.count + 2
+            // Scalars, not Characters: "\r\n" is one Character and would slip through.
+            guard !line.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                throw ServiceError.invalidArgs("Custom header \(quote(line)) contains a line break.")
+            }
+            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
+                  line[..<colon].allSatisfy({ isTokenCharacter($0) }) else {
+                throw ServiceError.invalidArgs("Custom header \(quote(line)) is not of the form 'Name: value'.")
+            }
+        }
+        guard total <= JobDefaults.customHeadersMaxLength else {
+            throw ServiceError.invalidArgs("CustomHeaders are \(total) characters long; the limit is \(JobDefaults.customHeadersMaxLength).")
+        }
+        return lines
+    }
+
+    /// `HttpMethod`: an HTTP token, upper-cased as given.
+    public static func httpMethod(_ value: String) throws -> String {
+        guard !value.isEmpty, value.count <= 32, value.allSatisfy({ isTokenCharacter($0) }) else {
+            throw ServiceError.invalidArgs("HttpMethod \(quote(value)) is not an HTTP method token.")
+        }
+        return value
+    }
+
+    /// `ProxyList`: proxy URLs or host:port entries separated by spaces or semicolons.
+    public static func proxyList(_ value: String, what: String) throws -> String {
+        guard value.count <= JobDefaults.proxyListMaxLength else {
+            throw ServiceError.invalidArgs("\(what) is \(value.count) characters long; the limit is \(JobDefaults.proxyListMaxLength).")
+        }
+        for entry in proxyEntries(value) {
+            let withScheme = entry.contains("://") ? entry : "http://" + entry
+            guard let url = RemoteURL(withScheme), !url.host.isEmpty,
+                  ["http", "https", "socks4", "socks4a", "socks5", "socks5h"].contains(url.scheme) else {
+                throw ServiceError.invalidArgs("\(what) entry \(quote(entry)) is not a proxy address such as http://proxy.example:3128.")
+            }
+        }
+        return value
+    }
+
+    /// `ProxyBypassList`: host names, domains or addresses (and `<local>`).
+    public static func proxyBypassList(_ value: String) throws -> String {
+        guard value.count <= JobDefaults.proxyListMaxLength else {
+            throw ServiceError.invalidArgs("ProxyBypassList is \(value.count) characters long; the limit is \(JobDefaults.proxyListMaxLength).")
+        }
+        for entry in proxyEntries(value) where !(entry == "<local>" || entry.allSatisfy({ $0.isLetter || $0.isNumber || ".-:*[]/".contains($0) })) {
+            throw ServiceError.invalidArgs("ProxyBypassList entry \(quote(entry)) is not a host name or address.")
+        }
+        return value
+    }
+
+    /// Entries of a proxy or bypass list.
+    public static func proxyEntries(_ value: String) -> [String] {
+        value.split(whereSeparator: { $0 == " " || $0 == ";" || $0 == "," }).map(String.init)
+    }
+
+    static func isTokenCharacter(_ c: Character) -> Bool {
+        c.isASCII && (c.isLetter || c.isNumber || "!#$%&'*+-.^_`|~".contains(c))
+    }
+}
+
+// MARK: - Ranges
+
+extension InputValidation {
+    /// `AddFileWithRanges`: at least one range, no empty range, an offset that is a real
+    /// offset, and no overlap (also not between a to-EOF range and a later one).
+    public static func ranges(_ ranges: [FileRange]) throws -> [FileRange] {
+        guard !ranges.isEmpty else { throw ServiceError.invalidArgs("AddFileWithRanges needs at least one range.") }
+        for range in ranges {
+            guard range.length > 0 else {
+                throw ServiceError.invalidArgs("Range (\(range.offset), 0) is empty.")
+            }
+            guard range.offset != UInt64.max, range.length == FileRange.toEndOfFile
+                    || range.offset.addingReportingOverflow(range.length).overflow == false else {
+                throw ServiceError.invalidArgs("Range (\(range.offset), \(range.length)) goes beyond the largest possible offset.")
+            }
+        }
+        let sorted = ranges.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            let end = a.length == FileRange.toEndOfFile ? UInt64.max : a.offset + a.length
+            if b.offset < end {
+                throw ServiceError.invalidArgs("Ranges (\(a.offset), \(a.length == .max ? "EOF" : String(a.length))) and (\(b.offset), \(b.length == .max ? "EOF" : String(b.length))) overlap.")
+            }
+        }
+        return ranges
+    }
+}

@@ -24,6 +24,10 @@ public struct Job: Sendable, Equatable, Codable {
     public var noProgressTimeout: UInt32 = JobDefaults.noProgressTimeout
     public var maximumDownloadTime: UInt32 = JobDefaults.maximumDownloadTime
     public var minimumNotificationInterval: UInt32 = JobDefaults.minimumNotificationInterval
+    public var options = JobOptions()
+    public var secrets = JobSecrets()
+    /// The job has been resumed at least once (some settings are fixed from then on).
+    public var everResumed = false
 
     public init(id: JobID, type: JobType, owner: UInt32, displayName: String, now: UInt64) {
         self.id = id
@@ -62,4 +66,9 @@ public enum JobDefaults {
     public static let descriptionMaxLength = 1024
     public static let urlMaxLength = 2200
     public static let pathMaxLength = 4096
+    public static let customHeadersMaxLength = 16_384
+    public static let proxyListMaxLength = 32_768
+    public static let notifyCommandLineMaxLength = 4_000
+    public static let userNameMaxLength = 300
+    public static let passwordMaxLength = 65_535
 }

@@ -20,6 +20,9 @@ public struct JobFile: Sendable, Equatable, Codable {
     public var lastModifiedText: String?
     /// Header block of the last HTTP response.
     public var responseHeaders = ""
+    /// Ranges requested with AddFileWithRanges (empty = the whole file).
+    public var ranges: [FileRange] = []
+    public var validationState = ValidationState.unknown
 
     public init(remoteName: String, localName: String, temporaryName: String) {
         self.remoteName = remoteName

@@ -29,4 +29,12 @@ public struct JobLimits: Sendable, Equatable {
                                "Job \(jobID) would have \(existing + adding) files; the limit is \(maxFilesPerJob) per job.")
         }
     }
+
+    /// Checks the number of ranges of one file.
+    public func checkRanges(_ count: Int, exempt: Bool) throws {
+        if exempt { return }
+        if count > Int(maxRangesPerFile) {
+            throw ServiceError(.tooManyRangesInFile, "\(count) ranges were given; the limit is \(maxRangesPerFile) per file.")
+        }
+    }
 }

@@ -22,6 +22,23 @@ public enum JobProperty: String, Sendable, CaseIterable {
     case maximumDownloadTime = "MaximumDownloadTime"
     case minimumNotificationInterval = "MinimumNotificationInterval"
     case files = "Files"
+    case notifyFlags = "NotifyFlags"
+    case notifyCommandLine = "NotifyCommandLine"
+    case proxyUsage = "ProxyUsage"
+    case proxyList = "ProxyList"
+    case proxyBypassList = "ProxyBypassList"
+    case customHeaders = "CustomHeaders"
+    case customHeadersWriteOnly = "CustomHeadersWriteOnly"
+    case httpMethod = "HttpMethod"
+    case redirectPolicy = "RedirectPolicy"
+    case allowHttpsToHttpRedirect = "AllowHttpsToHttpRedirect"
+    case verifyPeer = "VerifyPeer"
+    case verifyHost = "VerifyHost"
+    case checkRevocation = "CheckRevocation"
+    case transferPolicy = "TransferPolicy"
+    case dynamicContent = "DynamicContent"
+    case highPerformance = "HighPerformance"
+    case maximumDownloadSize = "MaximumDownloadSize"
 
     /// The properties that describe the last error.
     public static let errorProperties: Set<JobProperty> =
@@ -36,6 +53,7 @@ public enum FileProperty: String, Sendable, CaseIterable {
     case completed = "Completed"
     case lastModified = "LastModified"
     case responseHeaders = "ResponseHeaders"
+    case validationState = "ValidationState"
 }
 
 /// A settable job property with its already-typed value (decoded by the transport layer).
@@ -47,4 +65,21 @@ public enum JobSetting: Sendable, Equatable {
     case noProgressTimeout(UInt32)
     case maximumDownloadTime(UInt32)
     case minimumNotificationInterval(UInt32)
+    case notifyFlags(UInt32)
+    case notifyCommandLine([String])
+    case proxyUsage(String)
+    case proxyList(String)
+    case proxyBypassList(String)
+    case customHeaders([String])
+    case customHeadersWriteOnly(Bool)
+    case httpMethod(String)
+    case redirectPolicy(String)
+    case allowHttpsToHttpRedirect(Bool)
+    case verifyPeer(Bool)
+    case verifyHost(Bool)
+    case checkRevocation(Bool)
+    case transferPolicy(String)
+    case dynamicContent(Bool)
+    case highPerformance(Bool)
+    case maximumDownloadSize(UInt64)
 }

@@ -1,5 +1,6 @@
 /// Which jobs may transfer now (bits-reference §1.4): every active foreground job, plus one
-/// background job — the highest priority, first queued among equals.
+/// background job — the highest priority, first queued among equals, and among equals
+/// each in turn for a time slice so a huge job does not block a small one.
 public enum Scheduler {
     /// What the scheduler needs to know about an active (queued/connecting/transferring) job.
     public struct Candidate: Sendable, Equatable {
@@ -9,12 +10,15 @@ public enum Scheduler {
         public var queuedSequence: UInt64
         /// The job is transferring now.
         public var running: Bool
+        /// A running background job has used up its time slice.
+        public var sliceExpired: Bool
 
-        public init(id: JobID, priority: JobPriority, queuedSequence: UInt64, running: Bool) {
+        public init(id: JobID, priority: JobPriority, queuedSequence: UInt64, running: Bool, sliceExpired: Bool = false) {
             self.id = id
             self.priority = priority
             self.queuedSequence = queuedSequence
             self.running = running
+            self.sliceExpired = sliceExpired
         }
     }
 
@@ -24,10 +28,13 @@ public enum Scheduler {
         let background = candidates.filter { $0.priority.isBackground }
         guard let bestRank = background.map(\.priority.rank).min() else { return chosen }
         let top = background.filter { $0.priority.rank == bestRank }
-        // A running job of the best priority keeps its turn; otherwise the earliest queued.
-        if let running = top.first(where: \.running) {
+        // A running job of the best priority keeps its turn until its slice is over and an
+        // equal waits; otherwise the earliest queued.
+        let running = top.first(where: \.running)
+        let waiting = top.filter { !$0.running }
+        if let running, !running.sliceExpired || waiting.isEmpty {
             chosen.insert(running.id)
-        } else if let first = top.min(by: { $0.queuedSequence < $1.queuedSequence }) {
+        } else if let first = waiting.min(by: { $0.queuedSequence < $1.queuedSequence }) {
             chosen.insert(first.id)
         }
         return chosen

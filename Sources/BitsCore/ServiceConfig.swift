@@ -6,10 +6,26 @@
 ///     MaxFilesPerJob=200
 ///     MaxRangesPerFile=500
 ///
+///     JobInactivityTimeout=7776000
+///
+///     [Bandwidth]                  # background transfers only, all together
+///     BackgroundLimit=20M          # bytes/s (K, M, G binary suffixes); absent = unlimited
+///     WindowStart=08:00            # optional daily window (local time) with its own cap
+///     WindowEnd=17:00
+///     WindowLimit=1M               # 0 = background jobs wait during the window
+///
+///     [Scheduler]
+///     TimeSlice=60                 # seconds a background job transfers before an equal takes its turn
+///
 /// Unknown sections are ignored (later versions add them); an unknown key, a malformed line
 /// or a bad number is an error naming the line.
 public struct ServiceConfig: Sendable, Equatable {
     public var limits = JobLimits()
+    public var bandwidth = BandwidthPolicy()
+    /// Seconds of a background job's turn among jobs of equal priority.
+    public var timeSlice: UInt32 = 60
+    /// Seconds without progress or change after which a job is cancelled.
+    public var jobInactivityTimeout: UInt32 = 7_776_000
 
     public init() {}
 
@@ -38,7 +54,34 @@ public struct ServiceConfig: Sendable, Equatable {
             }
             let key = line[..<equals].trimmingCharacters(in: " \t")
             let value = line[line.index(after: equals)...].trimmingCharacters(in: " \t")
-            guard section == "Limits" else { continue }
+            func fail(_ message: String) -> ParseError { ParseError(line: lineNumber, message: message) }
+            switch section {
+            case "Bandwidth":
+                switch key {
+                case "BackgroundLimit":
+                    guard let rate = BandwidthPolicy.parseRate(value) else { throw fail("BackgroundLimit must be bytes per second such as 20M, not '\(value)'") }
+                    config.bandwidth.limit = rate == 0 ? nil : rate
+                case "WindowStart", "WindowEnd":
+                    guard let minute = BandwidthPolicy.parseTime(value) else { throw fail("\(key) must be a time HH:MM, not '\(value)'") }
+                    var window = config.bandwidth.window ?? (0, 0, nil)
+                    if key == "WindowStart" { window.start = minute } else { window.end = minute }
+                    config.bandwidth.window = window
+                case "WindowLimit":
+                    guard let rate = BandwidthPolicy.parseRate(value) else { throw fail("WindowLimit must be bytes per second such as 1M, not '\(value)'") }
+                    var window = config.bandwidth.window ?? (0, 0, nil)
+                    window.limit = rate
+                    config.bandwidth.window = window
+                default: throw fail("unknown key '\(key)' in section [Bandwidth]")
+                }
+                continue
+            case "Scheduler":
+                guard key == "TimeSlice" else { throw fail("unknown key '\(key)' in section [Scheduler]") }
+                guard let seconds = UInt32(value), seconds > 0 else { throw fail("TimeSlice must be a positive number of seconds, not '\(value)'") }
+                config.timeSlice = seconds
+                continue
+            case "Limits": break
+            default: continue
+            }
             guard let number = UInt32(value) else {
                 throw ParseError(line: lineNumber, message: "\(key) must be a whole number from 0 to 4294967295, not '\(value)'")
             }
@@ -47,6 +90,7 @@ public struct ServiceConfig: Sendable, Equatable {
             case "MaxJobsPerMachine": config.limits.maxJobsPerMachine = number
             case "MaxFilesPerJob": config.limits.maxFilesPerJob = number
             case "MaxRangesPerFile": config.limits.maxRangesPerFile = number
+            case "JobInactivityTimeout": config.jobInactivityTimeout = number
             default:
                 throw ParseError(line: lineNumber, message: "unknown key '\(key)' in section [Limits]")
             }

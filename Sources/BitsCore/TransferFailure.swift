@@ -20,6 +20,13 @@ public enum TransferFailure: Error, Sendable, Equatable {
     case diskFull(String)
     case localIO(String)
     case protocolError(String)
+    /// More bytes than the job's MaximumDownloadSize.
+    case maximumDownloadSizeExceeded(String)
+    /// Authentication failed or credentials are missing (server 401 / proxy 407 are
+    /// reported as `.httpStatus`; this is for schemes the engine could not use).
+    case authentication(String)
+    /// The owner marked a file invalid (ValidationState).
+    case validationFailed(String)
     /// The job was connecting or transferring longer than its MaximumDownloadTime.
     case maximumDownloadTimeExceeded(String)
     /// Anything else the transport reported.
@@ -69,6 +76,9 @@ public enum FailureClassifier {
         case .diskFull(let m): return make(.transient, .localFile, .diskFull, m)
         case .localIO(let m): return make(.fatal, .localFile, .localIO, m)
         case .protocolError(let m): return make(.fatal, .remoteFile, .protocolError, m)
+        case .maximumDownloadSizeExceeded(let m): return make(.fatal, .remoteFile, .maxDownloadSize, m)
+        case .validationFailed(let m): return make(.fatal, .localFile, .validationFailed, m)
+        case .authentication(let m): return make(.fatal, .remoteFile, .authentication, m)
         case .maximumDownloadTimeExceeded(let m): return make(.fatal, .generalQueueManager, .maxDownloadTime, m)
         case .other(let m): return make(.transient, .generalTransport, .transport, m)
         }

@@ -33,6 +33,24 @@ public struct OwnerFiles: Sendable {
         }
     }
 
+    /// HighPerformance jobs write straight to the destination: checks the directory and
+    /// creates (or opens) the destination itself, never through a symlink.
+    public func prepareDirectDestination(localPath: String, owner: OwnerIdentity) throws -> String {
+        let (directory, name) = Self.split(localPath)
+        return try owner.perform {
+            let dirfd = try openDirectory(directory, owner: owner)
+            defer { close(dirfd) }
+            let fd = bits_openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw errno == EACCES || errno == EPERM || errno == EROFS
+                    ? Self.directoryError(errno, directory: directory, uid: owner.uid)
+                    : Self.fileError(errno, path: localPath, uid: owner.uid)
+            }
+            close(fd)
+            return localPath
+        }
+    }
+
     /// Opens the temporary file for writing (re-creating it exclusively if it vanished) and
     /// returns the descriptor and its current length. Refuses anything but a regular file
     /// owned by the owner (a planted symlink fails with ELOOP through O_NOFOLLOW).
@@ -65,6 +83,17 @@ public struct OwnerFiles: Sendable {
             _ = bits_fcntl_int(fd, F_SETFL, 0)
             return (fd, UInt64(st.st_size))
         }
+    }
+
+    /// Reads a small file (a PEM certificate or key) as the owner, up to `limit` bytes.
+    public func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int) throws -> [UInt8] {
+        let (fd, size) = try openSource(path, owner: owner)
+        defer { close(fd) }
+        guard size <= UInt64(limit) else { throw ServiceError.invalidArgs("'\(path)' is larger than \(limit) bytes.") }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(size), 0) }
+        guard got == Int(size) else { throw ServiceError(.failed, "'\(path)' could not be read.") }
+        return bytes
     }
 
     /// Moves a finished temporary file to its final name, as the owner, inside the one

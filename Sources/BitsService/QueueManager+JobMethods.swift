@@ -18,7 +18,8 @@ extension QueueManager {
 
     /// `AddFile`/`AddFiles`: validates every entry and prepares every destination (as the
     /// owner) before adding any: all or none.
-    public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)]) throws -> Range<Int> {
+    public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
+                         ranges: [FileRange]? = nil) throws -> Range<Int> {
         let job = try job(id, caller: caller)
         try JobStateMachine.checkAddFiles(job, adding: entries.count)
         guard !entries.isEmpty else { throw ServiceError.invalidArgs("No files were given.") }
@@ -26,6 +27,13 @@ extension QueueManager {
                               exempt: caller.isAdministrator)
         guard job.type == .download else {
             throw ServiceError(.notSupported, "Upload jobs are not supported by this version of bitsd yet.")
+        }
+        if let ranges {
+            _ = try InputValidation.ranges(ranges)
+            try limits.checkRanges(ranges.count, exempt: caller.isAdministrator)
+            if job.options.dynamicContent {
+                throw ServiceError(.notSupported, "Job \(id) has DynamicContent, which cannot be combined with ranges.")
+            }
         }
         let validated = try entries.map { entry -> (String, String) in
             _ = try InputValidation.downloadURL(entry.remote)
@@ -39,11 +47,15 @@ extension QueueManager {
         var created: [JobFile] = []
         do {
             for (remote, local) in validated {
-                let temp = try files.prepareDestination(localPath: local, owner: owner)
-                created.append(JobFile(remoteName: remote, localName: local, temporaryName: temp))
+                let temp = job.options.highPerformance
+                    ? try files.prepareDirectDestination(localPath: local, owner: owner)
+                    : try files.prepareDestination(localPath: local, owner: owner)
+                var file = JobFile(remoteName: remote, localName: local, temporaryName: temp)
+                file.ranges = ranges ?? []
+                created.append(file)
             }
         } catch {
-            for file in created { files.remove(file.temporaryName, owner: owner) }
+            for file in created where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
             throw error
         }
         // Re-read: the job may have changed while files were prepared (no suspension here,
@@ -65,6 +77,7 @@ extension QueueManager {
     public func resume(_ id: JobID, caller: Caller) throws {
         try mutate(id, caller: caller) { job in
             let next = try JobStateMachine.resume(job)
+            job.everResumed = true
             guard next != job.state else { return [] }
             return self.enter(next, job: &job)
         }
@@ -94,7 +107,7 @@ extension QueueManager {
         }
         stopTransfer(of: id)
         if let owner = try? OwnerIdentity.lookup(uid: job.owner) {
-            for file in job.files { files.remove(file.temporaryName, owner: owner) }
+            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
         }
         logger.info("job \(id) cancelled")
         retire(id)
@@ -109,7 +122,7 @@ extension QueueManager {
         stopTransfer(of: id)
         let owner = try OwnerIdentity.lookup(uid: job.owner)
         var updated = job
-        for (index, file) in job.files.enumerated() where file.completed {
+        for (index, file) in job.files.enumerated() where file.completed && file.temporaryName != file.localName {
             do {
                 try files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
             } catch let error as ServiceError {
@@ -120,7 +133,9 @@ extension QueueManager {
             }
             updated.files[index].temporaryName = file.localName
         }
-        for file in job.files where !file.completed { files.remove(file.temporaryName, owner: owner) }
+        for file in job.files where !file.completed && file.temporaryName != file.localName {
+            files.remove(file.temporaryName, owner: owner)
+        }
         jobs[id] = updated
         try mutate(id, caller: caller) { job in self.enter(.acknowledged, job: &job) }
         logger.info("job \(id) completed")
@@ -130,34 +145,14 @@ extension QueueManager {
 
     /// `Properties.Set` of a writable job property.
     public func set(_ setting: JobSetting, on id: JobID, caller: Caller) throws {
-        try mutate(id, caller: caller) { job in
-            try JobStateMachine.checkSetProperty(job, name: "its settings")
-            switch setting {
-            case .displayName(let value):
-                job.displayName = try InputValidation.displayName(value)
-                return [.displayName]
-            case .description(let value):
-                job.description = try InputValidation.description(value)
-                return [.description]
-            case .priority(let value):
-                job.priority = try InputValidation.enumValue(JobPriority.self, value, what: "Priority")
-                return [.priority]
-            case .minimumRetryDelay(let value):
-                job.minimumRetryDelay = InputValidation.minimumRetryDelay(value)
-                return [.minimumRetryDelay]
-            case .noProgressTimeout(let value):
-                job.noProgressTimeout = value
-                return [.noProgressTimeout]
-            case .maximumDownloadTime(let value):
-                job.maximumDownloadTime = value
-                return [.maximumDownloadTime]
-            case .minimumNotificationInterval(let value):
-                job.minimumNotificationInterval = value
-                return [.minimumNotificationInterval]
-            }
-        }
+        try mutate(id, caller: caller) { job in try JobSettingRules.apply(setting, to: &job) }
         switch setting {
-        case .priority: schedule()
+        case .priority, .httpMethod:
+            applyRateLimits()
+            schedule()
+        case .transferPolicy:
+            requeueBlocked(code: .blockedByCost)
+            schedule()
         case .maximumDownloadTime: checkDownloadTime(id)
         default: break
         }

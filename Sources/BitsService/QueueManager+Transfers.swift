@@ -7,10 +7,21 @@ extension QueueManager {
 
     /// Starts and stops transfers so that exactly the jobs the scheduler picks are running.
     func schedule() {
-        let candidates = jobs.values.filter { $0.state.isActive }.map { job in
-            Scheduler.Candidate(id: job.id, priority: job.priority,
-                                queuedSequence: runtime[job.id]?.queuedSequence ?? 0,
-                                running: runtime[job.id]?.transfer != nil)
+        let now = clock.now
+        let slice = Duration.seconds(Int64(config.timeSlice))
+        var candidates: [Scheduler.Candidate] = []
+        for job in jobs.values where job.state.isActive {
+            if let reason = blockReason(for: job) {
+                block(job.id, reason)
+                continue
+            }
+            let rt = runtime[job.id]
+            let running = rt?.transfer != nil
+            let expired = running && job.priority.isBackground
+                && (rt?.runningSince.map { $0.duration(to: now) >= slice } ?? false)
+            candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
+                                                  queuedSequence: rt?.queuedSequence ?? 0,
+                                                  running: running, sliceExpired: expired))
         }
         let selected = Scheduler.select(candidates)
         for candidate in candidates where candidate.running && !selected.contains(candidate.id) {
@@ -34,6 +45,7 @@ extension QueueManager {
             jobs[id] = job
             observer?.jobChanged(job, properties: changed)
             observer?.jobTransferred(job)
+            notifyCommand(id)
             return
         }
         let file = job.files[index]
@@ -43,8 +55,10 @@ extension QueueManager {
             let owner = try OwnerIdentity.lookup(uid: job.owner)
             let (fd, length) = try files.openTemporary(file.temporaryName, owner: owner)
             descriptors.append(fd)
-            // Resume from the bytes on disk only when the server's validators are known.
+            // Resume from the bytes on disk only when the server's validators are known,
+            // and never for dynamic content or a custom method (BITS restarts those).
             let canResume = length > 0 && (file.entityTag != nil || file.lastModifiedText != nil)
+                && !job.options.dynamicContent && !job.options.usesCustomMethod
             let offset = canResume ? length : 0
             if !canResume && length > 0 { ftruncate(fd, 0) }
             let url = try InputValidation.downloadURL(file.remoteName)
@@ -58,9 +72,13 @@ extension QueueManager {
             }
             let transferID = nextTransferID
             nextTransferID += 1
+            let http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
             request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
                                       resumeOffset: offset,
-                                      ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil)
+                                      ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil,
+                                      headers: url.scheme == "file" ? [] : job.options.customHeaders,
+                                      maxBytesPerSecond: rateLimit(for: job),
+                                      http: http)
             if offset != file.bytesTransferred {
                 job.files[index].bytesTransferred = offset
                 observer?.fileChanged(job, index: index, properties: [.bytesTransferred])
@@ -81,6 +99,17 @@ extension QueueManager {
         }
         transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: descriptors)
         runtime[id]?.transfer = request.id
+        if runtime[id]?.runningSince == nil {
+            runtime[id]?.runningSince = clock.now
+            if job.priority.isBackground {
+                // Give an equal-priority job its turn when this slice ends.
+                let slice = Duration.seconds(Int64(config.timeSlice))
+                Task { [weak self] in
+                    try? await Task.sleep(for: slice)
+                    await self?.schedule()
+                }
+            }
+        }
         var changed: Set<JobProperty> = []
         if job.state != .connecting { changed = enter(.connecting, job: &job) }
         jobs[id] = job
@@ -90,6 +119,7 @@ extension QueueManager {
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
+        runtime[id]?.runningSince = nil
         guard let transferID = runtime[id]?.transfer else { return }
         runtime[id]?.transfer = nil
         runtime[id]?.stopping.insert(transferID)
@@ -121,10 +151,16 @@ extension QueueManager {
         job.files[i].lastModifiedText = info.lastModifiedText
         job.files[i].lastModified = info.lastModifiedMicroseconds
         job.files[i].responseHeaders = info.headerBlock
+        var fileChanged: Set<FileProperty> = [.bytesTotal, .bytesTransferred, .lastModified, .responseHeaders]
+        if job.options.redirectPolicy == .allowReport, !info.effectiveURL.isEmpty,
+           info.effectiveURL != job.files[i].remoteName {
+            job.files[i].remoteName = info.effectiveURL
+            fileChanged.insert(.remoteName)
+        }
         var changed: Set<JobProperty> = [.bytesTotal, .bytesTransferred]
         if job.state == .connecting { changed.formUnion(enter(.transferring, job: &job)) }
         jobs[job.id] = job
-        observer?.fileChanged(job, index: i, properties: [.bytesTotal, .bytesTransferred, .lastModified, .responseHeaders])
+        observer?.fileChanged(job, index: i, properties: fileChanged)
         observer?.jobChanged(job, properties: changed)
         runtime[job.id]?.throttle.sentWithOtherChange(now: monotonicMilliseconds())
     }
@@ -161,6 +197,7 @@ extension QueueManager {
         }
         runtime[job.id]?.transfer = nil
         let i = active.fileIndex
+        if case .finished = outcome {} else { runtime[job.id]?.runningSince = nil }
         switch outcome {
         case .finished(let bytes):
             let fd = active.descriptors[0]
@@ -205,7 +242,8 @@ extension QueueManager {
                              description: classified.description, fileIndex: fileIndex)
         job.lastError = error
         job.errorCount += 1
-        var next = JobStateMachine.stateAfterFailure(classified.disposition, noProgressTimeout: job.noProgressTimeout)
+        let disposition = job.options.usesCustomMethod ? .fatal : classified.disposition
+        var next = JobStateMachine.stateAfterFailure(disposition, noProgressTimeout: job.noProgressTimeout)
         var rt = runtime[id] ?? Runtime()
         let now = clock.now
         if next == .transientError {
@@ -228,6 +266,7 @@ extension QueueManager {
         if let fileIndex { observer?.fileChanged(job, index: fileIndex, properties: [.bytesTransferred]) }
         if next == .error {
             observer?.jobFailed(job, error: job.lastError ?? error)
+            notifyCommand(id)
         } else {
             let delay = max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)
             rt.retryTask?.cancel()

@@ -25,6 +25,8 @@ public actor QueueManager {
         /// and since when the current active stretch runs.
         var activeTime: Duration = .zero
         var activeSince: ContinuousClock.Instant?
+        /// When the current transfer started (time slices among equal background jobs).
+        var runningSince: ContinuousClock.Instant?
     }
 
     /// A transfer in flight: which job and file it serves and the descriptors it uses.
@@ -35,6 +37,9 @@ public actor QueueManager {
     }
 
     public nonisolated let limits: JobLimits
+    let config: ServiceConfig
+    /// What the network monitor last said.
+    var network = NetworkStatus(available: true, metered: false)
     let files: OwnerFiles
     let logger: Logger
     let clock = ContinuousClock()
@@ -54,9 +59,10 @@ public actor QueueManager {
     /// How long a job in a final state stays readable before its object goes away.
     let finalStateGrace: Duration
 
-    public init(limits: JobLimits, userAgent: String, logger: Logger,
+    public init(config: ServiceConfig, userAgent: String, logger: Logger,
                 finalStateGrace: Duration = .seconds(60)) {
-        self.limits = limits
+        self.limits = config.limits
+        self.config = config
         self.files = OwnerFiles()
         self.logger = logger
         self.finalStateGrace = finalStateGrace
@@ -68,6 +74,7 @@ public actor QueueManager {
     /// Connects the observer and starts consuming engine events. Call once before serving.
     public func start(observer: any QueueObserver) {
         observerStorage = observer
+        watchBandwidthWindow()
         let events = bridge.events
         Task { [weak self] in
             for await event in events {

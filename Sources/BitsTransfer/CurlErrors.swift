@@ -16,6 +16,10 @@ enum FailureMapping {
         var connected: Bool
         /// At least one redirect was followed or announced.
         var redirected: Bool
+        /// The absolute URL of the last redirect announced (Location), if any.
+        var redirectTarget: String? = nil
+        /// Bytes of an HTTP response arrived.
+        var receivedResponse: Bool = false
         var bytesOnDisk: UInt64
         var totalSize: UInt64?
         var stallSeconds: UInt32
@@ -26,6 +30,12 @@ enum FailureMapping {
     /// CURLE_ABORTED_BY_CALLBACK are only reached when no local failure was recorded).
     static func failure(for code: CURLcode, _ c: CurlContext) -> TransferFailure {
         let detail = describe(code, c.errorText)
+        if code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING,
+           !c.receivedResponse, isSecure(c.url), c.errorText.lowercased().contains("alert") {
+            // A TLS alert right after the handshake: with TLS 1.3 the server checks the client
+            // certificate after the client considers the handshake done.
+            return .tls("The secure connection to \(c.url) failed (\(detail)).")
+        }
         switch code {
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return .dnsFailure("The host name of \(c.url) could not be resolved (\(detail)).")
@@ -47,13 +57,21 @@ enum FailureMapping {
         case CURLE_TOO_MANY_REDIRECTS:
             return .redirectDenied("Downloading \(c.url) was redirected too many times (\(detail)).")
         case CURLE_UNSUPPORTED_PROTOCOL where c.redirected:
-            return .redirectDenied("Downloading \(c.url) was redirected to a protocol other than http or https (\(detail)).")
+            guard let target = c.redirectTarget else {
+                return .redirectDenied("Downloading \(c.url) was redirected to a protocol other than http or https (\(detail)).")
+            }
+            if isSecure(c.url) && target.lowercased().hasPrefix("http://") {
+                return .redirectDenied("Downloading \(c.url) was redirected from HTTPS to HTTP (to \(target)), and the job does not allow HTTPS-to-HTTP redirects.")
+            }
+            return .redirectDenied("Downloading \(c.url) was redirected to \(target), which is not an http or https URL (\(detail)).")
         default:
             var text = "curl error \(code.rawValue): \(strerror(code))"
             if !c.errorText.isEmpty { text += " \(c.errorText)" }
             return .other("\(text) (while downloading \(c.url)).")
         }
     }
+
+    static func isSecure(_ url: String) -> Bool { url.lowercased().hasPrefix("https://") }
 
     /// A failed write (or truncate) of the destination.
     static func writeFailure(errno code: Int32, destination: String, source: String) -> TransferFailure {
@@ -89,6 +107,23 @@ enum FailureMapping {
     private static func describe(_ code: CURLcode, _ errorText: String) -> String {
         errorText.isEmpty ? strerror(code) : errorText
     }
+}
+
+/// `url` with the password of its user information (if any) masked, for messages.
+func redactingPassword(_ url: String) -> String {
+    let chars = Array(url)
+    // The authority starts after "scheme://" and ends at the first "/", "?" or "#".
+    var start = 0
+    while start + 2 < chars.count && !(chars[start] == ":" && chars[start + 1] == "/" && chars[start + 2] == "/") {
+        start += 1
+    }
+    guard start + 2 < chars.count else { return url }
+    start += 3
+    var end = start
+    while end < chars.count && chars[end] != "/" && chars[end] != "?" && chars[end] != "#" { end += 1 }
+    guard let at = chars[start..<end].lastIndex(of: "@"),
+          let colon = chars[start..<at].firstIndex(of: ":") else { return url }
+    return String(chars[..<colon]) + ":***" + String(chars[at...])
 }
 
 /// A readable name for a descriptor (its path via /proc/self/fd), for messages.

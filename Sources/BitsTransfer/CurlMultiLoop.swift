@@ -11,6 +11,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     enum Command {
         case start(DownloadRequest, url: String)
         case cancel(TransferID)
+        /// A new receive-rate cap (bytes per second, 0 = unlimited) for a running transfer.
+        case setRate(TransferID, UInt64)
     }
 
     /// Idle easy handles kept for reuse (curl_easy_reset between transfers).
@@ -114,6 +116,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         switch command {
         case let .start(request, url): start(request, url: url)
         case .cancel(let id): cancel(id)
+        case let .setRate(id, bytesPerSecond): active[id]?.setRateLimit(bytesPerSecond, now: monotonicNanoseconds())
         }
     }
 
@@ -129,13 +132,27 @@ final class CurlMultiLoop: @unchecked Sendable {
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
             return fail(.protocolError("\(url) is not an http or https URL."))
         }
-        guard let handle = idleHandles.popLast() ?? curl_easy_init() else {
+        var reused = idleHandles.popLast()
+        guard var handle = reused ?? curl_easy_init() else {
             return fail(.other("curl_easy_init failed (while starting \(url))."))
         }
-        let transfer = CurlEasyTransfer(request: request, url: url, handle: handle, delegate: delegate)
-        if let failure = transfer.configure(userAgent: userAgent) {
+        var transfer = CurlEasyTransfer(request: request, url: url, handle: handle, delegate: delegate)
+        while let failure = transfer.configure(userAgent: userAgent) {
+            // libcurl 7.88 keeps the receive buffer of some failed transfers across
+            // curl_easy_reset and then refuses CURLOPT_BUFFERSIZE: retry on a fresh handle.
+            withExtendedLifetime(transfer) { curl_easy_reset(handle) }
+            guard reused != nil, let fresh = curl_easy_init() else {
+                recycle(handle)
+                return fail(failure)
+            }
+            curl_easy_cleanup(handle)
+            reused = nil
+            handle = fresh
+            transfer = CurlEasyTransfer(request: request, url: url, handle: handle, delegate: delegate)
+        }
+        if let outcome = transfer.immediateOutcome() {
             withExtendedLifetime(transfer) { recycle(handle) }
-            return fail(failure)
+            return delegate.transfer(id, didEnd: outcome)
         }
         let code = curl_multi_add_handle(multi, handle)
         guard code == CURLM_OK else {
@@ -164,10 +181,27 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
         }
         for (handle, result) in done {
-            guard let transfer = byHandle.removeValue(forKey: handle) else { continue }
-            active[transfer.request.id] = nil
-            let outcome = transfer.outcome(result: result)
+            guard let transfer = byHandle[handle] else { continue }
+            let step = transfer.finish(result: result)
             curl_multi_remove_handle(multi, handle)
+            var outcome: TransferOutcome
+            switch step {
+            case .done(let final):
+                outcome = final
+            case .again:
+                // The next request of the same transfer (another range, or a restart).
+                if let failure = transfer.prepareNextRequest() {
+                    outcome = .failed(failure, bytesOnDisk: transfer.bytesOnDisk)
+                } else {
+                    let code = curl_multi_add_handle(multi, handle)
+                    if code == CURLM_OK { continue }
+                    let text = curl_multi_strerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+                    outcome = .failed(.other("curl multi error \(code.rawValue): \(text) (while downloading \(redactingPassword(transfer.url)))."),
+                                      bytesOnDisk: transfer.bytesOnDisk)
+                }
+            }
+            byHandle[handle] = nil
+            active[transfer.request.id] = nil
             withExtendedLifetime(transfer) { recycle(handle) }
             delegate.transfer(transfer.request.id, didEnd: outcome)
         }

@@ -6,11 +6,19 @@
 /// allows the data, which also lets TCP flow control slow the sender.
 struct RatePacer {
     /// Bytes per second, > 0.
-    let cap: UInt64
+    private(set) var cap: UInt64
     private var start: UInt64 = 0
     private var accepted: UInt64 = 0
 
     init(cap: UInt64) { self.cap = cap }
+
+    /// A pacer that starts at `now` with an empty bucket: no burst, the cap applies at once
+    /// (for a cap set on a transfer that is already running).
+    init(cap: UInt64, emptyAt now: UInt64) {
+        self.cap = cap
+        start = now
+        accepted = burst
+    }
 
     var burst: UInt64 { max(cap / 4, 16 * 1024) }
 
@@ -25,5 +33,17 @@ struct RatePacer {
         }
         accepted = needed
         return nil
+    }
+
+    /// Follows a new cap from `now` on. The bucket restarts empty, so neither the credit
+    /// saved under the old cap nor a fresh burst lets a burst through; bytes accepted ahead of
+    /// the old schedule still delay the next ones.
+    mutating func retarget(cap newCap: UInt64, now: UInt64) {
+        var from = now
+        if start != 0 && accepted > burst {
+            let due = start + UInt64(Double(accepted - burst) / Double(cap) * 1e9)
+            from = max(now, due)
+        }
+        self = RatePacer(cap: newCap, emptyAt: from)
     }
 }

@@ -12,6 +12,11 @@ import Glibc
 /// file: 2xx, or 416 meaning "already complete") and any number of `didProgress`, in that order.
 /// HTTP transfers report on the engine thread, local copies on their copy thread. Requests
 /// started after `shutdown()` end at once, on the caller's thread, as `.cancelled`.
+///
+/// `DownloadRequest.http` selects the method, credentials, TLS checks, redirect policy, proxy,
+/// size cap and byte ranges. A file with ranges takes one request per range on the same
+/// transfer (its didReceive comes with the first range's response and counts destination
+/// bytes); a method other than GET never resumes and ignores ranges.
 public final class TransferEngine: @unchecked Sendable {
     /// curl_global_init, once per process, before any engine thread exists.
     private static let globalInit: CURLcode = bits_curl_global_init_all()
@@ -60,6 +65,15 @@ public final class TransferEngine: @unchecked Sendable {
         } else {
             _ = loop.enqueue(.cancel(id))
         }
+    }
+
+    /// Changes the receive-rate cap of a running HTTP transfer (bytes per second, 0 =
+    /// unlimited), e.g. when its job's priority or the background cap changed. The new cap
+    /// applies from now on, without a burst. Thread-safe (queued to the engine thread, after
+    /// any earlier `start` of the same id); unknown or finished ids and local copies, which
+    /// are not rate-limited, are ignored.
+    public func setRateLimit(id: TransferID, bytesPerSecond: UInt64) {
+        _ = loop.enqueue(.setRate(id, bytesPerSecond))
     }
 
     /// Cancels every transfer (each gets its didEnd), stops and joins the engine thread, waits

@@ -31,11 +31,14 @@ public struct DownloadRequest: Sendable, Equatable {
     public var stallTimeoutSeconds: UInt32
     /// Connect timeout in seconds.
     public var connectTimeoutSeconds: UInt32
+    /// HTTP behaviour: method, credentials, TLS, redirects, proxy, size cap, ranges.
+    public var http: HTTPOptions
 
     public init(id: TransferID, source: TransferSource, destinationDescriptor: Int32,
                 resumeOffset: UInt64 = 0, ifRange: String? = nil, headers: [String] = [],
                 maxBytesPerSecond: UInt64 = 0, stallTimeoutSeconds: UInt32 = 60,
-                connectTimeoutSeconds: UInt32 = 30) {
+                connectTimeoutSeconds: UInt32 = 30, http: HTTPOptions = HTTPOptions()) {
+        self.http = http
         self.id = id
         self.source = source
         self.destinationDescriptor = destinationDescriptor
@@ -106,4 +109,78 @@ public protocol TransferEngineDelegate: AnyObject, Sendable {
     /// transfer; the final value is carried by the outcome.
     func transfer(_ id: TransferID, didProgress bytesOnDisk: UInt64)
     func transfer(_ id: TransferID, didEnd outcome: TransferOutcome)
+}
+
+/// Per-request HTTP options (bits-reference §2.3, §2.7, §6.1). Defaults are BITS's.
+public struct HTTPOptions: Sendable, Equatable {
+    /// Request method; anything but GET is sent without Range (no resume) by the caller.
+    public var method = "GET"
+    public var credentials: [Credential] = []
+    /// PEM certificate and private key bytes (read by the caller with the owner's rights).
+    public var clientCertificatePEM: [UInt8]?
+    public var clientKeyPEM: [UInt8]?
+    public var verifyPeer = true
+    public var verifyHost = true
+    /// Require a good OCSP status for the server certificate (CURLOPT_SSL_VERIFYSTATUS).
+    public var checkRevocation = false
+    public var redirectPolicy = RedirectPolicy.allow
+    public var allowHTTPSToHTTPRedirect = false
+    public var proxy = ProxySetting.environment
+    /// Abort with `.maximumDownloadSizeExceeded` once more than this many bytes of body
+    /// would be on disk; 0 = no cap.
+    public var maximumSize: UInt64 = 0
+    /// Byte ranges of the remote file (offset, length; length UInt64.max = to EOF) written
+    /// back to back into the destination, in order. Empty = the whole file. With ranges,
+    /// `resumeOffset` counts destination bytes (across ranges).
+    public var ranges: [ByteRange] = []
+
+    public init() {}
+}
+
+/// A (target, scheme) credential for SetCredentials.
+public struct Credential: Sendable, Equatable {
+    public enum Target: String, Sendable, CaseIterable { case server, proxy }
+    public enum Scheme: String, Sendable, CaseIterable { case basic, digest, ntlm, negotiate }
+    public var target: Target
+    public var scheme: Scheme
+    public var userName: String
+    public var password: String
+    public init(target: Target, scheme: Scheme, userName: String, password: String) {
+        self.target = target
+        self.scheme = scheme
+        self.userName = userName
+        self.password = password
+    }
+}
+
+/// What to do with HTTP redirects (`RedirectPolicy` property).
+public enum RedirectPolicy: String, Sendable, CaseIterable {
+    /// Follow silently.
+    case allow
+    /// Follow, and report the final URL (`ResponseInfo.effectiveURL`) so RemoteName changes.
+    case allowReport = "allow-report"
+    /// A redirect fails the transfer with `.redirectDenied`.
+    case deny
+}
+
+/// Which proxy a request uses.
+public enum ProxySetting: Sendable, Equatable {
+    /// libcurl's own handling of the environment (http_proxy, https_proxy, no_proxy).
+    case environment
+    /// No proxy at all, whatever the environment says.
+    case none
+    /// This proxy URL (e.g. `http://127.0.0.1:3128`), with hosts that bypass it
+    /// (comma-separated, curl NOPROXY syntax).
+    case explicit(url: String, bypass: String)
+}
+
+/// A byte range of a remote file.
+public struct ByteRange: Sendable, Equatable {
+    public var offset: UInt64
+    /// UInt64.max = to the end of the file.
+    public var length: UInt64
+    public init(offset: UInt64, length: UInt64) {
+        self.offset = offset
+        self.length = length
+    }
 }

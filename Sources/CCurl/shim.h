@@ -46,6 +46,22 @@ static inline CURLcode bits_curl_setopt_xferinfo_callback(CURL *handle, bits_cur
     return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
 }
 
+/// Blob options (CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB): libcurl copies the bytes
+/// (CURL_BLOB_COPY), so they need not outlive the call.
+static inline CURLcode bits_curl_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t length) {
+    struct curl_blob blob;
+    blob.data = (void *)data;
+    blob.len = length;
+    blob.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(handle, option, &blob);
+}
+
+/// CURLOPT_HTTPAUTH / CURLOPT_PROXYAUTH bits (macros with casts, which do not import).
+static const unsigned long BITS_CURLAUTH_BASIC = CURLAUTH_BASIC;
+static const unsigned long BITS_CURLAUTH_DIGEST = CURLAUTH_DIGEST;
+static const unsigned long BITS_CURLAUTH_NTLM = CURLAUTH_NTLM;
+static const unsigned long BITS_CURLAUTH_NEGOTIATE = CURLAUTH_NEGOTIATE;
+
 static inline CURLcode bits_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -57,4 +57,28 @@ static inline void bits_send_error(GDBusConnection *connection, GDBusMessage *ca
 static inline void bits_object_unref(gpointer object) { g_object_unref(object); }
 static inline gpointer bits_object_ref(gpointer object) { return g_object_ref(object); }
 
+/// g_signal_connect is a macro.
+static inline gulong bits_signal_connect(gpointer instance, const char *signal, GCallback handler, gpointer data) {
+    return g_signal_connect(instance, signal, handler, data);
+}
+
+/// Handlers of GNetworkMonitor::network-changed and GFileMonitor::changed, forwarded to one
+/// Swift callback with the user data (signal signatures differ; the arguments are unused).
+typedef void (*bits_notify_func)(gpointer data);
+static inline void bits_network_changed_trampoline(GNetworkMonitor *m, gboolean available, gpointer data) {
+    (void)m; (void)available; ((void (**)(gpointer))data)[0](((gpointer *)data)[1]);
+}
+static inline void bits_file_changed_trampoline(GFileMonitor *m, GFile *f, GFile *o, GFileMonitorEvent e, gpointer data) {
+    (void)m; (void)f; (void)o; (void)e; ((void (**)(gpointer))data)[0](((gpointer *)data)[1]);
+}
+static inline gulong bits_connect_network_changed(GNetworkMonitor *monitor, gpointer pair) {
+    return g_signal_connect(monitor, "network-changed", G_CALLBACK(bits_network_changed_trampoline), pair);
+}
+static inline gulong bits_connect_notify_metered(GNetworkMonitor *monitor, gpointer pair) {
+    return g_signal_connect_swapped(monitor, "notify::network-metered", G_CALLBACK(((void (**)(gpointer))pair)[0]), ((gpointer *)pair)[1]);
+}
+static inline gulong bits_connect_file_changed(GFileMonitor *monitor, gpointer pair) {
+    return g_signal_connect(monitor, "changed", G_CALLBACK(bits_file_changed_trampoline), pair);
+}
+
 #endif

@@ -25,6 +25,8 @@ struct BitsDaemon: ParsableCommand {
     var config = "/etc/bits/bitsd.conf"
     @Option(name: .long, help: "Directory holding the interface XML files.")
     var interfaceDirectory: String?
+    @Option(name: .long, help: "Take the network state from this file (lines available=…, metered=…) instead of the system's network monitor.")
+    var networkStateFile: String?
     @Flag(name: .long, help: "Log debug messages.")
     var verbose = false
 
@@ -65,7 +67,7 @@ struct BitsDaemon: ParsableCommand {
         }
 
         let bus: BusAddress = address.map { .address($0) } ?? (session ? .session : .system)
-        let manager = QueueManager(limits: serviceConfig.limits, userAgent: "bitsd/\(Self.version)", logger: logger)
+        let manager = QueueManager(config: serviceConfig, userAgent: "bitsd/\(Self.version)", logger: logger)
         let service: BusService
         do {
             service = try BusService(manager: manager, interfaceDirectory: interfaceDirectory,
@@ -80,7 +82,7 @@ struct BitsDaemon: ParsableCommand {
         let startError = LockedBox<Error?>(nil)
         Task {
             await manager.start(observer: service)
-            do { try service.start(address: bus) } catch { startError.value = error }
+            do { try service.start(address: bus, networkStateFile: networkStateFile) } catch { startError.value = error }
             ready.signal()
         }
         ready.wait()

@@ -51,6 +51,16 @@ final class BitsDaemon {
         let path = "\(directory)/bitsd.conf"
         try (config ?? "# bitsd integration tests: built-in defaults\n").write(toFile: path, atomically: true, encoding: .utf8)
         configPath = path
+        networkStateFile = "\(directory)/network-state"
+        try setNetwork(available: true, metered: false)
+    }
+
+    /// The file bitsd takes the network state from (`--network-state-file`).
+    let networkStateFile: String
+
+    /// Rewrites the network state; bitsd sees the change through its file monitor.
+    func setNetwork(available: Bool, metered: Bool) throws {
+        try "available=\(available)\nmetered=\(metered)\n".write(toFile: networkStateFile, atomically: true, encoding: .utf8)
     }
 
     /// Starts bitsd and waits (up to `timeout`) until it owns org.example.Bits.
@@ -61,6 +71,7 @@ final class BitsDaemon {
         }
         var args = [binary, "--address", env.address, "--state-directory", stateDirectory]
         if let configPath { args += ["--config", configPath] }
+        args += ["--network-state-file", networkStateFile]
         let p = try ManagedProcess(name: "bitsd", command: args, logPath: logPath, cwd: directory)
         process = p
         let ok = waitUntil(timeout: timeout) { env.root.nameHasOwner(BitsNames.service) || !p.isRunning }

@@ -1,0 +1,141 @@
+import BitsCore
+import Foundation
+
+/// Methods that change a job's secrets, owner, URLs and file settings.
+extension QueueManager {
+    /// `SetCredentials`.
+    public func setCredentials(_ id: JobID, caller: Caller, target: String, scheme: String,
+                               userName: String, password: String) throws {
+        let credential = JobCredential(
+            target: try InputValidation.enumValue(JobCredential.Target.self, target, what: "Credential target"),
+            scheme: try InputValidation.enumValue(JobCredential.Scheme.self, scheme, what: "Authentication scheme"),
+            userName: userName, password: password)
+        try mutate(id, caller: caller) { job in
+            try JobSettingRules.setCredential(credential, on: &job)
+            return []
+        }
+        logger.info("job \(id): credentials set for \(credential.target.rawValue)/\(credential.scheme.rawValue)")
+    }
+
+    /// `RemoveCredentials`.
+    public func removeCredentials(_ id: JobID, caller: Caller, target: String, scheme: String) throws {
+        let t = try InputValidation.enumValue(JobCredential.Target.self, target, what: "Credential target")
+        let s = try InputValidation.enumValue(JobCredential.Scheme.self, scheme, what: "Authentication scheme")
+        try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change credentials")
+            job.secrets.credentials.removeAll { $0.target == t && $0.scheme == s }
+            return []
+        }
+    }
+
+    /// `SetClientCertificate`: both PEM files must be readable by the owner now; they are
+    /// read again (as the owner) at each transfer.
+    public func setClientCertificate(_ id: JobID, caller: Caller, certificate: String, key: String) throws {
+        let job = try job(id, caller: caller)
+        try JobStateMachine.checkSetProperty(job, name: "take a client certificate")
+        let cert = try InputValidation.localPath(certificate, what: "Certificate file")
+        let keyPath = try InputValidation.localPath(key, what: "Private key file")
+        let owner = try OwnerIdentity.lookup(uid: job.owner)
+        for path in [cert, keyPath] {
+            let bytes = try files.readSmallFile(path, owner: owner, limit: 1 << 20)
+            guard String(decoding: bytes, as: UTF8.self).contains("-----BEGIN ") else {
+                throw ServiceError.invalidArgs("'\(path)' is not a PEM file.")
+            }
+        }
+        try mutate(id, caller: caller) { job in
+            job.secrets.clientCertificateFile = cert
+            job.secrets.clientKeyFile = keyPath
+            return []
+        }
+    }
+
+    /// `RemoveClientCertificate`.
+    public func removeClientCertificate(_ id: JobID, caller: Caller) throws {
+        try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change its client certificate")
+            job.secrets.clientCertificateFile = nil
+            job.secrets.clientKeyFile = nil
+            return []
+        }
+    }
+
+    /// `TakeOwnership` (administrators): the caller becomes the owner; secrets, headers and
+    /// the notify command line are dropped.
+    public func takeOwnership(_ id: JobID, caller: Caller) throws {
+        guard caller.isAdministrator else {
+            throw ServiceError.accessDenied("Taking ownership of a job needs the org.example.bits.manage-all-jobs authorization.")
+        }
+        try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change its owner")
+            return JobSettingRules.takeOwnership(of: &job, by: caller.uid)
+        }
+    }
+
+    /// `ReplaceRemotePrefix`: rewrites the URL of every unfinished file starting with
+    /// `old`. A file whose transfer was under way restarts at the same offset if the new
+    /// server has the same size and validators (checked by If-Range), else from 0.
+    public func replaceRemotePrefix(_ id: JobID, caller: Caller, old: String, new: String) throws -> UInt32 {
+        guard !old.isEmpty, !new.isEmpty else {
+            throw ServiceError.invalidArgs("ReplaceRemotePrefix needs two non-empty prefixes.")
+        }
+        var count: UInt32 = 0
+        var changedFiles: [Int] = []
+        let job = try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change its URLs")
+            guard job.type == .download else {
+                throw ServiceError(.notSupported, "ReplaceRemotePrefix applies to download jobs only.")
+            }
+            var updated = job.files
+            for (index, file) in job.files.enumerated() where !file.completed && file.remoteName.hasPrefix(old) {
+                let url = new + file.remoteName.dropFirst(old.count)
+                _ = try InputValidation.downloadURL(url)
+                updated[index].remoteName = url
+                changedFiles.append(index)
+                count += 1
+            }
+            job.files = updated
+            return []
+        }
+        for index in changedFiles { observer?.fileChanged(job, index: index, properties: [.remoteName]) }
+        if let running = runtime[id]?.transfer, let active = transfers[running], changedFiles.contains(active.fileIndex) {
+            stopTransfer(of: id)
+            schedule()
+        }
+        return count
+    }
+
+    /// `File.RemoteName` Set (SetRemoteName).
+    public func setRemoteName(_ id: JobID, file index: Int, caller: Caller, url: String) throws {
+        _ = try InputValidation.downloadURL(url)
+        let job = try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change its URLs")
+            guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
+            guard !job.files[index].completed else {
+                throw ServiceError.invalidState("File \(index) of job \(id) is already transferred; its URL cannot change.")
+            }
+            job.files[index].remoteName = url
+            return []
+        }
+        observer?.fileChanged(job, index: index, properties: [.remoteName])
+        if let running = runtime[id]?.transfer, transfers[running]?.fileIndex == index {
+            stopTransfer(of: id)
+            schedule()
+        }
+    }
+
+    /// `File.ValidationState` Set: `invalid` puts the job in error (validation-failed).
+    public func setValidationState(_ id: JobID, file index: Int, caller: Caller, value: String) throws {
+        let state = try InputValidation.enumValue(ValidationState.self, value, what: "ValidationState")
+        let job = try mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change validation state")
+            guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
+            job.files[index].validationState = state
+            return []
+        }
+        observer?.fileChanged(job, index: index, properties: [.validationState])
+        if state == .invalid {
+            stopTransfer(of: id)
+            fail(id, fileIndex: index, failure: .validationFailed("File \(index) of job \(id) was marked invalid by its owner."))
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import BitsCore
+import Foundation
+
+/// What the network monitor reports.
+public struct NetworkStatus: Sendable, Equatable {
+    public var available: Bool
+    public var metered: Bool
+    public init(available: Bool, metered: Bool) {
+        self.available = available
+        self.metered = metered
+    }
+}
+
+/// Conditions that keep jobs waiting (BITS's event-driven waits): no network, a metered
+/// network for an `unmetered` job, a background cap of 0 in the bandwidth window.
+extension QueueManager {
+    struct BlockReason {
+        let code: ErrorCode
+        let description: String
+    }
+
+    func blockReason(for job: Job) -> BlockReason? {
+        if !network.available {
+            return BlockReason(code: .networkDisconnected, description: "No network is available; the job continues when one is.")
+        }
+        if network.metered && job.options.transferPolicy == .unmetered {
+            return BlockReason(code: .blockedByCost, description: "The network is metered and the job's TransferPolicy is 'unmetered'; it continues on an unmetered network.")
+        }
+        if job.priority.isBackground, currentBackgroundCap() == 0 {
+            return BlockReason(code: .blockedByPolicy, description: "Background transfers are blocked in the current bandwidth window; the job continues when the window ends.")
+        }
+        return nil
+    }
+
+    /// Puts an active job into transient-error for `reason`; it is queued again when the
+    /// condition ends (network, cost or window change), not by the retry timer.
+    func block(_ id: JobID, _ reason: BlockReason) {
+        stopTransfer(of: id)
+        guard var job = jobs[id] else { return }
+        job.lastError = JobError(context: .generalTransport, code: reason.code, description: reason.description)
+        job.errorCount += 1
+        var changed = enter(.transientError, job: &job)
+        changed.formUnion(JobProperty.errorProperties)
+        jobs[id] = job
+        runtime[id]?.retryTask?.cancel()
+        logger.notice("job \(id) waits: \(reason.code.rawValue)")
+        observer?.jobChanged(job, properties: changed)
+    }
+
+    /// The network monitor changed: losing the network moves every active job to
+    /// transient-error; any change re-queues every waiting job, as BITS does.
+    public func networkChanged(_ status: NetworkStatus) {
+        guard status != network else { return }
+        logger.info("network: available=\(status.available) metered=\(status.metered)")
+        network = status
+        if status.available { requeueWaitingJobs() }
+        schedule()
+    }
+
+    /// Every job in transient-error is queued again at once (the reason may have gone).
+    func requeueWaitingJobs() {
+        for (id, job) in jobs where job.state == .transientError {
+            var updated = job
+            let changed = enter(.queued, job: &updated)
+            jobs[id] = updated
+            runtime[id]?.retryTask?.cancel()
+            observer?.jobChanged(updated, properties: changed)
+        }
+    }
+
+    // MARK: - Bandwidth
+
+    /// The background cap now: nil = unlimited, 0 = blocked.
+    func currentBackgroundCap() -> UInt64? {
+        config.bandwidth.cap(atMinute: Self.localMinuteOfDay())
+    }
+
+    /// The engine's cap for a transfer of `job` (0 = unlimited).
+    func rateLimit(for job: Job) -> UInt64 {
+        job.priority.isBackground ? (currentBackgroundCap() ?? 0) : 0
+    }
+
+    /// Applies the cap to the running transfers (after a priority or window change).
+    func applyRateLimits() {
+        for (tid, active) in transfers where runtime[active.jobID]?.transfer == tid {
+            if let job = jobs[active.jobID] { engine.setRateLimit(id: tid, bytesPerSecond: rateLimit(for: job)) }
+        }
+    }
+
+    /// Re-applies the cap at each edge of the daily bandwidth window.
+    func watchBandwidthWindow() {
+        guard let minutes = config.bandwidth.minutesUntilChange(from: Self.localMinuteOfDay()) else { return }
+        let seconds = Int64(minutes * 60 - Self.localSecondOfMinute())
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(max(seconds, 1)))
+            await self?.bandwidthWindowChanged()
+        }
+    }
+
+    func bandwidthWindowChanged() {
+        logger.info("bandwidth window edge: background cap now \(currentBackgroundCap().map(String.init) ?? "unlimited")")
+        applyRateLimits()
+        requeueBlocked(code: .blockedByPolicy)
+        schedule()
+        watchBandwidthWindow()
+    }
+
+    func requeueBlocked(code: ErrorCode) {
+        for (id, job) in jobs where job.state == .transientError && job.lastError?.code == code {
+            var updated = job
+            let changed = enter(.queued, job: &updated)
+            jobs[id] = updated
+            observer?.jobChanged(updated, properties: changed)
+        }
+    }
+
+    static func localMinuteOfDay() -> Int {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return Int(parts.tm_hour) * 60 + Int(parts.tm_min)
+    }
+
+    static func localSecondOfMinute() -> Int {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return Int(parts.tm_sec)
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Transfer-engine benchmarks (issue #3), each printed beside its baseline from the same run:
+#  1. 1 GiB from nginx on loopback: bitsd foreground job vs `curl -o` — wall time and CPU
+#     seconds (the daemon's, from /proc, vs curl's).
+#  2. One job of 200 files x 256 KiB vs one curl process fetching the same 200 URLs in
+#     sequence over one reused connection.
+#  3. Background cap accuracy: a 20 MiB/s cap (bitsd.conf [Bandwidth]) measured over 30 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+[ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
+bitsd=${BITSD:-$repo/.build/release/bitsd}
+[ -x "$bitsd" ] || swift build -c release
+work=$(mktemp -d /tmp/bitsd-bench.XXXXXX); chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+printf '[Bandwidth]\nBackgroundLimit=20M\n' > "$work/bitsd.conf"
+sed -e "s|@SOCKET@|$work/bus|" -e "s|@POLICY@|$repo/dbus/org.example.Bits.conf|" scripts/private-system-bus.conf.in > "$work/bus.conf"
+dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/address" 2> "$work/dbus.log" & pids+=($!)
+for _ in $(seq 50); do [ -s "$work/address" ] && break; sleep 0.1; done
+address=$(head -1 "$work/address")
+"$bitsd" --address "$address" --state-directory "$work/state" --config "$work/bitsd.conf" \
+  --interface-directory "$repo/dbus" 2> "$work/bitsd.log" & pids+=($!)
+bitsd_pid=$!
+for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
+
+mkdir -p "$work/www/many" "$work/out"
+head -c 1G /dev/urandom > "$work/www/big.bin"
+for i in $(seq 200); do head -c 262144 /dev/urandom > "$work/www/many/f$i.bin"; done
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000;
+  server { listen 127.0.0.1:$port; root $work/www; } }
+NGINX
+/usr/sbin/nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+sleep 0.5
+base="http://127.0.0.1:$port"
+curl -s -o /dev/null "$base/big.bin"
+cpu() { awk '{print $14 + $15}' "/proc/$bitsd_pid/stat"; }   # clock ticks
+hz=$(getconf CLK_TCK)
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+echo "== 1. 1 GiB from nginx, foreground job vs curl -o (median of ${ROUNDS:=5}, alternating, after rm+sync)"
+cw=(); cc=(); bw=(); bc=()
+one_curl() { rm -f "$work/out/c.bin"; sync; /usr/bin/time -f "%e %U %S" -o "$work/t" curl -s -o "$work/out/c.bin" "$base/big.bin"
+             read -r w u s < "$work/t"; cw+=("$w"); cc+=("$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')"); }
+one_bitsd() { rm -f "$work/out/b.bin"; sync; local c0 c1; c0=$(cpu)
+              w=$(/usr/bin/python3 scripts/bench_download.py "$address" "$base/big.bin" "$work/out/b.bin" 2>/dev/null)
+              c1=$(cpu); bw+=("$w"); bc+=("$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')"); }
+for r in $(seq "$ROUNDS"); do if ((r % 2)); then one_curl; one_bitsd; else one_bitsd; one_curl; fi; done
+cmp -s "$work/out/b.bin" "$work/www/big.bin" || { echo MISMATCH; exit 1; }
+awk -v a="$(median "${cw[@]}")" -v b="$(median "${bw[@]}")" -v c="$(median "${cc[@]}")" -v d="$(median "${bc[@]}")" \
+  'BEGIN { printf "   wall: curl -o %.2f s, bitsd %.2f s, ratio %.3f (bitsd also fsyncs)\n   cpu:  curl %.2f s, bitsd daemon %.2f s, ratio %.3f\n", a, b, b/a, c, d, d/c }'
+
+echo "== 2. 200 files x 256 KiB in one job vs one curl over one reused connection"
+urls=(); for i in $(seq 200); do urls+=("$base/many/f$i.bin"); done
+rm -rf "$work/out/many"; mkdir -p "$work/out/many"
+t0=$(date +%s.%N)
+(cd "$work/out/many" && curl -s --remote-name-all "${urls[@]}")
+t1=$(date +%s.%N)
+rm -rf "$work/out/many2"; mkdir -p "$work/out/many2"
+secs=$(/usr/bin/python3 scripts/bench_download.py "$address" "$base/many/f{}.bin" "$work/out/many2/f{}.bin" 200 2>/dev/null)
+cmp -s "$work/out/many2/f200.bin" "$work/www/many/f200.bin" || { echo MISMATCH; exit 1; }
+awk -v a="$t0" -v b="$t1" -v s="$secs" 'BEGIN { printf "   curl (one process, sequential) %.3f s, bitsd one job %.3f s, ratio %.3f\n", b-a, s, s/(b-a) }'
+
+echo "== 3. Background cap 20 MiB/s (bitsd.conf), measured over 30 s"
+job=$(busctl --address="$address" call org.example.Bits /org/example/Bits org.example.Bits.Manager CreateJob ss capped download | cut -d'"' -f2)
+busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job AddFile ss "$base/big.bin" "$work/out/capped.bin" >/dev/null
+busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Resume
+get() { busctl --address="$address" get-property org.example.Bits "$job" org.example.Bits.Job BytesTransferred | awk '{print $2}'; }
+sleep 3
+b0=$(get); t0=$(date +%s.%N); sleep 30; b1=$(get); t1=$(date +%s.%N)
+awk -v a="$b0" -v b="$b1" -v s="$t0" -v e="$t1" 'BEGIN { r=(b-a)/(e-s); printf "   measured %.2f MiB/s against a cap of 20.00 MiB/s: %+.1f %%\n", r/1048576, (r/20971520-1)*100 }'
+busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Cancel
