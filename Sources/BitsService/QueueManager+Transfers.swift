@@ -268,16 +268,34 @@ extension QueueManager {
             observer?.jobFailed(job, error: job.lastError ?? error)
             notifyCommand(id)
         } else {
-            let delay = max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)
+            let delay = Duration.seconds(Int64(max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)))
+            // If NoProgressTimeout runs out before the retry, the job fails at that moment.
+            let remaining = Duration.seconds(Int64(job.noProgressTimeout)) - (rt.noProgressSince ?? now).duration(to: now)
             rt.retryTask?.cancel()
             rt.retryTask = Task { [weak self] in
-                try? await Task.sleep(for: .seconds(Int64(delay)))
+                try? await Task.sleep(for: min(delay, remaining))
                 guard !Task.isCancelled else { return }
-                await self?.retry(id)
+                if remaining <= delay { await self?.giveUp(id) } else { await self?.retry(id) }
             }
         }
         runtime[id] = rt
         schedule()
+    }
+
+    /// NoProgressTimeout ran out while the job waited to retry: the last error becomes fatal.
+    func giveUp(_ id: JobID) {
+        guard var job = jobs[id], job.state == .transientError else { return }
+        let last = job.lastError
+        job.lastError = JobError(context: last?.context ?? .unknown, code: .noProgress,
+                                 description: "No progress for \(job.noProgressTimeout) seconds; the last error was: \(last?.description ?? "unknown")",
+                                 fileIndex: last?.fileIndex)
+        var changed = enter(.error, job: &job)
+        changed.formUnion(JobProperty.errorProperties)
+        jobs[id] = job
+        logger.notice("job \(id): error no-progress")
+        observer?.jobChanged(job, properties: changed)
+        observer?.jobFailed(job, error: job.lastError!)
+        notifyCommand(id)
     }
 
     /// MinimumRetryDelay elapsed: a job still in transient-error is queued again.

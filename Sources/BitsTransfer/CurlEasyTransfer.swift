@@ -81,6 +81,10 @@ final class CurlEasyTransfer {
     private var lastReported: UInt64 = 0
     private lazy var destinationName = descriptorName(request.destinationDescriptor)
 
+    static func hasLineBreak(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0 == "\r" || $0 == "\n" || $0 == "\0" }
+    }
+
     init(request: DownloadRequest, url: String, handle: UnsafeMutableRawPointer, delegate: TransferEngineDelegate) {
         self.request = request
         self.url = url
@@ -115,11 +119,12 @@ final class CurlEasyTransfer {
         guard !method.isEmpty, method.utf8.allSatisfy(Self.isTokenCharacter) else {
             return .protocolError("\"\(method)\" is not a valid HTTP method (while downloading \(displayURL)).")
         }
-        for header in request.headers where !header.contains("\r") && !header.contains("\n") {
+        // Scalars, not Characters: "\r\n" is a single Character and would pass contains("\r").
+        for header in request.headers where !Self.hasLineBreak(header) {
             headerList = curl_slist_append(headerList, header)
         }
         if plan == nil && resumeOffset > 0, let validator = request.ifRange,
-           !validator.contains("\r"), !validator.contains("\n") {
+           !Self.hasLineBreak(validator) {
             headerList = curl_slist_append(headerList, "If-Range: \(validator)")
         }
         let secure = FailureMapping.isSecure(url)

@@ -184,7 +184,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             guard let transfer = byHandle[handle] else { continue }
             let step = transfer.finish(result: result)
             curl_multi_remove_handle(multi, handle)
-            var outcome: TransferOutcome
+            let outcome: TransferOutcome
             switch step {
             case .done(let final):
                 outcome = final

@@ -91,6 +91,16 @@ final class HeaderParsingTests: XCTestCase {
     }
 }
 
+final class HeaderInjectionTests: XCTestCase {
+    /// "\r\n" is one Swift Character: the filter must look at scalars.
+    func testLineBreaksAreDetectedAsScalars() {
+        XCTAssertTrue(CurlEasyTransfer.hasLineBreak("A: b\r\nEvil: c"))
+        XCTAssertTrue(CurlEasyTransfer.hasLineBreak("A: b\nEvil: c"))
+        XCTAssertTrue(CurlEasyTransfer.hasLineBreak("A: b\r"))
+        XCTAssertFalse(CurlEasyTransfer.hasLineBreak("A: b"))
+    }
+}
+
 final class ResponseDecisionTests: XCTestCase {
     private func decide(_ lines: [String], resume: UInt64) -> ResponseDecision {
         let block = HTTPHeaderBlock(lines: lines)!

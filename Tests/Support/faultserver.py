@@ -567,10 +567,9 @@ class FaultHandler(BaseHTTPRequestHandler):
             sw = Switches.parse(query)
             if self.command == "PUT":
                 self._handle_put(path, query, sw)
-            elif self.command == "POST":
-                self._drain_body()
-                self._send_text(405, "method not allowed\n", [("Allow", "GET, HEAD, PUT")])
             else:
+                # GET, HEAD and POST (downloads with a custom method, as BITS's
+                # SetHttpMethod) are served alike, switches included.
                 self._drain_body()
                 self._handle_get(path, query, sw)
         except BadRequest as exc:
@@ -760,7 +759,7 @@ class FaultHandler(BaseHTTPRequestHandler):
             else:
                 self.send_header("Content-Length", str(length))
             self.end_headers()
-            if self.command == "GET":
+            if self.command != "HEAD":  # GET and POST carry the body
                 self._write_body(chunks, sw)
             self._finish_body_fault(sw)
         finally:

@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+
+/// ProxyUsage override / no-proxy through a loopback forward proxy, with proxy credentials.
+final class ProxyTests: BitsTestCase {
+    var proxy: Process?
+    var proxyPort = 0
+    var proxyLog = ""
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        let dir = "\(env.directory)/proxy-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        proxyLog = "\(dir)/forwarded.log"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["\(TestEnvironment.repoRoot)/Tests/Support/proxyserver.py", "--port", "0",
+                       "--port-file", "\(dir)/port", "--auth", "pxuser:pxpass", "--log", proxyLog]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        proxy = p
+        addCleanup { p.terminate(); p.waitUntilExit() }
+        XCTAssertTrue(waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: "\(dir)/port") }, "proxy did not start")
+        proxyPort = Int((try String(contentsOfFile: "\(dir)/port", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func forwarded() -> String { (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "" }
+
+    func testOverrideGoesThroughTheProxyWithItsCredentials() throws {
+        let dir = try downloadDirectory(alice)
+        let url = http.url("/small.bin")
+        let job = try createJob(as: alice, name: "proxied")
+        _ = try addFile(as: alice, job: job, url: url, local: "\(dir)/p.bin")
+        try mustSetProperty(as: alice, job, "ProxyUsage", type: "s", value: "override")
+        try mustSetProperty(as: alice, job, "ProxyList", type: "s", value: "http://127.0.0.1:\(proxyPort)")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["error"], timeout: 10, failOn: ["transferred"])
+        XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "http-407", "no proxy credentials yet")
+        _ = try mustCall(as: alice, job, BitsNames.job, "SetCredentials", "ssss", ["proxy", "basic", "pxuser", "pxpass"])
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 10)
+        XCTAssertTrue(forwarded().contains(url), "the proxy did not forward \(url): \(forwarded())")
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try TestFiles.sha256("\(dir)/p.bin"), env.files["small.bin"]?.sha256)
+    }
+
+    func testNoProxyAndBypassListConnectDirectly() throws {
+        let dir = try downloadDirectory(alice)
+        let direct = http.url("/small.bin")
+        let job = try createJob(as: alice, name: "direct")
+        _ = try addFile(as: alice, job: job, url: direct, local: "\(dir)/d.bin")
+        try mustSetProperty(as: alice, job, "ProxyUsage", type: "s", value: "no-proxy")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 10)
+
+        let bypassed = http.url("/small.bin")
+        let other = try createJob(as: alice, name: "bypass")
+        _ = try addFile(as: alice, job: other, url: bypassed, local: "\(dir)/b.bin")
+        try mustSetProperty(as: alice, other, "ProxyUsage", type: "s", value: "override")
+        try mustSetProperty(as: alice, other, "ProxyList", type: "s", value: "http://127.0.0.1:\(proxyPort)")
+        try mustSetProperty(as: alice, other, "ProxyBypassList", type: "s", value: "127.0.0.1")
+        try resume(as: alice, job: other)
+        try waitForState(as: alice, job: other, ["transferred"], timeout: 10)
+        XCTAssertFalse(forwarded().contains(direct) || forwarded().contains(bypassed), "went through the proxy: \(forwarded())")
+    }
+}
