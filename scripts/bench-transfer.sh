@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Transfer-engine benchmarks (issue #3), each printed beside its baseline from the same run:
-#  1. 1 GiB from nginx on loopback: bitsd foreground job vs `curl -o` — wall time and CPU
+#  1. Background cap accuracy: a 20 MiB/s cap (bitsd.conf [Bandwidth]) measured over 30 s
+#     (first, before the big writes below leave the page cache full of dirty data).
+#  2. 1 GiB from nginx on loopback: bitsd foreground job vs `curl -o` — wall time and CPU
 #     seconds (the daemon's, from /proc, vs curl's).
-#  2. One job of 200 files x 256 KiB vs one curl process fetching the same 200 URLs in
+#  3. One job of 200 files x 256 KiB vs one curl process fetching the same 200 URLs in
 #     sequence over one reused connection.
-#  3. Background cap accuracy: a 20 MiB/s cap (bitsd.conf [Bandwidth]) measured over 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -44,7 +45,18 @@ cpu() { awk '{print $14 + $15}' "/proc/$bitsd_pid/stat"; }   # clock ticks
 hz=$(getconf CLK_TCK)
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-echo "== 1. 1 GiB from nginx, foreground job vs curl -o (median of ${ROUNDS:=5}, alternating, after rm+sync)"
+sync
+echo "== 1. Background cap 20 MiB/s (bitsd.conf), measured over 30 s"
+job=$(busctl --address="$address" call org.example.Bits /org/example/Bits org.example.Bits.Manager CreateJob ss capped download | cut -d'"' -f2)
+busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job AddFile ss "$base/big.bin" "$work/out/capped.bin" >/dev/null
+busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Resume
+get() { busctl --address="$address" get-property org.example.Bits "$job" org.example.Bits.Job BytesTransferred | awk '{print $2}'; }
+sleep 3
+b0=$(get); t0=$(date +%s.%N); sleep 30; b1=$(get); t1=$(date +%s.%N)
+awk -v a="$b0" -v b="$b1" -v s="$t0" -v e="$t1" 'BEGIN { r=(b-a)/(e-s); printf "   measured %.2f MiB/s against a cap of 20.00 MiB/s: %+.1f %%\n", r/1048576, (r/20971520-1)*100 }'
+busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Cancel
+rm -f "$work/out/capped.bin"; sync
+echo "== 2. 1 GiB from nginx, foreground job vs curl -o (median of ${ROUNDS:=5}, alternating, after rm+sync)"
 cw=(); cc=(); bw=(); bc=()
 one_curl() { rm -f "$work/out/c.bin"; sync; /usr/bin/time -f "%e %U %S" -o "$work/t" curl -s -o "$work/out/c.bin" "$base/big.bin"
              read -r w u s < "$work/t"; cw+=("$w"); cc+=("$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')"); }
@@ -56,7 +68,7 @@ cmp -s "$work/out/b.bin" "$work/www/big.bin" || { echo MISMATCH; exit 1; }
 awk -v a="$(median "${cw[@]}")" -v b="$(median "${bw[@]}")" -v c="$(median "${cc[@]}")" -v d="$(median "${bc[@]}")" \
   'BEGIN { printf "   wall: curl -o %.2f s, bitsd %.2f s, ratio %.3f (bitsd also fsyncs)\n   cpu:  curl %.2f s, bitsd daemon %.2f s, ratio %.3f\n", a, b, b/a, c, d, d/c }'
 
-echo "== 2. 200 files x 256 KiB in one job vs one curl over one reused connection"
+echo "== 3. 200 files x 256 KiB in one job vs one curl over one reused connection"
 urls=(); for i in $(seq 200); do urls+=("$base/many/f$i.bin"); done
 rm -rf "$work/out/many"; mkdir -p "$work/out/many"
 t0=$(date +%s.%N)
@@ -67,12 +79,3 @@ secs=$(/usr/bin/python3 scripts/bench_download.py "$address" "$base/many/f{}.bin
 cmp -s "$work/out/many2/f200.bin" "$work/www/many/f200.bin" || { echo MISMATCH; exit 1; }
 awk -v a="$t0" -v b="$t1" -v s="$secs" 'BEGIN { printf "   curl (one process, sequential) %.3f s, bitsd one job %.3f s, ratio %.3f\n", b-a, s, s/(b-a) }'
 
-echo "== 3. Background cap 20 MiB/s (bitsd.conf), measured over 30 s"
-job=$(busctl --address="$address" call org.example.Bits /org/example/Bits org.example.Bits.Manager CreateJob ss capped download | cut -d'"' -f2)
-busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job AddFile ss "$base/big.bin" "$work/out/capped.bin" >/dev/null
-busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Resume
-get() { busctl --address="$address" get-property org.example.Bits "$job" org.example.Bits.Job BytesTransferred | awk '{print $2}'; }
-sleep 3
-b0=$(get); t0=$(date +%s.%N); sleep 30; b1=$(get); t1=$(date +%s.%N)
-awk -v a="$b0" -v b="$b1" -v s="$t0" -v e="$t1" 'BEGIN { r=(b-a)/(e-s); printf "   measured %.2f MiB/s against a cap of 20.00 MiB/s: %+.1f %%\n", r/1048576, (r/20971520-1)*100 }'
-busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Cancel

@@ -64,9 +64,10 @@ final class BusConnection: @unchecked Sendable {
     func callSync(destination: String, path: String, interface: String, method: String,
                   arguments: Variant?, replyType: String, timeoutMs: Int32 = 25_000) throws -> Variant {
         var error: UnsafeMutablePointer<GError>?
-        let reply = g_dbus_connection_call_sync(connection, destination, path, interface, method,
-                                                arguments?.makeGVariant(), bits_variant_type(replyType),
-                                                G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, &error)
+        let reply = withVariantType(replyType) { type in
+            g_dbus_connection_call_sync(connection, destination, path, interface, method,
+                                        arguments?.makeGVariant(), type, G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, &error)
+        }
         guard let reply else { throw BusSetupError(description: "\(method) failed: \(Self.take(error))") }
         defer { g_variant_unref(reply) }
         return Variant(gvariant: reply)
@@ -79,8 +80,9 @@ final class BusConnection: @unchecked Sendable {
               completion: @escaping (Result<Variant, ServiceError>) -> Void) {
         loop.async { [connection] in
         let box = Unmanaged.passRetained(CallCompletion(completion)).toOpaque()
+        withVariantType(replyType) { type in
         g_dbus_connection_call(connection, destination, path, interface, method,
-                               arguments?.makeGVariant(), bits_variant_type(replyType),
+                               arguments?.makeGVariant(), type,
                                G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, { source, result, data in
             let box = Unmanaged<CallCompletion>.fromOpaque(data!).takeRetainedValue()
             var error: UnsafeMutablePointer<GError>?
@@ -98,6 +100,7 @@ final class BusConnection: @unchecked Sendable {
                 box.completion(.failure(ServiceError(.failed, name + ": " + BusConnection.take(error))))
             }
         }, box)
+        }
         }
     }
 

@@ -70,6 +70,8 @@ public final class BusService: @unchecked Sendable {
             Task { await manager.networkChanged(status) }
         }
         networkMonitor = monitor
+        let resolver = ProxyResolver(loop: loop)
+        Task { await manager.setProxyResolver { await resolver.proxy(for: $0) } }
         try loop.perform { Result { try monitor.start() } }.get()
         Task { [self] in
             for await call in stream { await self.handle(call) }

@@ -86,19 +86,19 @@ extension Variant {
         case .array(let element, let values):
             if element == "y" {
                 let bytes = values.map { if case .byte(let b) = $0 { b } else { 0 } }
-                return bytes.withUnsafeBytes { raw in
-                    g_variant_new_fixed_array(bits_variant_type("y"), raw.baseAddress, gsize(raw.count), 1)
+                return withVariantType("y") { type in
+                    bytes.withUnsafeBytes { raw in g_variant_new_fixed_array(type, raw.baseAddress, gsize(raw.count), 1) }
                 }
             }
             let children: [OpaquePointer?] = values.map { $0.makeGVariant() }
-            return children.withUnsafeBufferPointer { buffer in
-                g_variant_new_array(bits_variant_type(element), buffer.baseAddress, gsize(buffer.count))
+            return withVariantType(element) { type in
+                children.withUnsafeBufferPointer { g_variant_new_array(type, $0.baseAddress, gsize($0.count)) }
             }
         case .dictionary(let k, let v, let entries):
             let children: [OpaquePointer?] = entries.map { g_variant_new_dict_entry($0.0.makeGVariant(), $0.1.makeGVariant()) }
             let entryType = "{" + k + v + "}"
-            return children.withUnsafeBufferPointer { buffer in
-                g_variant_new_array(bits_variant_type(entryType), buffer.baseAddress, gsize(buffer.count))
+            return withVariantType(entryType) { type in
+                children.withUnsafeBufferPointer { g_variant_new_array(type, $0.baseAddress, gsize($0.count)) }
             }
         case .tuple(let items):
             let children: [OpaquePointer?] = items.map { $0.makeGVariant() }
@@ -154,4 +154,12 @@ extension Variant {
             return Variant(gvariant: child)
         }
     }
+}
+
+/// Runs `body` with a GVariantType for `typeString`. The C string must outlive the call that
+/// uses the type: passing `bits_variant_type(swiftString)` straight into another C call
+/// would hand it a pointer to a temporary that is already freed (seen as sporadic NULL
+/// GVariants and crashes in release builds).
+func withVariantType<T>(_ typeString: String, _ body: (OpaquePointer?) -> T) -> T {
+    typeString.withCString { body(bits_variant_type($0)) }
 }

@@ -55,7 +55,7 @@ extension QueueManager {
         let flags = job.options.notifyFlags
         let wanted = flags & 0x4 == 0
             && ((job.state == .transferred && flags & 0x1 != 0) || (job.state == .error && flags & 0x2 != 0))
-        guard wanted, let owner = try? OwnerIdentity.lookup(uid: job.owner) else { return }
+        guard wanted, let owner = try? identity(of: job.owner) else { return }
         let argv = job.options.notifyCommandLine
         let state = job.state
         Task { [weak self] in

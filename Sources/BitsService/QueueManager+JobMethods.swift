@@ -43,7 +43,7 @@ extension QueueManager {
         for (_, local) in validated where !seen.insert(local).inserted {
             throw ServiceError.invalidArgs("Local path '\(local)' appears twice in job \(id).")
         }
-        let owner = try OwnerIdentity.lookup(uid: job.owner)
+        let owner = try identity(of: job.owner)
         var created: [JobFile] = []
         do {
             for (remote, local) in validated {
@@ -106,7 +106,7 @@ extension QueueManager {
             return self.enter(next, job: &job)
         }
         stopTransfer(of: id)
-        if let owner = try? OwnerIdentity.lookup(uid: job.owner) {
+        if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
         }
         logger.info("job \(id) cancelled")
@@ -120,8 +120,11 @@ extension QueueManager {
         let job = try job(id, caller: caller)
         _ = try JobStateMachine.complete(job)
         stopTransfer(of: id)
-        let owner = try OwnerIdentity.lookup(uid: job.owner)
+        let owner = try identity(of: job.owner)
         var updated = job
+        // Make the finished data durable before the renames publish it: one flush per file
+        // system rather than one fsync per file.
+        files.flush(job.files.filter(\.completed).map(\.temporaryName), owner: owner)
         for (index, file) in job.files.enumerated() where file.completed && file.temporaryName != file.localName {
             do {
                 try files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
@@ -133,6 +136,7 @@ extension QueueManager {
             }
             updated.files[index].temporaryName = file.localName
         }
+        files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner)
         for file in job.files where !file.completed && file.temporaryName != file.localName {
             files.remove(file.temporaryName, owner: owner)
         }

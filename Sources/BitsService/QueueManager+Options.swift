@@ -35,7 +35,7 @@ extension QueueManager {
         try JobStateMachine.checkSetProperty(job, name: "take a client certificate")
         let cert = try InputValidation.localPath(certificate, what: "Certificate file")
         let keyPath = try InputValidation.localPath(key, what: "Private key file")
-        let owner = try OwnerIdentity.lookup(uid: job.owner)
+        let owner = try identity(of: job.owner)
         for path in [cert, keyPath] {
             let bytes = try files.readSmallFile(path, owner: owner, limit: 1 << 20)
             guard String(decoding: bytes, as: UTF8.self).contains("-----BEGIN ") else {

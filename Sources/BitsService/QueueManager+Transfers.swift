@@ -49,10 +49,25 @@ extension QueueManager {
             return
         }
         let file = job.files[index]
+        // ProxyUsage preconfig/autodetect: ask the system's resolver first (asynchronously);
+        // the scheduler starts the file when the answer is in.
+        if [.preconfig, .autodetect].contains(job.options.proxyUsage), let resolver = proxyResolver,
+           !file.remoteName.lowercased().hasPrefix("file:"), runtime[id]?.systemProxy == nil {
+            guard runtime[id]?.resolvingProxy == false else { return }
+            runtime[id]?.resolvingProxy = true
+            let url = file.remoteName
+            Task { [weak self] in
+                let proxy = await resolver(url)
+                await self?.proxyResolved(id, proxy)
+            }
+            return
+        }
+        let systemProxy = runtime[id]?.systemProxy ?? nil
+        runtime[id]?.systemProxy = nil
         let request: DownloadRequest
         var descriptors: [Int32] = []
         do {
-            let owner = try OwnerIdentity.lookup(uid: job.owner)
+            let owner = try identity(of: job.owner)
             let (fd, length) = try files.openTemporary(file.temporaryName, owner: owner)
             descriptors.append(fd)
             // Resume from the bytes on disk only when the server's validators are known,
@@ -72,7 +87,8 @@ extension QueueManager {
             }
             let transferID = nextTransferID
             nextTransferID += 1
-            let http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
+            var http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
+            if let systemProxy { http.proxy = .explicit(url: systemProxy, bypass: "") }
             request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
                                       resumeOffset: offset,
                                       ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil,
@@ -115,6 +131,13 @@ extension QueueManager {
         jobs[id] = job
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed.union([.bytesTransferred])) }
         engine.start(request)
+    }
+
+    /// The system proxy lookup for a job's next file finished: start it if still wanted.
+    func proxyResolved(_ id: JobID, _ proxy: String?) {
+        runtime[id]?.resolvingProxy = false
+        runtime[id]?.systemProxy = .some(proxy)
+        schedule()
     }
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
@@ -201,7 +224,8 @@ extension QueueManager {
         switch outcome {
         case .finished(let bytes):
             let fd = active.descriptors[0]
-            fsync(fd)
+            // Not fsynced here: Complete flushes the file system once before renaming, and
+            // data not yet on disk after a crash is found short and fetched again.
             if job.files[i].lastModified > 0 {
                 let seconds = job.files[i].lastModified / 1_000_000
                 let micros = job.files[i].lastModified % 1_000_000

@@ -27,6 +27,10 @@ public actor QueueManager {
         var activeSince: ContinuousClock.Instant?
         /// When the current transfer started (time slices among equal background jobs).
         var runningSince: ContinuousClock.Instant?
+        /// The system proxy for the next attempt (ProxyUsage preconfig/autodetect), once
+        /// looked up; `resolvingProxy` while the lookup runs.
+        var systemProxy: String??
+        var resolvingProxy = false
     }
 
     /// A transfer in flight: which job and file it serves and the descriptors it uses.
@@ -47,6 +51,9 @@ public actor QueueManager {
     private nonisolated let bridge: EngineEventBridge
     weak var observerStorage: (any QueueObserver)?
 
+    /// Recently looked-up owner identities (a job of many files would otherwise read the
+    /// user and group databases for each file).
+    var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
     var jobs: [JobID: Job] = [:]
     var runtime: [JobID: Runtime] = [:]
     var transfers: [TransferID: ActiveTransfer] = [:]
@@ -69,6 +76,14 @@ public actor QueueManager {
         let bridge = EngineEventBridge()
         self.bridge = bridge
         self.engine = TransferEngine(delegate: bridge, userAgent: userAgent)
+    }
+
+    /// Looks up the system proxy for a URL (nil = none known: use the environment rules).
+    var proxyResolver: (@Sendable (String) async -> String?)?
+
+    /// Installs the system proxy resolver (GIO's, from the transport layer).
+    public func setProxyResolver(_ resolver: @escaping @Sendable (String) async -> String?) {
+        proxyResolver = resolver
     }
 
     /// Connects the observer and starts consuming engine events. Call once before serving.
@@ -95,6 +110,15 @@ public actor QueueManager {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+    }
+
+    /// The owner's identity, cached for 10 seconds.
+    func identity(of uid: UInt32) throws -> OwnerIdentity {
+        let now = clock.now
+        if let cached = identities[uid], cached.at.duration(to: now) < .seconds(10) { return cached.identity }
+        let identity = try OwnerIdentity.lookup(uid: uid)
+        identities[uid] = (identity, now)
+        return identity
     }
 
     // MARK: - Manager

@@ -81,4 +81,26 @@ static inline gulong bits_connect_file_changed(GFileMonitor *monitor, gpointer p
     return g_signal_connect(monitor, "changed", G_CALLBACK(bits_file_changed_trampoline), pair);
 }
 
+/// The first proxy GIO's default resolver gives for `uri` ("direct://" for none), or NULL
+/// when the resolver is GIO's dummy or fails; the callback gets a g_strdup'ed string.
+typedef void (*bits_proxy_callback)(char *proxy, gpointer data);
+typedef struct { bits_proxy_callback callback; gpointer data; } bits_proxy_request;
+static inline void bits_proxy_lookup_done(GObject *source, GAsyncResult *result, gpointer data) {
+    bits_proxy_request *request = data;
+    gchar **proxies = g_proxy_resolver_lookup_finish(G_PROXY_RESOLVER(source), result, NULL);
+    char *first = (proxies && proxies[0]) ? g_strdup(proxies[0]) : NULL;
+    g_strfreev(proxies);
+    request->callback(first, request->data);
+    g_free(request);
+}
+static inline gboolean bits_proxy_lookup(const char *uri, bits_proxy_callback callback, gpointer data) {
+    GProxyResolver *resolver = g_proxy_resolver_get_default();
+    if (!g_proxy_resolver_is_supported(resolver)) return FALSE;
+    bits_proxy_request *request = g_new0(bits_proxy_request, 1);
+    request->callback = callback;
+    request->data = data;
+    g_proxy_resolver_lookup_async(resolver, uri, NULL, bits_proxy_lookup_done, request);
+    return TRUE;
+}
+
 #endif

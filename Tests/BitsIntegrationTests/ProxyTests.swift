@@ -65,3 +65,42 @@ final class ProxyTests: BitsTestCase {
         XCTAssertFalse(forwarded().contains(direct) || forwarded().contains(bypassed), "went through the proxy: \(forwarded())")
     }
 }
+
+/// ProxyUsage preconfig follows the system's settings: here the daemon's environment
+/// (http_proxy), as a unit's Environment= would set it.
+final class ProxyPreconfigTests: BitsTestCase {
+    static let proxyPort = closedLoopbackPort()
+    override class var daemonEnvironment: [String: String] { ["http_proxy": "http://127.0.0.1:\(proxyPort)"] }
+
+    func testPreconfigUsesTheSystemProxyAndNoProxyDoesNot() throws {
+        let dir = "\(env.directory)/proxy-pre-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let log = "\(dir)/forwarded.log"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["\(TestEnvironment.repoRoot)/Tests/Support/proxyserver.py", "--port", String(Self.proxyPort), "--log", log]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        addCleanup { p.terminate(); p.waitUntilExit() }
+        usleep(500_000)
+
+        let downloads = try downloadDirectory(alice)
+        let viaProxy = http.url("/small.bin")
+        let job = try createJob(as: alice, name: "preconfig")
+        _ = try addFile(as: alice, job: job, url: viaProxy, local: "\(downloads)/pre.bin")
+        XCTAssertEqual(try property(as: alice, job, "ProxyUsage").string, "preconfig")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 10)
+        let forwarded = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(forwarded.contains(viaProxy), "preconfig did not use the system proxy: \(forwarded)")
+
+        let direct = http.url("/small.bin")
+        let other = try createJob(as: alice, name: "no-proxy")
+        _ = try addFile(as: alice, job: other, url: direct, local: "\(downloads)/direct.bin")
+        try mustSetProperty(as: alice, other, "ProxyUsage", type: "s", value: "no-proxy")
+        try resume(as: alice, job: other)
+        try waitForState(as: alice, job: other, ["transferred"], timeout: 10)
+        XCTAssertFalse(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(direct), "no-proxy went through the proxy")
+    }
+}

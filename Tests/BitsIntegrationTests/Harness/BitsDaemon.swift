@@ -29,7 +29,11 @@ final class BitsDaemon {
 
     /// - Parameter config: contents of the INI file passed with `--config`; nil = an empty file, so
     ///   the defaults apply whatever /etc/bits/bitsd.conf says on this machine.
-    init(env: TestEnvironment, name: String, config: String? = nil) throws {
+    /// Extra environment of the daemon process.
+    let environment: [String: String]
+
+    init(env: TestEnvironment, name: String, config: String? = nil, environment: [String: String] = [:]) throws {
+        self.environment = environment
         let (found, searched) = Self.locateBinary()
         guard let found else {
             throw HarnessError("bitsd binary not found — build it first (`swift build`, or `swift build --scratch-path .build-itest`) "
@@ -72,7 +76,7 @@ final class BitsDaemon {
         var args = [binary, "--address", env.address, "--state-directory", stateDirectory]
         if let configPath { args += ["--config", configPath] }
         args += ["--network-state-file", networkStateFile]
-        let p = try ManagedProcess(name: "bitsd", command: args, logPath: logPath, cwd: directory)
+        let p = try ManagedProcess(name: "bitsd", command: args, environment: environment, logPath: logPath, cwd: directory)
         process = p
         let ok = waitUntil(timeout: timeout) { env.root.nameHasOwner(BitsNames.service) || !p.isRunning }
         guard ok, p.isRunning else {

@@ -20,6 +20,8 @@ class BitsTestCase: XCTestCase {
     class var needsDaemon: Bool { true }
     /// INI contents for `--config`, or nil.
     class var daemonConfig: String? { nil }
+    /// Extra environment variables for this class's bitsd.
+    class var daemonEnvironment: [String: String] { [:] }
 
     final class ClassContext {
         var env: TestEnvironment?
@@ -41,7 +43,7 @@ class BitsTestCase: XCTestCase {
             ctx.env = env
             if needsDaemon {
                 let name = String(describing: self)
-                let daemon = try BitsDaemon(env: env, name: name, config: daemonConfig)
+                let daemon = try BitsDaemon(env: env, name: name, config: daemonConfig, environment: daemonEnvironment)
                 try daemon.start()
                 ctx.daemon = daemon
             }
