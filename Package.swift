@@ -46,6 +46,8 @@ let package = Package(
 
         .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
+        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "CGLib"], path: "Tests/BitsBusTests",
+                    swiftSettings: interop),
         .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],
                     path: "Tests/BitsIntegrationTests", swiftSettings: interop),
     ]

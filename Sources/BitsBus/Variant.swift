@@ -85,10 +85,14 @@ extension Variant {
         case .variant(let inner): return g_variant_new_variant(inner.makeGVariant())
         case .array(let element, let values):
             if element == "y" {
-                let bytes = values.map { if case .byte(let b) = $0 { b } else { 0 } }
-                return withVariantType("y") { type in
-                    bytes.withUnsafeBytes { raw in g_variant_new_fixed_array(type, raw.baseAddress, gsize(raw.count), 1) }
+                let bytes: [UInt8] = values.map { value -> UInt8 in
+                    if case .byte(let b) = value { return b }
+                    return 0
                 }
+                // g_bytes_new copies the bytes; the GVariant keeps the GBytes.
+                let data = bytes.withUnsafeBytes { raw in g_bytes_new(raw.baseAddress, gsize(raw.count)) }
+                defer { g_bytes_unref(data) }
+                return withVariantType("ay") { type in g_variant_new_from_bytes(type, data, 1) }
             }
             let children: [OpaquePointer?] = values.map { $0.makeGVariant() }
             return withVariantType(element) { type in
