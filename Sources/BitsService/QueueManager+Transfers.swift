@@ -41,6 +41,7 @@ extension QueueManager {
     func startNextFile(of id: JobID) {
         guard var job = jobs[id] else { return }
         guard let index = job.nextFileIndex else {
+            flushProgress(id)  // final counters go out before the state change
             let changed = enter(.transferred, job: &job)
             jobs[id] = job
             observer?.jobChanged(job, properties: changed)
@@ -180,12 +181,15 @@ extension QueueManager {
             job.files[i].remoteName = info.effectiveURL
             fileChanged.insert(.remoteName)
         }
-        var changed: Set<JobProperty> = [.bytesTotal, .bytesTransferred]
-        if job.state == .connecting { changed.formUnion(enter(.transferring, job: &job)) }
+        // Sizes are progress counters: coalesced with the rest of the progress.
+        fileChanged.subtract([.bytesTotal, .bytesTransferred])
+        var changed: Set<JobProperty> = []
+        if job.state == .connecting { changed = enter(.transferring, job: &job) }
         jobs[job.id] = job
         observer?.fileChanged(job, index: i, properties: fileChanged)
-        observer?.jobChanged(job, properties: changed)
-        runtime[job.id]?.throttle.sentWithOtherChange(now: monotonicMilliseconds())
+        if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
+        runtime[job.id]?.dirtyFiles.insert(i)
+        noteProgress(job.id)
     }
 
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
@@ -238,11 +242,11 @@ extension QueueManager {
             job.files[i].completed = true
             jobs[job.id] = job
             runtime[job.id]?.noProgressSince = nil
-            runtime[job.id]?.dirtyFiles.remove(i)
-            observer?.fileChanged(job, index: i, properties: [.bytesTotal, .bytesTransferred, .completed])
-            observer?.jobChanged(job, properties: [.bytesTotal, .bytesTransferred, .filesTransferred])
+            runtime[job.id]?.dirtyFiles.insert(i)
+            observer?.fileChanged(job, index: i, properties: [.completed])
             observer?.fileTransferred(job, index: i)
-            logger.info("job \(job.id): file \(i) transferred (\(bytes) bytes)")
+            noteProgress(job.id)
+            logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
             startNextFile(of: job.id)
             if jobs[job.id]?.state == .transferred { schedule() }
         case .failed(let failure, let bytes):
@@ -361,12 +365,13 @@ extension QueueManager {
         publishProgress(id)
     }
 
+    /// Publishes the coalesced progress counters of a job and its changed files.
     private func publishProgress(_ id: JobID) {
         guard let job = jobs[id], let dirty = runtime[id]?.dirtyFiles, !dirty.isEmpty else { return }
         runtime[id]?.dirtyFiles = []
         for index in dirty.sorted() where job.files.indices.contains(index) {
-            observer?.fileChanged(job, index: index, properties: [.bytesTransferred])
+            observer?.fileChanged(job, index: index, properties: [.bytesTotal, .bytesTransferred])
         }
-        observer?.jobChanged(job, properties: [.bytesTransferred])
+        observer?.jobChanged(job, properties: [.bytesTotal, .bytesTransferred, .filesTransferred])
     }
 }
