@@ -96,22 +96,6 @@ public struct OwnerFiles: Sendable {
         return bytes
     }
 
-    /// Flushes the file systems holding `paths` (syncfs, once per file system) so their
-    /// data is on disk; opened as the owner.
-    public func flush(_ paths: [String], owner: OwnerIdentity) {
-        var flushed = Set<UInt64>()
-        for path in paths {
-            _ = try? owner.perform {
-                let fd = bits_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
-                guard fd >= 0 else { return }
-                defer { close(fd) }
-                var st = stat()
-                guard fstat(fd, &st) == 0, flushed.insert(UInt64(st.st_dev)).inserted else { return }
-                _ = bits_syncfs(fd)
-            }
-        }
-    }
-
     /// Makes renames in the directories of `paths` durable (one fsync per directory).
     public func syncDirectories(of paths: [String], owner: OwnerIdentity) {
         for directory in Set(paths.map { Self.split($0).directory }) {

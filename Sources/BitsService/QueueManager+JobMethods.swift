@@ -122,9 +122,8 @@ extension QueueManager {
         stopTransfer(of: id)
         let owner = try identity(of: job.owner)
         var updated = job
-        // Make the finished data durable before the renames publish it: one flush per file
-        // system rather than one fsync per file.
-        files.flush(job.files.filter(\.completed).map(\.temporaryName), owner: owner)
+        // The finished data is durable before the renames publish it.
+        flusher.waitForPending()
         for (index, file) in job.files.enumerated() where file.completed && file.temporaryName != file.localName {
             do {
                 try files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)

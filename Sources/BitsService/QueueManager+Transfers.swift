@@ -228,8 +228,8 @@ extension QueueManager {
         switch outcome {
         case .finished(let bytes):
             let fd = active.descriptors[0]
-            // Not fsynced here: Complete flushes the file system once before renaming, and
-            // data not yet on disk after a crash is found short and fetched again.
+            // Flushed in the background while the next file downloads; Complete waits for it.
+            flusher.flush(fd)
             if job.files[i].lastModified > 0 {
                 let seconds = job.files[i].lastModified / 1_000_000
                 let micros = job.files[i].lastModified % 1_000_000

@@ -45,6 +45,7 @@ public actor QueueManager {
     /// What the network monitor last said.
     var network = NetworkStatus(available: true, metered: false)
     let files: OwnerFiles
+    let flusher = FileFlusher()
     let logger: Logger
     let clock = ContinuousClock()
     nonisolated let engine: TransferEngine

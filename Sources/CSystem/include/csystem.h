@@ -25,7 +25,4 @@ int bits_openat(int dirfd, const char *path, int flags, unsigned int mode);
 /// fcntl(fd, F_SETFL/F_GETFL…) with an int argument.
 int bits_fcntl_int(int fd, int cmd, int arg);
 
-/// syncfs(2): flushes the file system holding fd.
-int bits_syncfs(int fd);
-
 #endif
