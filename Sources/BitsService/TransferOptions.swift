@@ -10,11 +10,7 @@ struct TransferOptions {
         let options = job.options
         var http = HTTPOptions()
         http.method = options.httpMethod
-        http.credentials = job.secrets.credentials.map {
-            Credential(target: Credential.Target(rawValue: $0.target.rawValue) ?? .server,
-                       scheme: Credential.Scheme(rawValue: $0.scheme.rawValue) ?? .basic,
-                       userName: $0.userName, password: $0.password)
-        }
+        http.credentials = job.secrets.credentials
         if let cert = job.secrets.clientCertificateFile, let key = job.secrets.clientKeyFile {
             http.clientCertificatePEM = try files.readSmallFile(cert, owner: owner, limit: 1 << 20)
             http.clientKeyPEM = try files.readSmallFile(key, owner: owner, limit: 1 << 20)
@@ -22,7 +18,7 @@ struct TransferOptions {
         http.verifyPeer = options.verifyPeer
         http.verifyHost = options.verifyHost
         http.checkRevocation = options.checkRevocation
-        http.redirectPolicy = RedirectPolicy(rawValue: options.redirectPolicy.rawValue) ?? .allow
+        http.redirectPolicy = options.redirectPolicy
         http.allowHTTPSToHTTPRedirect = options.allowHttpsToHttpRedirect
         http.proxy = proxy(options)
         if options.maximumDownloadSize > 0 {

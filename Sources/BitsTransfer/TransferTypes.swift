@@ -137,31 +137,12 @@ public struct HTTPOptions: Sendable, Equatable {
     public init() {}
 }
 
-/// A (target, scheme) credential for SetCredentials.
-public struct Credential: Sendable, Equatable {
-    public enum Target: String, Sendable, CaseIterable { case server, proxy }
-    public enum Scheme: String, Sendable, CaseIterable { case basic, digest, ntlm, negotiate }
-    public var target: Target
-    public var scheme: Scheme
-    public var userName: String
-    public var password: String
-    public init(target: Target, scheme: Scheme, userName: String, password: String) {
-        self.target = target
-        self.scheme = scheme
-        self.userName = userName
-        self.password = password
-    }
-}
+/// A (target, scheme) credential for SetCredentials: the job model's type.
+public typealias Credential = JobCredential
 
-/// What to do with HTTP redirects (`RedirectPolicy` property).
-public enum RedirectPolicy: String, Sendable, CaseIterable {
-    /// Follow silently.
-    case allow
-    /// Follow, and report the final URL (`ResponseInfo.effectiveURL`) so RemoteName changes.
-    case allowReport = "allow-report"
-    /// A redirect fails the transfer with `.redirectDenied`.
-    case deny
-}
+/// What to do with HTTP redirects (`RedirectPolicy` property): allow, allow-report (the
+/// final URL is reported in `ResponseInfo.effectiveURL`), deny (`.redirectDenied`).
+public typealias RedirectPolicy = JobRedirectPolicy
 
 /// Which proxy a request uses.
 public enum ProxySetting: Sendable, Equatable {

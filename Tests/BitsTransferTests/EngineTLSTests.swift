@@ -66,7 +66,12 @@ final class EngineTLSTests: EngineTestCase {
         let url = "https://127.0.0.1:\(tls.port)/file.bin"
         let out = destination()
         let (failure, bytes) = try XCTUnwrap(failure(download(request(url: url, fd: out.fd, http: options(verifyPeer: false)))))
-        guard case .tls = failure else { return XCTFail("got \(failure)") }
+        // TLS 1.3 servers refuse a missing certificate after the handshake: curl reads either
+        // the alert (.tls) or a socket the server already closed (.connectionReset).
+        switch failure {
+        case .tls, .connectionReset: break
+        default: return XCTFail("got \(failure)")
+        }
         XCTAssertEqual(bytes, 0)
         XCTAssertEqual(readAll(out.path).count, 0)
 
