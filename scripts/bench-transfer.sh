@@ -6,26 +6,8 @@
 #     seconds (the daemon's, from /proc, vs curl's).
 #  3. One job of 200 files x 256 KiB vs one curl process fetching the same 200 URLs in
 #     sequence over one reused connection.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
-[ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
-bitsd=${BITSD:-$repo/.build/release/bitsd}
-[ -x "$bitsd" ] || swift build -c release
-work=$(mktemp -d /tmp/bitsd-bench.XXXXXX); chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-printf '[Bandwidth]\nBackgroundLimit=20M\n' > "$work/bitsd.conf"
-sed -e "s|@SOCKET@|$work/bus|" -e "s|@POLICY@|$repo/dbus/org.example.Bits.conf|" scripts/private-system-bus.conf.in > "$work/bus.conf"
-dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/address" 2> "$work/dbus.log" & pids+=($!)
-for _ in $(seq 50); do [ -s "$work/address" ] && break; sleep 0.1; done
-address=$(head -1 "$work/address")
-"$bitsd" --address "$address" --state-directory "$work/state" --config "$work/bitsd.conf" \
-  --interface-directory "$repo/dbus" 2> "$work/bitsd.log" & pids+=($!)
-bitsd_pid=$!
-for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
+BITSD_CONFIG=$'[Bandwidth]\nBackgroundLimit=20M'
+source "$(dirname "$0")/bench-lib.sh"
 
 mkdir -p "$work/www/many" "$work/out"
 head -c 1G /dev/urandom > "$work/www/big.bin"
@@ -43,7 +25,6 @@ base="http://127.0.0.1:$port"
 curl -s -o /dev/null "$base/big.bin"
 cpu() { awk '{print $14 + $15}' "/proc/$bitsd_pid/stat"; }   # clock ticks
 hz=$(getconf CLK_TCK)
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 sync
 echo "== 1. Background cap 20 MiB/s (bitsd.conf), measured over 30 s"

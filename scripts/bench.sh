@@ -3,24 +3,7 @@
 #  1. CreateJob calls per second from one client process vs Peer.Ping on the same service.
 #  2. A 1 GiB loopback download through bitsd (create, add, resume, wait, complete) vs
 #     `curl -o` of the same file from the same nginx.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
-[ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
-bitsd=${BITSD:-$repo/.build/release/bitsd}
-[ -x "$bitsd" ] || swift build -c release
-work=$(mktemp -d /tmp/bitsd-bench.XXXXXX); chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-sed -e "s|@SOCKET@|$work/bus|" -e "s|@POLICY@|$repo/dbus/org.example.Bits.conf|" scripts/private-system-bus.conf.in > "$work/bus.conf"
-dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/address" 2> "$work/dbus.log" & pids+=($!)
-for _ in $(seq 50); do [ -s "$work/address" ] && break; sleep 0.1; done
-address=$(head -1 "$work/address")
-"$bitsd" --address "$address" --state-directory "$work/state" --interface-directory "$repo/dbus" 2> "$work/bitsd.log" & pids+=($!)
-bitsd_pid=$!
-for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
+source "$(dirname "$0")/bench-lib.sh"
 
 echo "== 1. D-Bus call rate, one client process (python3-dbus), same service, same run"
 /usr/bin/python3 scripts/bench_calls.py "$address" "${CALLS:-5000}"
@@ -56,6 +39,5 @@ for round in $(seq "${ROUNDS:-5}"); do
   curl_times+=("$c"); bitsd_times+=("$b")
   echo "   round $round: curl -o ${p} s   curl -o + fsync ${c} s   bitsd create..complete (fsynced) ${b} s"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 mp=$(median "${plain_times[@]}"); mc=$(median "${curl_times[@]}"); mb=$(median "${bitsd_times[@]}")
 awk -v p="$mp" -v c="$mc" -v b="$mb" 'BEGIN { printf "   median: curl -o %.2f s, curl -o + fsync %.2f s, bitsd %.2f s; ratio bitsd/(curl -o) %.3f, bitsd/(curl -o + fsync) %.3f\n", p, c, b, b/p, b/c }'
