@@ -7,61 +7,13 @@ import Glibc
 #endif
 
 /// The engine against the loopback fault server (Tests/Support/faultserver.py).
-final class EngineHTTPTests: XCTestCase {
-    private var directory: TemporaryDirectory!
-    private var server: FaultServerProcess!
-    private var delegate: RecordingDelegate!
-    private var engine: TransferEngine!
-    private var descriptors: [Int32] = []
-    private var nextID: TransferID = 1
-
-    override func setUpWithError() throws {
-        directory = try TemporaryDirectory()
-        let root = directory.file("root")
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        server = try FaultServerProcess(root: root)
-        delegate = RecordingDelegate()
-        engine = TransferEngine(delegate: delegate, userAgent: "bitsd-test/1.0")
-    }
-
-    override func tearDown() {
-        engine?.shutdown()
-        server?.stop()
-        for fd in descriptors { close(fd) }
-        descriptors = []
-        directory?.remove()
-    }
-
-    // MARK: - Helpers
-
-    private func destination(_ name: String = "out", prefill: [UInt8] = []) -> (path: String, fd: Int32) {
-        let path = directory.file(name)
-        writeAll(path, prefill)
-        let fd = openFile(path)
-        descriptors.append(fd)
-        return (path, fd)
-    }
-
+final class EngineHTTPTests: EngineTestCase {
+    /// A request for `path` on the fault server, with a stall timeout.
     private func request(_ path: String, fd: Int32, resume: UInt64 = 0, ifRange: String? = nil,
                          stall: UInt32 = 30, rate: UInt64 = 0) -> DownloadRequest {
-        defer { nextID += 1 }
-        return DownloadRequest(id: nextID, source: .url(server.url(path)), destinationDescriptor: fd,
-                               resumeOffset: resume, ifRange: ifRange, maxBytesPerSecond: rate,
-                               stallTimeoutSeconds: stall, connectTimeoutSeconds: 10)
-    }
-
-    /// Starts a request and waits for its end; checks the event order.
-    private func download(_ request: DownloadRequest, file: StaticString = #filePath, line: UInt = #line) -> TransferOutcome? {
-        engine.start(request)
-        let outcome = delegate.waitForEnd(request.id)
-        XCTAssertNotNil(outcome, "no didEnd for \(request.id)", file: file, line: line)
-        delegate.assertWellOrdered(request.id, file: file, line: line)
-        return outcome
-    }
-
-    private func failure(_ outcome: TransferOutcome?) -> (TransferFailure, UInt64)? {
-        if case let .failed(failure, bytes) = outcome { return (failure, bytes) }
-        return nil
+        var request = request(url: server.url(path), fd: fd, resume: resume, ifRange: ifRange, rate: rate)
+        request.stallTimeoutSeconds = stall
+        return request
     }
 
     // MARK: - Tests

@@ -77,7 +77,7 @@ class EngineTestCase: XCTestCase {
     var delegate: RecordingDelegate!
     var engine: TransferEngine!
     var helpers: [ScriptServerProcess] = []
-    private var descriptors: [Int32] = []
+    var descriptors: [Int32] = []
     private var nextID: TransferID = 1
 
     override func setUpWithError() throws {

@@ -74,6 +74,8 @@ Control endpoints (never subject to switches, never logged):
 
 from __future__ import annotations
 
+from serverlife import serve_until_signal
+
 import argparse
 import base64
 import dataclasses
@@ -87,7 +89,6 @@ import os
 import re
 import secrets
 import select
-import signal
 import socket
 import socketserver
 import stat
@@ -934,26 +935,6 @@ class FaultHandler(BaseHTTPRequestHandler):
 # Entry point
 # --------------------------------------------------------------------------
 
-class _Terminate(Exception):
-    """Raised from the SIGTERM/SIGINT handler to leave serve_forever()."""
-
-
-def _on_signal(signum, frame) -> None:
-    raise _Terminate()
-
-
-def write_port_file(path: str, port: int) -> None:
-    """Write ``PORT\\n`` to ``path`` atomically (temp file + rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".port-", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{port}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Loopback HTTP/1.1 fault-injection test server.")
     parser.add_argument("--root", required=True, help="directory served for GET/HEAD/PUT")
@@ -974,20 +955,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     server = FaultServer(args.port, args.root, args.verbose)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    try:
-        port = server.server_address[1]
-        if args.port_file:
-            write_port_file(args.port_file, port)
-        print(f"listening on {LOOPBACK}:{port}", flush=True)
-        server.serve_forever(poll_interval=0.5)
-    except _Terminate:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return serve_until_signal(server, args.port_file, f"listening on {LOOPBACK}:{{port}}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,17 +25,17 @@ forwarded, never logged, no authentication needed).
 
 from __future__ import annotations
 
+from serverlife import serve_until_signal
+
 import argparse
 import base64
 import hmac
 import http.client
 import json
 import os
-import signal
 import socket
 import socketserver
 import sys
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -173,22 +173,6 @@ class ProxyHandler(BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_GET
 
 
-class _Terminate(Exception):
-    pass
-
-
-def _on_signal(signum, frame) -> None:
-    raise _Terminate()
-
-
-def write_port_file(path: str, port: int) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".port-", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Loopback HTTP forward proxy for tests.")
     parser.add_argument("--port", type=int, default=0)
@@ -197,18 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", help="append each forwarded URL to FILE")
     args = parser.parse_args(argv)
     server = ProxyServer(args.port, args.auth, args.log)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    try:
-        if args.port_file:
-            write_port_file(args.port_file, server.server_address[1])
-        server.serve_forever(poll_interval=0.5)
-    except _Terminate:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return serve_until_signal(server, args.port_file)
 
 if __name__ == "__main__":
     sys.exit(main())

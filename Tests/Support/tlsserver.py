@@ -26,14 +26,14 @@ Requests (HTTP/1.1 keep-alive, every response has a Content-Length):
 
 from __future__ import annotations
 
+from serverlife import serve_until_signal
+
 import argparse
 import os
-import signal
 import socket
 import socketserver
 import ssl
 import sys
-import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -144,22 +144,6 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_POST
 
 
-class _Terminate(Exception):
-    pass
-
-
-def _on_signal(signum, frame) -> None:
-    raise _Terminate()
-
-
-def write_port_file(path: str, port: int) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".port-", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Loopback HTTPS test server.")
     parser.add_argument("--root", required=True)
@@ -177,18 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         context.load_verify_locations(cafile=args.client_ca)
 
     server = TLSServer(args.port, args.root, context)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    try:
-        if args.port_file:
-            write_port_file(args.port_file, server.server_address[1])
-        server.serve_forever(poll_interval=0.5)
-    except _Terminate:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return serve_until_signal(server, args.port_file)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,46 @@
+"""Start-up and shutdown shared by the loopback test servers (faultserver, tlsserver,
+proxyserver): the atomic port file, and serving until SIGTERM or SIGINT (exit status 0)."""
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+
+
+class _Terminate(Exception):
+    """Raised from the SIGTERM/SIGINT handler to leave serve_forever()."""
+
+
+def _on_signal(signum, frame) -> None:
+    raise _Terminate()
+
+
+def write_port_file(path: str, port: int) -> None:
+    """Write ``PORT\\n`` to ``path`` atomically (temp file + rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".port-", dir=directory)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{port}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def serve_until_signal(server, port_file: str | None = None, announce: str | None = None) -> int:
+    """Writes the port file, prints ``announce`` (``{port}`` is replaced), serves until
+    SIGTERM/SIGINT, closes the server and returns 0."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        port = server.server_address[1]
+        if port_file:
+            write_port_file(port_file, port)
+        if announce:
+            print(announce.format(port=port), flush=True)
+        server.serve_forever(poll_interval=0.5)
+    except _Terminate:
+        pass
+    finally:
+        server.server_close()
+    return 0
