@@ -92,12 +92,13 @@ public actor QueueManager {
         observerStorage = observer
         watchBandwidthWindow()
         let events = bridge.events
-        Task { [weak self] in
-            for await event in events {
-                guard let self else { return }
-                await self.handle(event)
-            }
-        }
+        Task { await self.consume(events) }
+    }
+
+    /// Handles engine events in order, on the actor itself: each event resumes this loop
+    /// directly instead of a separate task hopping into the actor for every event.
+    private func consume(_ events: AsyncStream<EngineEvent>) async {
+        for await event in events { handle(event) }
     }
 
     /// Stops every transfer (SIGTERM path); callable from any thread.
