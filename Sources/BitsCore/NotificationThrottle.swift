@@ -25,9 +25,4 @@ public struct NotificationThrottle: Sendable, Equatable {
         pending = false
         lastSent = now
     }
-
-    /// Something else (a state change) carried the latest values out immediately.
-    public mutating func sentWithOtherChange(now: UInt64) {
-        lastSent = now
-    }
 }

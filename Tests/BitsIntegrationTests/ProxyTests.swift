@@ -1,28 +1,38 @@
 import Foundation
 import XCTest
 
+extension BitsTestCase {
+    /// Starts `Tests/Support/proxyserver.py` on `port` (0 = any) with `arguments`, stopped
+    /// after the test; returns the port it listens on.
+    func startProxy(port: Int = 0, _ arguments: [String]) throws -> Int {
+        let dir = "\(env.directory)/proxy-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["\(TestEnvironment.repoRoot)/Tests/Support/proxyserver.py", "--port", String(port),
+                       "--port-file", "\(dir)/port"] + arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        addCleanup { p.terminate(); p.waitUntilExit() }
+        guard waitUntil(timeout: 5, { FileManager.default.fileExists(atPath: "\(dir)/port") }),
+              let text = try? String(contentsOfFile: "\(dir)/port", encoding: .utf8),
+              let listening = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("proxyserver.py did not start")
+        }
+        return listening
+    }
+}
+
 /// ProxyUsage override / no-proxy through a loopback forward proxy, with proxy credentials.
 final class ProxyTests: BitsTestCase {
-    var proxy: Process?
     var proxyPort = 0
     var proxyLog = ""
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        let dir = "\(env.directory)/proxy-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        proxyLog = "\(dir)/forwarded.log"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["\(TestEnvironment.repoRoot)/Tests/Support/proxyserver.py", "--port", "0",
-                       "--port-file", "\(dir)/port", "--auth", "pxuser:pxpass", "--log", proxyLog]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        proxy = p
-        addCleanup { p.terminate(); p.waitUntilExit() }
-        XCTAssertTrue(waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: "\(dir)/port") }, "proxy did not start")
-        proxyPort = Int((try String(contentsOfFile: "\(dir)/port", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        proxyLog = "\(env.directory)/proxy-forwarded-\(UUID().uuidString.prefix(6)).log"
+        proxyPort = try startProxy(["--auth", "pxuser:pxpass", "--log", proxyLog])
     }
 
     func forwarded() -> String { (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "" }
@@ -73,17 +83,8 @@ final class ProxyPreconfigTests: BitsTestCase {
     override class var daemonEnvironment: [String: String] { ["http_proxy": "http://127.0.0.1:\(proxyPort)"] }
 
     func testPreconfigUsesTheSystemProxyAndNoProxyDoesNot() throws {
-        let dir = "\(env.directory)/proxy-pre-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let log = "\(dir)/forwarded.log"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["\(TestEnvironment.repoRoot)/Tests/Support/proxyserver.py", "--port", String(Self.proxyPort), "--log", log]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        addCleanup { p.terminate(); p.waitUntilExit() }
-        usleep(500_000)
+        let log = "\(env.directory)/proxy-pre-\(UUID().uuidString.prefix(6)).log"
+        _ = try startProxy(port: Self.proxyPort, ["--log", log])
 
         let downloads = try downloadDirectory(alice)
         let viaProxy = http.url("/small.bin")

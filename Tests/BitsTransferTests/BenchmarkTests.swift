@@ -48,7 +48,7 @@ final class BenchmarkTests: XCTestCase {
         nginx.arguments = ["-c", config, "-p", directory.path]
         nginx.standardError = FileHandle.nullDevice
         try nginx.run()
-        defer { FaultServerProcess.kill(nginx) }
+        defer { ScriptServerProcess.kill(nginx) }
         let url = "http://127.0.0.1:\(port)/big.bin"
         var ready = false
         for _ in 0..<100 where !ready {

@@ -4,33 +4,16 @@ import Glibc
 #endif
 
 /// The loopback test server `Tests/Support/faultserver.py`, started for one test and stopped
-/// by pid (also when the test fails).
+/// by pid (also when the test fails): a `ScriptServerProcess` plus the fault server's URL
+/// and control endpoints.
 final class FaultServerProcess {
-    static let script: String = {
-        // Tests/BitsTransferTests/FaultServerProcess.swift → Tests/Support/faultserver.py
-        let here = URL(fileURLWithPath: #filePath)
-        return here.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Support/faultserver.py").path
-    }()
-
-    let process = Process()
-    let port: Int
+    private let server: ScriptServerProcess
+    var port: Int { server.port }
     let root: String
 
     init(root: String) throws {
         self.root = root
-        let portFile = root + "/.port"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Self.script, "--root", root, "--port", "0", "--port-file", portFile]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        guard let port = waitForPort(file: portFile, process: process) else {
-            Self.kill(process)
-            throw NSError(domain: "FaultServer", code: 1,
-                          userInfo: [NSLocalizedDescriptionKey: "faultserver.py did not report a port"])
-        }
-        self.port = port
+        server = try ScriptServerProcess(script: "faultserver.py", arguments: ["--root", root], portFile: root + "/.port")
     }
 
     /// `http://127.0.0.1:PORT` + path (which starts with "/").
@@ -47,14 +30,5 @@ final class FaultServerProcess {
         runCommand("/usr/bin/curl", ["-s", "--noproxy", "*", "-X", "POST", url("/_control/reset")])
     }
 
-    func stop() { Self.kill(process) }
-
-    static func kill(_ process: Process) {
-        guard process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 }

@@ -6,8 +6,8 @@ import XCTest
 import Glibc
 #endif
 
-/// A loopback test server script from Tests/Support (tlsserver.py, proxyserver.py), started
-/// with `--port 0 --port-file` and stopped by pid.
+/// A loopback test server script from Tests/Support (faultserver.py, tlsserver.py,
+/// proxyserver.py), started with `--port 0 --port-file` and stopped by pid.
 final class ScriptServerProcess {
     static func script(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -24,14 +24,24 @@ final class ScriptServerProcess {
         process.standardError = FileHandle.nullDevice
         try process.run()
         guard let port = waitForPort(file: portFile, process: process) else {
-            FaultServerProcess.kill(process)
+            Self.kill(process)
             throw NSError(domain: "ScriptServer", code: 1,
                           userInfo: [NSLocalizedDescriptionKey: "\(name) did not report a port"])
         }
         self.port = port
     }
 
-    func stop() { FaultServerProcess.kill(process) }
+    func stop() { Self.kill(process) }
+
+    /// SIGTERM, then SIGKILL after 5 s; waits for the exit.
+    static func kill(_ process: Process) {
+        guard process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
 }
 
 /// A throwaway PKI made with /usr/bin/openssl: a CA, a server certificate for 127.0.0.1
