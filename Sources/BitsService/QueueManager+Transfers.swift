@@ -51,20 +51,26 @@ extension QueueManager {
         }
         let file = job.files[index]
         // ProxyUsage preconfig/autodetect: ask the system's resolver first (asynchronously);
-        // the scheduler starts the file when the answer is in.
+        // the scheduler starts the file when the answer is in. Files of the same origin
+        // reuse the answer for a minute.
+        var systemProxy: String?? = nil
         if [.preconfig, .autodetect].contains(job.options.proxyUsage), let resolver = proxyResolver,
-           !file.remoteName.lowercased().hasPrefix("file:"), runtime[id]?.systemProxy == nil {
-            guard runtime[id]?.resolvingProxy == false else { return }
-            runtime[id]?.resolvingProxy = true
-            let url = file.remoteName
-            Task { [weak self] in
-                let proxy = await resolver(url)
-                await self?.proxyResolved(id, proxy)
+           !file.remoteName.lowercased().hasPrefix("file:") {
+            let origin = Self.origin(of: file.remoteName)
+            if let cached = runtime[id]?.systemProxy, cached.origin == origin,
+               cached.at.duration(to: clock.now) < .seconds(60) {
+                systemProxy = .some(cached.proxy)
+            } else {
+                guard runtime[id]?.resolvingProxy == false else { return }
+                runtime[id]?.resolvingProxy = true
+                let url = file.remoteName
+                Task { [weak self] in
+                    let proxy = await resolver(url)
+                    await self?.proxyResolved(id, origin: origin, proxy)
+                }
+                return
             }
-            return
         }
-        let systemProxy = runtime[id]?.systemProxy ?? nil
-        runtime[id]?.systemProxy = nil
         let request: DownloadRequest
         var descriptors: [Int32] = []
         do {
@@ -89,7 +95,7 @@ extension QueueManager {
             let transferID = nextTransferID
             nextTransferID += 1
             var http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
-            if let systemProxy { http.proxy = .explicit(url: systemProxy, bypass: "") }
+            if case let .some(.some(proxy)) = systemProxy { http.proxy = .explicit(url: proxy, bypass: "") }
             request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
                                       resumeOffset: offset,
                                       ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil,
@@ -135,10 +141,16 @@ extension QueueManager {
     }
 
     /// The system proxy lookup for a job's next file finished: start it if still wanted.
-    func proxyResolved(_ id: JobID, _ proxy: String?) {
+    func proxyResolved(_ id: JobID, origin: String, _ proxy: String?) {
         runtime[id]?.resolvingProxy = false
-        runtime[id]?.systemProxy = .some(proxy)
+        runtime[id]?.systemProxy = ResolvedProxy(origin: origin, proxy: proxy, at: clock.now)
         schedule()
+    }
+
+    /// `scheme://host:port` of a URL (the whole string when it does not parse).
+    static func origin(of url: String) -> String {
+        guard let components = URLComponents(string: url) else { return url }
+        return "\(components.scheme ?? "")://\(components.host ?? ""):\(components.port.map(String.init) ?? "")"
     }
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.

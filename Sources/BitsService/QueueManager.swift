@@ -27,10 +27,19 @@ public actor QueueManager {
         var activeSince: ContinuousClock.Instant?
         /// When the current transfer started (time slices among equal background jobs).
         var runningSince: ContinuousClock.Instant?
-        /// The system proxy for the next attempt (ProxyUsage preconfig/autodetect), once
-        /// looked up; `resolvingProxy` while the lookup runs.
-        var systemProxy: String??
+        /// The system proxy (ProxyUsage preconfig/autodetect) last looked up for an origin,
+        /// reused by the job's next files from that origin for a minute; `resolvingProxy`
+        /// while a lookup runs.
+        var systemProxy: ResolvedProxy?
         var resolvingProxy = false
+    }
+
+    /// The system resolver's answer for one origin (`scheme://host:port`): a proxy URL or
+    /// nil for a direct connection.
+    struct ResolvedProxy {
+        let origin: String
+        let proxy: String?
+        let at: ContinuousClock.Instant
     }
 
     /// A transfer in flight: which job and file it serves and the descriptors it uses.
