@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C interop: GLib/GIO (D-Bus), libcurl, and raw Linux syscalls.
@@ -25,12 +26,16 @@ let package = Package(
 
         // Pure logic: model, state machine, validation, limits, scheduler, error catalog.
         .target(name: "BitsCore", path: "Sources/BitsCore"),
+        // Durable queue: every job, file, setting and secret in SQLite (GRDB, WAL, migrations).
+        .target(name: "BitsStore",
+                dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],
+                path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
         .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl"],
                 path: "Sources/BitsTransfer", swiftSettings: interop),
         // Queue manager: jobs, scheduling, owner-credential file work; no D-Bus.
         .target(name: "BitsService",
-                dependencies: ["BitsCore", "BitsTransfer", "CSystem",
+                dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "CSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsService", swiftSettings: interop),
         // D-Bus layer: GDBus loop thread, GVariant coding, Manager/Job/File objects, signals.
@@ -39,12 +44,14 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop),
         .executableTarget(name: "bitsd",
-                          dependencies: ["BitsBus", "BitsService", "BitsCore",
+                          dependencies: ["BitsBus", "BitsService", "BitsStore", "BitsCore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
 
         .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
+        .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),

@@ -2,7 +2,8 @@
 # Installs the Debian packages bitsd needs to build, run and test. Idempotent.
 set -euo pipefail
 packages=(libglib2.0-dev libcurl4-openssl-dev pkg-config dbus-daemon dbus-bin polkitd
-          python3 python3-dbus python3-gi nginx-light curl libxml2-utils passwd util-linux)
+          python3 python3-dbus python3-gi nginx-light curl libxml2-utils passwd util-linux
+          libsqlite3-dev sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,13 @@ extension BusService: QueueObserver {
         }
     }
 
+    public func jobRestored(_ job: Job) {
+        directory.set(job.id, owner: job.owner, files: job.files.count)
+        if !job.files.isEmpty, !directory.hasFilesRegistration(job.id) {
+            directory.setFilesRegistration(job.id, exportFiles(of: job.id))
+        }
+    }
+
     public func jobAdded(_ job: Job) {
         directory.set(job.id, owner: job.owner, files: job.files.count)
         emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesAdded",

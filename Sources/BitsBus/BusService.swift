@@ -58,6 +58,13 @@ public final class BusService: @unchecked Sendable {
     /// Connects, exports the objects, starts serving calls, and takes the name last (so no
     /// call arrives before everything is in place).
     public func start(address: BusAddress, name: String = "org.example.Bits", networkStateFile: String? = nil) throws {
+        try connect(address: address, networkStateFile: networkStateFile)
+        try serve(name: name)
+    }
+
+    /// Connects to the bus and exports the objects, without owning the service name yet (the
+    /// queue is restored in between, so no call sees a half-restored queue).
+    public func connect(address: BusAddress, networkStateFile: String? = nil) throws {
         let (stream, continuation) = AsyncStream.makeStream(of: IncomingCall.self, bufferingPolicy: .unbounded)
         calls = continuation
         loop.start()
@@ -76,6 +83,10 @@ public final class BusService: @unchecked Sendable {
         Task { [self] in
             for await call in stream { await self.handle(call) }
         }
+    }
+
+    /// Takes the service name: from now on calls arrive.
+    public func serve(name: String = "org.example.Bits") throws {
         try bus.requestName(name)
         logger.info("serving \(name) as \(bus.uniqueName)")
     }

@@ -8,9 +8,24 @@ import BitsCore
 public struct OwnerFiles: Sendable {
     public init() {}
 
+    /// A fresh temporary file name, `BIT<16 hex digits>.tmp` (BITS's naming).
+    public static func newTemporaryName() -> String { "BIT" + randomHex(16).uppercased() + ".tmp" }
+
+    /// Whether a file name is one of our temporary names.
+    public static func isTemporaryName(_ name: String) -> Bool {
+        name.count == 23 && name.hasPrefix("BIT") && name.hasSuffix(".tmp")
+            && name.dropFirst(3).dropLast(4).allSatisfy(\.isHexDigit)
+    }
+
+    /// The temporary path a new download file of `localPath` will use (beside it).
+    public static func temporaryPath(for localPath: String, name: String) -> String {
+        let directory = split(localPath).directory
+        return directory == "/" ? "/" + name : directory + "/" + name
+    }
+
     /// Checks the destination of a new download file and creates its temporary file
-    /// (`BIT<hex>.tmp`, mode 0600) in the destination directory. Returns the temporary path.
-    public func prepareDestination(localPath: String, owner: OwnerIdentity) throws -> String {
+    /// `temporaryName` (mode 0600) in the destination directory. Returns the temporary path.
+    public func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity) throws -> String {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
             let dirfd = try openDirectory(directory, owner: owner)
@@ -19,17 +34,15 @@ public struct OwnerFiles: Sendable {
             if fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
                 throw ServiceError.invalidArgs("Local path '\(localPath)' is an existing directory; give a file name.")
             }
-            for _ in 0..<16 {
-                let tempName = "BIT" + Self.randomHex(8) + ".tmp"
-                let fd = bits_openat(dirfd, tempName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-                if fd >= 0 {
-                    close(fd)
-                    return directory == "/" ? "/" + tempName : directory + "/" + tempName
+            let fd = bits_openat(dirfd, temporaryName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                if errno == EEXIST {
+                    throw ServiceError(.failed, "Temporary file '\(temporaryName)' already exists in '\(directory)'; try again.")
                 }
-                if errno == EEXIST { continue }
                 throw Self.directoryError(errno, directory: directory, uid: owner.uid)
             }
-            throw ServiceError(.failed, "Could not create a unique temporary file in '\(directory)'.")
+            close(fd)
+            return Self.temporaryPath(for: localPath, name: temporaryName)
         }
     }
 
@@ -127,6 +140,26 @@ public struct OwnerFiles: Sendable {
             guard renameat(dirfd, tempName, dirfd, finalName) == 0 else {
                 throw Self.fileError(errno, path: localPath, uid: owner.uid)
             }
+        }
+    }
+
+    /// Start-up reconciliation of a temporary file with the stored progress, as the owner:
+    /// returns its length (nil when it is missing or not a regular file of the owner), first
+    /// truncating it to `keeping` bytes when it is longer (bytes beyond the last stored
+    /// progress are not trusted).
+    public func reconcileTemporary(_ path: String, keeping: UInt64, owner: OwnerIdentity) -> UInt64? {
+        try? owner.perform {
+            let fd = bits_open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else { return nil }
+            let length = UInt64(st.st_size)
+            if length > keeping {
+                guard ftruncate(fd, off_t(keeping)) == 0 else { return nil }
+                return keeping
+            }
+            return length
         }
     }
 

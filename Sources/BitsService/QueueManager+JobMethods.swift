@@ -1,16 +1,20 @@
 import BitsCore
+import BitsStore
 import Foundation
 
 extension QueueManager {
     /// Applies `change` to a job the caller may control and reports what changed.
     @discardableResult
     func mutate(_ id: JobID, caller: Caller, _ change: (inout Job) throws -> Set<JobProperty>) throws -> Job {
-        var job = try job(id, caller: caller)
+        let before = try job(id, caller: caller)
+        var job = before
         var changed = try change(&job)
         if !changed.isEmpty {
             job.modificationTime = Self.now()
             changed.insert(.modificationTime)
         }
+        // Also secrets, which no property shows.
+        if job != before { try persist(job) }
         jobs[id] = job
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
         return job
@@ -44,26 +48,42 @@ extension QueueManager {
             throw ServiceError.invalidArgs("Local path '\(local)' appears twice in job \(id).")
         }
         let owner = try identity(of: job.owner)
-        var created: [JobFile] = []
+        // The temporary names are stored before the files exist, so a crash before the job
+        // is stored leaves nothing behind: start-up deletes the ones no job refers to.
+        let temporaries: [String?] = validated.map { _, local in
+            job.options.highPerformance ? nil : OwnerFiles.temporaryPath(for: local, name: OwnerFiles.newTemporaryName())
+        }
+        let pending = temporaries.compactMap { $0 }
         do {
-            for (remote, local) in validated {
-                let temp = job.options.highPerformance
-                    ? try files.prepareDirectDestination(localPath: local, owner: owner)
-                    : try files.prepareDestination(localPath: local, owner: owner)
+            try store?.recordPendingTemporaries(pending.map { JobStore.PendingTemporary(path: $0, owner: job.owner) })
+        } catch {
+            throw ServiceError(.failed, "Files for job \(id) could not be stored (\(Self.describe(error))); nothing was added.")
+        }
+        var created: [JobFile] = []
+        func undo() {
+            for file in created where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+            try? store?.clearPendingTemporaries(pending)
+        }
+        do {
+            for ((remote, local), temporary) in zip(validated, temporaries) {
+                let temp = try temporary.map {
+                    try files.prepareDestination(localPath: local, temporaryName: OwnerFiles.split($0).name, owner: owner)
+                } ?? files.prepareDirectDestination(localPath: local, owner: owner)
                 var file = JobFile(remoteName: remote, localName: local, temporaryName: temp)
                 file.ranges = ranges ?? []
                 created.append(file)
             }
         } catch {
-            for file in created where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+            undo()
             throw error
         }
-        // Re-read: the job may have changed while files were prepared (no suspension here,
-        // but keep the rule explicit).
+        CrashPoint.reach("add-files:created")
         var current = jobs[id] ?? job
         let start = current.files.count
         current.files.append(contentsOf: created)
         current.modificationTime = Self.now()
+        do { try persist(current, settling: pending) } catch { undo(); throw error }
+        CrashPoint.reach("add-files:stored")
         jobs[id] = current
         let range = start..<current.files.count
         observer?.filesAdded(current, indices: range)
@@ -106,10 +126,13 @@ extension QueueManager {
             return self.enter(next, job: &job)
         }
         stopTransfer(of: id)
+        CrashPoint.reach("cancel:stored")
         if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
         }
+        CrashPoint.reach("cancel:deleted")
         logger.info("job \(id) cancelled")
+        forget(id)
         retire(id)
         schedule()
     }
@@ -124,24 +147,33 @@ extension QueueManager {
         var updated = job
         // The finished data is durable before the renames publish it.
         flusher.waitForPending()
+        // Stored as acknowledged first: a crash during the renames is finished at start-up.
+        var completing = job
+        completing.state = .acknowledged
+        try persist(completing)
+        CrashPoint.reach("complete:stored")
         for (index, file) in job.files.enumerated() where file.completed && file.temporaryName != file.localName {
             do {
                 try files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
             } catch let error as ServiceError {
                 // Files renamed so far stay renamed (BITS keeps them visible).
                 jobs[id] = updated
+                try? persist(updated)
                 logger.error("job \(id): completing file \(index) failed: \(error.message)")
                 throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
             }
             updated.files[index].temporaryName = file.localName
+            CrashPoint.reach("complete:renamed-one")
         }
         files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner)
         for file in job.files where !file.completed && file.temporaryName != file.localName {
             files.remove(file.temporaryName, owner: owner)
         }
         jobs[id] = updated
+        CrashPoint.reach("complete:renamed")
         try mutate(id, caller: caller) { job in self.enter(.acknowledged, job: &job) }
         logger.info("job \(id) completed")
+        forget(id)
         retire(id)
         schedule()
     }

@@ -42,6 +42,7 @@ extension QueueManager {
         var changed = enter(.transientError, job: &job)
         changed.formUnion(JobProperty.errorProperties)
         jobs[id] = job
+        persistQuietly(id)
         runtime[id]?.retryTask?.cancel()
         logger.notice("job \(id) waits: \(reason.code.rawValue)")
         observer?.jobChanged(job, properties: changed)

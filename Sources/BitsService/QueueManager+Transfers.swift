@@ -45,6 +45,7 @@ extension QueueManager {
             let changed = enter(.transferred, job: &job)
             jobs[id] = job
             observer?.jobChanged(job, properties: changed)
+            persistQuietly(id)
             observer?.jobTransferred(job)
             notifyCommand(id)
             return
@@ -202,6 +203,9 @@ extension QueueManager {
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
         runtime[job.id]?.dirtyFiles.insert(i)
         noteProgress(job.id)
+        // Validators are written with the next checkpoint: until then the stored offset is
+        // the old one, which the old validators (or a restart from 0) still cover.
+        checkpointProgress(job.id)
     }
 
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
@@ -217,6 +221,7 @@ extension QueueManager {
         runtime[job.id]?.noProgressSince = nil
         runtime[job.id]?.dirtyFiles.insert(active.fileIndex)
         noteProgress(job.id)
+        checkpointProgress(job.id)
     }
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
@@ -259,6 +264,11 @@ extension QueueManager {
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
+            if job.files.count == 1 || i == job.files.count - 1 || store == nil {
+                persistQuietly(job.id)
+            } else {
+                checkpointProgress(job.id)
+            }
             startNextFile(of: job.id)
             if jobs[job.id]?.state == .transferred { schedule() }
         case .failed(let failure, let bytes):
@@ -301,6 +311,7 @@ extension QueueManager {
         changed.formUnion([.bytesTransferred, .modificationTime])
         job.modificationTime = Self.now()
         jobs[id] = job
+        persistQuietly(id)
         logger.notice("job \(id): \(next.rawValue) \(error.code.rawValue): \(error.description)")
         observer?.jobChanged(job, properties: changed)
         if let fileIndex { observer?.fileChanged(job, index: fileIndex, properties: [.bytesTransferred]) }
@@ -332,6 +343,7 @@ extension QueueManager {
         var changed = enter(.error, job: &job)
         changed.formUnion(JobProperty.errorProperties)
         jobs[id] = job
+        persistQuietly(id)
         logger.notice("job \(id): error no-progress")
         observer?.jobChanged(job, properties: changed)
         observer?.jobFailed(job, error: job.lastError!)
@@ -343,6 +355,7 @@ extension QueueManager {
         guard var job = jobs[id], job.state == .transientError else { return }
         let changed = enter(.queued, job: &job)
         jobs[id] = job
+        persistQuietly(id)
         observer?.jobChanged(job, properties: changed)
         schedule()
     }

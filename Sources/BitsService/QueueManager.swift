@@ -1,4 +1,5 @@
 import BitsCore
+import BitsStore
 import BitsTransfer
 import Foundation
 import Logging
@@ -32,6 +33,10 @@ public actor QueueManager {
         /// while a lookup runs.
         var systemProxy: ResolvedProxy?
         var resolvingProxy = false
+        /// Wall-clock microseconds of the last stored change or progress (JobInactivityTimeout).
+        var activity: UInt64 = 0
+        /// When the job was last written to the database (progress checkpoints).
+        var lastCheckpoint: ContinuousClock.Instant?
     }
 
     /// The system resolver's answer for one origin (`scheme://host:port`): a proxy URL or
@@ -65,6 +70,10 @@ public actor QueueManager {
     /// user and group databases for each file).
     var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
     var jobs: [JobID: Job] = [:]
+    /// The durable queue (nil: jobs live in memory only, as in unit tests).
+    var store: JobStore?
+    /// Wakes up when the next job would reach JobInactivityTimeout.
+    var inactivityTask: Task<Void, Never>?
     var runtime: [JobID: Runtime] = [:]
     var transfers: [TransferID: ActiveTransfer] = [:]
     /// Non-final jobs per owner, kept with every create and retire (limits are checked on
@@ -144,8 +153,9 @@ public actor QueueManager {
         var id = JobID.random()
         while jobs[id] != nil { id = JobID.random() }
         let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: Self.now())
-        jobs[id] = job
         runtime[id] = Runtime()
+        do { try persist(job) } catch { runtime[id] = nil; throw error }
+        jobs[id] = job
         liveJobsByOwner[caller.uid, default: 0] += 1
         liveJobs += 1
         logger.info("job \(id) created by uid \(caller.uid) (\(jobType.rawValue))")

@@ -16,6 +16,8 @@ public struct Caller: Sendable, Equatable {
 /// properties and signals). Called on the queue manager's executor; must not block.
 public protocol QueueObserver: AnyObject, Sendable {
     func jobAdded(_ job: Job)
+    /// A job taken over from the database at start-up (published without signals).
+    func jobRestored(_ job: Job)
     func jobChanged(_ job: Job, properties: Set<JobProperty>)
     func filesAdded(_ job: Job, indices: Range<Int>)
     func fileChanged(_ job: Job, index: Int, properties: Set<FileProperty>)

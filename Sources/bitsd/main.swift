@@ -2,6 +2,7 @@ import ArgumentParser
 import BitsBus
 import BitsCore
 import BitsService
+import BitsStore
 import Foundation
 import Logging
 
@@ -66,6 +67,19 @@ struct BitsDaemon: ParsableCommand {
             serviceConfig = ServiceConfig()
         }
 
+        // The queue database (created 0600 inside a 0700 directory: it holds credentials).
+        let queue: JobStore.Opened
+        do {
+            let previousMask = umask(0o077)
+            defer { umask(previousMask) }
+            queue = try JobStore.open(stateDirectory: stateDirectory) { critical, line in
+                if critical { logger.critical("\(line)") } else { logger.warning("\(line)") }
+            }
+        } catch {
+            logger.critical("cannot open the queue in \(stateDirectory): \(error)")
+            throw ExitCode.failure
+        }
+
         let bus: BusAddress = address.map { .address($0) } ?? (session ? .session : .system)
         let manager = QueueManager(config: serviceConfig, userAgent: "bitsd/\(Self.version)", logger: logger)
         let service: BusService
@@ -82,7 +96,13 @@ struct BitsDaemon: ParsableCommand {
         let startError = LockedBox<Error?>(nil)
         Task {
             await manager.start(observer: service)
-            do { try service.start(address: bus, networkStateFile: networkStateFile) } catch { startError.value = error }
+            do {
+                try service.connect(address: bus, networkStateFile: networkStateFile)
+                await manager.restore(queue)
+                try service.serve()
+            } catch {
+                startError.value = error
+            }
             ready.signal()
         }
         ready.wait()

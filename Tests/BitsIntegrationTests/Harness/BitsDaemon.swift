@@ -29,8 +29,8 @@ final class BitsDaemon {
 
     /// - Parameter config: contents of the INI file passed with `--config`; nil = an empty file, so
     ///   the defaults apply whatever /etc/bits/bitsd.conf says on this machine.
-    /// Extra environment of the daemon process.
-    let environment: [String: String]
+    /// Extra environment of the daemon process (used by the next `start`).
+    var environment: [String: String]
 
     init(env: TestEnvironment, name: String, config: String? = nil, environment: [String: String] = [:]) throws {
         self.environment = environment
@@ -109,4 +109,30 @@ final class BitsDaemon {
         process?.stop(grace: 3)
         process = nil
     }
+
+    /// `kill -9`: no chance to clean up. Waits until the process is gone and its bus name
+    /// released.
+    func crash() {
+        guard let p = process else { return }
+        kill(p.pid, SIGKILL)
+        waitForExit()
+    }
+
+    /// Waits for the process to end (by itself, e.g. at a crash point) and its name to go.
+    func waitForExit(timeout: TimeInterval = 10) {
+        guard let p = process else { return }
+        _ = waitUntil(timeout: timeout) { !p.isRunning }
+        _ = waitUntil(timeout: timeout) { !env.root.nameHasOwner(BitsNames.service) }
+        p.stop(grace: 0)
+        process = nil
+    }
+
+    /// Stops cleanly (or not) and starts again on the same state directory.
+    func restart(crash: Bool = false) throws {
+        if crash { self.crash() } else { stop() }
+        try start()
+    }
+
+    /// The queue database of this daemon.
+    var databasePath: String { "\(stateDirectory)/queue.sqlite" }
 }

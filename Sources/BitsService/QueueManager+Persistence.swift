@@ -1,0 +1,220 @@
+import BitsCore
+import BitsStore
+import Foundation
+
+extension QueueManager {
+    /// How often the byte counts of a running job are written (they are also written with
+    /// every state change and finished file).
+    static let progressCheckpointInterval = Duration.seconds(5)
+
+    // MARK: - Writing
+
+    /// Stores a job durably before a method that changed it returns; a failure (a full disk)
+    /// fails the method and the in-memory job stays as it was.
+    func persist(_ job: Job, settling: [String] = []) throws {
+        let now = Self.now()
+        defer { if inactivityTask == nil { cancelInactiveJobs() } }
+        guard let store else {
+            runtime[job.id]?.activity = now
+            return
+        }
+        do {
+            try store.save(job, activity: now, settling: settling)
+        } catch {
+            logger.error("job \(job.id) could not be stored: \(error)")
+            throw ServiceError(.failed, "Job \(job.id) could not be stored (\(Self.describe(error))); nothing was changed.")
+        }
+        runtime[job.id]?.activity = now
+        runtime[job.id]?.lastCheckpoint = clock.now
+    }
+
+    /// Stores a change the service made by itself (a transfer event). A failure is logged;
+    /// the next change or checkpoint writes the job again.
+    func persistQuietly(_ id: JobID) {
+        guard let job = jobs[id], !job.state.isFinal else { return }
+        try? persist(job)
+    }
+
+    /// Writes a running job's byte counts when the last write is older than the checkpoint
+    /// interval (progress is not written on every engine report).
+    func checkpointProgress(_ id: JobID) {
+        guard store != nil, let last = runtime[id]?.lastCheckpoint,
+              last.duration(to: clock.now) >= Self.progressCheckpointInterval else { return }
+        persistQuietly(id)
+    }
+
+    /// Removes a job that reached a final state, after its files were dealt with.
+    func forget(_ id: JobID) {
+        do { try store?.delete(id) } catch { logger.error("job \(id) could not be removed from the database: \(error)") }
+    }
+
+    static func describe(_ error: Error) -> String {
+        let text = "\(error)"
+        return text.contains("SQLITE_FULL") || text.contains("database or disk is full") ? "the disk is full" : text
+    }
+
+    // MARK: - Start-up
+
+    /// Takes over the stored queue at start-up, before the service takes calls:
+    /// - jobs that were queued, connecting or transferring are queued again; suspended,
+    ///   error and transferred jobs stay as they were; transient-error jobs retry after their
+    ///   MinimumRetryDelay;
+    /// - every unfinished file is reconciled with its temporary file (a shorter file on disk
+    ///   wins; a missing one restarts that file from 0);
+    /// - a Complete or Cancel cut short by a crash is finished (renames / deletes as the owner);
+    /// - temporary files of AddFile calls that never committed are deleted;
+    /// - jobs inactive for longer than JobInactivityTimeout are cancelled.
+    public func restore(_ opened: JobStore.Opened) {
+        store = opened.store
+        var referenced = Set<String>()
+        for stored in opened.jobs {
+            var job = stored.job
+            for file in job.files { referenced.insert(file.temporaryName) }
+            switch job.state {
+            case .acknowledged:
+                finishInterruptedComplete(job)
+                continue
+            case .cancelled:
+                finishInterruptedCancel(job)
+                continue
+            default: break
+            }
+            reconcileFiles(of: &job)
+            if job.state.isActive { job.state = .queued }
+            var rt = Runtime()
+            rt.activity = stored.activity
+            rt.lastCheckpoint = clock.now
+            if job.state == .queued {
+                rt.queuedSequence = nextQueueSequence
+                nextQueueSequence += 1
+            }
+            jobs[job.id] = job
+            runtime[job.id] = rt
+            liveJobsByOwner[job.owner, default: 0] += 1
+            liveJobs += 1
+            if stored.job != job { persistQuietly(job.id) }
+            observer?.jobRestored(job)
+            if job.state == .transientError { armRetry(job.id, after: .seconds(Int64(job.minimumRetryDelay))) }
+        }
+        removeStrayTemporaries(opened.pendingTemporaries, referenced: referenced)
+        logger.info("restored \(jobs.count) job(s) from the database")
+        cancelInactiveJobs()
+        schedule()
+    }
+
+    /// Reconciles the stored progress of each unfinished file with its file on disk.
+    private func reconcileFiles(of job: inout Job) {
+        guard let owner = try? identity(of: job.owner) else { return }
+        for index in job.files.indices {
+            let file = job.files[index]
+            let onDisk = files.reconcileTemporary(file.temporaryName,
+                                                  keeping: file.completed ? UInt64.max : file.bytesTransferred,
+                                                  owner: owner)
+            if file.completed {
+                // A finished file must still be whole; otherwise it is fetched again.
+                if onDisk == nil || (file.bytesTotal.map { onDisk != $0 } ?? false) {
+                    logger.notice("job \(job.id): finished file \(index) is missing or changed on disk; it is fetched again")
+                    job.files[index].restart()
+                }
+            } else if let length = onDisk {
+                job.files[index].bytesTransferred = min(length, file.bytesTransferred)
+            } else {
+                job.files[index].bytesTransferred = 0
+            }
+        }
+    }
+
+    /// A Complete that was cut short: the renames are redone (a temporary file that is gone
+    /// was already renamed), partial files deleted, and the job leaves the database.
+    private func finishInterruptedComplete(_ job: Job) {
+        if let owner = try? identity(of: job.owner) {
+            for file in job.files where file.temporaryName != file.localName {
+                if file.completed {
+                    try? files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
+                } else {
+                    files.remove(file.temporaryName, owner: owner)
+                }
+            }
+            files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner)
+        }
+        logger.info("job \(job.id): finished the Complete that a restart interrupted")
+        forget(job.id)
+    }
+
+    /// A Cancel that was cut short: its temporary files are deleted and the job is dropped.
+    private func finishInterruptedCancel(_ job: Job) {
+        if let owner = try? identity(of: job.owner) {
+            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+        }
+        logger.info("job \(job.id): finished the Cancel that a restart interrupted")
+        forget(job.id)
+    }
+
+    /// Deletes the temporary files of AddFile calls that did not commit before a crash.
+    private func removeStrayTemporaries(_ pending: [JobStore.PendingTemporary], referenced: Set<String>) {
+        guard !pending.isEmpty else { return }
+        for item in pending where !referenced.contains(item.path) {
+            if let owner = try? identity(of: item.owner) {
+                files.remove(item.path, owner: owner)
+                logger.notice("removed stray temporary file \(item.path) of an AddFile that did not complete")
+            }
+        }
+        do { try store?.clearPendingTemporaries(pending.map(\.path)) } catch {
+            logger.error("could not clear the pending temporary files: \(error)")
+        }
+    }
+
+    /// Queues a job in transient-error again after `delay`.
+    func armRetry(_ id: JobID, after delay: Duration) {
+        runtime[id]?.retryTask?.cancel()
+        runtime[id]?.retryTask = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            await self?.retry(id)
+        }
+    }
+
+    // MARK: - JobInactivityTimeout
+
+    /// Cancels every job without progress or change for JobInactivityTimeout, then sleeps
+    /// until the next job could reach it (one timer, no polling).
+    func cancelInactiveJobs() {
+        inactivityTask?.cancel()
+        inactivityTask = nil
+        let timeout = UInt64(config.jobInactivityTimeout) * 1_000_000
+        guard timeout > 0 else { return }
+        let now = Self.now()
+        var nextDeadline: UInt64?
+        for (id, job) in jobs where !job.state.isFinal {
+            let activity = runtime[id]?.activity ?? job.modificationTime
+            let deadline = activity &+ timeout
+            if deadline <= now {
+                cancelForInactivity(id)
+            } else {
+                nextDeadline = min(nextDeadline ?? deadline, deadline)
+            }
+        }
+        guard let nextDeadline else { return }
+        let wait = Duration.microseconds(Int64(min(nextDeadline - now, UInt64(Int64.max / 2))))
+        inactivityTask = Task { [weak self] in
+            try? await Task.sleep(for: wait)
+            guard !Task.isCancelled else { return }
+            await self?.cancelInactiveJobs()
+        }
+    }
+
+    private func cancelForInactivity(_ id: JobID) {
+        guard var job = jobs[id] else { return }
+        stopTransfer(of: id)
+        let changed = enter(.cancelled, job: &job)
+        jobs[id] = job
+        try? store?.save(job, activity: Self.now())  // a crash from here on finishes the Cancel
+        observer?.jobChanged(job, properties: changed)
+        if let owner = try? identity(of: job.owner) {
+            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+        }
+        logger.notice("job \(id) cancelled: no progress or change for JobInactivityTimeout (\(config.jobInactivityTimeout) s)")
+        forget(id)
+        retire(id)
+    }
+}

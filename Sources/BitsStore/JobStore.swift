@@ -1,0 +1,202 @@
+import BitsCore
+import Foundation
+import GRDB
+
+/// The durable queue: every job (settings, secrets, last error) and every file (names,
+/// validators, byte offsets) in one SQLite database, `queue.sqlite` in the state directory.
+///
+/// A job row holds the job as a JSON document (without its files) plus the columns the
+/// daemon queries; each file is its own row keyed by (job, index), so a file cannot be stored
+/// twice. Every write is one transaction in WAL mode with `synchronous=FULL`: when a method
+/// returns, the change is on disk. Writes skip rows whose document did not change since the
+/// last successful commit, so a 200-file job's Set costs one row.
+///
+/// Not thread-safe by itself: the queue manager (an actor) is its only user.
+public final class JobStore: @unchecked Sendable {
+    /// What is stored about a job besides the job itself.
+    public struct StoredJob: Sendable {
+        public var job: Job
+        /// Microseconds since the epoch of the last change or progress (JobInactivityTimeout).
+        public var activity: UInt64
+    }
+
+    /// A temporary file being created by an AddFile that has not committed yet. At start-up
+    /// those no job refers to are strays of a crash and are deleted.
+    public struct PendingTemporary: Sendable, Equatable {
+        public let path: String
+        public let owner: UInt32
+        public init(path: String, owner: UInt32) {
+            self.path = path
+            self.owner = owner
+        }
+    }
+
+    public static let fileName = "queue.sqlite"
+    /// The database and the files SQLite keeps beside it.
+    public static let fileNames = [fileName, fileName + "-wal", fileName + "-shm"]
+
+    let database: DatabaseQueue
+    /// Documents as last committed, to write only what changed.
+    private var committedJobs: [JobID: String] = [:]
+    private var committedFiles: [JobID: [String]] = [:]
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    /// Opens (creating or migrating) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.label = "bitsd.queue"
+        configuration.busyMode = .timeout(5)
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        // GRDB's WAL set-up picks synchronous=NORMAL; a reply must mean "on disk".
+        try database.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        try Self.migrator.migrate(database)
+    }
+
+    /// The `synchronous` setting in force (2 = FULL).
+    public func synchronousMode() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// Runs SQLite's own consistency check; throws when the database is damaged.
+    public func checkIntegrity() throws {
+        let result = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        guard result == ["ok"] else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: result.prefix(3).joined(separator: "; "))
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Every stored job with its files, oldest first. A row whose document cannot be decoded
+    /// is reported through `unreadable` and left in place.
+    public func loadJobs(unreadable: (String, Error) -> Void = { _, _ in }) throws -> [StoredJob] {
+        try database.read { db in
+            var filesByJob: [String: [(Int, String)]] = [:]
+            let fileRows = try Row.fetchCursor(db, sql: "SELECT job_id, idx, document FROM file ORDER BY job_id, idx")
+            while let row = try fileRows.next() {
+                filesByJob[row["job_id"], default: []].append((row["idx"], row["document"]))
+            }
+            var result: [StoredJob] = []
+            for row in try Row.fetchAll(db, sql: "SELECT id, document, activity FROM job ORDER BY created, id") {
+                let id: String = row["id"]
+                do {
+                    let jobDocument: String = row["document"]
+                    var job = try JSONDecoder().decode(Job.self, from: Data(jobDocument.utf8))
+                    let fileDocuments = filesByJob[id] ?? []
+                    guard fileDocuments.map(\.0) == Array(0..<fileDocuments.count) else {
+                        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "file indices of job \(id) are not 0..<\(fileDocuments.count)"))
+                    }
+                    job.files = try fileDocuments.map { try JSONDecoder().decode(JobFile.self, from: Data($0.1.utf8)) }
+                    committedJobs[job.id] = jobDocument
+                    committedFiles[job.id] = fileDocuments.map(\.1)
+                    result.append(StoredJob(job: job, activity: UInt64(max(0, row["activity"] as Int64))))
+                } catch {
+                    unreadable(id, error)
+                }
+            }
+            return result
+        }
+    }
+
+    /// Temporary files whose AddFile did not commit.
+    public func pendingTemporaries() throws -> [PendingTemporary] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT path, owner FROM pending_temporary ORDER BY path").map {
+                PendingTemporary(path: $0["path"], owner: UInt32($0["owner"] as Int64))
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Stores the job and its files (only the rows that changed), its activity time, and
+    /// forgets `settled` pending temporaries — all in one transaction.
+    public func save(_ job: Job, activity: UInt64, settling settled: [String] = []) throws {
+        var header = job
+        header.files = []
+        let jobDocument = try document(header)
+        let fileDocuments = try job.files.map(document)
+        let previousFiles = committedFiles[job.id] ?? []
+        let id = job.id.hex
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO job (id, owner, state, created, document, activity) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, state = excluded.state,
+                    document = excluded.document, activity = excluded.activity
+                """, arguments: [id, Int64(job.owner), job.state.rawValue, Int64(job.creationTime), jobDocument,
+                                 Int64(activity)])
+            for (index, document) in fileDocuments.enumerated()
+            where index >= previousFiles.count || previousFiles[index] != document {
+                try db.execute(sql: """
+                    INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)
+                    ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document
+                    """, arguments: [id, index, document])
+            }
+            if previousFiles.count > fileDocuments.count {
+                try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, fileDocuments.count])
+            }
+            for path in settled {
+                try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
+            }
+        }
+        committedJobs[job.id] = jobDocument
+        committedFiles[job.id] = fileDocuments
+    }
+
+    /// Whether `save` would write anything besides the activity time.
+    public func hasChanges(_ job: Job) -> Bool {
+        var header = job
+        header.files = []
+        guard let committed = committedJobs[job.id], (try? document(header)) == committed,
+              let files = committedFiles[job.id], files.count == job.files.count else { return true }
+        for (index, file) in job.files.enumerated() where (try? document(file)) != files[index] { return true }
+        return false
+    }
+
+    /// The JSON text stored for a job or file (keys sorted, so equal values give equal text).
+    private func document(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Records temporary files about to be created (before they exist).
+    public func recordPendingTemporaries(_ pending: [PendingTemporary]) throws {
+        guard !pending.isEmpty else { return }
+        try database.write { db in
+            for item in pending {
+                try db.execute(sql: "INSERT OR REPLACE INTO pending_temporary (path, owner) VALUES (?, ?)",
+                               arguments: [item.path, Int64(item.owner)])
+            }
+        }
+    }
+
+    /// Forgets pending temporaries (created and then removed again, or cleaned up).
+    public func clearPendingTemporaries(_ paths: [String]) throws {
+        guard !paths.isEmpty else { return }
+        try database.write { db in
+            for path in paths { try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path]) }
+        }
+    }
+
+    /// Removes a job and its files from the database.
+    public func delete(_ id: JobID) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM file WHERE job_id = ?", arguments: [id.hex])
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.hex])
+        }
+        committedJobs[id] = nil
+        committedFiles[id] = nil
+    }
+
+    /// Number of stored jobs.
+    public func count() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job") ?? 0 }
+    }
+}
