@@ -7,7 +7,7 @@ import signal
 import tempfile
 
 
-class _Terminate(Exception):
+class _Terminate(BaseException):
     """Raised from the SIGTERM/SIGINT handler to leave serve_forever()."""
 
 
