@@ -94,7 +94,9 @@ final class CurlMultiLoop: @unchecked Sendable {
             curl_multi_perform(multi, &running)
             collectFinished()
             let now = monotonicNanoseconds()
-            var timeout: UInt64 = active.isEmpty ? 1000 : 100
+            // Idle: sleep until a command wakes the loop (curl_multi_wakeup) or curl's own
+            // timers (e.g. closing cached connections) are due; no polling.
+            var timeout: UInt64 = active.isEmpty ? UInt64(Int32.max) : 100
             for transfer in active.values {
                 transfer.resumeIfDue(now: now)
                 transfer.reportProgressIfDue(now: now)

@@ -320,3 +320,17 @@ final class InactivityTimeoutTests: BitsTestCase {
         XCTAssertTrue(daemon.logTail(lines: 50).contains("JobInactivityTimeout"))
     }
 }
+
+/// The job limits count the jobs taken over from the database.
+final class PersistedLimitTests: BitsTestCase {
+    override class var daemonConfig: String? { "[Limits]\nMaxJobsPerUser=2\n" }
+
+    func testRestoredJobsCountAgainstTheLimit() throws {
+        _ = try createJob(as: alice, name: "one")
+        _ = try createJob(as: alice, name: "two")
+        try daemon.restart(crash: true)
+        assertError(try call(as: alice, BitsNames.managerPath, BitsNames.manager, "CreateJob", "ss", ["three", "download"]),
+                    [BitsNames.tooManyJobsPerUser], "third job after a restart")
+        XCTAssertEqual(try listJobs(as: alice).values?.first?.array?.count, 2)
+    }
+}
