@@ -24,6 +24,7 @@ extension BusService: QueueObserver {
     }
 
     public func jobChanged(_ job: Job, properties: Set<JobProperty>) {
+        if properties.contains(.owner) { directory.set(job.id, owner: job.owner, files: job.files.count) }
         let changed = properties.map(\.rawValue).sorted().compactMap { name in
             PropertyEncoding.jobValue(name, job).map { (name, $0) }
         }

@@ -25,6 +25,7 @@ public final class BusService: @unchecked Sendable {
     let version: String
     var bus: BusConnection!
     var callers: CallerRegistry!
+    var polkit: PolkitAuthority!
     private var calls: AsyncStream<IncomingCall>.Continuation!
     private var networkMonitor: NetworkMonitor?
 
@@ -94,6 +95,7 @@ public final class BusService: @unchecked Sendable {
     private func setUpOnLoopThread(address: BusAddress) throws {
         bus = try BusConnection(address, loop: loop)
         callers = CallerRegistry(bus: bus)
+        polkit = PolkitAuthority(bus: bus)
         let me = Unmanaged.passUnretained(self).toOpaque()
         var error: UnsafeMutablePointer<GError>?
         for info in [definitions.manager, definitions.objectManager] {

@@ -23,6 +23,9 @@ public struct JobFile: Sendable, Equatable, Codable {
     /// Ranges requested with AddFileWithRanges (empty = the whole file).
     public var ranges: [FileRange] = []
     public var validationState = ValidationState.unknown
+    /// The destination directory as it was when the file was added (device and inode):
+    /// Complete renames only into that same directory, never into one swapped in since.
+    public var directory: DirectoryIdentity?
 
     public init(remoteName: String, localName: String, temporaryName: String) {
         self.remoteName = remoteName
@@ -38,5 +41,15 @@ public struct JobFile: Sendable, Equatable, Codable {
         entityTag = nil
         lastModifiedText = nil
         lastModified = 0
+    }
+}
+
+/// A directory's identity on disk (`st_dev`, `st_ino`), stable across restarts.
+public struct DirectoryIdentity: Sendable, Equatable, Codable {
+    public let device: UInt64
+    public let inode: UInt64
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
     }
 }

@@ -8,6 +8,19 @@ import BitsCore
 public struct OwnerFiles: Sendable {
     public init() {}
 
+    /// A file made ready at AddFile: where its data goes until Complete, and the identity of
+    /// the directory it lives in (pinned for Complete).
+    public struct Prepared: Sendable {
+        public let path: String
+        public let directory: DirectoryIdentity
+    }
+
+    static func identity(of dirfd: Int32) throws -> DirectoryIdentity {
+        var st = stat()
+        guard fstat(dirfd, &st) == 0 else { throw ServiceError(.failed, "Cannot inspect a directory: \(String(cString: strerror(errno))).") }
+        return DirectoryIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
     /// A fresh temporary file name, `BIT<16 hex digits>.tmp` (BITS's naming).
     public static func newTemporaryName() -> String { "BIT" + randomHex(16).uppercased() + ".tmp" }
 
@@ -25,7 +38,7 @@ public struct OwnerFiles: Sendable {
 
     /// Checks the destination of a new download file and creates its temporary file
     /// `temporaryName` (mode 0600) in the destination directory. Returns the temporary path.
-    public func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity) throws -> String {
+    public func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
             let dirfd = try openDirectory(directory, owner: owner)
@@ -42,13 +55,13 @@ public struct OwnerFiles: Sendable {
                 throw Self.directoryError(errno, directory: directory, uid: owner.uid)
             }
             close(fd)
-            return Self.temporaryPath(for: localPath, name: temporaryName)
+            return Prepared(path: Self.temporaryPath(for: localPath, name: temporaryName), directory: try Self.identity(of: dirfd))
         }
     }
 
     /// HighPerformance jobs write straight to the destination: checks the directory and
     /// creates (or opens) the destination itself, never through a symlink.
-    public func prepareDirectDestination(localPath: String, owner: OwnerIdentity) throws -> String {
+    public func prepareDirectDestination(localPath: String, owner: OwnerIdentity) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
             let dirfd = try openDirectory(directory, owner: owner)
@@ -60,7 +73,7 @@ public struct OwnerFiles: Sendable {
                     : Self.fileError(errno, path: localPath, uid: owner.uid)
             }
             close(fd)
-            return localPath
+            return Prepared(path: localPath, directory: try Self.identity(of: dirfd))
         }
     }
 
@@ -121,7 +134,7 @@ public struct OwnerFiles: Sendable {
 
     /// Moves a finished temporary file to its final name, as the owner, inside the one
     /// directory both live in. A temporary that is no longer a regular file is refused.
-    public func commit(temporary: String, to localPath: String, owner: OwnerIdentity) throws {
+    public func commit(temporary: String, to localPath: String, pinned: DirectoryIdentity?, owner: OwnerIdentity) throws {
         let (directory, finalName) = Self.split(localPath)
         let (tempDirectory, tempName) = Self.split(temporary)
         guard directory == tempDirectory else {
@@ -130,6 +143,9 @@ public struct OwnerFiles: Sendable {
         try owner.perform {
             let dirfd = try openDirectory(directory, owner: owner)
             defer { close(dirfd) }
+            if let pinned, try Self.identity(of: dirfd) != pinned {
+                throw ServiceError.accessDenied("Directory '\(directory)' is no longer the directory the file was added to (it was replaced or moved); not renaming into it.")
+            }
             var st = stat()
             guard fstatat(dirfd, tempName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
                 throw Self.fileError(errno, path: temporary, uid: owner.uid)

@@ -28,13 +28,13 @@ extension QueueManager {
         try JobStateMachine.checkAddFiles(job, adding: entries.count)
         guard !entries.isEmpty else { throw ServiceError.invalidArgs("No files were given.") }
         try limits.checkFiles(existing: job.files.count, adding: entries.count, jobID: id,
-                              exempt: caller.isAdministrator)
+                              exempt: caller.exemptFromLimits)
         guard job.type == .download else {
             throw ServiceError(.notSupported, "Upload jobs are not supported by this version of bitsd yet.")
         }
         if let ranges {
             _ = try InputValidation.ranges(ranges)
-            try limits.checkRanges(ranges.count, exempt: caller.isAdministrator)
+            try limits.checkRanges(ranges.count, exempt: caller.exemptFromLimits)
             if job.options.dynamicContent {
                 throw ServiceError(.notSupported, "Job \(id) has DynamicContent, which cannot be combined with ranges.")
             }
@@ -66,10 +66,11 @@ extension QueueManager {
         }
         do {
             for ((remote, local), temporary) in zip(validated, temporaries) {
-                let temp = try temporary.map {
+                let prepared = try temporary.map {
                     try files.prepareDestination(localPath: local, temporaryName: OwnerFiles.split($0).name, owner: owner)
                 } ?? files.prepareDirectDestination(localPath: local, owner: owner)
-                var file = JobFile(remoteName: remote, localName: local, temporaryName: temp)
+                var file = JobFile(remoteName: remote, localName: local, temporaryName: prepared.path)
+                file.directory = prepared.directory
                 file.ranges = ranges ?? []
                 created.append(file)
             }
@@ -154,7 +155,7 @@ extension QueueManager {
         CrashPoint.reach("complete:stored")
         for (index, file) in job.files.enumerated() where file.completed && file.temporaryName != file.localName {
             do {
-                try files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
+                try files.commit(temporary: file.temporaryName, to: file.localName, pinned: file.directory, owner: owner)
             } catch let error as ServiceError {
                 // Files renamed so far stay renamed (BITS keeps them visible).
                 jobs[id] = updated

@@ -59,15 +59,76 @@ extension QueueManager {
         }
     }
 
-    /// `TakeOwnership` (administrators): the caller becomes the owner; secrets, headers and
-    /// the notify command line are dropped.
+    /// `TakeOwnership` (administrators): the caller becomes the owner; credentials, custom
+    /// headers, the client certificate and the notify command line are dropped. From now on
+    /// the job works with the new owner's rights only: every file not yet delivered gets a
+    /// new temporary file created as the new owner (who must be able to write the
+    /// destination directory) and is fetched again; the previous owner's temporary files are
+    /// deleted as that owner. Nothing written with one user's rights is handed to another.
     public func takeOwnership(_ id: JobID, caller: Caller) throws {
         guard caller.isAdministrator else {
             throw ServiceError.accessDenied("Taking ownership of a job needs the org.example.bits.manage-all-jobs authorization.")
         }
-        try mutate(id, caller: caller) { job in
-            try JobStateMachine.checkSetProperty(job, name: "change its owner")
-            return JobSettingRules.takeOwnership(of: &job, by: caller.uid)
+        let job = try job(id, caller: caller)
+        try JobStateMachine.checkSetProperty(job, name: "change its owner")
+        guard job.owner != caller.uid else { return }
+        let previous = try identity(of: job.owner)
+        let next = try identity(of: caller.uid)
+        var updated = job
+        var created: [String] = []
+        let pending = job.files.indices.compactMap { index -> (Int, String)? in
+            let file = job.files[index]
+            guard file.temporaryName != file.localName else { return nil }
+            return (index, OwnerFiles.temporaryPath(for: file.localName, name: OwnerFiles.newTemporaryName()))
+        }
+        func undo() {
+            for path in created { files.remove(path, owner: next) }
+            try? store?.clearPendingTemporaries(pending.map(\.1))
+        }
+        do {
+            try store?.recordPendingTemporaries(pending.map { .init(path: $0.1, owner: caller.uid) })
+            for (index, path) in pending {
+                let file = job.files[index]
+                let prepared = try files.prepareDestination(localPath: file.localName,
+                                                            temporaryName: OwnerFiles.split(path).name, owner: next)
+                created.append(prepared.path)
+                updated.files[index].temporaryName = path
+                updated.files[index].directory = prepared.directory
+                updated.files[index].restart()
+            }
+            for index in job.files.indices where job.files[index].temporaryName == job.files[index].localName {
+                // HighPerformance: the destination itself, reopened as the new owner.
+                updated.files[index].directory = try files.prepareDirectDestination(localPath: job.files[index].localName, owner: next).directory
+                updated.files[index].restart()
+            }
+            var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
+            updated.modificationTime = Self.now()
+            changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
+            stopTransfer(of: id)
+            try persist(updated, settling: pending.map(\.1))
+            for (index, _) in pending { files.remove(job.files[index].temporaryName, owner: previous) }
+            jobs[id] = updated
+            liveJobsByOwner[job.owner, default: 1] -= 1
+            if liveJobsByOwner[job.owner] == 0 { liveJobsByOwner[job.owner] = nil }
+            liveJobsByOwner[caller.uid, default: 0] += 1
+            logger.notice("job \(id): uid \(caller.uid) took ownership from uid \(job.owner)")
+            observer?.jobChanged(updated, properties: changed)
+            for index in updated.files.indices {
+                observer?.fileChanged(updated, index: index, properties: [.bytesTransferred, .bytesTotal, .completed])
+            }
+            if updated.state.isActive || updated.state == .transferred {
+                var requeued = updated
+                if updated.state == .transferred {
+                    _ = enter(.queued, job: &requeued)
+                    jobs[id] = requeued
+                    persistQuietly(id)
+                    observer?.jobChanged(requeued, properties: [.state])
+                }
+                schedule()
+            }
+        } catch {
+            undo()
+            throw error
         }
     }
 

@@ -130,7 +130,7 @@ extension QueueManager {
         if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName {
                 if file.completed {
-                    try? files.commit(temporary: file.temporaryName, to: file.localName, owner: owner)
+                    try? files.commit(temporary: file.temporaryName, to: file.localName, pinned: file.directory, owner: owner)
                 } else {
                     files.remove(file.temporaryName, owner: owner)
                 }

@@ -1,14 +1,17 @@
 import BitsCore
 
-/// Who is calling: the uid the bus vouched for, and whether polkit (or uid 0) made the
-/// caller an administrator for the action at hand.
+/// Who is calling: the uid the bus vouched for, whether polkit (or uid 0) made the caller an
+/// administrator of every job (`org.example.bits.manage-all-jobs`) and whether the caller is
+/// exempt from the job, file and range limits (`org.example.bits.exceed-limits`).
 public struct Caller: Sendable, Equatable {
     public let uid: UInt32
     public let isAdministrator: Bool
+    public let exemptFromLimits: Bool
 
-    public init(uid: UInt32, isAdministrator: Bool) {
+    public init(uid: UInt32, isAdministrator: Bool, exemptFromLimits: Bool? = nil) {
         self.uid = uid
         self.isAdministrator = isAdministrator
+        self.exemptFromLimits = exemptFromLimits ?? isAdministrator
     }
 }
 

@@ -175,12 +175,14 @@ def build_args(signature: str, args: list) -> list:
 # Calls
 # ---------------------------------------------------------------------------
 
-def do_call(conn, dest, path, iface, method, signature, args, timeout) -> dict:
+def do_call(conn, dest, path, iface, method, signature, args, timeout, interactive=False) -> dict:
     try:
         built = build_args(signature, args)
     except (ValueError, TypeError) as e:
         return {"error": "harness.BadArguments", "message": str(e)}
     msg = dbus.lowlevel.MethodCallMessage(dest, path, iface, method)
+    if interactive:
+        msg.set_allow_interactive_authorization(True)
     if built:
         msg.append(*built, signature=signature)
     try:
@@ -218,7 +220,7 @@ def cmd_serve(a) -> int:
             continue
         res = do_call(conn, req.get("dest", SERVICE), req["path"], req.get("interface") or None,
                       req["method"], req.get("signature", ""), req.get("args", []),
-                      float(req.get("timeout", 30)))
+                      float(req.get("timeout", 30)), bool(req.get("interactive", False)))
         res["id"] = req.get("id")
         emit(res)
     return 0

@@ -70,14 +70,15 @@ final class BusClient {
     /// bits_listen.py: structs as arrays, dicts as objects, variants via `variant(_:_:)`).
     @discardableResult
     func call(dest: String = BitsNames.service, path: String, interface: String, method: String,
-              signature: String = "", args: [Any] = [], timeout: TimeInterval = 30) -> DBusResult {
+              signature: String = "", args: [Any] = [], timeout: TimeInterval = 30,
+              interactive: Bool = false) -> DBusResult {
         lock.lock()
         defer { lock.unlock() }
         let id = nextID
         nextID += 1
         let request: [String: Any] = ["id": id, "dest": dest, "path": path, "interface": interface,
                                       "method": method, "signature": signature, "args": args,
-                                      "timeout": timeout]
+                                      "timeout": timeout, "interactive": interactive]
         guard JSONSerialization.isValidJSONObject(request),
               var data = try? JSONSerialization.data(withJSONObject: request) else {
             return .error(name: "harness.BadArguments", message: "cannot encode \(args)")

@@ -107,6 +107,7 @@ final class TestEnvironment {
 
     var alice: TestUser { users.alice }
     var bob: TestUser { users.bob }
+    var carol: TestUser { users.carol }
     var address: String { bus.address }
 
     private var tornDown = false

@@ -38,7 +38,29 @@ final class TestPolkit {
         actionsInstalled = true
     }
 
+    /// A rules file that makes `bitstest-carol` an administrator for our actions (polkit
+    /// reads /etc/polkit-1/rules.d, mode 0700 owned by polkitd; rules files must be 0644).
+    static let rulesPath = "/etc/polkit-1/rules.d/49-bitsd-itest.rules"
+    static let rules = """
+        // Installed by the bitsd integration tests; removed when they end.
+        polkit.addRule(function(action, subject) {
+            if (action.id.indexOf("org.example.bits.") == 0 && subject.user == "bitstest-carol") {
+                return polkit.Result.YES;
+            }
+        });
+
+        """
+
+    func installRules() throws {
+        try? FileManager.default.createDirectory(atPath: "/etc/polkit-1/rules.d", withIntermediateDirectories: true)
+        try Self.rules.write(toFile: Self.rulesPath, atomically: true, encoding: .utf8)
+        chmod(Self.rulesPath, 0o644)
+    }
+
+    func removeRules() { try? FileManager.default.removeItem(atPath: Self.rulesPath) }
+
     func start(bus: TestBus, root: BusClient) throws {
+        try installRules()
         guard FileManager.default.isExecutableFile(atPath: Self.polkitd) else {
             throw HarnessError("\(Self.polkitd) not found (apt-get install polkitd)")
         }
@@ -66,6 +88,7 @@ final class TestPolkit {
     }
 
     func restoreActions() {
+        removeRules()
         guard installedByUs else { return }
         installedByUs = false
         if let previousContent {

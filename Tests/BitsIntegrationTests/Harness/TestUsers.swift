@@ -17,7 +17,9 @@ struct TestUser: Equatable, CustomStringConvertible {
 /// them (or a killed earlier run did: recognised by the GECOS marker). Other existing accounts of
 /// those names are reused, not deleted.
 final class TestUsers {
-    static let names = ["bitstest-alice", "bitstest-bob"]
+    /// alice and bob are ordinary users; carol is made an administrator by a polkit rule the
+    /// harness installs (see TestPolkit), never by uid 0.
+    static let names = ["bitstest-alice", "bitstest-bob", "bitstest-carol"]
 
     private(set) var users: [String: TestUser] = [:]
     private var created: [String] = []
@@ -47,6 +49,7 @@ final class TestUsers {
 
     var alice: TestUser { users["bitstest-alice"]! }
     var bob: TestUser { users["bitstest-bob"]! }
+    var carol: TestUser { users["bitstest-carol"]! }
 
     /// GECOS field of accounts made by the harness.
     static let marker = "bitsd integration test user"
