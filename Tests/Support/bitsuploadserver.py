@@ -570,7 +570,7 @@ class BitsUploadServer(ThreadingHTTPServer):
         shutil.rmtree(self.reply_dir, ignore_errors=True)
 
 
-class BitsHandler(BaseHTTPRequestHandler):
+class BitsHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "bitsuploadserver/1.0"
     sys_version = ""
@@ -585,18 +585,6 @@ class BitsHandler(BaseHTTPRequestHandler):
     _record: dict | None = None
 
     # ---- connection lifecycle --------------------------------------------
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection_id = self.server.next_connection_id()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except OSError as exc:  # client went away / we aborted the socket
-            if self.server.verbose:
-                self.log_message("connection error: %r", exc)
 
     def handle_one_request(self) -> None:
         self._body_left = 0

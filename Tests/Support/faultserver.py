@@ -74,6 +74,7 @@ Control endpoints (never subject to switches, never logged):
 
 from __future__ import annotations
 
+import serverlife
 from serverlife import serve_until_signal
 
 import argparse
@@ -495,7 +496,7 @@ class FaultServer(ThreadingHTTPServer):
             self._times.clear()
 
 
-class FaultHandler(BaseHTTPRequestHandler):
+class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "faultserver/1.0"
     sys_version = ""
@@ -508,18 +509,6 @@ class FaultHandler(BaseHTTPRequestHandler):
     _response_started = False
     _body_pending = False
     _continue_pending = False
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection_id = self.server.next_connection_id()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except OSError as exc:  # client went away / we aborted the socket
-            if self.server.verbose:
-                self.log_message("connection error: %r", exc)
 
     def version_string(self) -> str:
         return self.server_version

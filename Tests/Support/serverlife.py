@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import tempfile
 
 
@@ -44,3 +45,20 @@ def serve_until_signal(server, port_file: str | None = None, announce: str | Non
     finally:
         server.server_close()
     return 0
+
+
+class LoopbackConnection:
+    """Mixin for the servers' request handlers (before BaseHTTPRequestHandler): numbers each
+    connection, turns Nagle off, and treats a vanished client as the end of the connection."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection_id = self.server.next_connection_id()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError as exc:  # client went away / we aborted the socket
+            if self.server.verbose:
+                self.log_message("connection error: %r", exc)

@@ -22,6 +22,9 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import serverproc  # noqa: E402
+from serverproc import stop_server  # noqa: E402
 SERVER = os.path.join(HERE, "bitsuploadserver.py")
 CURL = "/usr/bin/curl"
 
@@ -44,32 +47,7 @@ def pattern(size: int, seed: int = 1) -> bytes:
 
 def start_server(workdir: str, root: str, *options: str) -> tuple[subprocess.Popen, int, str]:
     """Start bitsuploadserver on port 0; return (process, port, port file)."""
-    port_file = os.path.join(workdir, "port")
-    stderr = open(os.path.join(workdir, "stderr.log"), "w")
-    proc = subprocess.Popen(
-        [sys.executable, SERVER, "--root", root, "--port", "0", "--port-file", port_file,
-         *options],
-        stdout=subprocess.PIPE, stderr=stderr, text=True)
-    stderr.close()
-    line = proc.stdout.readline()  # printed once listening
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    if not m:
-        proc.kill()
-        proc.wait()
-        with open(os.path.join(workdir, "stderr.log")) as f:
-            raise RuntimeError(f"server did not start: {line!r} {f.read()}")
-    return proc, int(m[1]), port_file
-
-
-def stop_server(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+    return serverproc.start_server(SERVER, root, workdir, *options)
 
 
 class BitsServerCase(unittest.TestCase):

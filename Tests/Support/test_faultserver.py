@@ -23,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import faultserver  # noqa: E402  (path set up above)
 from faultserver import gen_bytes  # noqa: E402
+import serverproc  # noqa: E402
+from serverproc import stop_server  # noqa: E402
 
 SERVER = os.path.join(HERE, "faultserver.py")
 CURL = "/usr/bin/curl"
@@ -31,28 +33,7 @@ DATA = bytes(((i * 31 + 7) ^ (i >> 3)) & 0xFF for i in range(1000))
 
 def start_server(root: str, workdir: str) -> tuple[subprocess.Popen, int, str]:
     """Start faultserver on port 0; return (process, port, port file path)."""
-    port_file = os.path.join(workdir, "port")
-    stderr = open(os.path.join(workdir, "stderr.log"), "w")
-    proc = subprocess.Popen(
-        [sys.executable, SERVER, "--root", root, "--port", "0", "--port-file", port_file],
-        stdout=subprocess.PIPE, stderr=stderr, text=True)
-    stderr.close()
-    line = proc.stdout.readline()  # printed once listening
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    if not m:
-        proc.kill()
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc, int(m[1]), port_file
-
-
-def stop_server(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
+    return serverproc.start_server(SERVER, root, workdir)
 
 
 class FaultServerTest(unittest.TestCase):
