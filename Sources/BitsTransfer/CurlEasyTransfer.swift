@@ -130,41 +130,20 @@ final class CurlEasyTransfer {
         let secure = FailureMapping.isSecure(url)
         // An https download may only be redirected to https unless the job allows downgrades.
         let redirectProtocols = secure && !options.allowHTTPSToHTTPRedirect ? "https" : "http,https"
-        var codes: [(String, CURLcode)] = [
-            ("URL", bits_curl_setopt_str(h, CURLOPT_URL, url)),
-            ("NOSIGNAL", bits_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)),
+        var codes = CurlConnectionOptions.apply(to: h, url: url, options: options, userAgent: userAgent,
+                                                errorBuffer: errorBuffer,
+                                                connectTimeoutSeconds: request.connectTimeoutSeconds,
+                                                stallTimeoutSeconds: request.stallTimeoutSeconds)
+        codes += [
             ("BUFFERSIZE", bits_curl_setopt_long(h, CURLOPT_BUFFERSIZE, Self.receiveBufferSize(cap: request.maxBytesPerSecond))),
             ("FOLLOWLOCATION", bits_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, options.redirectPolicy == .deny ? 0 : 1)),
             ("MAXREDIRS", bits_curl_setopt_long(h, CURLOPT_MAXREDIRS, 10)),
-            ("PROTOCOLS_STR", bits_curl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https")),
             ("REDIR_PROTOCOLS_STR", bits_curl_setopt_str(h, CURLOPT_REDIR_PROTOCOLS_STR, redirectProtocols)),
-            ("USERAGENT", bits_curl_setopt_str(h, CURLOPT_USERAGENT, userAgent)),
-            ("TCP_KEEPALIVE", bits_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)),
-            ("SUPPRESS_CONNECT_HEADERS", bits_curl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)),
-            ("CONNECTTIMEOUT", bits_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, Int(request.connectTimeoutSeconds))),
-            ("ERRORBUFFER", bits_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer)),
             ("WRITEFUNCTION", bits_curl_setopt_callback(h, CURLOPT_WRITEFUNCTION, curlWriteCallback)),
             ("WRITEDATA", bits_curl_setopt_ptr(h, CURLOPT_WRITEDATA, me)),
             ("HEADERFUNCTION", bits_curl_setopt_callback(h, CURLOPT_HEADERFUNCTION, curlHeaderCallback)),
             ("HEADERDATA", bits_curl_setopt_ptr(h, CURLOPT_HEADERDATA, me)),
-            ("SSL_VERIFYPEER", bits_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, options.verifyPeer ? 1 : 0)),
-            ("SSL_VERIFYHOST", bits_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, options.verifyHost ? 2 : 0)),
         ]
-        if options.checkRevocation {
-            codes.append(("SSL_VERIFYSTATUS", bits_curl_setopt_long(h, CURLOPT_SSL_VERIFYSTATUS, 1)))
-        }
-        if let certificate = options.clientCertificatePEM {
-            codes.append(("SSLCERTTYPE", bits_curl_setopt_str(h, CURLOPT_SSLCERTTYPE, "PEM")))
-            codes.append(("SSLCERT_BLOB", certificate.withUnsafeBytes {
-                bits_curl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count)
-            }))
-        }
-        if let key = options.clientKeyPEM {
-            codes.append(("SSLKEYTYPE", bits_curl_setopt_str(h, CURLOPT_SSLKEYTYPE, "PEM")))
-            codes.append(("SSLKEY_BLOB", key.withUnsafeBytes {
-                bits_curl_setopt_blob(h, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count)
-            }))
-        }
         switch method {
         case "GET":
             break
@@ -176,29 +155,6 @@ final class CurlEasyTransfer {
             codes.append(("POSTFIELDSIZE", bits_curl_setopt_long(h, CURLOPT_POSTFIELDSIZE, 0)))
         default:
             codes.append(("CUSTOMREQUEST", bits_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, method)))
-        }
-        switch options.proxy {
-        case .environment:
-            break  // libcurl reads http_proxy, https_proxy, no_proxy at each transfer
-        case .none:
-            codes.append(("PROXY", bits_curl_setopt_str(h, CURLOPT_PROXY, "")))
-        case let .explicit(proxyURL, bypass):
-            codes.append(("PROXY", bits_curl_setopt_str(h, CURLOPT_PROXY, proxyURL)))
-            codes.append(("NOPROXY", bits_curl_setopt_str(h, CURLOPT_NOPROXY, bypass)))
-        }
-        if let auth = CredentialChoice.choose(options.credentials, for: .server) {
-            codes.append(("HTTPAUTH", bits_curl_setopt_long(h, CURLOPT_HTTPAUTH, Int(bitPattern: auth.mask))))
-            codes.append(("USERNAME", bits_curl_setopt_str(h, CURLOPT_USERNAME, auth.userName)))
-            codes.append(("PASSWORD", bits_curl_setopt_str(h, CURLOPT_PASSWORD, auth.password)))
-        }
-        if let auth = CredentialChoice.choose(options.credentials, for: .proxy) {
-            codes.append(("PROXYAUTH", bits_curl_setopt_long(h, CURLOPT_PROXYAUTH, Int(bitPattern: auth.mask))))
-            codes.append(("PROXYUSERNAME", bits_curl_setopt_str(h, CURLOPT_PROXYUSERNAME, auth.userName)))
-            codes.append(("PROXYPASSWORD", bits_curl_setopt_str(h, CURLOPT_PROXYPASSWORD, auth.password)))
-        }
-        if request.stallTimeoutSeconds > 0 {
-            codes.append(("LOW_SPEED_LIMIT", bits_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)))
-            codes.append(("LOW_SPEED_TIME", bits_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, Int(request.stallTimeoutSeconds))))
         }
         if request.maxBytesPerSecond > 0 {
             let cap = curl_off_t(clamping: request.maxBytesPerSecond)

@@ -109,6 +109,14 @@ public protocol TransferEngineDelegate: AnyObject, Sendable {
     /// transfer; the final value is carried by the outcome.
     func transfer(_ id: TransferID, didProgress bytesOnDisk: UInt64)
     func transfer(_ id: TransferID, didEnd outcome: TransferOutcome)
+    /// The end of an `exchange` (a request/response pair such as an upload packet). Upload
+    /// progress of its body comes as `didProgress` (bytes sent).
+    func transfer(_ id: TransferID, didExchange outcome: ExchangeOutcome)
+}
+
+extension TransferEngineDelegate {
+    /// Delegates that only download ignore exchanges.
+    public func transfer(_ id: TransferID, didExchange outcome: ExchangeOutcome) {}
 }
 
 /// Per-request HTTP options (bits-reference §2.3, §2.7, §6.1). Defaults are BITS's.

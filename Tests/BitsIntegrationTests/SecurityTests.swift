@@ -186,3 +186,22 @@ final class SecurityTests: BitsTestCase {
         XCTAssertEqual(TestFiles.listing("/etc").filter { $0.hasPrefix("BIT") && $0.hasSuffix(".tmp") }, [])
     }
 }
+
+/// Limits come from the configuration file; a bad file stops the daemon with the line named.
+final class ConfigurationTests: BitsTestCase {
+    override class var daemonConfig: String? { "[Limits]\nMaxJobsPerUser=7\nMaxJobsPerMachine=70\nMaxFilesPerJob=17\nMaxRangesPerFile=27\n" }
+
+    func testLimitsFromTheConfigurationAreThePropertiesAndABadFileNamesItsLine() throws {
+        for (name, value) in [("MaxJobsPerUser", 7), ("MaxJobsPerMachine", 70), ("MaxFilesPerJob", 17), ("MaxRangesPerFile", 27)] {
+            XCTAssertEqual(try property(as: alice, BitsNames.managerPath, BitsNames.manager, name).uint64, UInt64(value), name)
+        }
+        let dir = NSTemporaryDirectory() + "bitsd-badconf-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "[Limits]\nMaxJobsPerUser=sixty\n".write(toFile: "\(dir)/bitsd.conf", atomically: true, encoding: .utf8)
+        let r = try ProcessRunner.run([daemon.binary, "--address", env.address, "--state-directory", "\(dir)/state",
+                                       "--config", "\(dir)/bitsd.conf"], timeout: 20)
+        XCTAssertEqual(r.status, 78, r.summary)
+        XCTAssertTrue(r.stderr.contains("line 2") && r.stderr.contains("sixty"), r.stderr)
+    }
+}
