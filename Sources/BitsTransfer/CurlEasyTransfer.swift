@@ -582,7 +582,7 @@ final class CurlEasyTransfer {
     }
 
     /// RFC 9110 token characters (a method name).
-    private static func isTokenCharacter(_ c: UInt8) -> Bool {
+    static func isTokenCharacter(_ c: UInt8) -> Bool {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"):
             return true

@@ -10,6 +10,7 @@ import Glibc
 final class CurlMultiLoop: @unchecked Sendable {
     enum Command {
         case start(DownloadRequest, url: String)
+        case exchange(ExchangeRequest)
         case cancel(TransferID)
         /// A new receive-rate cap (bytes per second, 0 = unlimited) for a running transfer.
         case setRate(TransferID, UInt64)
@@ -33,6 +34,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var active: [TransferID: CurlEasyTransfer] = [:]
     private var byHandle: [UnsafeMutableRawPointer: CurlEasyTransfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
+    private var exchanges: [TransferID: CurlExchange] = [:]
+    private var exchangeByHandle: [UnsafeMutableRawPointer: CurlExchange] = [:]
 
     init(delegate: TransferEngineDelegate, userAgent: String) {
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
@@ -84,6 +87,8 @@ final class CurlMultiLoop: @unchecked Sendable {
                 if stop {
                     if case .start(let request, _) = command {
                         delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
+                    } else if case .exchange(let request) = command {
+                        delegate.transfer(request.id, didExchange: .cancelled)
                     }
                 } else {
                     apply(command)
@@ -96,7 +101,8 @@ final class CurlMultiLoop: @unchecked Sendable {
             let now = monotonicNanoseconds()
             // Idle: sleep until a command wakes the loop (curl_multi_wakeup) or curl's own
             // timers (e.g. closing cached connections) are due; no polling.
-            var timeout: UInt64 = active.isEmpty ? UInt64(Int32.max) : 100
+            var timeout: UInt64 = active.isEmpty && exchanges.isEmpty ? UInt64(Int32.max) : 100
+            for exchange in exchanges.values { exchange.reportProgressIfDue(now: now) }
             for transfer in active.values {
                 transfer.resumeIfDue(now: now)
                 transfer.reportProgressIfDue(now: now)
@@ -109,7 +115,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             // paused for its rate cap); curl shortens the wait further for its own timers.
             curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
         }
-        for id in Array(active.keys) { cancel(id) }
+        for id in Array(active.keys) + Array(exchanges.keys) { cancel(id) }
         for handle in idleHandles { curl_easy_cleanup(handle) }
         idleHandles = []
     }
@@ -117,6 +123,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     private func apply(_ command: Command) {
         switch command {
         case let .start(request, url): start(request, url: url)
+        case .exchange(let request): startExchange(request)
         case .cancel(let id): cancel(id)
         case let .setRate(id, bytesPerSecond): active[id]?.setRateLimit(bytesPerSecond, now: monotonicNanoseconds())
         }
@@ -166,7 +173,41 @@ final class CurlMultiLoop: @unchecked Sendable {
         byHandle[handle] = transfer
     }
 
+    private func startExchange(_ request: ExchangeRequest) {
+        let id = request.id
+        guard active[id] == nil, exchanges[id] == nil else {
+            return delegate.transfer(id, didExchange: .failed(.other("Transfer \(id) is already running in the engine."), bytesSent: 0))
+        }
+        let lower = request.url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            return delegate.transfer(id, didExchange: .failed(.protocolError("\(redactingPassword(request.url)) is not an http or https URL."), bytesSent: 0))
+        }
+        guard let handle = idleHandles.popLast() ?? curl_easy_init() else {
+            return delegate.transfer(id, didExchange: .failed(.other("curl_easy_init failed."), bytesSent: 0))
+        }
+        let exchange = CurlExchange(request: request, handle: handle, delegate: delegate)
+        if let failure = exchange.configure(userAgent: userAgent) {
+            withExtendedLifetime(exchange) { recycle(handle) }
+            return delegate.transfer(id, didExchange: .failed(failure, bytesSent: 0))
+        }
+        let code = curl_multi_add_handle(multi, handle)
+        guard code == CURLM_OK else {
+            withExtendedLifetime(exchange) { recycle(handle) }
+            let text = curl_multi_strerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+            return delegate.transfer(id, didExchange: .failed(.other("curl multi error \(code.rawValue): \(text)."), bytesSent: 0))
+        }
+        exchanges[id] = exchange
+        exchangeByHandle[handle] = exchange
+    }
+
     private func cancel(_ id: TransferID) {
+        if let exchange = exchanges.removeValue(forKey: id) {
+            exchangeByHandle[exchange.handle] = nil
+            curl_multi_remove_handle(multi, exchange.handle)
+            withExtendedLifetime(exchange) { recycle(exchange.handle) }
+            delegate.transfer(id, didExchange: .cancelled)
+            return
+        }
         guard let transfer = active.removeValue(forKey: id) else { return }
         byHandle[transfer.handle] = nil
         curl_multi_remove_handle(multi, transfer.handle)
@@ -183,6 +224,14 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
         }
         for (handle, result) in done {
+            if let exchange = exchangeByHandle.removeValue(forKey: handle) {
+                let outcome = exchange.finish(result: result)
+                curl_multi_remove_handle(multi, handle)
+                exchanges[exchange.request.id] = nil
+                withExtendedLifetime(exchange) { recycle(handle) }
+                delegate.transfer(exchange.request.id, didExchange: outcome)
+                continue
+            }
             guard let transfer = byHandle[handle] else { continue }
             let step = transfer.finish(result: result)
             curl_multi_remove_handle(multi, handle)

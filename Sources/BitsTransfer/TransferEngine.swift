@@ -57,6 +57,14 @@ public final class TransferEngine: @unchecked Sendable {
         }
     }
 
+    /// Sends one request (an upload packet) and reports its response with `didExchange`
+    /// (and the body's progress with `didProgress`). `cancel(id:)` stops it (`.cancelled`).
+    public func exchange(_ request: ExchangeRequest) {
+        if !loop.enqueue(.exchange(request)) {
+            delegate.transfer(request.id, didExchange: .cancelled)
+        }
+    }
+
     /// Stops a transfer; it ends with `.cancelled(bytesOnDisk:)`. Unknown or finished ids are
     /// ignored.
     public func cancel(id: TransferID) {
