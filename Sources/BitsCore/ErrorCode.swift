@@ -32,6 +32,13 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let protocolError = ErrorCode(rawValue: "protocol-error")
     public static let transport = ErrorCode(rawValue: "transport")
     public static let internalError = ErrorCode(rawValue: "internal")
+    public static let uploadProtocolMismatch = ErrorCode(rawValue: "upload-protocol-mismatch")
+    public static let uploadTooLarge = ErrorCode(rawValue: "upload-too-large")
+    public static let uploadNotEnabled = ErrorCode(rawValue: "upload-not-enabled")
+    public static let uploadSessionNotFound = ErrorCode(rawValue: "upload-session-not-found")
+    public static let localFileChanged = ErrorCode(rawValue: "local-file-changed")
+    /// The server application of an upload answered HTTP `status` (context remote-application).
+    public static func remoteApplication(_ status: Int) -> ErrorCode { .init(rawValue: "remote-application-http-\(status)") }
 
     public var description: String { rawValue }
 
@@ -62,5 +69,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         (.protocolError, "the server's answer broke the protocol (fatal)"),
         (.transport, "another transport failure (transient)"),
         (.internalError, "an internal error of the service (fatal)"),
+        (.uploadProtocolMismatch, "the upload server supports no common BITS upload protocol (fatal)"),
+        (.uploadTooLarge, "the upload, or even the smallest fragment, is larger than the server accepts (fatal)"),
+        (.uploadNotEnabled, "BITS uploads are not enabled for the URL on the server (fatal)"),
+        (.uploadSessionNotFound, "the server lost the upload session; the upload starts a new one (transient)"),
+        (.localFileChanged, "the upload's source file changed during the upload (fatal)"),
+    ]
+
+    /// Code patterns, for documentation: `http-NNN` (the server answered HTTP NNN) and
+    /// `remote-application-http-NNN` (an upload's server application answered HTTP NNN; fatal
+    /// or transient per bits-reference §3.1).
+    public static let patterns: [(String, String)] = [
+        ("http-NNN", "the server answered HTTP status NNN (4xx fatal except 408/429; 5xx transient)"),
+        ("remote-application-http-NNN", "the upload's server application answered HTTP NNN (3xx transient except 300-305/307; 4xx fatal except 408/409; 5xx transient except 501/505)"),
     ]
 }

@@ -26,6 +26,8 @@ public struct JobFile: Sendable, Equatable, Codable {
     /// The destination directory as it was when the file was added (device and inode):
     /// Complete renames only into that same directory, never into one swapped in since.
     public var directory: DirectoryIdentity?
+    /// Upload jobs: the source as it was at AddFile and the server session.
+    public var upload: UploadState?
 
     public init(remoteName: String, localName: String, temporaryName: String) {
         self.remoteName = remoteName
@@ -51,5 +53,22 @@ public struct DirectoryIdentity: Sendable, Equatable, Codable {
     public init(device: UInt64, inode: UInt64) {
         self.device = device
         self.inode = inode
+    }
+}
+
+/// An upload file's protocol state, kept across restarts: the source's size and
+/// modification time when it was added (a change is `local-file-changed`), the server's
+/// session, and the highest offset sent in it (a server may acknowledge up to there).
+public struct UploadState: Sendable, Equatable, Codable {
+    public var sourceSize: UInt64
+    public var sourceModified: Int64
+    public var sessionID: String?
+    public var highestSent: UInt64 = 0
+    /// The upload-reply job's reply URL, from the final fragment's Ack.
+    public var replyURL: String?
+
+    public init(sourceSize: UInt64, sourceModified: Int64) {
+        self.sourceSize = sourceSize
+        self.sourceModified = sourceModified
     }
 }

@@ -31,6 +31,8 @@ public enum TransferFailure: Error, Sendable, Equatable {
     case maximumDownloadTimeExceeded(String)
     /// Anything else the transport reported.
     case other(String)
+    /// Already classified by the protocol that saw it (the BITS upload protocol's answers).
+    case classified(ClassifiedFailure)
 }
 
 /// Whether a failure is retried by the service.
@@ -47,6 +49,15 @@ public struct ClassifiedFailure: Sendable, Equatable {
     public var description: String
     /// Server-requested delay before the next attempt.
     public var retryAfterSeconds: UInt32?
+
+    public init(disposition: FailureDisposition, context: ErrorContext, code: ErrorCode, description: String,
+                retryAfterSeconds: UInt32? = nil) {
+        self.disposition = disposition
+        self.context = context
+        self.code = code
+        self.description = description
+        self.retryAfterSeconds = retryAfterSeconds
+    }
 }
 
 /// Transient vs fatal, as BITS: DNS, refused/reset connections, timeouts, stalls, 5xx, 408 and
@@ -58,6 +69,7 @@ public enum FailureClassifier {
             ClassifiedFailure(disposition: d, context: c, code: code, description: text, retryAfterSeconds: retryAfter)
         }
         switch failure {
+        case .classified(let classified): return classified
         case .httpStatus(let status, let retryAfter):
             let transient = status >= 500 || status == 408 || status == 429
             return make(transient ? .transient : .fatal, .remoteFile, .http(status),

@@ -6,6 +6,7 @@ enum EngineEvent: Sendable {
     case response(TransferID, ResponseInfo)
     case progress(TransferID, UInt64)
     case ended(TransferID, TransferOutcome)
+    case exchanged(TransferID, ExchangeOutcome)
 }
 
 /// Turns engine callbacks (on the engine's threads) into one ordered stream of events.
@@ -20,4 +21,5 @@ final class EngineEventBridge: TransferEngineDelegate, @unchecked Sendable {
     func transfer(_ id: TransferID, didReceive response: ResponseInfo) { continuation.yield(.response(id, response)) }
     func transfer(_ id: TransferID, didProgress bytesOnDisk: UInt64) { continuation.yield(.progress(id, bytesOnDisk)) }
     func transfer(_ id: TransferID, didEnd outcome: TransferOutcome) { continuation.yield(.ended(id, outcome)) }
+    func transfer(_ id: TransferID, didExchange outcome: ExchangeOutcome) { continuation.yield(.exchanged(id, outcome)) }
 }

@@ -29,8 +29,12 @@ extension QueueManager {
         guard !entries.isEmpty else { throw ServiceError.invalidArgs("No files were given.") }
         try limits.checkFiles(existing: job.files.count, adding: entries.count, jobID: id,
                               exempt: caller.exemptFromLimits)
-        guard job.type == .download else {
-            throw ServiceError(.notSupported, "Upload jobs are not supported by this version of bitsd yet.")
+        if job.type != .download {
+            guard entries.count == 1, ranges == nil else {
+                throw ServiceError(ranges == nil ? .tooManyFiles : .notSupported,
+                                   ranges == nil ? "An upload job takes exactly one file." : "Upload jobs do not take ranges.")
+            }
+            return try addUploadFile(id, job: job, remote: entries[0].remote, local: entries[0].local)
         }
         if let ranges {
             _ = try InputValidation.ranges(ranges)
@@ -127,6 +131,7 @@ extension QueueManager {
             return self.enter(next, job: &job)
         }
         stopTransfer(of: id)
+        sendCancelSession(for: job)
         CrashPoint.reach("cancel:stored")
         if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }

@@ -74,6 +74,10 @@ extension QueueManager {
         guard job.owner != caller.uid else { return }
         let previous = try identity(of: job.owner)
         let next = try identity(of: caller.uid)
+        if job.type != .download {
+            // The new owner must be able to read the source; nothing is created.
+            for file in job.files { close(try files.openSource(file.localName, owner: next).fd) }
+        }
         var updated = job
         var created: [String] = []
         let pending = job.files.indices.compactMap { index -> (Int, String)? in
@@ -96,7 +100,8 @@ extension QueueManager {
                 updated.files[index].directory = prepared.directory
                 updated.files[index].restart()
             }
-            for index in job.files.indices where job.files[index].temporaryName == job.files[index].localName {
+            for index in job.files.indices where job.type == .download
+                && job.files[index].temporaryName == job.files[index].localName {
                 // HighPerformance: the destination itself, reopened as the new owner.
                 updated.files[index].directory = try files.prepareDirectDestination(localPath: job.files[index].localName, owner: next).directory
                 updated.files[index].restart()

@@ -104,7 +104,9 @@ extension QueueManager {
 
     /// Reconciles the stored progress of each unfinished file with its file on disk.
     private func reconcileFiles(of job: inout Job) {
-        guard let owner = try? identity(of: job.owner) else { return }
+        // An upload's "file on disk" is the user's source: never touched (the server's
+        // received range decides where the upload continues).
+        guard job.type == .download, let owner = try? identity(of: job.owner) else { return }
         for index in job.files.indices {
             let file = job.files[index]
             let onDisk = files.reconcileTemporary(file.temporaryName,

@@ -51,6 +51,10 @@ extension QueueManager {
             return
         }
         let file = job.files[index]
+        if job.type != .download {
+            startUpload(id, fileIndex: index)
+            return
+        }
         // ProxyUsage preconfig/autodetect: ask the system's resolver first (asynchronously);
         // the scheduler starts the file when the answer is in. Files of the same origin
         // reuse the answer for a minute.
@@ -170,6 +174,7 @@ extension QueueManager {
         case .response(let tid, let info): handleResponse(tid, info)
         case .progress(let tid, let bytes): handleProgress(tid, bytes)
         case .ended(let tid, let outcome): handleEnd(tid, outcome)
+        case .exchanged(let tid, let outcome): handleExchange(tid, outcome)
         }
     }
 
@@ -210,6 +215,7 @@ extension QueueManager {
 
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
         guard let active = current(tid), var job = jobs[active.jobID] else { return }
+        let bytes = active.progressBase + bytes
         guard job.files[active.fileIndex].bytesTransferred != bytes else { return }
         job.files[active.fileIndex].bytesTransferred = bytes
         if job.state == .connecting {

@@ -37,6 +37,8 @@ public actor QueueManager {
         var activity: UInt64 = 0
         /// When the job was last written to the database (progress checkpoints).
         var lastCheckpoint: ContinuousClock.Instant?
+        /// The upload in progress (upload jobs).
+        var upload: UploadRun?
     }
 
     /// The system resolver's answer for one origin (`scheme://host:port`): a proxy URL or
@@ -52,6 +54,8 @@ public actor QueueManager {
         let jobID: JobID
         let fileIndex: Int
         let descriptors: [Int32]
+        /// Added to the engine's progress (an upload fragment's offset).
+        var progressBase: UInt64 = 0
     }
 
     public nonisolated let limits: JobLimits
@@ -76,6 +80,8 @@ public actor QueueManager {
     var inactivityTask: Task<Void, Never>?
     var runtime: [JobID: Runtime] = [:]
     var transfers: [TransferID: ActiveTransfer] = [:]
+    /// Cancel-Session packets of cancelled upload jobs still being delivered.
+    var cancelSessions: [TransferID: PendingCancel] = [:]
     /// Non-final jobs per owner, kept with every create and retire (limits are checked on
     /// every CreateJob; counting them anew would be O(jobs)).
     var liveJobsByOwner: [UInt32: Int] = [:]

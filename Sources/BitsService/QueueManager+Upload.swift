@@ -1,0 +1,334 @@
+import BitsCore
+import BitsTransfer
+import Foundation
+
+/// Upload jobs over the BITS Upload Protocol ([MC-BUP], bits-reference §6.3): Ping,
+/// Create-Session, Fragments from the server's received offset, Close-Session; Cancel-Session
+/// when the job is cancelled. One packet at a time, each an engine exchange; the protocol's
+/// rules (headers, Acks, error mapping, fragment sizes) are `UploadProtocol`'s.
+extension QueueManager {
+    /// The upload running for a job: its source descriptor (opened as the owner), the packet
+    /// in flight and the fragment sizer.
+    struct UploadRun {
+        var descriptor: Int32
+        var sizer = UploadProtocol.FragmentSizer()
+        var packet: UploadProtocol.Packet = .ping
+        var sentAt: ContinuousClock.Instant
+        var http: HTTPOptions
+    }
+
+    /// Starts (or resumes) the upload of a job's file: Ping and Create-Session for a new
+    /// session, else the next fragment from the acknowledged offset, or Close-Session when the
+    /// server has everything.
+    func startUpload(_ id: JobID, fileIndex index: Int) {
+        guard let job = jobs[id], let state = job.files[index].upload else { return }
+        let file = job.files[index]
+        let descriptor: Int32
+        let http: HTTPOptions
+        do {
+            let owner = try identity(of: job.owner)
+            let (fd, _) = try files.openSource(file.localName, owner: owner)
+            descriptor = fd
+            http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
+        } catch {
+            let message = (error as? ServiceError)?.message ?? "\(error)"
+            fail(id, fileIndex: index, failure: .localAccessDenied(message))
+            return
+        }
+        if let changed = sourceChange(descriptor, state: state, path: file.localName) {
+            close(descriptor)
+            fail(id, fileIndex: index, failure: changed)
+            return
+        }
+        var run = UploadRun(descriptor: descriptor, sentAt: clock.now, http: http)
+        if let session = state.sessionID {
+            run.packet = file.bytesTransferred >= state.sourceSize
+                ? .closeSession(sessionID: session)
+                : fragment(session: session, offset: file.bytesTransferred, state: state, sizer: run.sizer, name: file.localName)
+        } else {
+            run.packet = .ping
+        }
+        runtime[id]?.upload = run
+        var started = job
+        if started.state != .connecting {
+            let changed = enter(.connecting, job: &started)
+            jobs[id] = started
+            observer?.jobChanged(started, properties: changed)
+        }
+        send(id, fileIndex: index)
+    }
+
+    private func fragment(session: String, offset: UInt64, state: UploadState,
+                          sizer: UploadProtocol.FragmentSizer, name: String) -> UploadProtocol.Packet {
+        .fragment(sessionID: session, offset: offset, length: sizer.length(at: offset, total: state.sourceSize),
+                  total: state.sourceSize, contentName: OwnerFiles.split(name).name)
+    }
+
+    /// A source whose size or modification time differs from AddFile's is fatal (BITS:
+    /// BG_E_LOCAL_FILE_CHANGED).
+    private func sourceChange(_ descriptor: Int32, state: UploadState, path: String) -> TransferFailure? {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { return .localIO("Cannot inspect the upload source '\(path)'.") }
+        let modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        guard UInt64(st.st_size) == state.sourceSize, modified == state.sourceModified else {
+            return .classified(ClassifiedFailure(
+                disposition: .fatal, context: .localFile, code: .localFileChanged,
+                description: "The upload source '\(path)' changed since it was added (size \(state.sourceSize) → \(st.st_size) bytes or a new modification time); BITS does not upload a changing file.",
+                retryAfterSeconds: nil))
+        }
+        return nil
+    }
+
+    /// Sends the run's current packet as one engine exchange.
+    private func send(_ id: JobID, fileIndex index: Int) {
+        guard let job = jobs[id], var run = runtime[id]?.upload else { return }
+        let file = job.files[index]
+        var body: ExchangeRequest.Body?
+        var base: UInt64 = 0
+        if case let .fragment(_, offset, length, _, _) = run.packet {
+            body = .init(descriptor: run.descriptor, offset: offset, length: length)
+            base = offset
+            if var state = job.files[index].upload, offset + length > state.highestSent {
+                state.highestSent = offset + length
+                jobs[id]?.files[index].upload = state
+            }
+        }
+        let tid = nextTransferID
+        nextTransferID += 1
+        run.sentAt = clock.now
+        runtime[id]?.upload = run
+        runtime[id]?.transfer = tid
+        if runtime[id]?.runningSince == nil { runtime[id]?.runningSince = clock.now }
+        transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
+        engine.exchange(ExchangeRequest(id: tid, url: file.remoteName, method: UploadProtocol.method,
+                                        headers: UploadProtocol.headers(for: run.packet) + job.options.customHeaders,
+                                        body: body, http: run.http, maxBytesPerSecond: rateLimit(for: job)))
+    }
+
+    /// An upload packet was answered (or failed, or was stopped).
+    func handleExchange(_ tid: TransferID, _ outcome: ExchangeOutcome) {
+        if let pending = cancelSessions.removeValue(forKey: tid) {
+            return cancelSessionAnswered(pending, outcome)
+        }
+        guard let active = transfers.removeValue(forKey: tid) else { return }
+        let id = active.jobID
+        let isCurrent = runtime[id]?.transfer == tid
+        runtime[id]?.stopping.remove(tid)
+        guard isCurrent, let job = jobs[id], let run = runtime[id]?.upload else {
+            endUploadRun(id)
+            if jobs[id]?.state.isActive == true { Task { self.schedule() } }
+            return
+        }
+        runtime[id]?.transfer = nil
+        let index = active.fileIndex
+        switch outcome {
+        case .cancelled:
+            endUploadRun(id)
+        case .failed(let failure, _):
+            // The acknowledged offset stays; the next attempt asks the server where it is.
+            endUploadRun(id)
+            fail(id, fileIndex: index, failure: failure)
+        case .response(let response):
+            let ack = UploadProtocol.Ack(status: response.status,
+                                         headerLines: response.headers.map { "\($0.name): \($0.value)" })
+            // Bound acknowledged offsets by the file's size: after a restart the server may
+            // hold bytes of a fragment sent after the last stored checkpoint.
+            let result = UploadProtocol.interpret(packet: run.packet, ack: ack,
+                                                  highestSentOffset: job.files[index].upload?.sourceSize,
+                                                  replyExpected: job.type == .uploadReply)
+            advance(id, fileIndex: index, run: run, result: result, elapsed: run.sentAt.duration(to: clock.now))
+        }
+    }
+
+    /// The next packet after an interpreted Ack.
+    private func advance(_ id: JobID, fileIndex index: Int, run: UploadRun, result: UploadProtocol.Outcome,
+                         elapsed: Duration) {
+        guard var job = jobs[id], var state = job.files[index].upload else { return }
+        var run = run
+        let name = job.files[index].localName
+        switch result {
+        case .pinged:
+            run.packet = .createSession
+        case .sessionCreated(let session):
+            state.sessionID = session.id
+            state.highestSent = 0
+            job.files[index].upload = state
+            job.files[index].bytesTransferred = 0
+            jobs[id] = job
+            persistQuietly(id)
+            run.packet = fragment(session: session.id, offset: 0, state: state, sizer: run.sizer, name: name)
+        case let .fragmentAccepted(next, complete, replyURL):
+            if case let .fragment(_, _, length, _, _) = run.packet {
+                run.sizer.recordAcknowledged(length: length, elapsed: elapsed)
+            }
+            job.files[index].bytesTransferred = next
+            if let replyURL { state.replyURL = UploadProtocol.resolveReplyURL(replyURL, requestURL: job.files[index].remoteName) }
+            job.files[index].upload = state
+            if job.state == .connecting { _ = enter(.transferring, job: &job) }
+            jobs[id] = job
+            runtime[id]?.noProgressSince = nil
+            runtime[id]?.dirtyFiles.insert(index)
+            noteProgress(id)
+            if complete {
+                persistQuietly(id)
+                run.packet = .closeSession(sessionID: state.sessionID ?? "")
+            } else {
+                checkpointProgress(id)
+                run.packet = fragment(session: state.sessionID ?? "", offset: next, state: state, sizer: run.sizer, name: name)
+            }
+        case .resync(let next):
+            job.files[index].bytesTransferred = next
+            jobs[id] = job
+            run.packet = next >= state.sourceSize
+                ? .closeSession(sessionID: state.sessionID ?? "")
+                : fragment(session: state.sessionID ?? "", offset: next, state: state, sizer: run.sizer, name: name)
+        case .shrinkFragment:
+            if case let .fragment(session, offset, length, _, _) = run.packet, run.sizer.recordTooLarge(failedLength: length) {
+                run.packet = fragment(session: session, offset: offset, state: state, sizer: run.sizer, name: name)
+            } else {
+                endUploadRun(id)
+                fail(id, fileIndex: index, failure: .classified(ClassifiedFailure(
+                    disposition: .fatal, context: .remoteFile, code: .uploadTooLarge,
+                    description: "The server refused even the smallest fragment of '\(name)' as too large.", retryAfterSeconds: nil)))
+                return
+            }
+        case .sessionNotFound:
+            if case .closeSession = run.packet, job.files[index].bytesTransferred >= state.sourceSize {
+                // The server had the whole file and has forgotten the session: done.
+                return finishUpload(id, fileIndex: index)
+            }
+            state.sessionID = nil
+            state.highestSent = 0
+            job.files[index].upload = state
+            job.files[index].bytesTransferred = 0
+            jobs[id] = job
+            persistQuietly(id)
+            logger.notice("job \(id): the upload server lost the session; starting a new one")
+            run.packet = .createSession
+        case .sessionClosed:
+            return finishUpload(id, fileIndex: index)
+        case .failed(let failure):
+            endUploadRun(id)
+            fail(id, fileIndex: index, failure: .classified(failure.classified))
+            return
+        }
+        if let changed = sourceChange(run.descriptor, state: state, path: name) {
+            endUploadRun(id)
+            fail(id, fileIndex: index, failure: changed)
+            return
+        }
+        runtime[id]?.upload = run
+        send(id, fileIndex: index)
+    }
+
+    /// Close-Session was acknowledged: the server has the whole file.
+    private func finishUpload(_ id: JobID, fileIndex index: Int) {
+        endUploadRun(id)
+        guard var job = jobs[id] else { return }
+        job.files[index].completed = true
+        job.files[index].bytesTransferred = job.files[index].upload?.sourceSize ?? job.files[index].bytesTransferred
+        jobs[id] = job
+        runtime[id]?.dirtyFiles.insert(index)
+        observer?.fileChanged(job, index: index, properties: [.completed])
+        observer?.fileTransferred(job, index: index)
+        logger.info("job \(id): upload of file \(index) complete")
+        startNextFile(of: id)
+        if jobs[id]?.state == .transferred { schedule() }
+    }
+
+    private func endUploadRun(_ id: JobID) {
+        if let run = runtime[id]?.upload {
+            close(run.descriptor)
+            runtime[id]?.upload = nil
+        }
+        runtime[id]?.runningSince = nil
+    }
+
+    // MARK: - AddFile
+
+    /// `AddFile` of an upload job: exactly one file, a source the owner can read (checked by
+    /// opening it as the owner), remembered with its size and modification time.
+    func addUploadFile(_ id: JobID, job: Job, remote: String, local: String) throws -> Range<Int> {
+        guard job.files.isEmpty else {
+            throw ServiceError(.tooManyFiles, "Job \(id) is an upload job and already has its one file.")
+        }
+        let url = try InputValidation.downloadURL(remote)
+        guard url.scheme == "http" || url.scheme == "https" else {
+            throw ServiceError.invalidArgs("Upload URL '\(InputValidation.quote(remote))' must be http or https.")
+        }
+        let path = try InputValidation.localPath(local)
+        let owner = try identity(of: job.owner)
+        let (fd, size) = try files.openSource(path, owner: owner)
+        var st = stat()
+        fstat(fd, &st)
+        close(fd)
+        var file = JobFile(remoteName: remote, localName: path, temporaryName: path)
+        file.bytesTotal = size
+        file.upload = UploadState(sourceSize: size,
+                                  sourceModified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+        var updated = job
+        updated.files = [file]
+        updated.modificationTime = Self.now()
+        try persist(updated)
+        jobs[id] = updated
+        observer?.filesAdded(updated, indices: 0..<1)
+        observer?.jobChanged(updated, properties: [.files, .filesTotal, .bytesTotal, .modificationTime])
+        logger.info("job \(id): upload source added")
+        if updated.state.isActive { schedule() }
+        return 0..<1
+    }
+
+    // MARK: - Cancel-Session
+
+    /// A Cancel-Session the service still owes a server (retried on 5xx, as BITS does).
+    struct PendingCancel {
+        let url: String
+        let sessionID: String
+        let http: HTTPOptions
+        var attempt: Int
+    }
+
+    static let cancelSessionRetryDelays: [Duration] = [.seconds(5), .seconds(30), .seconds(120), .seconds(600)]
+
+    /// Tells the server of a cancelled upload job to drop its session (fire and forget).
+    func sendCancelSession(for job: Job) {
+        guard job.type != .download, let file = job.files.first, let session = file.upload?.sessionID,
+              !file.completed else { return }
+        var http = HTTPOptions()
+        if let owner = try? identity(of: job.owner),
+           let options = try? TransferOptions(files: files).http(for: job, fileIndex: 0, owner: owner) {
+            http = options
+        }
+        sendCancelSession(PendingCancel(url: file.remoteName, sessionID: session, http: http, attempt: 0))
+    }
+
+    private func sendCancelSession(_ pending: PendingCancel) {
+        let tid = nextTransferID
+        nextTransferID += 1
+        cancelSessions[tid] = pending
+        engine.exchange(ExchangeRequest(id: tid, url: pending.url, method: UploadProtocol.method,
+                                        headers: UploadProtocol.headers(for: .cancelSession(sessionID: pending.sessionID)),
+                                        http: pending.http))
+    }
+
+    private func cancelSessionAnswered(_ pending: PendingCancel, _ outcome: ExchangeOutcome) {
+        let retry: Bool
+        switch outcome {
+        case .response(let response):
+            let ack = UploadProtocol.Ack(status: response.status, headerLines: response.headers.map { "\($0.name): \($0.value)" })
+            retry = UploadProtocol.shouldRetryClose(ack: ack)
+        case .failed: retry = true
+        case .cancelled: retry = false
+        }
+        guard retry, pending.attempt < Self.cancelSessionRetryDelays.count else { return }
+        var next = pending
+        next.attempt += 1
+        let delay = Self.cancelSessionRetryDelays[pending.attempt]
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.resendCancelSession(next)
+        }
+    }
+
+    func resendCancelSession(_ pending: PendingCancel) { sendCancelSession(pending) }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Upload jobs over the BITS Upload Protocol against the project's upload server
+/// (`Tests/Support/bitsuploadserver.py`, written from [MC-BUP]); the server's own view
+/// (`/_state`: packets, sessions, sha256 of what it stored) is what the tests check.
+final class UploadTests: BitsTestCase {
+    /// Background jobs are capped (the kill -9 test needs an upload that takes a while);
+    /// foreground jobs are not.
+    override class var daemonConfig: String? { "[Bandwidth]\nBackgroundLimit=2M\n" }
+    private static var server: ManagedProcess?
+    private static var port = 0
+    private static var root = ""
+
+    override class func setUp() {
+        super.setUp()
+        guard TestEnvironment.isRoot, let env = try? TestEnvironment.shared() else { return }
+        root = "\(env.directory)/uploads"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let portFile = "\(env.directory)/upload.port"
+        try? FileManager.default.removeItem(atPath: portFile)
+        server = try? ManagedProcess(name: "bitsuploadserver",
+                                     command: ["/usr/bin/python3", "\(env.supportDirectory)/bitsuploadserver.py",
+                                               "--root", root, "--port", "0", "--port-file", portFile,
+                                               "--reply-echo"],
+                                     logPath: "\(env.directory)/bitsuploadserver.log")
+        _ = waitUntil(timeout: 15) {
+            port = Int((try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            return port > 0
+        }
+    }
+
+    override class func tearDown() {
+        server?.stop()
+        server = nil
+        super.tearDown()
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(Self.port)\(path)" }
+
+    func control(_ body: String) throws {
+        let r = try ProcessRunner.mustRun(["/usr/bin/curl", "-s", "--noproxy", "*", "-X", "POST", "-d", body, url("/_control")])
+        _ = r
+    }
+
+    func state() throws -> JSONValue {
+        let r = try ProcessRunner.mustRun(["/usr/bin/curl", "-s", "--noproxy", "*", url("/_state")])
+        return try JSONValue.parse(r.stdout)
+    }
+
+    /// Packets the server received for `path`, in order.
+    func packets(_ path: String) throws -> [JSONValue] {
+        let log = try state()["packets"]?.array ?? []
+        return log.filter { ($0["path"]?.string ?? "") == path }
+    }
+
+    func source(_ name: String, size: Int, seed: UInt64) throws -> (path: String, sha: String) {
+        let dir = try downloadDirectory(alice, "up")
+        let path = "\(dir)/\(name)"
+        let sha = try TestFiles.create(at: path, size: size, seed: seed)
+        chown(path, alice.uid, alice.gid)
+        return (path, sha)
+    }
+
+    func upload(_ source: String, to path: String, type: String = "upload", foreground: Bool = true) throws -> String {
+        let job = try createJob(as: alice, name: "upload", type: type)
+        _ = try addFile(as: alice, job: job, url: url(path), local: source)
+        if foreground { try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground") }
+        try resume(as: alice, job: job)
+        return job
+    }
+
+    func storedSHA(_ path: String) throws -> String? { try state()["files"]?[path]?["sha256"]?.string }
+
+    func testSmallAndEmptyUploads() throws {
+        for (size, name) in [(200_000, "small.bin"), (0, "empty.bin"), (3 << 20, "three.bin")] {
+            let (path, sha) = try source(name, size: size, seed: UInt64(size + 1))
+            let target = "/in/\(UUID().uuidString.prefix(6))-\(name)"
+            let job = try upload(path, to: target)
+            try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
+            XCTAssertEqual(try property(as: alice, job, "BytesTransferred").uint64, UInt64(size))
+            try complete(as: alice, job: job)
+            XCTAssertEqual(try storedSHA(target), sha, "\(name): the server's file differs")
+            let types = try packets(target).compactMap { $0["type"]?.string }
+            XCTAssertEqual(types.first, "Ping", "\(types)")
+            XCTAssertEqual(types.dropFirst().first, "Create-Session", "\(types)")
+            XCTAssertEqual(types.last, "Close-Session", "\(types)")
+            XCTAssertTrue(TestFiles.exists(path), "the upload's source must stay")
+        }
+    }
+
+    func testSecondFileIsTooManyFilesAndUnreadableSourceIsRefused() throws {
+        let (path, _) = try source("one.bin", size: 1000, seed: 5)
+        let job = try createJob(as: alice, name: "one file", type: "upload")
+        _ = try addFile(as: alice, job: job, url: url("/in/one.bin"), local: path)
+        assertError(try call(as: alice, job, BitsNames.job, "AddFile", "ss", [url("/in/two.bin"), path]),
+                    ["org.example.Bits.Error.TooManyFiles"], "second file of an upload job")
+        let other = try createJob(as: alice, name: "shadow", type: "upload")
+        assertError(try call(as: alice, other, BitsNames.job, "AddFile", "ss", [url("/in/shadow"), "/etc/shadow"]),
+                    [BitsNames.accessDenied], mentioning: ["/etc/shadow"], "upload of /etc/shadow")
+    }
+
+    func testResumeAfterDroppedConnectionContinuesFromTheServersRange() throws {
+        let (path, sha) = try source("drop.bin", size: 6 << 20, seed: 9)
+        let target = "/in/drop-\(UUID().uuidString.prefix(6)).bin"
+        try control(#"{"fault": "drop", "count": 1, "after_bytes": 300000}"#)
+        let job = try upload(path, to: target)
+        try waitForState(as: alice, job: job, ["transient-error", "transferred"], timeout: 30)
+        if try jobState(as: alice, job) == "transient-error" { try resume(as: alice, job: job) }
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try storedSHA(target), sha)
+        let fragments = try packets(target).filter { $0["type"]?.string == "Fragment" }
+        let starts = fragments.compactMap { $0["content_range"]?.string }
+        XCTAssertFalse(starts.dropFirst().contains { $0.hasPrefix("bytes 0-") }, "the upload restarted from 0: \(starts)")
+        XCTAssertEqual(try packets(target).filter { $0["type"]?.string == "Create-Session" }.count, 1, "one session only")
+    }
+
+    func testKillNineMidUploadResumesTheSession() throws {
+        let (path, sha) = try source("kill.bin", size: 24 << 20, seed: 13)
+        let target = "/in/kill-\(UUID().uuidString.prefix(6)).bin"
+        let job = try createJob(as: alice, name: "kill upload", type: "upload")
+        _ = try addFile(as: alice, job: job, url: url(target), local: path)
+        try resume(as: alice, job: job)  // normal priority: 2 MiB/s under the background cap
+        _ = try waitForProperty(as: alice, job, "BytesTransferred", timeout: 30) { ($0.uint64 ?? 0) >= 2 << 20 && $0.uint64 != UInt64.max }
+        usleep(5_500_000)  // past a progress checkpoint
+        daemon.crash()
+        try daemon.start()
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 60)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try TestFiles.sha256(path), sha, "the upload's source changed")
+        XCTAssertEqual(try storedSHA(target), sha)
+        let starts = try packets(target).filter { $0["type"]?.string == "Fragment" }.compactMap { $0["content_range"]?.string }
+        XCTAssertFalse(starts.dropFirst().contains { $0.hasPrefix("bytes 0-") }, "the upload restarted from 0: \(starts)")
+        XCTAssertEqual(try packets(target).filter { $0["type"]?.string == "Create-Session" }.count, 1,
+                       "the restarted daemon must continue the same session")
+    }
+
+    func testCancelSendsCancelSession() throws {
+        let (path, _) = try source("cancel.bin", size: 8 << 20, seed: 17)
+        let target = "/in/cancel-\(UUID().uuidString.prefix(6)).bin"
+        let job = try upload(path, to: target, foreground: false)  // 2 MiB/s: still running when cancelled
+        _ = try waitForProperty(as: alice, job, "BytesTransferred", timeout: 30) { ($0.uint64 ?? 0) > 0 && $0.uint64 != UInt64.max }
+        try cancel(as: alice, job: job)
+        XCTAssertTrue(waitUntil(timeout: 10) { ((try? self.packets(target)) ?? []).contains { $0["type"]?.string == "Cancel-Session" } },
+                      "no Cancel-Session reached the server")
+        XCTAssertNil(try storedSHA(target))
+    }
+
+    func testServerErrorsMapLikeBITS() throws {
+        let (path, _) = try source("err.bin", size: 100_000, seed: 21)
+        // 403 from the server: fatal, remote-file.
+        try control(#"{"fault": "403", "count": 1}"#)
+        let forbidden = try upload(path, to: "/in/forbidden-\(UUID().uuidString.prefix(6)).bin")
+        try waitForState(as: alice, job: forbidden, ["error"], timeout: 30, failOn: ["transferred"])
+        XCTAssertEqual(try property(as: alice, forbidden, "ErrorCode").string, "http-403")
+        XCTAssertEqual(try property(as: alice, forbidden, "ErrorContext").string, "remote-file")
+        // 503: transient, then it goes through on Resume.
+        try control(#"{"fault": "5xx", "count": 1}"#)
+        let busy = try upload(path, to: "/in/busy-\(UUID().uuidString.prefix(6)).bin")
+        try waitForState(as: alice, job: busy, ["transient-error"], timeout: 30, failOn: ["transferred"])
+        XCTAssertTrue((try property(as: alice, busy, "ErrorDescription").string ?? "").contains("503"))
+        try resume(as: alice, job: busy)
+        try waitForState(as: alice, job: busy, ["transferred"], timeout: 30)
+        // Session lost mid-way: a new session, the file still arrives whole.
+        let (big, sha) = try source("lost.bin", size: 4 << 20, seed: 23)
+        let lostTarget = "/in/lost-\(UUID().uuidString.prefix(6)).bin"
+        try control(#"{"fault": "session-loss", "count": 1}"#)
+        let lost = try upload(big, to: lostTarget)
+        try waitForState(as: alice, job: lost, ["transferred"], timeout: 30)
+        try complete(as: alice, job: lost)
+        XCTAssertEqual(try storedSHA(lostTarget), sha)
+    }
+
+    func testChangedSourceIsLocalFileChanged() throws {
+        let (path, _) = try source("changing.bin", size: 100_000, seed: 25)
+        let job = try createJob(as: alice, name: "changing", type: "upload")
+        _ = try addFile(as: alice, job: job, url: url("/in/changing.bin"), local: path)
+        try TestFiles.create(at: path, size: 100_001, seed: 26)
+        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["error"], timeout: 30, failOn: ["transferred"])
+        XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "local-file-changed")
+    }
+}
