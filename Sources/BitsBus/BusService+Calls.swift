@@ -157,6 +157,9 @@ extension BusService {
             _ = try await manager.job(id, caller: caller)
             try await manager.takeOwnership(id, caller: caller)
             return []
+        case (InterfaceDefinitions.jobName, "GetReplyData"):
+            let data = try await manager.replyData(id, caller: caller)
+            return [.array(elementType: "y", data.map { .byte($0) })]
         case (InterfaceDefinitions.jobName, "ReplaceRemotePrefix"):
             let count = try await manager.replaceRemotePrefix(id, caller: caller, old: args[0].stringValue ?? "",
                                                               new: args[1].stringValue ?? "")

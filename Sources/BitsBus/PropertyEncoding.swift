@@ -49,6 +49,9 @@ enum PropertyEncoding {
         case "DynamicContent": .bool(job.options.dynamicContent)
         case "HighPerformance": .bool(job.options.highPerformance)
         case "MaximumDownloadSize": .uint64(job.options.maximumDownloadSize)
+        case "ReplyFileName" where job.type == .uploadReply: .string(job.reply?.fileName ?? "")
+        case "ReplyBytesTotal" where job.type == .uploadReply: .uint64(job.reply?.bytesTotal ?? unknownSize)
+        case "ReplyBytesTransferred" where job.type == .uploadReply: .uint64(job.reply?.bytesTransferred ?? 0)
         default: nil
         }
     }
@@ -125,6 +128,7 @@ enum PropertyEncoding {
         case "DynamicContent": return .dynamicContent(try bool())
         case "HighPerformance": return .highPerformance(try bool())
         case "MaximumDownloadSize": return .maximumDownloadSize(try uint64())
+        case "ReplyFileName": return .replyFileName(try string())
         default: return nil
         }
     }

@@ -28,6 +28,8 @@ public struct Job: Sendable, Equatable, Codable {
     public var secrets = JobSecrets()
     /// The job has been resumed at least once (some settings are fixed from then on).
     public var everResumed = false
+    /// Upload-reply jobs: the server application's reply.
+    public var reply: ReplyState?
 
     public init(id: JobID, type: JobType, owner: UInt32, displayName: String, now: UInt64) {
         self.id = id
@@ -71,4 +73,18 @@ public enum JobDefaults {
     public static let notifyCommandLineMaxLength = 4_000
     public static let userNameMaxLength = 300
     public static let passwordMaxLength = 65_535
+}
+
+/// The reply of an upload-reply job: where it goes (`ReplyFileName`; generated beside the
+/// upload file when empty), the temporary file it is downloaded to (renamed at Complete), and
+/// its progress. `bytesTotal` is nil until the reply download got its response, which tells
+/// the upload half's errors from the reply half's (as BITS's reply progress does).
+public struct ReplyState: Sendable, Equatable, Codable {
+    public var fileName = ""
+    public var temporaryName: String?
+    public var directory: DirectoryIdentity?
+    public var bytesTotal: UInt64?
+    public var bytesTransferred: UInt64 = 0
+    public var done = false
+    public init() {}
 }

@@ -114,6 +114,17 @@ public enum JobSettingRules {
             try requireNotResumed(job, "MaximumDownloadSize")
             job.options.maximumDownloadSize = value
             return [.maximumDownloadSize]
+        case .replyFileName(let value):
+            guard job.type == .uploadReply else {
+                throw ServiceError(.notSupported, "ReplyFileName applies to upload-reply jobs only; job \(job.id) is an \(job.type.rawValue) job.")
+            }
+            guard job.reply?.temporaryName == nil else {
+                throw ServiceError.invalidState("The reply of job \(job.id) is already being downloaded; ReplyFileName can no longer change.")
+            }
+            var reply = job.reply ?? ReplyState()
+            reply.fileName = value.isEmpty ? "" : try InputValidation.localPath(value)
+            job.reply = reply
+            return [.replyFileName]
         }
     }
 

@@ -39,6 +39,9 @@ public enum JobProperty: String, Sendable, CaseIterable {
     case dynamicContent = "DynamicContent"
     case highPerformance = "HighPerformance"
     case maximumDownloadSize = "MaximumDownloadSize"
+    case replyFileName = "ReplyFileName"
+    case replyBytesTotal = "ReplyBytesTotal"
+    case replyBytesTransferred = "ReplyBytesTransferred"
 
     /// The properties that describe the last error.
     public static let errorProperties: Set<JobProperty> =
@@ -82,4 +85,5 @@ public enum JobSetting: Sendable, Equatable {
     case dynamicContent(Bool)
     case highPerformance(Bool)
     case maximumDownloadSize(UInt64)
+    case replyFileName(String)
 }

@@ -135,6 +135,7 @@ extension QueueManager {
         CrashPoint.reach("cancel:stored")
         if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+            if let temporary = job.reply?.temporaryName { files.remove(temporary, owner: owner) }
         }
         CrashPoint.reach("cancel:deleted")
         logger.info("job \(id) cancelled")
@@ -171,7 +172,16 @@ extension QueueManager {
             updated.files[index].temporaryName = file.localName
             CrashPoint.reach("complete:renamed-one")
         }
-        files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner)
+        if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
+            do {
+                try files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner)
+            } catch let error as ServiceError {
+                jobs[id] = updated
+                throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
+            }
+            updated.reply?.temporaryName = nil
+        }
+        files.syncDirectories(of: job.files.filter(\.completed).map(\.localName) + (job.reply.map { [$0.fileName] } ?? []), owner: owner)
         for file in job.files where !file.completed && file.temporaryName != file.localName {
             files.remove(file.temporaryName, owner: owner)
         }

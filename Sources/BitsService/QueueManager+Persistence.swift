@@ -70,6 +70,7 @@ extension QueueManager {
         for stored in opened.jobs {
             var job = stored.job
             for file in job.files { referenced.insert(file.temporaryName) }
+            if let temporary = job.reply?.temporaryName { referenced.insert(temporary) }
             switch job.state {
             case .acknowledged:
                 finishInterruptedComplete(job)
@@ -137,6 +138,9 @@ extension QueueManager {
                     files.remove(file.temporaryName, owner: owner)
                 }
             }
+            if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
+                try? files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner)
+            }
             files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner)
         }
         logger.info("job \(job.id): finished the Complete that a restart interrupted")
@@ -147,6 +151,7 @@ extension QueueManager {
     private func finishInterruptedCancel(_ job: Job) {
         if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+            if let temporary = job.reply?.temporaryName { files.remove(temporary, owner: owner) }
         }
         logger.info("job \(job.id): finished the Cancel that a restart interrupted")
         forget(job.id)

@@ -171,6 +171,12 @@ extension QueueManager {
 
     func handle(_ event: EngineEvent) {
         switch event {
+        case .response(let tid, _), .progress(let tid, _), .ended(let tid, _):
+            if transfers[tid]?.isReply == true { return handleReplyEvent(event) }
+        case .exchanged:
+            break
+        }
+        switch event {
         case .response(let tid, let info): handleResponse(tid, info)
         case .progress(let tid, let bytes): handleProgress(tid, bytes)
         case .ended(let tid, let outcome): handleEnd(tid, outcome)

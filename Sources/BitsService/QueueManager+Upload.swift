@@ -42,6 +42,11 @@ extension QueueManager {
         }
         var run = UploadRun(descriptor: descriptor, sentAt: clock.now, http: http)
         if let session = state.sessionID {
+            if file.bytesTransferred >= state.sourceSize, needsReply(job, fileIndex: index) {
+                runtime[id]?.upload = run
+                startReplyDownload(id, fileIndex: index)
+                return
+            }
             run.packet = file.bytesTransferred >= state.sourceSize
                 ? .closeSession(sessionID: session)
                 : fragment(session: session, offset: file.bytesTransferred, state: state, sizer: run.sizer, name: file.localName)
@@ -171,6 +176,11 @@ extension QueueManager {
             noteProgress(id)
             if complete {
                 persistQuietly(id)
+                if needsReply(job, fileIndex: index) {
+                    runtime[id]?.upload = run
+                    startReplyDownload(id, fileIndex: index)
+                    return
+                }
                 run.packet = .closeSession(sessionID: state.sessionID ?? "")
             } else {
                 checkpointProgress(id)
@@ -235,6 +245,16 @@ extension QueueManager {
         startNextFile(of: id)
         if jobs[id]?.state == .transferred { schedule() }
     }
+
+    /// The reply is in: the session can be closed.
+    func closeSessionAfterReply(_ id: JobID, fileIndex index: Int) {
+        guard var run = runtime[id]?.upload, let session = jobs[id]?.files[index].upload?.sessionID else { return }
+        run.packet = .closeSession(sessionID: session)
+        runtime[id]?.upload = run
+        send(id, fileIndex: index)
+    }
+
+    func endUploadRunAfterReply(_ id: JobID) { endUploadRun(id) }
 
     private func endUploadRun(_ id: JobID) {
         if let run = runtime[id]?.upload {

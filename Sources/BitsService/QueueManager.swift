@@ -56,6 +56,8 @@ public actor QueueManager {
         let descriptors: [Int32]
         /// Added to the engine's progress (an upload fragment's offset).
         var progressBase: UInt64 = 0
+        /// The download of an upload-reply job's reply.
+        var isReply = false
     }
 
     public nonisolated let limits: JobLimits

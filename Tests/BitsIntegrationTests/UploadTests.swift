@@ -185,4 +185,41 @@ final class UploadTests: BitsTestCase {
         try waitForState(as: alice, job: job, ["error"], timeout: 30, failOn: ["transferred"])
         XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "local-file-changed")
     }
+
+    func testUploadReplyEndToEnd() throws {
+        let (path, sha) = try source("reply.bin", size: 300_000, seed: 31)
+        let target = "/in/reply-\(UUID().uuidString.prefix(6)).bin"
+        // ReplyFileName left empty: generated beside the upload file.
+        let job = try upload(path, to: target, type: "upload-reply")
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
+        let replyName = try property(as: alice, job, "ReplyFileName").string ?? ""
+        XCTAssertTrue(replyName.hasPrefix(path), "generated reply name: \(replyName)")
+        XCTAssertFalse(TestFiles.exists(replyName), "the reply is visible before Complete")
+        let total = try property(as: alice, job, "ReplyBytesTotal").uint64 ?? 0
+        XCTAssertEqual(try property(as: alice, job, "ReplyBytesTransferred").uint64, total)
+        let data = try mustCall(as: alice, job, BitsNames.job, "GetReplyData")
+        let bytes = data.first?.array?.compactMap { $0.int.map { UInt8($0) } } ?? []
+        XCTAssertEqual(UInt64(bytes.count), total)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), sha,
+                       "the echo reply is the sha256 of the upload")
+        let types = try packets(target).compactMap { $0["type"]?.string }
+        XCTAssertEqual(types.last, "Close-Session", "the session is closed after the reply: \(types)")
+        try complete(as: alice, job: job)
+        XCTAssertEqual(TestFiles.owner(replyName)?.uid, alice.uid)
+        XCTAssertEqual(try String(contentsOfFile: replyName, encoding: .utf8), String(decoding: bytes, as: UTF8.self))
+
+        // An explicit ReplyFileName; and an upload-half error leaves the reply size unknown.
+        let dir = try downloadDirectory(alice, "replies")
+        let named = try createJob(as: alice, name: "named reply", type: "upload-reply")
+        _ = try addFile(as: alice, job: named, url: url("/in/named-\(UUID().uuidString.prefix(6)).bin"), local: path)
+        try mustSetProperty(as: alice, named, "ReplyFileName", type: "s", value: "\(dir)/answer.txt")
+        try mustSetProperty(as: alice, named, "Priority", type: "s", value: "foreground")
+        try control(#"{"fault": "403", "count": 1}"#)
+        try resume(as: alice, job: named)
+        try waitForState(as: alice, job: named, ["error"], timeout: 30, failOn: ["transferred"])
+        XCTAssertEqual(try property(as: alice, named, "ReplyBytesTotal").uint64, UInt64.max, "the upload half failed")
+        assertError(try call(as: alice, named, BitsNames.job, "GetReplyData"), [BitsNames.invalidState], "reply data before the reply")
+        assertError(try setProperty(as: alice, job, "ReplyFileName", type: "s", value: "x"), [BitsNames.notFound, BitsNames.invalidState],
+                    "ReplyFileName of a completed job")
+    }
 }
