@@ -66,6 +66,11 @@ public struct UploadState: Sendable, Equatable, Codable {
     public var highestSent: UInt64 = 0
     /// The upload-reply job's reply URL, from the final fragment's Ack.
     public var replyURL: String?
+    /// Web-farm affinity from Create-Session (`BITS-Host-Id`, its fallback timeout in
+    /// seconds), and since when (wall-clock µs) packets to that host have been failing.
+    public var hostID: String?
+    public var hostIDFallbackTimeout: UInt32?
+    public var hostFailingSince: UInt64?
 
     public init(sourceSize: UInt64, sourceModified: Int64) {
         self.sourceSize = sourceSize

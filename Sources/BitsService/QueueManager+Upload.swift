@@ -105,9 +105,20 @@ extension QueueManager {
         runtime[id]?.transfer = tid
         if runtime[id]?.runningSince == nil { runtime[id]?.runningSince = clock.now }
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
-        engine.exchange(ExchangeRequest(id: tid, url: file.remoteName, method: UploadProtocol.method,
+        engine.exchange(ExchangeRequest(id: tid, url: packetURL(file), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.packet) + job.options.customHeaders,
                                         body: body, http: run.http, maxBytesPerSecond: rateLimit(for: job)))
+    }
+
+    /// Where the next packet goes: the session's `BITS-Host-Id` host (web farms keep a
+    /// session on one server), or the job's URL once that host has failed for longer than its
+    /// fallback timeout, or when there is none.
+    func packetURL(_ file: JobFile) -> String {
+        guard let state = file.upload, state.sessionID != nil else { return file.remoteName }
+        let affinity = UploadProtocol.HostAffinity(originalURL: file.remoteName, hostID: state.hostID,
+                                                   fallbackTimeoutSeconds: state.hostIDFallbackTimeout)
+        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(Self.now() &- $0)) }
+        return affinity.url(failingFor: failingFor)
     }
 
     /// An upload packet was answered (or failed, or was stopped).
@@ -131,9 +142,15 @@ extension QueueManager {
             endUploadRun(id)
         case .failed(let failure, _):
             // The acknowledged offset stays; the next attempt asks the server where it is.
+            // Failures of the affinity host count towards its fallback timeout.
+            if jobs[id]?.files[index].upload?.hostID != nil, jobs[id]?.files[index].upload?.hostFailingSince == nil {
+                jobs[id]?.files[index].upload?.hostFailingSince = Self.now()
+                persistQuietly(id)
+            }
             endUploadRun(id)
             fail(id, fileIndex: index, failure: failure)
         case .response(let response):
+            if jobs[id]?.files[index].upload?.hostFailingSince != nil { jobs[id]?.files[index].upload?.hostFailingSince = nil }
             let ack = UploadProtocol.Ack(status: response.status,
                                          headerLines: response.headers.map { "\($0.name): \($0.value)" })
             // Bound acknowledged offsets by the file's size: after a restart the server may
@@ -157,6 +174,9 @@ extension QueueManager {
         case .sessionCreated(let session):
             state.sessionID = session.id
             state.highestSent = 0
+            state.hostID = session.hostID
+            state.hostIDFallbackTimeout = session.hostIDFallbackTimeout
+            state.hostFailingSince = nil
             job.files[index].upload = state
             job.files[index].bytesTransferred = 0
             jobs[id] = job

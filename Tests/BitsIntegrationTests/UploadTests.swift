@@ -4,38 +4,42 @@ import XCTest
 import Glibc
 #endif
 
-/// Upload jobs over the BITS Upload Protocol against the project's upload server
+/// Shared set-up of the upload tests: upload jobs over the BITS Upload Protocol against the project's upload server
 /// (`Tests/Support/bitsuploadserver.py`, written from [MC-BUP]); the server's own view
 /// (`/_state`: packets, sessions, sha256 of what it stored) is what the tests check.
-final class UploadTests: BitsTestCase {
+class UploadTestCase: BitsTestCase {
     /// Background jobs are capped (the kill -9 test needs an upload that takes a while);
     /// foreground jobs are not.
     override class var daemonConfig: String? { "[Bandwidth]\nBackgroundLimit=2M\n" }
-    private static var server: ManagedProcess?
-    private static var port = 0
-    private static var root = ""
+    class var serverOptions: [String] { ["--reply-echo"] }
+    private static var servers: [String: (process: ManagedProcess, port: Int)] = [:]
+    private static var key: String { String(reflecting: self) }
+    static var port: Int { servers[key]?.port ?? 0 }
 
+    /// One upload server per test class, with the class's options.
     override class func setUp() {
         super.setUp()
         guard TestEnvironment.isRoot, let env = try? TestEnvironment.shared() else { return }
-        root = "\(env.directory)/uploads"
+        let name = String(describing: self)
+        let root = "\(env.directory)/uploads-\(name)"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let portFile = "\(env.directory)/upload.port"
+        let portFile = "\(env.directory)/upload-\(name).port"
         try? FileManager.default.removeItem(atPath: portFile)
-        server = try? ManagedProcess(name: "bitsuploadserver",
-                                     command: ["/usr/bin/python3", "\(env.supportDirectory)/bitsuploadserver.py",
-                                               "--root", root, "--port", "0", "--port-file", portFile,
-                                               "--reply-echo"],
-                                     logPath: "\(env.directory)/bitsuploadserver.log")
+        guard let process = try? ManagedProcess(
+            name: "bitsuploadserver",
+            command: ["/usr/bin/python3", "\(env.supportDirectory)/bitsuploadserver.py", "--root", root, "--port", "0",
+                      "--port-file", portFile] + serverOptions,
+            logPath: "\(env.directory)/bitsuploadserver-\(name).log") else { return }
+        var port = 0
         _ = waitUntil(timeout: 15) {
             port = Int((try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
             return port > 0
         }
+        servers[key] = (process, port)
     }
 
     override class func tearDown() {
-        server?.stop()
-        server = nil
+        servers.removeValue(forKey: key)?.process.stop()
         super.tearDown()
     }
 
@@ -74,7 +78,10 @@ final class UploadTests: BitsTestCase {
     }
 
     func storedSHA(_ path: String) throws -> String? { try state()["files"]?[path]?["sha256"]?.string }
+}
 
+/// Upload and upload-reply jobs end to end.
+final class UploadTests: UploadTestCase {
     func testSmallAndEmptyUploads() throws {
         for (size, name) in [(200_000, "small.bin"), (0, "empty.bin"), (3 << 20, "three.bin")] {
             let (path, sha) = try source(name, size: size, seed: UInt64(size + 1))
@@ -221,5 +228,45 @@ final class UploadTests: BitsTestCase {
         assertError(try call(as: alice, named, BitsNames.job, "GetReplyData"), [BitsNames.invalidState], "reply data before the reply")
         assertError(try setProperty(as: alice, job, "ReplyFileName", type: "s", value: "x"), [BitsNames.notFound, BitsNames.invalidState],
                     "ReplyFileName of a completed job")
+    }
+}
+
+/// A web-farm server: Create-Session answers `BITS-Host-Id`; later packets go to that host.
+final class UploadHostAffinityTests: UploadTestCase {
+    override class var serverOptions: [String] { ["--host-id", "localhost", "--host-id-fallback-timeout", "1"] }
+
+    func testPacketsFollowTheHostId() throws {
+        let (path, sha) = try source("farm.bin", size: 2 << 20, seed: 41)
+        let target = "/in/farm-\(UUID().uuidString.prefix(6)).bin"
+        let job = try upload(path, to: target)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try storedSHA(target), sha)
+        for packet in try packets(target) where packet["type"]?.string == "Fragment" || packet["type"]?.string == "Close-Session" {
+            let host = packet["headers"]?["Host"]?.string ?? packet["headers"]?["host"]?.string ?? ""
+            XCTAssertTrue(host.hasPrefix("localhost:"), "\(packet["type"]?.string ?? "") went to \(host), not to the Host-Id")
+        }
+    }
+}
+
+/// Multi-gigabyte sparse sources (read fast, mostly zeros) arrive whole.
+final class LargeUploadTests: UploadTestCase {
+    func testTwoGigabyteSparseUpload() throws {
+        let dir = try downloadDirectory(alice, "sparse")
+        let path = "\(dir)/sparse.bin"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 2 << 30)
+        try handle.seek(toOffset: 1 << 30)
+        try handle.write(contentsOf: Data("a marker in the middle".utf8))
+        try handle.close()
+        chown(path, alice.uid, alice.gid)
+        let sha = try ProcessRunner.mustRun(["/usr/bin/sha256sum", path], timeout: 120).stdout.split(separator: " ").first.map(String.init)
+        let target = "/in/sparse-\(UUID().uuidString.prefix(6)).bin"
+        let job = try upload(path, to: target)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 180)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try storedSHA(target), sha)
+        XCTAssertEqual(try state()["files"]?[target]?["size"]?.uint64, UInt64(2 << 30))
     }
 }
