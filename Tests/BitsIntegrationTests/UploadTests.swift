@@ -19,6 +19,11 @@ class UploadTestCase: BitsTestCase {
     /// One upload server per test class, with the class's options.
     override class func setUp() {
         super.setUp()
+        startServer(port: 0)
+    }
+
+    /// Starts the class's server (on `port`, 0 = any free one) and waits for its port file.
+    class func startServer(port wanted: Int) {
         guard TestEnvironment.isRoot, let env = try? TestEnvironment.shared() else { return }
         let name = String(describing: self)
         let root = "\(env.directory)/uploads-\(name)"
@@ -27,7 +32,7 @@ class UploadTestCase: BitsTestCase {
         try? FileManager.default.removeItem(atPath: portFile)
         guard let process = try? ManagedProcess(
             name: "bitsuploadserver",
-            command: ["/usr/bin/python3", "\(env.supportDirectory)/bitsuploadserver.py", "--root", root, "--port", "0",
+            command: ["/usr/bin/python3", "\(env.supportDirectory)/bitsuploadserver.py", "--root", root, "--port", "\(wanted)",
                       "--port-file", portFile] + serverOptions,
             logPath: "\(env.directory)/bitsuploadserver-\(name).log") else { return }
         var port = 0
@@ -36,6 +41,14 @@ class UploadTestCase: BitsTestCase {
             return port > 0
         }
         servers[key] = (process, port)
+    }
+
+    /// Stops the server (SIGTERM, or SIGKILL when `kill`) and starts it again on the same port.
+    func restartServer(kill: Bool = false) {
+        guard let (process, port) = Self.servers[Self.key] else { return }
+        if kill { Glibc.kill(process.pid, SIGKILL) }
+        process.stop(grace: 3)
+        Self.startServer(port: port)
     }
 
     override class func tearDown() {
@@ -268,5 +281,31 @@ final class LargeUploadTests: UploadTestCase {
         try complete(as: alice, job: job)
         XCTAssertEqual(try storedSHA(target), sha)
         XCTAssertEqual(try state()["files"]?[target]?["size"]?.uint64, UInt64(2 << 30))
+    }
+}
+
+/// A server that keeps its sessions across restarts (as IIS does): an upload interrupted by
+/// the server's restart continues from the server's received range.
+final class UploadServerRestartTests: UploadTestCase {
+    override class var serverOptions: [String] { ["--persist-sessions"] }
+
+    func testUploadContinuesAfterTheServerRestarts() throws {
+        for kill in [false, true] {
+            let (path, sha) = try source("restart-\(kill).bin", size: 12 << 20, seed: kill ? 51 : 52)
+            let target = "/in/restart-\(UUID().uuidString.prefix(6)).bin"
+            let job = try upload(path, to: target, foreground: false)  // 2 MiB/s
+            _ = try waitForProperty(as: alice, job, "BytesTransferred", timeout: 30) { ($0.uint64 ?? 0) >= 3 << 20 && $0.uint64 != UInt64.max }
+            restartServer(kill: kill)
+            try waitForState(as: alice, job: job, ["transient-error", "transferred"], timeout: 30)
+            if try jobState(as: alice, job) == "transient-error" { try resume(as: alice, job: job) }
+            try waitForState(as: alice, job: job, ["transferred"], timeout: 60)
+            try complete(as: alice, job: job)
+            XCTAssertEqual(try storedSHA(target), sha, "after a server restart (kill: \(kill))")
+            let sessions = (try state()["sessions"]?.array ?? []).filter { $0["path"]?.string == target }
+            XCTAssertLessThanOrEqual(sessions.count, 1, "a new session was created after the restart (kill: \(kill))")
+            let ranges = try packets(target).filter { $0["type"]?.string == "Fragment" }.compactMap { $0["content_range"]?.string }
+            // The restarted server's log holds only the packets after the restart.
+            XCTAssertFalse(ranges.contains { $0.hasPrefix("bytes 0-") }, "restarted from 0: \(ranges)")
+        }
     }
 }
