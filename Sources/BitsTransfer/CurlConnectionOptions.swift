@@ -61,3 +61,25 @@ enum CurlConnectionOptions {
         return codes
     }
 }
+
+/// The C memory an easy handle points into while a request runs: curl's error buffer and the
+/// request's header list. Freed with the object, so keep it alive until the handle is reset.
+final class CurlRequestBuffers {
+    let error: UnsafeMutablePointer<CChar>
+    private(set) var headers: UnsafeMutablePointer<curl_slist>?
+
+    init() {
+        error = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        error.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        if let headers { curl_slist_free_all(headers) }
+        error.deallocate()
+    }
+
+    func appendHeader(_ line: String) { headers = curl_slist_append(headers, line) }
+
+    /// curl's message for the last error, trimmed.
+    var errorText: String { String(cString: error).trimmingASCIIWhitespace() }
+}

@@ -37,8 +37,7 @@ final class CurlEasyTransfer {
     /// The CURL* easy handle.
     let handle: UnsafeMutableRawPointer
     private let delegate: TransferEngineDelegate
-    private var headerList: UnsafeMutablePointer<curl_slist>?
-    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let buffers = CurlRequestBuffers()
     private let options: HTTPOptions
     /// `url` without its password (if it carries one), for messages.
     private let displayURL: String
@@ -100,13 +99,6 @@ final class CurlEasyTransfer {
         }
         self.bytesOnDisk = request.resumeOffset
         self.pacer = request.maxBytesPerSecond > 0 ? RatePacer(cap: request.maxBytesPerSecond) : nil
-        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    }
-
-    deinit {
-        if let headerList { curl_slist_free_all(headerList) }
-        errorBuffer.deallocate()
     }
 
     /// Sets all options on the (fresh or reset) handle. Returns a failure when curl refuses one.
@@ -121,17 +113,17 @@ final class CurlEasyTransfer {
         }
         // Scalars, not Characters: "\r\n" is a single Character and would pass contains("\r").
         for header in request.headers where !Self.hasLineBreak(header) {
-            headerList = curl_slist_append(headerList, header)
+            buffers.appendHeader(header)
         }
         if plan == nil && resumeOffset > 0, let validator = request.ifRange,
            !Self.hasLineBreak(validator) {
-            headerList = curl_slist_append(headerList, "If-Range: \(validator)")
+            buffers.appendHeader("If-Range: \(validator)")
         }
         let secure = FailureMapping.isSecure(url)
         // An https download may only be redirected to https unless the job allows downgrades.
         let redirectProtocols = secure && !options.allowHTTPSToHTTPRedirect ? "https" : "http,https"
         var codes = CurlConnectionOptions.apply(to: h, url: url, options: options, userAgent: userAgent,
-                                                errorBuffer: errorBuffer,
+                                                errorBuffer: buffers.error,
                                                 connectTimeoutSeconds: request.connectTimeoutSeconds,
                                                 stallTimeoutSeconds: request.stallTimeoutSeconds)
         codes += [
@@ -160,7 +152,7 @@ final class CurlEasyTransfer {
             let cap = curl_off_t(clamping: request.maxBytesPerSecond)
             codes.append(("MAX_RECV_SPEED_LARGE", bits_curl_setopt_off_t(h, CURLOPT_MAX_RECV_SPEED_LARGE, cap)))
         }
-        if let headerList {
+        if let headerList = buffers.headers {
             codes.append(("HTTPHEADER", bits_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)))
         }
         if let plan {
@@ -216,7 +208,7 @@ final class CurlEasyTransfer {
         sawResponseBytes = false
         requestWritten = 0
         discarded = 0
-        errorBuffer[0] = 0
+        buffers.error[0] = 0
         guard let plan else { return nil }
         let code = bits_curl_setopt_str(handle, CURLOPT_RANGE, plan.rangeSpec)
         return code == CURLE_OK ? nil : optionFailure("RANGE", code)
@@ -541,7 +533,7 @@ final class CurlEasyTransfer {
         }
         var connectMicros: curl_off_t = 0
         _ = bits_curl_getinfo_off_t(handle, CURLINFO_CONNECT_TIME_T, &connectMicros)
-        let text = String(cString: errorBuffer).trimmingASCIIWhitespace()
+        let text = buffers.errorText
         let context = FailureMapping.CurlContext(
             url: displayURL, errorText: text, connected: connectMicros > 0 || sawResponseBytes,
             redirected: sawRedirect, redirectTarget: redirectTarget.map(redactingPassword),

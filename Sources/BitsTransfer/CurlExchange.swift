@@ -12,8 +12,7 @@ final class CurlExchange {
     let request: ExchangeRequest
     let handle: UnsafeMutableRawPointer
     private let delegate: TransferEngineDelegate
-    private let errorBuffer: UnsafeMutablePointer<CChar>
-    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let buffers = CurlRequestBuffers()
     private let displayURL: String
 
     private var headerLines: [String] = []
@@ -31,13 +30,6 @@ final class CurlExchange {
         self.handle = handle
         self.delegate = delegate
         displayURL = redactingPassword(request.url)
-        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    }
-
-    deinit {
-        if let headerList { curl_slist_free_all(headerList) }
-        errorBuffer.deallocate()
     }
 
     /// Sets every option; a failure when curl refuses one or the request is malformed.
@@ -51,12 +43,12 @@ final class CurlExchange {
         // form content type for the BITS packets.
         for header in request.headers where !CurlEasyTransfer.hasLineBreak(header)
             && !header.lowercased().hasPrefix("content-length:") {
-            headerList = curl_slist_append(headerList, header)
+            buffers.appendHeader(header)
         }
-        headerList = curl_slist_append(headerList, "Expect:")
-        headerList = curl_slist_append(headerList, "Content-Type:")
+        buffers.appendHeader("Expect:")
+        buffers.appendHeader("Content-Type:")
         var codes = CurlConnectionOptions.apply(to: h, url: request.url, options: request.http, userAgent: userAgent,
-                                                errorBuffer: errorBuffer,
+                                                errorBuffer: buffers.error,
                                                 connectTimeoutSeconds: request.connectTimeoutSeconds,
                                                 stallTimeoutSeconds: request.stallTimeoutSeconds)
         let length = request.body?.length ?? 0
@@ -76,7 +68,7 @@ final class CurlExchange {
             codes.append(("MAX_SEND_SPEED_LARGE", bits_curl_setopt_off_t(h, CURLOPT_MAX_SEND_SPEED_LARGE,
                                                                         curl_off_t(clamping: request.maxBytesPerSecond))))
         }
-        if let headerList {
+        if let headerList = buffers.headers {
             codes.append(("HTTPHEADER", bits_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)))
         }
         if let (name, code) = codes.first(where: { $0.1 != CURLE_OK }) {
@@ -143,7 +135,7 @@ final class CurlExchange {
             var connectMicros: curl_off_t = 0
             _ = bits_curl_getinfo_off_t(handle, CURLINFO_CONNECT_TIME_T, &connectMicros)
             let context = FailureMapping.CurlContext(
-                url: displayURL, errorText: String(cString: errorBuffer).trimmingASCIIWhitespace(),
+                url: displayURL, errorText: buffers.errorText,
                 connected: connectMicros > 0 || sawResponse, redirected: false, receivedResponse: sawResponse,
                 bytesOnDisk: bytesSent, totalSize: request.body?.length,
                 stallSeconds: request.stallTimeoutSeconds, connectTimeoutSeconds: request.connectTimeoutSeconds)
