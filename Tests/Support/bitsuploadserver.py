@@ -10,16 +10,17 @@ Usage::
         [--reply-echo | --reply-handler CMD] [--reply-timeout SECS]
         [--reply-url-form absolute|path] [--keep-replies]
         [--host-id NAME [--host-id-fallback-timeout SECS]]
-        [--protocol GUID ...] [--commit-on fragment|close]
+        [--protocol GUID ...] [--commit-on fragment|close] [--persist-sessions]
 
 Start-up follows faultserver.py: the server listens on 127.0.0.1 only; with
 ``--port 0`` the kernel picks a free port; once listening the port number
 (digits + newline) is written atomically (temp file + rename) to
 ``--port-file`` and ``listening on 127.0.0.1:PORT`` is printed on stdout.
 SIGTERM/SIGINT exit with status 0 (partial uploads and stored replies are then
-deleted).  Request logging goes to stderr only with ``--verbose``.  HTTP/1.1
-keep-alive; every response carries Content-Length.  BYTES values accept a
-K/M/G suffix (KiB/MiB/GiB).
+deleted, except with --persist-sessions).  A fixed ``--port N`` can be bound
+again right after a restart (SO_REUSEADDR).  Request logging goes to stderr
+only with ``--verbose``.  HTTP/1.1 keep-alive; every response carries
+Content-Length.  BYTES values accept a K/M/G suffix (KiB/MiB/GiB).
 
 Options
     --overwrite / --no-overwrite   an upload may replace an existing file
@@ -60,6 +61,40 @@ Options
                                    on the final Fragment (default; what IIS does,
                                    W:cancel-session) or on Close-Session
                                    ([MC-BUP] 3.2.5.2.7).
+    --persist-sessions             upload sessions survive a restart of the server
+                                   (as IIS keeps them on disk).  Each active session
+                                   (not closed, cancelled or lost) is kept in
+                                   ``<root>/.bits-sessions/<id>.json`` (id lower
+                                   case without braces; id, url_path, target,
+                                   temp_path, protocol, content_name, total,
+                                   received, fragments, created, complete,
+                                   committed, sha256, reply_id, reply_error),
+                                   rewritten atomically (temp + rename) when the
+                                   session is created, after each fragment's data
+                                   is written (before its Ack) and on completion,
+                                   and deleted on Close-/Cancel-Session (and
+                                   session-loss).  Replies are stored in
+                                   ``<root>/.bits-sessions/replies/``.  At exit the
+                                   partial uploads, session files and replies of
+                                   active sessions are kept.  At start-up every
+                                   session file is loaded: the temp file is cut to
+                                   ``received`` bytes (a shorter temp file lowers
+                                   ``received`` to its length), the SHA-256 of the
+                                   data so far is recomputed from it, and
+                                   Fragment/Close-/Cancel-Session/Get-Reply-URL
+                                   with the old session id go on as before
+                                   (BITS-Received-Content-Range = the restored
+                                   ``received``).  A committed but not yet closed
+                                   session is restored with its /_state "files"
+                                   entry; a missing reply is produced again on
+                                   demand under the same URL.  Session files that
+                                   cannot be restored (bad JSON, temp file gone)
+                                   are reported on stderr and deleted.  URL paths
+                                   under /.bits-sessions are refused (403).  The
+                                   files are not fsync'ed: they survive the
+                                   server's death (SIGKILL), not a power loss.
+                                   Without the option no session outlives the
+                                   process.
 
 BITS packets ([MC-BUP] 2.2; W: = learn.microsoft.com/windows/win32/bits/)
     Every BITS packet is a ``BITS_POST`` to the upload URL; the URL path names
@@ -164,7 +199,9 @@ State JSON (GET /_state)
                    "complete", "committed", "closed", "closed_incomplete",
                    "cancelled", "lost", "sha256" (once complete),
                    "reply_url" (path form), "reply_ready", "reply_error",
-                   "created"}, ...]            every session ever created, in order
+                   "created", "restored" (loaded from --persist-sessions
+                   files at start-up)}, ...]   every session ever created (by
+                                               this process, or restored), in order
      "packets":  [{"seq", "time", "method", "path", "type" (as sent), "packet"
                    (canonical name or null), "session_id", "content_range",
                    "content_length", "content_name", "supported_protocols",
@@ -214,6 +251,8 @@ CONTROL_BODY_LIMIT = 64 * 1024
 DRAIN_LIMIT = 64 << 20  # unwanted request bodies up to this size are read, not cut off
 
 PROTOCOL_BITS_1_5 = "{7df0354d-249b-430f-820d-3d2a9bef4931}"
+SESSIONS_DIR = ".bits-sessions"   # under --root, with --persist-sessions
+SESSION_FILE_RE = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json")
 
 CONTEXT_REMOTE_FILE = 0x5         # BG_ERROR_CONTEXT_REMOTE_FILE ("CONTEXT_SERVER")
 CONTEXT_REMOTE_APPLICATION = 0x7  # BG_ERROR_CONTEXT_REMOTE_APPLICATION
@@ -296,6 +335,7 @@ class Session:
     reply_id: str | None = None
     reply_path: str | None = None
     reply_error: str | None = None
+    restored: bool = False
     hasher: object = dataclasses.field(default_factory=hashlib.sha256, repr=False)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
@@ -315,6 +355,19 @@ class Session:
             "reply_url": f"/_reply/{self.reply_id}" if self.reply_id else None,
             "reply_ready": self.reply_path is not None,
             "reply_error": self.reply_error, "created": self.created,
+            "restored": self.restored,
+        }
+
+    def persist_json(self) -> dict:
+        """What --persist-sessions keeps of an active session."""
+        return {
+            "id": self.id, "url_path": self.url_path, "target": self.target,
+            "temp_path": self.temp_path, "protocol": self.protocol,
+            "content_name": self.content_name, "total": self.total,
+            "received": self.received, "fragments": self.fragments,
+            "created": self.created, "complete": self.complete,
+            "committed": self.committed, "sha256": self.sha256,
+            "reply_id": self.reply_id, "reply_error": self.reply_error,
         }
 
 
@@ -424,8 +477,16 @@ class BitsUploadServer(ThreadingHTTPServer):
         self.host_id_fallback_timeout = args.host_id_fallback_timeout
         self.protocols = args.protocol or [PROTOCOL_BITS_1_5]
         self.commit_on = args.commit_on
-        self.reply_dir = tempfile.mkdtemp(prefix="bitsupload-replies-")
+        self.persist_sessions = args.persist_sessions
+        self.sessions_dir = (os.path.join(self.root, SESSIONS_DIR)
+                             if self.persist_sessions else None)
+        if self.sessions_dir:
+            self.reply_dir = os.path.join(self.sessions_dir, "replies")
+            os.makedirs(self.reply_dir, exist_ok=True)
+        else:
+            self.reply_dir = tempfile.mkdtemp(prefix="bitsupload-replies-")
         self.lock = threading.Lock()
+        self.persist_lock = threading.Lock()  # session files: writes and deletions
         self.active: dict[str, Session] = {}
         self.history: list[Session] = []
         self.packets: list[dict] = []
@@ -435,6 +496,8 @@ class BitsUploadServer(ThreadingHTTPServer):
         self.fault: Fault | None = None
         self._seq = itertools.count(1)
         self._conn_ids = itertools.count(1)
+        if self.sessions_dir:
+            self.load_sessions()
         super().__init__((LOOPBACK, args.port), BitsHandler)
 
     def server_bind(self) -> None:
@@ -459,7 +522,8 @@ class BitsUploadServer(ThreadingHTTPServer):
                 "reply_handler": self.reply_handler, "reply_url_form": self.reply_url_form,
                 "keep_replies": self.keep_replies, "host_id": self.host_id,
                 "host_id_fallback_timeout": self.host_id_fallback_timeout,
-                "protocols": self.protocols, "commit_on": self.commit_on}
+                "protocols": self.protocols, "commit_on": self.commit_on,
+                "persist_sessions": self.persist_sessions}
 
     def next_id(self) -> int:
         with self.lock:
@@ -469,9 +533,25 @@ class BitsUploadServer(ThreadingHTTPServer):
         with self.lock:
             return next(self._conn_ids)
 
+    # ---- paths ---------------------------------------------------------------
+
+    def resolve(self, path: str) -> str | None:
+        """Map an upload URL path into --root; None if refused."""
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts or ".." in parts or "\x00" in path or parts[0].startswith("_"):
+            return None
+        if self.sessions_dir and parts[0] == SESSIONS_DIR:
+            return None
+        root = self.root
+        full = os.path.realpath(os.path.join(root, *parts))
+        if not full.startswith(root + os.sep):
+            return None
+        return full
+
     # ---- sessions ----------------------------------------------------------
 
     def add_session(self, session: Session) -> None:
+        self.save_session(session)  # before the session is visible (and acknowledged)
         with self.lock:
             self.active[session.key] = session
             self.history.append(session)
@@ -483,6 +563,7 @@ class BitsUploadServer(ThreadingHTTPServer):
     def end_session(self, session: Session) -> None:
         with self.lock:
             self.active.pop(session.key, None)
+        self.delete_session_file(session)
 
     def forget_sessions(self) -> None:
         """Fault "session-loss": drop every active session and its partial data."""
@@ -491,9 +572,159 @@ class BitsUploadServer(ThreadingHTTPServer):
             self.active.clear()
         for session in lost:
             session.lost = True
+            self.delete_session_file(session)
             if not session.committed:
                 _unlink(session.temp_path)
             self.drop_reply(session, force=True)
+
+    # ---- --persist-sessions ----------------------------------------------------
+
+    def session_file(self, key: str) -> str:
+        return os.path.join(self.sessions_dir, f"{key}.json")
+
+    def save_session(self, session: Session, ack_headers=()) -> None:
+        """Write the session's file atomically (temp + rename); no-op without
+        --persist-sessions or once the session has ended."""
+        if not self.sessions_dir:
+            return
+        with self.persist_lock:
+            if session.closed or session.cancelled or session.lost:
+                return
+            data = session.persist_json()
+            temp = None
+            try:
+                fd, temp = tempfile.mkstemp(prefix=f".{session.key}.", suffix=".tmp",
+                                            dir=self.sessions_dir)
+                with os.fdopen(fd, "w") as f:
+                    json.dump(data, f, indent=1)
+                    f.write("\n")
+                os.replace(temp, self.session_file(session.key))
+                temp = None
+            except OSError as exc:
+                raise BitsError(500, ERROR_DISK_FULL_HR, f"cannot save session: {exc}",
+                                headers=ack_headers) from None
+            finally:
+                _unlink(temp)
+
+    def delete_session_file(self, session: Session) -> None:
+        if not self.sessions_dir:
+            return
+        with self.persist_lock:
+            _unlink(self.session_file(session.key))
+
+    def load_sessions(self) -> None:
+        """Start-up with --persist-sessions: restore the sessions kept on disk."""
+        restored = []
+        for name in sorted(os.listdir(self.sessions_dir)):
+            path = os.path.join(self.sessions_dir, name)
+            if name.startswith(".") and name.endswith(".tmp"):
+                _unlink(path)  # an interrupted save
+                continue
+            m = SESSION_FILE_RE.fullmatch(name)
+            if not m:
+                continue
+            try:
+                session = self._restore_session(path, m[1])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                print(f"bitsuploadserver: dropping session file {path}: {exc}",
+                      file=sys.stderr, flush=True)
+                _unlink(path)
+                continue
+            restored.append(session)
+        restored.sort(key=lambda s: s.created)
+        for session in restored:
+            self.active[session.key] = session
+            self.history.append(session)
+            if session.reply_path:
+                self.replies[session.reply_id] = session.reply_path
+            if session.committed:
+                self.files[session.url_path] = {"sha256": session.sha256,
+                                                "size": session.total, "via": "bits",
+                                                "session_id": session.id}
+        wanted = {s.reply_id for s in restored if s.reply_path}
+        for name in os.listdir(self.reply_dir):
+            if name not in wanted:
+                _unlink(os.path.join(self.reply_dir, name))
+        print(f"bitsuploadserver: restored {len(restored)} upload session(s) from "
+              f"{self.sessions_dir}", file=sys.stderr, flush=True)
+
+    def _restore_session(self, path: str, key: str) -> Session:
+        with open(path) as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+
+        def field(name, types, optional=False):
+            value = data[name]
+            if value is None and optional:
+                return None
+            types = types if isinstance(types, tuple) else (types,)
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise ValueError(f"bad {name}: {value!r}")
+            return value
+
+        sid = field("id", str)
+        if normalize_guid(sid) != key:
+            raise ValueError(f"id {sid!r} does not match the file name")
+        url_path = field("url_path", str)
+        target = field("target", str)
+        temp_path = field("temp_path", str)
+        if self.resolve(url_path) != target:
+            raise ValueError(f"target {target!r} is not {url_path!r} under {self.root}")
+        if (os.path.dirname(temp_path) != os.path.dirname(target)
+                or not re.fullmatch(r"\.bits-[^/]*\.part", os.path.basename(temp_path))):
+            raise ValueError(f"bad temp_path {temp_path!r}")
+        total = field("total", int, optional=True)
+        received = field("received", int)
+        fragments = field("fragments", int)
+        created = field("created", (int, float))
+        complete = field("complete", bool)
+        committed = field("committed", bool)
+        sha256 = field("sha256", str, optional=True)
+        reply_id = field("reply_id", str, optional=True)
+        if reply_id is not None and not re.fullmatch(r"[0-9a-f]{32}", reply_id):
+            raise ValueError(f"bad reply_id {reply_id!r}")
+        if received < 0 or fragments < 0 or (total is not None and not 0 <= received <= total):
+            raise ValueError(f"bad received {received} of {total}")
+        hasher = hashlib.sha256()
+        if committed:
+            # The data is at the target; the hasher is not used once complete.
+            if not complete or total is None or sha256 is None or received != total:
+                raise ValueError("committed but not complete")
+        else:
+            fd = os.open(temp_path, os.O_RDWR)  # FileNotFoundError: the data is gone
+            try:
+                size = os.fstat(fd).st_size
+                if size > received:
+                    os.ftruncate(fd, received)  # written after the last saved state
+                received = min(received, size)
+                offset = 0
+                while offset < received:
+                    block = os.pread(fd, min(CHUNK, received - offset), offset)
+                    if not block:
+                        raise ValueError(f"{temp_path} shrank while reading")
+                    hasher.update(block)
+                    offset += len(block)
+            finally:
+                os.close(fd)
+            complete = complete and received == total
+            if not complete:
+                sha256 = None
+            elif sha256 != hasher.hexdigest():
+                raise ValueError(f"{temp_path}: SHA-256 differs from the saved one")
+        reply_path = None
+        if reply_id is not None and complete:
+            candidate = os.path.join(self.reply_dir, reply_id)
+            if os.path.isfile(candidate):
+                reply_path = candidate
+        return Session(id=sid, url_path=url_path, target=target, temp_path=temp_path,
+                       protocol=field("protocol", str),
+                       content_name=field("content_name", str, optional=True),
+                       created=created, total=total, received=received, fragments=fragments,
+                       complete=complete, committed=committed, sha256=sha256,
+                       reply_id=reply_id if complete else None, reply_path=reply_path,
+                       reply_error=field("reply_error", str, optional=True) if complete else None,
+                       restored=True, hasher=hasher)
 
     def store_reply(self, session: Session, path: str) -> None:
         with self.lock:
@@ -561,6 +792,16 @@ class BitsUploadServer(ThreadingHTTPServer):
             }
 
     def cleanup(self) -> None:
+        if self.sessions_dir:
+            # --persist-sessions: active sessions (temp files, session files,
+            # replies) stay for the next start; only replies kept after
+            # Close-/Cancel-Session (--keep-replies) go.
+            with self.lock:
+                keep = {s.reply_id for s in self.active.values()}
+                stale = [path for rid, path in self.replies.items() if rid not in keep]
+            for path in stale:
+                _unlink(path)
+            return
         with self.lock:
             sessions = list(self.active.values())
             self.active.clear()
@@ -749,14 +990,7 @@ class BitsHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
 
     def _resolve(self, path: str) -> str | None:
         """Map an upload URL path into --root; None if refused."""
-        parts = [p for p in path.split("/") if p not in ("", ".")]
-        if not parts or ".." in parts or "\x00" in path or parts[0].startswith("_"):
-            return None
-        root = self.server.root
-        full = os.path.realpath(os.path.join(root, *parts))
-        if not full.startswith(root + os.sep):
-            return None
-        return full
+        return self.server.resolve(path)
 
     # ---- dispatch ----------------------------------------------------------------
 
@@ -875,7 +1109,11 @@ class BitsHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
         session = Session(id="{" + str(uuid.uuid4()).upper() + "}", url_path=path,
                           target=target, temp_path=temp, protocol=chosen,
                           content_name=self.headers.get("Content-Name"))
-        self.server.add_session(session)
+        try:
+            self.server.add_session(session)
+        except BitsError:
+            _unlink(temp)
+            raise
         headers = [("BITS-Protocol", chosen), ("BITS-Session-Id", session.id),
                    ("Accept-Encoding", "identity")]
         if self.server.host_id:
@@ -932,21 +1170,26 @@ class BitsHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
             raise BitsError(416, HR_NONE, f"fragment at {first} leaves a hole after "
                             f"{session.received}", headers=received())
         name = self.headers.get("Content-Name")
-        if name and not session.content_name:
-            session.content_name = name
-        session.total = total
-        self._store_body(session, session.received - first)
-        session.fragments += 1
         extra = []
-        if session.received == total:
-            if not session.complete:
-                session.complete = True
-                session.sha256 = session.hasher.hexdigest()
-            if srv.commit_on == "fragment" and not session.committed:
-                self._commit(session, received())
-            if srv.reply_mode:
-                self._make_reply(session, received())
-                extra.append(("BITS-Reply-URL", self._reply_url(session)))
+        try:
+            if name and not session.content_name:
+                session.content_name = name
+            session.total = total
+            self._store_body(session, session.received - first)
+            session.fragments += 1
+            if session.received == total:
+                if not session.complete:
+                    session.complete = True
+                    session.sha256 = session.hasher.hexdigest()
+                if srv.commit_on == "fragment" and not session.committed:
+                    self._commit(session, received())
+                if srv.reply_mode:
+                    self._make_reply(session, received())
+                    extra.append(("BITS-Reply-URL", self._reply_url(session)))
+        finally:
+            # --persist-sessions: the data is on disk; save the state that
+            # claims it before the Ack (also after a drop or a failed commit).
+            srv.save_session(session, received())
         self._send_ack(200, received() + extra)
 
     def _store_body(self, session: Session, skip: int) -> None:
@@ -1302,6 +1545,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--commit-on", choices=("fragment", "close"), default="fragment",
                         help="move the upload to its path on the final fragment (default) "
                              "or on Close-Session")
+    parser.add_argument("--persist-sessions", action="store_true",
+                        help=f"keep active upload sessions in ROOT/{SESSIONS_DIR} so that "
+                             "they survive a restart")
     args = parser.parse_args(argv)
     if args.bind != LOOPBACK:
         parser.error("--bind: only 127.0.0.1 is allowed")

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -858,6 +859,249 @@ class LifecycleTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=20)
         self.assertEqual(out.returncode, 2)
         self.assertIn("--host-id", out.stderr)
+
+
+
+def free_port() -> int:
+    """A TCP port that is free right now on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PersistSessionsTest(BitsServerCase):
+    """--persist-sessions: sessions survive a restart (SIGTERM or SIGKILL) of the
+    server on the same --root and fixed --port.  Each test runs its own servers."""
+
+    PATH = "/persist/up.bin"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        pass  # no class-wide server
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        pass
+
+    def setUp(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="bitsupload-persist-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.root = os.path.join(self.tmp, "root")
+        os.makedirs(self.root)
+        self.proc = None
+        self.addCleanup(self.stop, False)
+        self.fixed_port = free_port()
+        # Holes: an all-zero run longer than two 64 KiB blocks in the middle.
+        self.data = pattern(100_000, 3) + bytes(200_000) + pattern(100_000, 4)
+
+    # ---- helpers -------------------------------------------------------------
+
+    def start(self, *options: str) -> None:
+        self.assertIsNone(self.proc)
+        self.proc, self.port, _ = start_server(self.tmp, self.root,
+                                               "--port", str(self.fixed_port), *options)
+        self.assertEqual(self.port, self.fixed_port)
+
+    def stop(self, kill: bool = False) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if kill:
+            proc.kill()
+            rc = proc.wait(timeout=10)
+            proc.stdout.close()
+            self.assertEqual(rc, -signal.SIGKILL)
+        else:
+            self.assertEqual(stop_server(proc), 0)
+
+    def session_file(self, sid: str) -> str:
+        return os.path.join(self.root, ".bits-sessions",
+                            sid.strip().strip("{}").lower() + ".json")
+
+    def saved(self, sid: str) -> dict:
+        with open(self.session_file(sid)) as f:
+            return json.load(f)
+
+    def part_files(self) -> list[str]:
+        directory = os.path.join(self.root, "persist")
+        return [os.path.join(directory, n) for n in os.listdir(directory)
+                if n.endswith(".part")]
+
+    def begin(self) -> str:
+        """Create-Session and two fragments (260000 of 400000 bytes)."""
+        conn = self.connect()
+        sid = self.create(self.PATH, conn)
+        saved = self.saved(sid)
+        self.assertEqual((saved["id"], saved["url_path"], saved["received"], saved["total"]),
+                         (sid, self.PATH, 0, None))
+        for first, last in ((0, 150_000), (150_000, 260_000)):
+            resp = self.fragment(self.PATH, sid, self.data[first:last], first, len(self.data),
+                                 conn, {"Content-Name": "local.bin"} if first == 0 else None)
+            self.assertOk(resp)
+            self.assertEqual(resp.getheader("BITS-Received-Content-Range"), str(last))
+            # Saved before the Ack was sent.
+            self.assertEqual(self.saved(sid)["received"], last)
+        saved = self.saved(sid)
+        self.assertEqual((saved["total"], saved["fragments"], saved["content_name"],
+                          saved["complete"], saved["committed"]),
+                         (len(self.data), 2, "local.bin", False, False))
+        self.assertEqual(saved["temp_path"], self.session_state(sid)["temp_path"])
+        conn.close()
+        return sid
+
+    def resume_and_finish(self, sid: str, restored_received: int) -> None:
+        """After the restart: an overlapping fragment from 0 gets the restored
+        offset; the rest completes the upload; Close-Session forgets the session."""
+        state = self.session_state(sid)
+        self.assertTrue(state["restored"])
+        self.assertEqual((state["received"], state["total"], state["complete"]),
+                         (restored_received, len(self.data), False))
+        conn = self.connect()
+        resp = self.fragment(self.PATH, sid, self.data[:100_000], 0, len(self.data), conn)
+        self.assertOk(resp)
+        self.assertEqual(resp.getheader("BITS-Session-Id"), sid)
+        self.assertEqual(resp.getheader("BITS-Received-Content-Range"), str(restored_received))
+        first = restored_received - 1000  # overlaps the restored data
+        resp = self.fragment(self.PATH, sid, self.data[first:], first, len(self.data), conn)
+        self.assertOk(resp)
+        self.assertEqual(resp.getheader("BITS-Received-Content-Range"), str(len(self.data)))
+        digest = hashlib.sha256(self.data).hexdigest()
+        self.assertEqual(self.read_root("persist/up.bin"), self.data)
+        self.assertEqual(self.state()["files"][self.PATH],
+                         {"sha256": digest, "size": len(self.data), "via": "bits",
+                          "session_id": sid})
+        state = self.session_state(sid)
+        self.assertEqual((state["sha256"], state["committed"]), (digest, True))
+        self.assertTrue(self.saved(sid)["committed"])  # committed, not closed yet
+        self.assertOk(self.bits("Close-Session", self.PATH, sid, conn=conn))
+        self.assertFalse(os.path.exists(self.session_file(sid)))
+        self.assertEqual(self.part_files(), [])
+        resp = self.fragment(self.PATH, sid, self.data[:10], 0, len(self.data), conn)
+        self.assertBitsError(resp, 500, BG_E_SESSION_NOT_FOUND)
+
+    # ---- tests -----------------------------------------------------------------
+
+    def test_session_survives_sigterm(self):
+        self.start("--persist-sessions")
+        sid = self.begin()
+        self.stop()
+        self.assertEqual(len(self.part_files()), 1)  # kept at exit
+        self.assertTrue(os.path.exists(self.session_file(sid)))
+        self.start("--persist-sessions")
+        self.resume_and_finish(sid, 260_000)
+
+    def test_session_survives_sigkill(self):
+        self.start("--persist-sessions")
+        sid = self.begin()
+        self.stop(kill=True)
+        # Data written after the last saved state (a fragment cut short by the kill)
+        # is cut off at the restart.
+        [part] = self.part_files()
+        with open(part, "ab") as f:
+            f.write(b"not acknowledged")
+        self.start("--persist-sessions")
+        self.assertEqual(os.path.getsize(part), 260_000)
+        self.resume_and_finish(sid, 260_000)
+
+    def test_shorter_temp_file_lowers_received(self):
+        self.start("--persist-sessions")
+        sid = self.begin()
+        self.stop(kill=True)
+        [part] = self.part_files()
+        os.truncate(part, 120_000)
+        self.start("--persist-sessions")
+        # Where the client left off before the restart: beyond the restored data.
+        resp = self.fragment(self.PATH, sid, self.data[260_000:300_000], 260_000,
+                             len(self.data))
+        self.assertBitsError(resp, 416, "0x00000000")
+        self.assertEqual(resp.getheader("BITS-Received-Content-Range"), str(120_000))
+        self.resume_and_finish(sid, 120_000)
+
+    def test_cancel_after_restart(self):
+        self.start("--persist-sessions")
+        sid = self.begin()
+        self.stop()
+        self.start("--persist-sessions")
+        self.assertOk(self.bits("Cancel-Session", self.PATH, sid))
+        self.assertFalse(os.path.exists(self.session_file(sid)))
+        self.assertEqual(self.part_files(), [])
+        self.assertTrue(self.session_state(sid)["cancelled"])
+        self.stop()
+        self.start("--persist-sessions")
+        resp = self.bits("Close-Session", self.PATH, sid)
+        self.assertBitsError(resp, 500, BG_E_SESSION_NOT_FOUND)
+        self.assertEqual(self.state()["sessions"], [])
+
+    def test_restart_without_option_forgets_sessions(self):
+        self.start("--persist-sessions")
+        sid = self.begin()
+        self.stop()
+        self.start()
+        self.assertEqual(self.state()["sessions"], [])
+        resp = self.fragment(self.PATH, sid, self.data[:100_000], 0, len(self.data))
+        self.assertBitsError(resp, 500, BG_E_SESSION_NOT_FOUND)
+        self.assertEqual(resp.getheader("BITS-Session-Id"), sid)
+        self.assertBitsError(self.bits("Close-Session", self.PATH, sid), 500,
+                             BG_E_SESSION_NOT_FOUND)
+        self.stop()
+        # The server without the option left the session files alone.
+        self.start("--persist-sessions")
+        self.resume_and_finish(sid, 260_000)
+
+    def test_session_files_are_not_served(self):
+        self.start("--persist-sessions")
+        sid = self.begin()
+        name = os.path.basename(self.session_file(sid))
+        resp, _ = self.get(f"/.bits-sessions/{name}")
+        self.assertEqual(resp.status, 403)
+        resp = self.bits("Create-Session", f"/.bits-sessions/{name}",
+                         headers={"BITS-Supported-Protocols": PROTOCOL})
+        self.assertBitsError(resp, 403, E_ACCESSDENIED)
+        self.assertEqual(self.saved(sid)["received"], 260_000)
+
+    def test_bad_session_files_are_dropped(self):
+        sessions = os.path.join(self.root, ".bits-sessions")
+        os.makedirs(sessions)
+        garbage = os.path.join(sessions, "01234567-89ab-cdef-0123-456789abcdef.json")
+        with open(garbage, "w") as f:
+            f.write("{not json")
+        self.start("--persist-sessions")
+        sid = self.begin()
+        self.stop(kill=True)
+        [part] = self.part_files()
+        os.unlink(part)  # the data is gone: the session cannot be restored
+        self.start("--persist-sessions")
+        self.assertFalse(os.path.exists(garbage))
+        self.assertFalse(os.path.exists(self.session_file(sid)))
+        self.assertEqual(self.state()["sessions"], [])
+        self.assertBitsError(self.fragment(self.PATH, sid, self.data[:10], 0, len(self.data)),
+                             500, BG_E_SESSION_NOT_FOUND)
+
+    def test_committed_session_and_reply_survive(self):
+        self.start("--persist-sessions", "--reply-echo", "--reply-url-form", "path")
+        conn = self.connect()
+        sid = self.create(self.PATH, conn)
+        resp = self.fragment(self.PATH, sid, self.data, 0, len(self.data), conn)
+        self.assertOk(resp)
+        reply_url = resp.getheader("BITS-Reply-URL")
+        digest = hashlib.sha256(self.data).hexdigest()
+        saved = self.saved(sid)
+        self.assertEqual((saved["complete"], saved["committed"], saved["sha256"]),
+                         (True, True, digest))
+        self.assertEqual(reply_url, f"/_reply/{saved['reply_id']}")
+        conn.close()
+        self.stop(kill=True)
+        self.start("--persist-sessions", "--reply-echo", "--reply-url-form", "path")
+        self.assertEqual(self.state()["files"][self.PATH]["sha256"], digest)
+        resp = self.bits("Get-Reply-URL", self.PATH, sid)
+        self.assertOk(resp)
+        self.assertEqual(resp.getheader("BITS-Reply-URL"), reply_url)
+        resp, body = self.get(reply_url)
+        self.assertEqual((resp.status, body), (200, digest.encode()))
+        self.assertOk(self.bits("Close-Session", self.PATH, sid))
+        self.assertFalse(os.path.exists(self.session_file(sid)))
+        self.assertEqual(os.listdir(os.path.join(self.root, ".bits-sessions", "replies")), [])
+        self.assertEqual(self.read_root("persist/up.bin"), self.data)
 
 
 if __name__ == "__main__":
