@@ -105,19 +105,27 @@ extension QueueManager {
         runtime[id]?.transfer = tid
         if runtime[id]?.runningSince == nil { runtime[id]?.runningSince = clock.now }
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
-        engine.exchange(ExchangeRequest(id: tid, url: packetURL(file), method: UploadProtocol.method,
+        engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.packet) + job.options.customHeaders,
                                         body: body, http: run.http, maxBytesPerSecond: rateLimit(for: job)))
     }
 
     /// Where the next packet goes: the session's `BITS-Host-Id` host (web farms keep a
     /// session on one server), or the job's URL once that host has failed for longer than its
-    /// fallback timeout, or when there is none.
-    func packetURL(_ file: JobFile) -> String {
-        guard let state = file.upload, state.sessionID != nil else { return file.remoteName }
+    /// fallback timeout (the session then stays with the job's URL), or when there is none.
+    func packetURL(_ id: JobID, fileIndex index: Int) -> String {
+        guard let file = jobs[id]?.files[index], let state = file.upload, state.sessionID != nil else {
+            return jobs[id]?.files[index].remoteName ?? ""
+        }
         let affinity = UploadProtocol.HostAffinity(originalURL: file.remoteName, hostID: state.hostID,
                                                    fallbackTimeoutSeconds: state.hostIDFallbackTimeout)
         let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(Self.now() &- $0)) }
+        if affinity.affinityURL != nil, affinity.shouldFallBack(failingFor: failingFor) {
+            logger.notice("job \(id): Host-Id \(state.hostID ?? "") failed for longer than its fallback timeout; back to \(file.remoteName)")
+            jobs[id]?.files[index].upload?.hostID = nil
+            jobs[id]?.files[index].upload?.hostFailingSince = nil
+            persistQuietly(id)
+        }
         return affinity.url(failingFor: failingFor)
     }
 

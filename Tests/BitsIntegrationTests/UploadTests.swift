@@ -309,3 +309,24 @@ final class UploadServerRestartTests: UploadTestCase {
         }
     }
 }
+
+/// A Host-Id that cannot be reached: after its fallback timeout the packets go to the job's
+/// URL again, in the same session.
+final class UploadHostFallbackTests: UploadTestCase {
+    override class var serverOptions: [String] { ["--host-id", "127.0.0.2", "--host-id-fallback-timeout", "1"] }
+
+    func testUnreachableHostIdFallsBackAfterItsTimeout() throws {
+        let (path, sha) = try source("fallback.bin", size: 1 << 20, seed: 61)
+        let target = "/in/fallback-\(UUID().uuidString.prefix(6)).bin"
+        let job = try upload(path, to: target)
+        try waitForState(as: alice, job: job, ["transient-error"], timeout: 30, failOn: ["transferred"])
+        XCTAssertTrue((try property(as: alice, job, "ErrorDescription").string ?? "").contains("127.0.0.2"),
+                      "the failure names the Host-Id host")
+        usleep(1_500_000)
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try storedSHA(target), sha)
+        XCTAssertEqual(try packets(target).filter { $0["type"]?.string == "Create-Session" }.count, 1, "one session")
+    }
+}
