@@ -96,22 +96,32 @@ public enum FailureClassifier {
         }
     }
 
+    /// A few words for an HTTP status, for error descriptions.
     static func httpReason(_ status: Int) -> String {
         switch status {
+        case 200: "OK"
+        case 300...399: "redirect"
         case 400: "bad request"
         case 401: "authentication required"
         case 403: "forbidden"
         case 404: "not found"
         case 407: "proxy authentication required"
         case 408: "request timeout"
+        case 409: "conflict"
         case 410: "gone"
+        case 411: "length required"
+        case 413: "request too large"
         case 416: "range not satisfiable"
         case 429: "too many requests"
         case 500: "internal server error"
+        case 501: "not implemented"
         case 502: "bad gateway"
         case 503: "service unavailable"
         case 504: "gateway timeout"
-        default: status >= 500 ? "server error" : "client error"
+        case 505: "HTTP version not supported"
+        case 400...499: "client error"
+        case 500...599: "server error"
+        default: "unexpected status"
         }
     }
 }

@@ -495,7 +495,7 @@ public enum UploadProtocol {
 
     static func failure(_ packet: Packet, _ ack: Ack, _ disposition: FailureDisposition,
                         _ context: ErrorContext, _ code: ErrorCode, _ explanation: String) -> Failure {
-        var text = "\(packet.summary): the server answered HTTP \(ack.status) (\(httpReason(ack.status)))"
+        var text = "\(packet.summary): the server answered HTTP \(ack.status) (\(FailureClassifier.httpReason(ack.status)))"
         if let code = ack.errorCode {
             text += " with BITS-Error-Code \(hex(code))"
             if let name = HResult.name(code) { text += " (\(name))" }
@@ -514,33 +514,6 @@ public enum UploadProtocol {
     static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
-    }
-
-    static func httpReason(_ status: Int) -> String {
-        switch status {
-        case 200: "OK"
-        case 300...399: "redirect"
-        case 400: "bad request"
-        case 401: "authentication required"
-        case 403: "forbidden"
-        case 404: "not found"
-        case 407: "proxy authentication required"
-        case 408: "request timeout"
-        case 409: "conflict"
-        case 411: "length required"
-        case 413: "request too large"
-        case 416: "range not satisfiable"
-        case 429: "too many requests"
-        case 500: "internal server error"
-        case 501: "not implemented"
-        case 502: "bad gateway"
-        case 503: "service unavailable"
-        case 504: "gateway timeout"
-        case 505: "HTTP version not supported"
-        case 400...499: "client error"
-        case 500...599: "server error"
-        default: "unexpected status"
-        }
     }
 
     /// Session ids compare case-insensitively, braces optional (the test server does the same).
