@@ -57,13 +57,12 @@ public struct DirectoryIdentity: Sendable, Equatable, Codable {
 }
 
 /// An upload file's protocol state, kept across restarts: the source's size and
-/// modification time when it was added (a change is `local-file-changed`), the server's
-/// session, and the highest offset sent in it (a server may acknowledge up to there).
+/// modification time when it was added (a change is `local-file-changed`) and the server's
+/// session.
 public struct UploadState: Sendable, Equatable, Codable {
     public var sourceSize: UInt64
     public var sourceModified: Int64
     public var sessionID: String?
-    public var highestSent: UInt64 = 0
     /// The upload-reply job's reply URL, from the final fragment's Ack.
     public var replyURL: String?
     /// Web-farm affinity from Create-Session (`BITS-Host-Id`, its fallback timeout in

@@ -72,13 +72,11 @@ extension QueueManager {
     /// A source whose size or modification time differs from AddFile's is fatal (BITS:
     /// BG_E_LOCAL_FILE_CHANGED).
     private func sourceChange(_ descriptor: Int32, state: UploadState, path: String) -> TransferFailure? {
-        var st = stat()
-        guard fstat(descriptor, &st) == 0 else { return .localIO("Cannot inspect the upload source '\(path)'.") }
-        let modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        guard UInt64(st.st_size) == state.sourceSize, modified == state.sourceModified else {
+        guard let stamp = OwnerFiles.stamp(descriptor) else { return .localIO("Cannot inspect the upload source '\(path)'.") }
+        guard stamp.size == state.sourceSize, stamp.modified == state.sourceModified else {
             return .classified(ClassifiedFailure(
                 disposition: .fatal, context: .localFile, code: .localFileChanged,
-                description: "The upload source '\(path)' changed since it was added (size \(state.sourceSize) → \(st.st_size) bytes or a new modification time); BITS does not upload a changing file.",
+                description: "The upload source '\(path)' changed since it was added (size \(state.sourceSize) → \(stamp.size) bytes or a new modification time); BITS does not upload a changing file.",
                 retryAfterSeconds: nil))
         }
         return nil
@@ -93,10 +91,6 @@ extension QueueManager {
         if case let .fragment(_, offset, length, _, _) = run.packet {
             body = .init(descriptor: run.descriptor, offset: offset, length: length)
             base = offset
-            if var state = job.files[index].upload, offset + length > state.highestSent {
-                state.highestSent = offset + length
-                jobs[id]?.files[index].upload = state
-            }
         }
         let tid = nextTransferID
         nextTransferID += 1
@@ -108,6 +102,11 @@ extension QueueManager {
         engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.packet) + job.options.customHeaders,
                                         body: body, http: run.http, maxBytesPerSecond: rateLimit(for: job)))
+    }
+
+    /// The protocol's view of an exchange's response.
+    static func ack(_ response: ExchangeResponse) -> UploadProtocol.Ack {
+        UploadProtocol.Ack(status: response.status, headerLines: response.headers.map { "\($0.name): \($0.value)" })
     }
 
     /// Where the next packet goes: the session's `BITS-Host-Id` host (web farms keep a
@@ -159,8 +158,7 @@ extension QueueManager {
             fail(id, fileIndex: index, failure: failure)
         case .response(let response):
             if jobs[id]?.files[index].upload?.hostFailingSince != nil { jobs[id]?.files[index].upload?.hostFailingSince = nil }
-            let ack = UploadProtocol.Ack(status: response.status,
-                                         headerLines: response.headers.map { "\($0.name): \($0.value)" })
+            let ack = Self.ack(response)
             // Bound acknowledged offsets by the file's size: after a restart the server may
             // hold bytes of a fragment sent after the last stored checkpoint.
             let result = UploadProtocol.interpret(packet: run.packet, ack: ack,
@@ -181,7 +179,6 @@ extension QueueManager {
             run.packet = .createSession
         case .sessionCreated(let session):
             state.sessionID = session.id
-            state.highestSent = 0
             state.hostID = session.hostID
             state.hostIDFallbackTimeout = session.hostIDFallbackTimeout
             state.hostFailingSince = nil
@@ -236,7 +233,6 @@ extension QueueManager {
                 return finishUpload(id, fileIndex: index)
             }
             state.sessionID = nil
-            state.highestSent = 0
             job.files[index].upload = state
             job.files[index].bytesTransferred = 0
             jobs[id] = job
@@ -282,9 +278,7 @@ extension QueueManager {
         send(id, fileIndex: index)
     }
 
-    func endUploadRunAfterReply(_ id: JobID) { endUploadRun(id) }
-
-    private func endUploadRun(_ id: JobID) {
+    func endUploadRun(_ id: JobID) {
         if let run = runtime[id]?.upload {
             close(run.descriptor)
             runtime[id]?.upload = nil
@@ -307,13 +301,11 @@ extension QueueManager {
         let path = try InputValidation.localPath(local)
         let owner = try identity(of: job.owner)
         let (fd, size) = try files.openSource(path, owner: owner)
-        var st = stat()
-        fstat(fd, &st)
+        let modified = OwnerFiles.stamp(fd)?.modified ?? 0
         close(fd)
         var file = JobFile(remoteName: remote, localName: path, temporaryName: path)
         file.bytesTotal = size
-        file.upload = UploadState(sourceSize: size,
-                                  sourceModified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+        file.upload = UploadState(sourceSize: size, sourceModified: modified)
         var updated = job
         updated.files = [file]
         updated.modificationTime = Self.now()
@@ -363,7 +355,7 @@ extension QueueManager {
         let retry: Bool
         switch outcome {
         case .response(let response):
-            let ack = UploadProtocol.Ack(status: response.status, headerLines: response.headers.map { "\($0.name): \($0.value)" })
+            let ack = Self.ack(response)
             retry = UploadProtocol.shouldRetryClose(ack: ack)
         case .failed: retry = true
         case .cancelled: retry = false
@@ -374,9 +366,8 @@ extension QueueManager {
         let delay = Self.cancelSessionRetryDelays[pending.attempt]
         Task { [weak self] in
             try? await Task.sleep(for: delay)
-            await self?.resendCancelSession(next)
+            await self?.sendCancelSession(next)
         }
     }
 
-    func resendCancelSession(_ pending: PendingCancel) { sendCancelSession(pending) }
 }

@@ -101,7 +101,7 @@ extension QueueManager {
     private func replyFailed(_ id: JobID, fileIndex index: Int, _ failure: TransferFailure) {
         var classified = FailureClassifier.classify(failure)
         classified.description = "Downloading the server's reply: " + classified.description
-        endUploadRunAfterReply(id)
+        endUploadRun(id)
         fail(id, fileIndex: index, failure: .classified(classified))
     }
 
