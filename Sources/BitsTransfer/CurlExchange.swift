@@ -59,6 +59,8 @@ final class CurlExchange {
             ("POSTFIELDSIZE_LARGE", bits_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(clamping: length))),
             ("READFUNCTION", bits_curl_setopt_callback(h, CURLOPT_READFUNCTION, curlExchangeReadCallback)),
             ("READDATA", bits_curl_setopt_ptr(h, CURLOPT_READDATA, me)),
+            ("SEEKFUNCTION", bits_curl_setopt_seek_callback(h, curlExchangeSeekCallback)),
+            ("SEEKDATA", bits_curl_setopt_ptr(h, CURLOPT_SEEKDATA, me)),
             ("WRITEFUNCTION", bits_curl_setopt_callback(h, CURLOPT_WRITEFUNCTION, curlExchangeWriteCallback)),
             ("WRITEDATA", bits_curl_setopt_ptr(h, CURLOPT_WRITEDATA, me)),
             ("HEADERFUNCTION", bits_curl_setopt_callback(h, CURLOPT_HEADERFUNCTION, curlExchangeHeaderCallback)),
@@ -95,6 +97,16 @@ final class CurlExchange {
         }
         bytesSent += UInt64(got)
         return got
+    }
+
+    /// curl sends the body again (a retry on a new connection after a reused one died, or an
+    /// authentication round): reads restart at `offset` within the body.
+    fileprivate func seek(to offset: Int64, origin: Int32) -> Int32 {
+        guard origin == SEEK_SET, offset >= 0, UInt64(offset) <= request.body?.length ?? 0 else {
+            return Int32(CURL_SEEKFUNC_CANTSEEK)
+        }
+        bytesSent = UInt64(offset)
+        return Int32(CURL_SEEKFUNC_OK)
     }
 
     fileprivate func receiveHeader(_ buffer: UnsafeMutablePointer<CChar>?, count: Int) -> Int {
@@ -163,4 +175,9 @@ private let curlExchangeWriteCallback: bits_curl_data_callback = { buffer, size,
 private let curlExchangeHeaderCallback: bits_curl_data_callback = { buffer, size, count, userdata in
     guard let userdata else { return 0 }
     return Unmanaged<CurlExchange>.fromOpaque(userdata).takeUnretainedValue().receiveHeader(buffer, count: size * count)
+}
+
+private let curlExchangeSeekCallback: bits_curl_seek_callback = { userdata, offset, origin in
+    guard let userdata else { return Int32(CURL_SEEKFUNC_FAIL) }
+    return Unmanaged<CurlExchange>.fromOpaque(userdata).takeUnretainedValue().seek(to: Int64(offset), origin: origin)
 }

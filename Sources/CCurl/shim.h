@@ -42,6 +42,14 @@ static inline CURLcode bits_curl_setopt_callback(CURL *handle, CURLoption option
     return curl_easy_setopt(handle, option, callback);
 }
 
+/// CURLOPT_SEEKFUNCTION: curl rewinds a request body (a retry on a fresh connection, an
+/// authentication round); returns CURL_SEEKFUNC_OK or CURL_SEEKFUNC_FAIL.
+typedef int (*bits_curl_seek_callback)(void *userdata, curl_off_t offset, int origin);
+
+static inline CURLcode bits_curl_setopt_seek_callback(CURL *handle, bits_curl_seek_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
+}
+
 static inline CURLcode bits_curl_setopt_xferinfo_callback(CURL *handle, bits_curl_xferinfo_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
 }
