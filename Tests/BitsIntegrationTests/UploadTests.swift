@@ -133,7 +133,9 @@ final class UploadTests: UploadTestCase {
         try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
         try complete(as: alice, job: job)
         XCTAssertEqual(try storedSHA(target), sha)
-        let fragments = try packets(target).filter { $0["type"]?.string == "Fragment" }
+        // A dropped fragment may be sent again whole (curl retries it on a fresh connection);
+        // after the first answered fragment none may start at 0 again.
+        let fragments = try packets(target).filter { $0["type"]?.string == "Fragment" && $0["dropped"]?.bool != true }
         let starts = fragments.compactMap { $0["content_range"]?.string }
         XCTAssertFalse(starts.dropFirst().contains { $0.hasPrefix("bytes 0-") }, "the upload restarted from 0: \(starts)")
         XCTAssertEqual(try packets(target).filter { $0["type"]?.string == "Create-Session" }.count, 1, "one session only")
