@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "bitsd", targets: ["bitsd"]),
+        .executable(name: "bitsctl", targets: ["bitsctl"]),
+        .library(name: "BitsClient", targets: ["BitsClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,9 +40,11 @@ let package = Package(
                 dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "CSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsService", swiftSettings: interop),
+        // D-Bus plumbing shared by the daemon and the client: Variant <-> GVariant, GLib loop thread.
+        .target(name: "BitsDBus", dependencies: ["CGLib"], path: "Sources/BitsDBus", swiftSettings: interop),
         // D-Bus layer: GDBus loop thread, GVariant coding, Manager/Job/File objects, signals.
         .target(name: "BitsBus",
-                dependencies: ["BitsCore", "BitsService", "CGLib",
+                dependencies: ["BitsCore", "BitsService", "BitsDBus", "CGLib",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop),
         .executableTarget(name: "bitsd",
@@ -48,12 +52,23 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
+        // Client library for apps: async/await calls, job handles, updates from signals.
+        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus", "CGLib"],
+                path: "Sources/BitsClient", swiftSettings: interop),
+        // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
+        .executableTarget(name: "bitsctl",
+                          dependencies: ["BitsClient",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/bitsctl"),
+        // A small app using BitsClient (shown in the README, run by the tests).
+        .executableTarget(name: "bits-example-download", dependencies: ["BitsClient"],
+                          path: "examples/swift-download"),
 
         .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
-        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "CGLib"], path: "Tests/BitsBusTests",
+        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],
                     path: "Tests/BitsIntegrationTests", swiftSettings: interop),

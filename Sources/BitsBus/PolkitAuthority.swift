@@ -1,3 +1,4 @@
+import BitsDBus
 import BitsCore
 import Foundation
 

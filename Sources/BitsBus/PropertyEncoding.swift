@@ -1,3 +1,4 @@
+import BitsDBus
 import BitsCore
 
 /// The D-Bus properties of jobs and files, as Variants. The names are those of the

@@ -1,3 +1,4 @@
+import BitsDBus
 import CGLib
 import Foundation
 

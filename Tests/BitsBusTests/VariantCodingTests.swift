@@ -1,3 +1,4 @@
+import BitsDBus
 import XCTest
 @testable import BitsBus
 import CGLib

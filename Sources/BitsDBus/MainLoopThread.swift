@@ -4,37 +4,39 @@ import Foundation
 /// A GLib main loop on its own thread. GDBus delivers every registered object's calls in
 /// the thread-default context of the thread that registered them, so registrations and
 /// subscriptions go through `perform`.
-final class MainLoopThread: @unchecked Sendable {
-    let context: OpaquePointer
+package final class MainLoopThread: @unchecked Sendable {
+    package let context: OpaquePointer
     private let loop: OpaquePointer
     private var thread: Thread?
+    private let name: String
     private let started = DispatchSemaphore(value: 0)
 
-    init() {
+    package init(name: String = "bitsd-dbus") {
+        self.name = name
         context = g_main_context_new()
         loop = g_main_loop_new(context, 0)
     }
 
     /// Starts the loop thread and waits until it runs.
-    func start() {
+    package func start() {
         let thread = Thread { [self] in
             g_main_context_push_thread_default(context)
             started.signal()
             g_main_loop_run(loop)
             g_main_context_pop_thread_default(context)
         }
-        thread.name = "bitsd-dbus"
+        thread.name = name
         thread.stackSize = 1 << 20
         self.thread = thread
         thread.start()
         started.wait()
     }
 
-    func stop() { g_main_loop_quit(loop) }
+    package func stop() { g_main_loop_quit(loop) }
 
     /// Runs `work` on the loop thread without waiting (GDBus async calls must start there so
     /// their completions are dispatched by this loop).
-    func async(_ work: @escaping () -> Void) {
+    package func async(_ work: @escaping () -> Void) {
         let box = Unmanaged.passRetained(PerformBox(work: { work() as Any })).toOpaque()
         g_main_context_invoke(context, { data in
             let box = Unmanaged<PerformBox>.fromOpaque(data!).takeRetainedValue()
@@ -44,7 +46,7 @@ final class MainLoopThread: @unchecked Sendable {
     }
 
     /// Runs `work` on the loop thread and waits for it.
-    func perform<T>(_ work: @escaping () -> T) -> T {
+    package func perform<T>(_ work: @escaping () -> T) -> T {
         if Thread.current === thread { return work() }
         let box = PerformBox(work: { work() as Any })
         let unmanaged = Unmanaged.passRetained(box)

@@ -70,7 +70,7 @@ public indirect enum Variant: Equatable, Sendable {
 
 extension Variant {
     /// A new floating GVariant for this value.
-    func makeGVariant() -> OpaquePointer {
+    package func makeGVariant() -> OpaquePointer {
         switch self {
         case .string(let s): return g_variant_new_string(s)
         case .objectPath(let s): return g_variant_new_object_path(s)
@@ -113,7 +113,7 @@ extension Variant {
     }
 
     /// Decodes a GVariant (borrowed, not consumed).
-    init(gvariant value: OpaquePointer) {
+    package init(gvariant value: OpaquePointer) {
         let type = String(cString: g_variant_get_type_string(value))
         switch type {
         case "s": self = .string(String(cString: g_variant_get_string(value, nil)))
@@ -164,6 +164,6 @@ extension Variant {
 /// uses the type: passing `bits_variant_type(swiftString)` straight into another C call
 /// would hand it a pointer to a temporary that is already freed (seen as sporadic NULL
 /// GVariants and crashes in release builds).
-func withVariantType<T>(_ typeString: String, _ body: (OpaquePointer?) -> T) -> T {
+package func withVariantType<T>(_ typeString: String, _ body: (OpaquePointer?) -> T) -> T {
     typeString.withCString { body(bits_variant_type($0)) }
 }
