@@ -17,7 +17,8 @@ job_call AddFile ss "$url" "$dest" >/dev/null
 job_call Resume
 
 while :; do
-  { read -r _ state; read -r _ done; read -r _ total; } < <(job_get State BytesTransferred BytesTotal)
+  props=$(job_get State BytesTransferred BytesTotal)   # s "transferring"  t 12345  t 67890
+  { read -r _ state; read -r _ done; read -r _ total; } <<< "$props"
   state=${state//\"/}
   [ "$total" = 18446744073709551615 ] && total="?"   # UINT64_MAX: size not known yet
   echo "$state: $done of $total bytes"

@@ -41,8 +41,15 @@ def download(url, dest):
         if name in ("Transferred", "Error"):
             loop.quit()
 
+    def on_owner_changed(job, _):
+        nonlocal failure
+        if job.get_name_owner() is None:  # no more signals would come
+            failure = f"bitsd stopped; {path} stays in its queue"
+            loop.quit()
+
     job.connect("g-properties-changed", on_properties_changed)
     job.connect("g-signal", on_signal)
+    job.connect("notify::g-name-owner", on_owner_changed)
     try:
         job.AddFile("(ss)", url, dest)
         job.Resume()
@@ -50,7 +57,8 @@ def download(url, dest):
         if failure:
             raise SystemExit(f"failed: {failure}")
     except BaseException:  # the job's error, a D-Bus error or Ctrl-C: drop the job
-        job.Cancel()
+        if job.get_name_owner():
+            job.Cancel()
         raise
     job.Complete()  # DEST appears now, under its final name
     print(f"saved {dest}")
