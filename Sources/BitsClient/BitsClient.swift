@@ -82,15 +82,17 @@ public final class BitsClient: Sendable {
         return (reply.first?.items ?? []).compactMap(\.stringValue).map(job(path:))
     }
 
-    /// Every visible job with all its properties and files in one call
-    /// (`ObjectManager.GetManagedObjects`), in creation order.
-    public func snapshot() async throws -> [JobSnapshot] {
+    /// The caller's jobs with all their properties and files in one call
+    /// (`ObjectManager.GetManagedObjects`), in creation order; every user's with `allUsers`
+    /// (the service shows an administrator every job; without `allUsers` they are filtered
+    /// to the caller's uid, like `ListJobs(false)`).
+    public func snapshot(allUsers: Bool = false) async throws -> [JobSnapshot] {
         let reply = try await call(Self.managerPath, Self.objectManagerInterface, "GetManagedObjects", [])
-        return Self.snapshot(fromManagedObjects: reply.first)
+        return Self.snapshot(fromManagedObjects: reply.first, allUsers: allUsers)
     }
 
     /// Jobs and their files from a `GetManagedObjects` reply (`a{oa{sa{sv}}}`), in creation order.
-    static func snapshot(fromManagedObjects value: Variant?) -> [JobSnapshot] {
+    static func snapshot(fromManagedObjects value: Variant?, allUsers: Bool) -> [JobSnapshot] {
         guard case .dictionary(_, _, let objects)? = value else { return [] }
         var jobs: [String: JobProperties] = [:]
         var files: [String: FileProperties] = [:]
@@ -104,7 +106,9 @@ public final class BitsClient: Sendable {
                 }
             }
         }
+        let uid = getuid()
         return jobs.values
+            .filter { allUsers || $0.owner == uid }
             .sorted { ($0.creationTime, $0.path) < ($1.creationTime, $1.path) }
             .map { job in JobSnapshot(job: job, files: job.files.compactMap { files[$0] }) }
     }

@@ -96,7 +96,7 @@ final class ServiceWatcher: @unchecked Sendable {
                 switch result {
                 case .failure(let error): fail(error)
                 case .success(let reply):
-                    let snapshot = BitsClient.snapshot(fromManagedObjects: reply.first)
+                    let snapshot = BitsClient.snapshot(fromManagedObjects: reply.first, allUsers: allUsers)
                     jobs = Dictionary(snapshot.map { ($0.job.path, $0.job) }, uniquingKeysWith: { $1 })
                     continuation.yield(.snapshot(snapshot))
                 }
@@ -125,6 +125,7 @@ final class ServiceWatcher: @unchecked Sendable {
             guard case .dictionary(_, _, let byInterface)? = signal.arguments.dropFirst().first,
                   let entry = byInterface.first(where: { $0.0.stringValue == BitsClient.jobInterface }) else { return }
             let job = JobProperties(path: path, properties: propertyDictionary(entry.1))
+            guard allUsers || job.owner == getuid() else { return }
             jobs?[path] = job
             continuation.yield(.jobChanged(job))
         case "InterfacesRemoved":

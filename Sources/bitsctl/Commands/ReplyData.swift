@@ -1,0 +1,26 @@
+import ArgumentParser
+import BitsClient
+import Foundation
+
+/// `bitsctl reply-data` (bitsadmin /getreplydata): the upload-reply server's answer.
+struct ReplyData: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an upload-reply job's reply (≤ 1 MiB) to standard output.")
+
+    @OptionGroup var job: JobArgument
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let data = Data(try await JobReference.resolve(job.job, client: connection.connect()).replyData())
+            if output.json {
+                var object: [String: Any] = ["Size": data.count, "Base64": data.base64EncodedString()]
+                if let text = String(data: data, encoding: .utf8) { object["Text"] = text }
+                JSONOutput.print(object)
+            } else {
+                FileHandle.standardOutput.write(data)
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import BitsClient
+import Foundation
+
+/// Follows a resumed transfer job to its end for `bitsctl transfer`: draws the progress
+/// bar, reports transient errors while the service retries, completes the job when it is
+/// transferred, and handles fatal errors and Ctrl-C. `run` returns the exit status.
+struct TransferWatch {
+    let job: BitsJob
+    let showBar: Bool
+    let keepOnError: Bool
+    let onInterrupt: Transfer.InterruptAction
+    private var rate = RateEstimator()
+    private var reportedErrorCount: UInt32 = 0
+    private var lastState: JobState?
+    private var latest: JobProperties?
+    private let started = ProcessInfo.processInfo.systemUptime
+    private var barVisible = false
+    /// The outcome, for --json.
+    private(set) var summary: [String: Any] = [:]
+
+    init(job: BitsJob, showBar: Bool, keepOnError: Bool, onInterrupt: Transfer.InterruptAction) {
+        self.job = job
+        self.showBar = showBar
+        self.keepOnError = keepOnError
+        self.onInterrupt = onInterrupt
+    }
+
+    private enum Event { case update(JobUpdate), ended(Error?), interrupt }
+
+    mutating func run(interrupts: AsyncStream<Int32>) async throws -> Int32 {
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        let updates = Task { [job] in
+            do {
+                for try await update in job.updates() { sink.yield(.update(update)) }
+                sink.yield(.ended(nil))
+            } catch {
+                sink.yield(.ended(error))
+            }
+        }
+        let signals = Task { for await _ in interrupts { sink.yield(.interrupt) } }
+        defer { updates.cancel(); signals.cancel() }
+        try await job.resume()
+
+        for await event in events {
+            switch event {
+            case .interrupt:
+                return try await interrupted()
+            case .ended(let error):
+                endBar()
+                if let error { throw error }
+                return finish(status: ExitStatus.failed, message: "The job left the service before it was transferred.")
+            case .update(.properties(let properties)):
+                if let status = try await handle(properties) { return status }
+            case .update(.removed):
+                endBar()
+                return finish(status: ExitStatus.failed, message: "The job was cancelled or completed by someone else.")
+            case .update:
+                break // Transferred/Error/FileTransferred are reflected in the properties too.
+            }
+        }
+        return ExitStatus.failed
+    }
+
+    /// Reacts to the job's properties; a status ends the watch.
+    private mutating func handle(_ job: JobProperties) async throws -> Int32? {
+        latest = job
+        let now = ProcessInfo.processInfo.systemUptime
+        rate.add(time: now, bytes: job.bytesTransferred)
+        defer { lastState = job.state }
+        switch job.state {
+        case .transferred:
+            draw(job, final: true)
+            try await self.job.complete()
+            let seconds = now - started
+            let message = "Transferred \(job.filesTotal) file(s), \(HumanFormat.bytes(job.bytesTransferred)) in "
+                + String(format: "%.1f s", seconds)
+                + (seconds > 0 ? " (\(HumanFormat.rate(Double(job.bytesTransferred) / seconds)))" : "") + "."
+            summary = ["Id": job.id, "State": "acknowledged", "BytesTransferred": job.bytesTransferred,
+                       "FilesTransferred": job.filesTransferred, "Seconds": seconds]
+            if job.type == .uploadReply, !job.replyFileName.isEmpty { summary["ReplyFileName"] = job.replyFileName }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            return 0
+        case .error:
+            endBar()
+            let text = HumanFormat.error(job) ?? "unknown error"
+            if keepOnError {
+                printError("Transfer failed: \(text). The job \(job.id) is kept (bitsctl info \(job.id)).")
+            } else {
+                try? await self.job.cancel()
+                printError("Transfer failed: \(text). The job was cancelled.")
+            }
+            summary = ["Id": job.id, "State": "error", "ErrorCode": job.errorCode, "ErrorDescription": job.errorDescription]
+            return ExitStatus.failed
+        case .transientError:
+            if job.errorCount != reportedErrorCount {
+                reportedErrorCount = job.errorCount
+                endBar()
+                printError("Waiting: \(HumanFormat.error(job) ?? "transient error"). The service retries by itself "
+                           + "(after \(job.minimumRetryDelay) s at most); Ctrl-C to stop.")
+            }
+        case .acknowledged, .cancelled:
+            endBar()
+            return finish(status: ExitStatus.failed, message: "The job was \(job.state.rawValue) by someone else.")
+        case .suspended where lastState != nil && lastState != .suspended:
+            endBar()
+            printError("The job was suspended; waiting until it is resumed (bitsctl resume \(job.id)).")
+        default:
+            draw(job, final: false)
+        }
+        return nil
+    }
+
+    private mutating func interrupted() async throws -> Int32 {
+        endBar()
+        switch onInterrupt {
+        case .cancel:
+            try? await job.cancel()
+            printError("Interrupted: the job was cancelled.")
+        case .keep:
+            printError("Interrupted: the job \(job.id) goes on in the background (bitsctl info \(job.id)).")
+        }
+        return ExitStatus.interrupted
+    }
+
+    private mutating func finish(status: Int32, message: String) -> Int32 {
+        printError(message)
+        return status
+    }
+
+    private mutating func draw(_ job: JobProperties, final: Bool) {
+        guard showBar else { return }
+        let elapsed = ProcessInfo.processInfo.systemUptime - started
+        let average = elapsed > 0 ? Double(job.bytesTransferred) / elapsed : nil
+        let line = ProgressBar.line(transferred: job.bytesTransferred, total: job.bytesTotal,
+                                    bytesPerSecond: final ? average : rate.bytesPerSecond, finished: final)
+        Terminal.writeError("\r" + line + "\u{1B}[K" + (final ? "\n" : ""))
+        barVisible = !final
+    }
+
+    private mutating func endBar() {
+        if barVisible { Terminal.writeError("\n"); barVisible = false }
+    }
+}
