@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
+        .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),
         .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],
                     path: "Tests/BitsIntegrationTests", swiftSettings: interop),
     ]
