@@ -63,6 +63,11 @@ enum HumanFormat {
         "\(job.filesTransferred) / \(job.filesTotal) files, \(bytes(job.bytesTransferred)) / \(size(job.bytesTotal))"
     }
 
+    /// `text` ending with a full stop, to be followed by another sentence.
+    static func sentence(_ text: String) -> String {
+        text.hasSuffix(".") || text.hasSuffix("!") || text.hasSuffix("?") ? text : text + "."
+    }
+
     /// The error line of a job in error, or nil.
     static func error(_ job: JobProperties) -> String? {
         guard !job.errorCode.isEmpty else { return nil }

@@ -85,10 +85,10 @@ struct TransferWatch {
             endBar()
             let text = HumanFormat.error(job) ?? "unknown error"
             if keepOnError {
-                printError("Transfer failed: \(text). The job \(job.id) is kept (bitsctl info \(job.id)).")
+                printError("Transfer failed: \(HumanFormat.sentence(text)) The job \(job.id) is kept (bitsctl info \(job.id)).")
             } else {
                 try? await self.job.cancel()
-                printError("Transfer failed: \(text). The job was cancelled.")
+                printError("Transfer failed: \(HumanFormat.sentence(text)) The job was cancelled.")
             }
             summary = ["Id": job.id, "State": "error", "ErrorCode": job.errorCode, "ErrorDescription": job.errorDescription]
             return ExitStatus.failed
@@ -96,7 +96,7 @@ struct TransferWatch {
             if job.errorCount != reportedErrorCount {
                 reportedErrorCount = job.errorCount
                 endBar()
-                printError("Waiting: \(HumanFormat.error(job) ?? "transient error"). The service retries by itself "
+                printError("Waiting: \(HumanFormat.sentence(HumanFormat.error(job) ?? "transient error")) The service retries by itself "
                            + "(after \(job.minimumRetryDelay) s at most); Ctrl-C to stop.")
             }
         case .acknowledged, .cancelled:

@@ -32,6 +32,10 @@ struct Transfer: AsyncParsableCommand {
     var name: String = "bitsctl transfer"
     @Option(name: .long, help: "What Ctrl-C does to the job: cancel (default) or keep (it goes on in the background).")
     var onInterrupt: InterruptAction = .cancel
+    @Option(name: .long, help: "Seconds the service waits before retrying after a transient error (MinimumRetryDelay, ≥ 5; default 600).")
+    var retryInterval: UInt32?
+    @Option(name: .long, help: "Seconds without progress before a transient error becomes fatal (NoProgressTimeout; default 14 days).")
+    var retryTimeout: UInt32?
     @Flag(name: .long, help: "Keep the job (in error) instead of cancelling it when it fails.")
     var keepOnError = false
     @Option(name: .long, help: "Progress bar on standard error: auto (when it is a terminal), always or never.")
@@ -61,6 +65,8 @@ struct Transfer: AsyncParsableCommand {
                     try await job.addFiles(pairs)
                 }
                 try await job.set(.priority(JobPriority(rawValue: priority) ?? .foreground))
+                if let retryInterval { try await job.set(.minimumRetryDelay(retryInterval)) }
+                if let retryTimeout { try await job.set(.noProgressTimeout(retryTimeout)) }
             } catch {
                 try? await job.cancel()
                 throw error

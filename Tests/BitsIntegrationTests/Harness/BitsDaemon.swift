@@ -5,17 +5,18 @@ import Glibc
 
 /// The real `bitsd`, started as root on the private bus with its own state directory.
 final class BitsDaemon {
-    /// `BITSD_BINARY`, else the `bitsd` built beside this test bundle (same build as the
-    /// tests), else `<repo>/.build/debug/bitsd`.
-    static func locateBinary() -> (path: String?, searched: [String]) {
+    /// `BITSD_BINARY` (`BITSCTL_BINARY`, …), else the program built beside this test bundle
+    /// (same build as the tests), else `<repo>/.build/debug/<name>`.
+    static func locateBinary(_ name: String = "bitsd") -> (path: String?, searched: [String]) {
         // An explicit BITSD_BINARY is the only candidate: never silently test another build.
-        if let env = ProcessInfo.processInfo.environment["BITSD_BINARY"], !env.isEmpty {
-            return (FileManager.default.isExecutableFile(atPath: env) ? env : nil, ["BITSD_BINARY=\(env)"])
+        let variable = name.uppercased().replacingOccurrences(of: "-", with: "_") + "_BINARY"
+        if let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty {
+            return (FileManager.default.isExecutableFile(atPath: env) ? env : nil, ["\(variable)=\(env)"])
         }
         var candidates: [String] = []
         let testExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(testExecutable.deletingLastPathComponent().appendingPathComponent("bitsd").path)
-        candidates.append("\(TestEnvironment.repoRoot)/.build/debug/bitsd")
+        candidates.append(testExecutable.deletingLastPathComponent().appendingPathComponent(name).path)
+        candidates.append("\(TestEnvironment.repoRoot)/.build/debug/\(name)")
         return (candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, candidates)
     }
 
