@@ -23,7 +23,7 @@ struct Bitsctl: AsyncParsableCommand {
         subcommands: [
             Transfer.self, Create.self, AddFile.self, AddFiles.self, AddFileWithRanges.self,
             Resume.self, Suspend.self, Cancel.self, Complete.self, TakeOwnership.self, Reset.self,
-            Info.self, ListJobs.self, ListFiles.self, Monitor.self, GetProperty.self, SetProperty.self,
+            Wait.self, Info.self, ListJobs.self, ListFiles.self, Monitor.self, GetProperty.self, SetProperty.self,
             SetCredentials.self, RemoveCredentials.self, SetClientCertificate.self, RemoveClientCertificate.self,
             ReplaceRemotePrefix.self, ReplyData.self, Version.self,
         ])

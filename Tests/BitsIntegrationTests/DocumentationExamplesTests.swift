@@ -24,6 +24,53 @@ final class DocumentationExamplesTests: BitsTestCase {
         try checkFailedDownload(example: "python-download.py")
     }
 
+    /// The Swift example app (`examples/swift-download`, product `bits-example-download`).
+    func testSwiftExampleDownload() throws {
+        let dir = try downloadDirectory(alice, "example-swift")
+        let dest = "\(dir)/medium.bin"
+        let before = try allJobs()
+        let (binary, searched) = BitsDaemon.locateBinary("bits-example-download")
+        let program = try XCTUnwrap(binary, "bits-example-download not built; looked at \(searched)")
+        let r = try ProcessRunner.run([program, http.url("/medium.bin", [("rate", "2000000")]), dest], as: alice,
+                                      environment: ["DBUS_SYSTEM_BUS_ADDRESS": env.address], timeout: 60, cwd: alice.home)
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertTrue(r.stdout.contains("saved \(dest) (1048576 bytes)"), r.summary)
+        XCTAssertTrue(r.stdout.contains("/ 1048576 bytes"), "no progress printed: \(r.summary)")
+        XCTAssertEqual(try? TestFiles.sha256(dest), env.files["medium.bin"]?.sha256)
+        XCTAssertEqual(TestFiles.listing(dir), ["medium.bin"])
+        try assertNoNewJobs(since: before, "bits-example-download", file: #filePath, line: #line)
+
+        let failed = try ProcessRunner.run([program, http.url("/absent.bin"), "\(dir)/absent.bin"], as: alice,
+                                           environment: ["DBUS_SYSTEM_BUS_ADDRESS": env.address], timeout: 60, cwd: alice.home)
+        XCTAssertEqual(failed.status, 1, failed.summary)
+        XCTAssertTrue(failed.stdout.contains("failed: http-404"), failed.summary)
+        try assertNoNewJobs(since: before, "bits-example-download (404)", file: #filePath, line: #line)
+    }
+
+    /// The bitsctl session the README shows, with the built bitsctl first on PATH.
+    func testBitsctlSession() throws {
+        let dir = try downloadDirectory(alice, "example-bitsctl")
+        let before = try allJobs()
+        let (binary, searched) = BitsDaemon.locateBinary("bitsctl")
+        let bitsctl = try XCTUnwrap(binary, "bitsctl not built; looked at \(searched)")
+        let bin = "\(env.directory)/example-bin"
+        try? FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        chmod(bin, 0o755)
+        try? FileManager.default.removeItem(atPath: "\(bin)/bitsctl")
+        try FileManager.default.createSymbolicLink(atPath: "\(bin)/bitsctl", withDestinationPath: bitsctl)
+        let r = try runExample("bitsctl-session.sh", http.url("/medium.bin"), dir,
+                               environment: ["PATH": "\(bin):/usr/local/bin:/usr/bin:/bin"])
+        XCTAssertTrue(r.succeeded, r.summary)
+        XCTAssertTrue(r.stderr.contains("Transferred 1 file(s), 1.00 MiB"), r.summary)
+        XCTAssertTrue(r.stdout.contains("\"nightly mirror\""), "list did not show the job: \(r.summary)")
+        XCTAssertEqual(try? TestFiles.sha256("\(dir)/now.bin"), env.files["medium.bin"]?.sha256)
+        XCTAssertEqual(try? TestFiles.sha256("\(dir)/later.bin"), env.files["medium.bin"]?.sha256)
+        let info = try JSONValue.parse(String(contentsOfFile: "\(dir)/info.json", encoding: .utf8))
+        XCTAssertEqual(info["State"]?.string, "transferred")
+        XCTAssertEqual(info["Priority"]?.string, "low")
+        try assertNoNewJobs(since: before, "bitsctl-session.sh", file: #filePath, line: #line)
+    }
+
     // MARK: helpers
 
     /// Downloads medium.bin (1 MiB at ~1 MB/s, so progress shows) with the example; the file
@@ -62,7 +109,7 @@ final class DocumentationExamplesTests: BitsTestCase {
 
     /// Runs `examples/<name>` as alice with the test bus as her system bus, from a copy that alice
     /// can read wherever the repository lives.
-    private func runExample(_ name: String, _ args: String...) throws -> CommandResult {
+    private func runExample(_ name: String, _ args: String..., environment: [String: String] = [:]) throws -> CommandResult {
         let source = "\(TestEnvironment.repoRoot)/examples/\(name)"
         guard let data = FileManager.default.contents(atPath: source) else { throw HarnessError("missing \(source)") }
         XCTAssertEqual(access(source, X_OK), 0, "\(source) is not executable")
@@ -72,7 +119,8 @@ final class DocumentationExamplesTests: BitsTestCase {
         let copy = "\(dir)/\(name)"
         try data.write(to: URL(fileURLWithPath: copy))
         chmod(copy, 0o755)
-        return try ProcessRunner.run([copy] + args, as: alice, environment: ["DBUS_SYSTEM_BUS_ADDRESS": env.address],
+        let variables = environment.merging(["DBUS_SYSTEM_BUS_ADDRESS": env.address]) { $1 }
+        return try ProcessRunner.run([copy] + args, as: alice, environment: variables,
                                      timeout: 60, cwd: alice.home)
     }
 
@@ -100,7 +148,8 @@ final class DocumentationExamplesTests: BitsTestCase {
 final class DocumentationExamplesTestsReadme: XCTestCase {
     static let documents = ["README.md"]
     /// Markers that must be present (more may be).
-    static let required = ["examples/busctl-download.sh", "examples/python-download.py"]
+    static let required = ["examples/busctl-download.sh", "examples/python-download.py",
+                           "examples/swift-download/main.swift", "examples/bitsctl-session.sh"]
 
     func testReadmeBlocksMatchTheExampleFiles() throws {
         var seen: [String] = []
