@@ -51,8 +51,7 @@ final class DocumentationExamplesTests: BitsTestCase {
     func testBitsctlSession() throws {
         let dir = try downloadDirectory(alice, "example-bitsctl")
         let before = try allJobs()
-        let (binary, searched) = BitsDaemon.locateBinary("bitsctl")
-        let bitsctl = try XCTUnwrap(binary, "bitsctl not built; looked at \(searched)")
+        let bitsctl = try bitsctlBinary()
         let bin = "\(env.directory)/example-bin"
         try? FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         chmod(bin, 0o755)
