@@ -5,10 +5,9 @@ import ArgumentParser
 enum FileListParser {
     static func parse(_ text: String) throws -> [(remote: String, local: String)] {
         var pairs: [(remote: String, local: String)] = []
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(rawLine)
-            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            let fields = try split(line.trimmingCharacters(in: .whitespaces), line: number + 1)
+        // `isNewline`: a CRLF list (saved on Windows) has "\r\n" lines, one Character each.
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let fields = try split(String(line), line: number + 1)
             if fields.isEmpty { continue }
             guard fields.count == 2 else {
                 throw ValidationError("Line \(number + 1) of the list has \(fields.count) field(s); expected `remote local`.")
@@ -19,7 +18,8 @@ enum FileListParser {
         return pairs
     }
 
-    /// Whitespace-separated fields; "double quotes" keep spaces.
+    /// Whitespace-separated fields; "double quotes" keep spaces (and `#`); `#` outside quotes
+    /// starts a comment.
     private static func split(_ line: String, line number: Int) throws -> [String] {
         var fields: [String] = []
         var current = ""
@@ -27,6 +27,7 @@ enum FileListParser {
         var inField = false
         for character in line {
             if character == "\"" { quoted.toggle(); inField = true; continue }
+            if character == "#" && !quoted { break }
             if character.isWhitespace && !quoted {
                 if inField { fields.append(current); current = ""; inField = false }
                 continue

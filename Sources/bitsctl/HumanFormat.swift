@@ -20,7 +20,8 @@ enum HumanFormat {
 
     /// 75 → "1:15", 3725 → "1:02:05".
     static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "--:--" }
+        // Beyond Int32.max seconds (68 years) Int() could trap and "%d" would truncate.
+        guard seconds.isFinite, seconds >= 0, seconds < Double(Int32.max) else { return "--:--" }
         let total = Int(seconds.rounded())
         let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60)
         return h > 0 ? String(format: "%d:%02d:%02d", h, m, s) : String(format: "%d:%02d", m, s)

@@ -24,8 +24,10 @@ enum JobReference {
         var hex = text.lowercased()
         if hex.hasPrefix("{") && hex.hasSuffix("}") { hex = String(hex.dropFirst().dropLast()) }
         let digits = hex.replacingOccurrences(of: "-", with: "")
-        let isGUID = digits.count == 32 && digits.allSatisfy(\.isHexDigit)
-            && (hex.count == 32 || hex.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
+        // ASCII only (`isHexDigit` also accepts full-width digits); empty groups count, so
+        // doubled, leading or trailing dashes make a display name.
+        let isGUID = digits.count == 32 && digits.allSatisfy { $0.isASCII && $0.isHexDigit }
+            && (hex.count == 32 || hex.split(separator: "-", omittingEmptySubsequences: false).map(\.count) == [8, 4, 4, 4, 12])
         return isGUID ? .guid(text) : .displayName(text)
     }
 
