@@ -20,9 +20,18 @@ extension BusService {
         guard uid != 0 else { return ordinary }
         let interactive: Bool
         if call.path == ObjectPaths.manager {
-            guard call.interface == InterfaceDefinitions.managerName, call.method == "ListJobs",
-                  call.arguments.first?.boolValue == true else { return ordinary }
-            interactive = call.invocation.allowsInteraction
+            guard call.interface == InterfaceDefinitions.managerName else { return ordinary }
+            switch call.method {
+            case "ListJobs" where call.arguments.first?.boolValue == true:
+                interactive = call.invocation.allowsInteraction
+            case "GetJob":
+                // Another user's job by GUID: as for its object path, never interactive.
+                guard let id = call.arguments.first?.stringValue.flatMap(JobID.init(guid:)),
+                      let owner = directory.entry(id)?.owner, owner != uid else { return ordinary }
+                interactive = false
+            default:
+                return ordinary
+            }
         } else {
             guard call.interface != "org.freedesktop.DBus.Introspectable",
                   let target = ObjectPaths.parse(call.path) else { return ordinary }
@@ -38,7 +47,7 @@ extension BusService {
         case .authorized:
             try await requireConnected(call.invocation.sender)
             return Caller(uid: uid, isAdministrator: true)
-        case .challenge where call.path == ObjectPaths.manager && !interactive:
+        case .challenge where call.path == ObjectPaths.manager && call.method == "ListJobs" && !interactive:
             throw ServiceError(.interactiveAuthorizationRequired,
                                "Listing every user's jobs needs authentication as an administrator (org.example.bits.manage-all-jobs); call again allowing interactive authorization.")
         case .challenge, .denied:

@@ -51,7 +51,11 @@ extension BusService {
             if allUsers { callers.addAllUsersListener(call.invocation.sender) }
             return [.objectPaths(jobs.map { ObjectPaths.job($0.id) })]
         case (InterfaceDefinitions.objectManagerName, "GetManagedObjects"):
-            let jobs = await manager.visibleJobs(caller: caller)
+            // A connection polkit authorized for every user's jobs (ListJobs(true)) sees them
+            // here too, as it hears their signals.
+            let viewer = callers.isAllUsersListener(call.invocation.sender)
+                ? Caller(uid: caller.uid, isAdministrator: true) : caller
+            let jobs = await manager.visibleJobs(caller: viewer)
             return [managedObjects(jobs)]
         case (Self.propertiesInterface, _):
             return try await managerProperties(call)

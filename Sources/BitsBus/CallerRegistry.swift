@@ -60,6 +60,9 @@ final class CallerRegistry: @unchecked Sendable {
     /// An administrator connection asked for every user's jobs: it hears about all of them.
     func addAllUsersListener(_ sender: String) { lock.withLock { _ = allUsersListeners.insert(sender) } }
 
+    /// True for a connection that polkit authorized to list every user's jobs.
+    func isAllUsersListener(_ sender: String) -> Bool { lock.withLock { allUsersListeners.contains(sender) } }
+
     /// The connections that should hear about a job of `owner`.
     func listeners(forOwner owner: UInt32) -> Set<String> {
         lock.withLock { listenersByUID[owner, default: []].union(allUsersListeners) }

@@ -175,6 +175,23 @@ final class BitsctlTests: BitsTestCase {
         XCTAssertFalse(mine.array?.contains { $0["Path"]?.string == job } ?? true)
     }
 
+    func testAdministratorListsEveryUsersJobsAndTakesOwnership() throws {
+        let carol = env.carol
+        let dir = try downloadDirectory(alice, "ctl-shared")
+        chmod(dir, 0o777)
+        let job = try createJob(as: alice, name: "ctl alice for carol")
+        _ = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/small.bin")
+        let all = try json(["list", "--all-users", "--json"], as: carol)
+        XCTAssertTrue(all.array?.contains { $0["Path"]?.string == job } ?? false, "carol --all-users: \(all)")
+        let own = try json(["list", "--json"], as: carol)
+        XCTAssertFalse(own.array?.contains { $0["Path"]?.string == job } ?? true, "without --all-users only carol's own jobs")
+        let taken = try bitsctl(["take-ownership", guid(of: job)], as: carol)
+        XCTAssertEqual(taken.status, 0, taken.summary)
+        XCTAssertEqual(try json(["get", "--json", guid(of: job), "Owner"], as: carol).uint64, UInt64(carol.uid))
+        XCTAssertEqual(try bitsctl(["info", guid(of: job)]).status, 2, "alice no longer sees the job")
+        XCTAssertEqual(try bitsctl(["cancel", guid(of: job)], as: carol).status, 0)
+    }
+
     func testBadInputsAreUsageErrorsOrServiceErrorsWithTheValue() throws {
         let job = try createJob(as: alice, name: "ctl bad inputs")
         let badRange = try bitsctl(["add-file-with-ranges", job, http.url("/medium.bin"), "/tmp/x.bin", "0:abc"])
