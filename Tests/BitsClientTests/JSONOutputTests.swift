@@ -4,11 +4,19 @@ import Foundation
 import XCTest
 
 final class JSONOutputTests: XCTestCase {
-    /// Serialized as `JSONOutput.print` does (sorted keys, one line).
+    /// Serialized as `JSONOutput.print(compact: true)` does (keys in byte order, one line).
     func json(_ object: Any) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: object,
-                                              options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
-        return String(decoding: data, as: UTF8.self)
+        JSON(any: object).text(compact: true)
+    }
+
+    func testPrettyTextAndEscaping() throws {
+        let object: [String: Any] = ["b": ["x", 1], "a": "quote \" backslash \\ newline \n tab \t bell \u{7} é /"]
+        XCTAssertEqual(JSON(any: object).text(compact: false),
+                       "{\n  \"a\": \"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0007 é /\",\n  \"b\": [\n    \"x\",\n    1\n  ]\n}")
+        XCTAssertEqual(JSON(any: [String: Any]()).text(compact: false), "{}")
+        XCTAssertEqual(JSON(any: Double.nan).text(compact: true), "null")
+        // Keys sort by bytes: upper case before lower case.
+        XCTAssertEqual(try json(["b": 1, "B": 2, "a": 3]), #"{"B":2,"a":3,"b":1}"#)
     }
 
     func testScalars() throws {
