@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `bitsctl`: the command-line client of bitsd (the Linux `bitsadmin` / `Start-BitsTransfer`).
-
+@main
 struct Bitsctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bitsctl",

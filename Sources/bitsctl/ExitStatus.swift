@@ -46,5 +46,5 @@ extension AsyncParsableCommand {
 
 /// Writes "bitsctl: message" to stderr.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("bitsctl: \(message)\n".utf8))
+    Terminal.writeError("bitsctl: \(message)\n")
 }

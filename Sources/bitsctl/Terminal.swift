@@ -50,14 +50,34 @@ enum Terminal {
         }
     }
 
-    /// Writes text to stdout unbuffered (event lines that a pipe must see at once).
-    static func writeOut(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+    /// Writes text to stdout unbuffered (event lines that a pipe must see at once). On a
+    /// closed pipe (`bitsctl list --json | head`) the program ends by SIGPIPE, quietly, as
+    /// other command-line tools do.
+    static func writeOut(_ text: String) { writeOut(bytes: Array(text.utf8)) }
+
+    static func writeOut(bytes: [UInt8]) {
+        if !writeAll(1, bytes) && errno == EPIPE {
+            signal(SIGPIPE, SIG_DFL)
+            raise(SIGPIPE)
+        }
     }
 
-    /// Writes text to stderr unbuffered (progress lines).
+    /// Writes text to stderr unbuffered (progress lines); errors are ignored.
     static func writeError(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        _ = writeAll(2, Array(text.utf8))
+    }
+
+    private static func writeAll(_ fd: Int32, _ data: [UInt8]) -> Bool {
+        var bytes = data[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            bytes = bytes.dropFirst(written)
+        }
+        return true
     }
 }
 

@@ -79,7 +79,7 @@ struct TransferWatch {
             summary = ["Id": job.id, "State": "acknowledged", "BytesTransferred": job.bytesTransferred,
                        "FilesTransferred": job.filesTransferred, "Seconds": seconds]
             if job.type == .uploadReply, !job.replyFileName.isEmpty { summary["ReplyFileName"] = job.replyFileName }
-            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Terminal.writeError(message + "\n")
             return 0
         case .error:
             endBar()

@@ -84,6 +84,6 @@ struct MonitorView {
         let time = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
         var text = "\u{1B}[H\u{1B}[2J" + "bitsctl monitor: \(ordered.count) job(s), updated \(time) (Ctrl-C to quit)\n\n"
         for job in ordered { text += ListJobs.line(job) + "\n" }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        Terminal.writeOut(text)
     }
 }

@@ -19,7 +19,7 @@ struct ReplyData: AsyncParsableCommand {
                 if let text = String(data: data, encoding: .utf8) { object["Text"] = text }
                 JSONOutput.print(object)
             } else {
-                FileHandle.standardOutput.write(data)
+                Terminal.writeOut(bytes: Array(data))
             }
         }
     }
