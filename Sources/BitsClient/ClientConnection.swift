@@ -115,6 +115,16 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
+    /// Calls `handler` when `name` gets a new owner: the service started (by activation) or
+    /// restarted. Its jobs' signals only reach connections that call it again.
+    func subscribeToNewOwner(of name: String, handler: @escaping @Sendable () -> Void) -> SignalSubscription {
+        subscribe(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
+                  path: "/org/freedesktop/DBus", arg0: name) { signal in
+            guard let owner = signal.arguments.dropFirst(2).first?.stringValue, !owner.isEmpty else { return }
+            handler()
+        }
+    }
+
     /// Runs `work` on the loop thread, ordered with signal handlers and call completions.
     func onLoop(_ work: @escaping () -> Void) { loop.async(work) }
 
@@ -145,6 +155,22 @@ final class SignalSubscription: @unchecked Sendable {
         action?()
     }
     deinit { cancel() }
+}
+
+/// The subscriptions of one watcher, ended together (from any thread).
+final class SubscriptionGroup: @unchecked Sendable {
+    private var subscriptions: [SignalSubscription] = []
+    private let lock = NSLock()
+
+    func hold(_ list: [SignalSubscription]) { lock.withLock { subscriptions = list } }
+
+    func cancelAll() {
+        let list = lock.withLock { () -> [SignalSubscription] in
+            defer { subscriptions = [] }
+            return subscriptions
+        }
+        list.forEach { $0.cancel() }
+    }
 }
 
 private final class CallBox {

@@ -36,8 +36,7 @@ extension BitsJob {
 final class JobWatcher: @unchecked Sendable {
     private let job: BitsJob
     private let continuation: AsyncThrowingStream<JobUpdate, Error>.Continuation
-    private var subscriptions: [SignalSubscription] = []
-    private let lock = NSLock()
+    private let subscriptions = SubscriptionGroup()
     /// The latest properties; nil until a `GetAll` reply (signals before it are dropped).
     private var current: JobProperties?
     private var finished = false
@@ -63,25 +62,14 @@ final class JobWatcher: @unchecked Sendable {
                 if signal.arguments.first?.stringValue == path { self?.finish(with: .removed) }
             },
             // The service restarted (or was started by activation): read everything again,
-            // which also makes this connection a caller that receives the job's signals.
-            connection.subscribe(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus",
-                                 member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
-                                 arg0: BitsClient.serviceName) { [weak self] signal in
-                guard let owner = signal.arguments.dropFirst(2).first?.stringValue, !owner.isEmpty else { return }
-                self?.refresh()
-            },
+            // which also makes this connection a caller that receives the signals.
+            connection.subscribeToNewOwner(of: BitsClient.serviceName) { [weak self] in self?.refresh() },
         ]
-        lock.withLock { subscriptions = list }
+        subscriptions.hold(list)
         connection.onLoop { [self] in refresh() }
     }
 
-    func stop() {
-        let list = lock.withLock { () -> [SignalSubscription] in
-            defer { subscriptions = [] }
-            return subscriptions
-        }
-        list.forEach { $0.cancel() }
-    }
+    func stop() { subscriptions.cancelAll() }
 
     private func refresh() {
         current = nil

@@ -33,8 +33,7 @@ final class ServiceWatcher: @unchecked Sendable {
     private let allUsers: Bool
     private let interactive: Bool
     private let continuation: AsyncThrowingStream<ServiceEvent, Error>.Continuation
-    private let lock = NSLock()
-    private var subscriptions: [SignalSubscription] = []
+    private let subscriptions = SubscriptionGroup()
     /// Known jobs; nil until the first snapshot arrives.
     private var jobs: [String: JobProperties]?
     private var generation = 0
@@ -59,24 +58,14 @@ final class ServiceWatcher: @unchecked Sendable {
                                  member: nil, path: BitsClient.managerPath) { [weak self] signal in
                 self?.objectManagerSignal(signal)
             },
-            connection.subscribe(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus",
-                                 member: "NameOwnerChanged", path: "/org/freedesktop/DBus",
-                                 arg0: BitsClient.serviceName) { [weak self] signal in
-                guard let owner = signal.arguments.dropFirst(2).first?.stringValue, !owner.isEmpty else { return }
-                self?.refresh()
-            },
+            // The service restarted: list again (registers this connection for the signals).
+            connection.subscribeToNewOwner(of: BitsClient.serviceName) { [weak self] in self?.refresh() },
         ]
-        lock.withLock { subscriptions = list }
+        subscriptions.hold(list)
         connection.onLoop { [self] in refresh() }
     }
 
-    func stop() {
-        let list = lock.withLock { () -> [SignalSubscription] in
-            defer { subscriptions = [] }
-            return subscriptions
-        }
-        list.forEach { $0.cancel() }
-    }
+    func stop() { subscriptions.cancelAll() }
 
     /// ListJobs(allUsers) (which registers an administrator for every user's signals), then
     /// GetManagedObjects; signals are dropped until its reply.

@@ -209,6 +209,31 @@ final class BitsctlTests: BitsTestCase {
         XCTAssertEqual(noBus.status, 4, noBus.summary)
     }
 
+    /// `wait` (BitsClient's `updates()`) follows the job across a daemon crash: it reads the
+    /// job again from the restarted service and still sees it finish.
+    func testWaitFollowsTheJobAcrossADaemonRestart() throws {
+        let dir = try downloadDirectory(alice, "ctl-wait-restart")
+        let job = try createJob(as: alice, name: "ctl wait restart")
+        _ = try addFile(as: alice, job: job, url: http.url("/big.bin", [("rate", "400000")]), local: "\(dir)/big.bin")
+        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: job)
+        final class Outcome: @unchecked Sendable { var result: CommandResult? } // written before `done` is signalled
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            outcome.result = try? self.bitsctl(["wait", job], timeout: 60)
+            done.signal()
+        }
+        try waitForState(as: alice, job: job, state: "transferring", timeout: 10)
+        Thread.sleep(forTimeInterval: 1)
+        try daemon.restart(crash: true)
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "bitsctl wait did not return")
+        XCTAssertEqual(outcome.result?.status, 0, outcome.result?.summary ?? "no result")
+        XCTAssertEqual(try jobState(as: alice, job), "transferred")
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try TestFiles.sha256("\(dir)/big.bin"), env.files["big.bin"]?.sha256)
+    }
+
     func testCredentialsComeFromStdinAndAreUsed() throws {
         let dir = try downloadDirectory(alice, "ctl-credentials")
         let url = http.url("/medium.bin", [("auth", "basic"), ("user", "ann"), ("pass", "s3cret-pass")])
