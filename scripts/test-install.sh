@@ -374,7 +374,7 @@ else
   cat > "$work/ns-init.sh" <<'EOF'
 #!/bin/bash
 set -euo pipefail
-W=$1 cgroup_mode=$2
+W=$1 cgroup_mode=$2 repo=$3
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755 tmpfs "$W"
 mkdir -p "$W/upper" "$W/work" "$W/root"
@@ -403,6 +403,8 @@ ln -s /proc/self/fd "$R/dev/fd"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
+# A checkout under /tmp or /run (CI clones anywhere) would be hidden by those fresh tmpfs.
+case "$repo" in /tmp/*|/run/*) mkdir -p "$R$repo"; mount --bind "$repo" "$R$repo" ;; esac
 # Boot into an empty target. Units that would touch the kernel or hardware are masked (sysctl,
 # binfmt and modules are global; /proc/sys and /sys are read-only anyway).
 mkdir -p "$R/run/systemd/system"
@@ -432,7 +434,7 @@ EOF
   for root in "${cgroup_roots[@]}"; do mkdir "$root/$cgroup_name"; done
   (
     for root in "${cgroup_roots[@]}"; do echo "$BASHPID" > "$root/$cgroup_name/cgroup.procs"; done
-    exec unshare --pid --fork --mount --uts --ipc --cgroup bash "$work/ns-init.sh" "$work/ns" "$cgroup_mode"
+    exec unshare --pid --fork --mount --uts --ipc --cgroup bash "$work/ns-init.sh" "$work/ns" "$cgroup_mode" "$repo"
   ) >"$work/ns.log" 2>&1 &
   ns_unshare=$!
   wait_for 10 bash -c "pgrep -P $ns_unshare >/dev/null" && ns_pid=$(pgrep -P "$ns_unshare")
