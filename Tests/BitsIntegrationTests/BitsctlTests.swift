@@ -251,6 +251,29 @@ final class BitsctlTests: BitsTestCase {
         XCTAssertEqual(noTTY.status, 64, noTTY.summary)
     }
 
+    func testMonitorRedrawsTheListInPlaceOnATerminal() throws {
+        final class Outcome: @unchecked Sendable { var result: CommandResult? } // written before `done` is signalled
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            outcome.result = try? self.inTerminal(["monitor", "--max-events", "2"])
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 1.5) // let it subscribe and draw the first screen
+        let job = try createJob(as: alice, name: "ctl live view")
+        // Two changes after the creation, so two events come even if the monitor started late
+        // and listed the new job in its first screen.
+        try mustSetProperty(as: alice, job, "Description", type: "s", value: "changed")
+        try mustSetProperty(as: alice, job, "Description", type: "s", value: "changed again")
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "monitor did not end after 2 changes")
+        let screen = outcome.result?.stdout ?? ""
+        XCTAssertEqual(outcome.result?.status, 0, outcome.result?.summary ?? "no result")
+        XCTAssertTrue(screen.contains("\u{1B}[H\u{1B}[2J"), "no in-place redraw: \(screen)")
+        XCTAssertTrue(screen.contains("{\(guid(of: job))} \"ctl live view\" SUSPENDED 0 / 0"), screen)
+        XCTAssertGreaterThanOrEqual(screen.components(separatedBy: "bitsctl monitor:").count - 1, 3,
+                                    "first screen plus one redraw per change: \(screen)")
+    }
+
     func testMonitorPrintsChangesFromSignals() throws {
         let dir = try downloadDirectory(alice, "ctl-monitor")
         let output = Pipe()
