@@ -48,7 +48,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop),
         .executableTarget(name: "bitsd",
-                          dependencies: ["BitsBus", "BitsService", "BitsStore", "BitsCore",
+                          dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),

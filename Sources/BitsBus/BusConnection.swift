@@ -3,13 +3,6 @@ import CGLib
 import Foundation
 import BitsCore
 
-/// Which bus the daemon serves on.
-public enum BusAddress: Sendable, Equatable {
-    case system
-    case session
-    case address(String)
-}
-
 /// Errors of bus setup (connect, name ownership, registration).
 public struct BusSetupError: Error, CustomStringConvertible {
     public let description: String
@@ -25,29 +18,15 @@ final class BusConnection: @unchecked Sendable {
     /// subscriptions dispatch there).
     init(_ address: BusAddress, loop: MainLoopThread) throws {
         self.loop = loop
-        var error: UnsafeMutablePointer<GError>?
-        var conn: OpaquePointer?
-        switch address {
-        case .system: conn = g_bus_get_sync(G_BUS_TYPE_SYSTEM, nil, &error)
-        case .session: conn = g_bus_get_sync(G_BUS_TYPE_SESSION, nil, &error)
-        case .address(let text):
-            let flags = GDBusConnectionFlags(rawValue: G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT.rawValue
-                                             | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION.rawValue)
-            conn = g_dbus_connection_new_for_address_sync(text, flags, nil, nil, &error)
+        do {
+            connection = try GDBus.connect(address)
+        } catch let error as RemoteError {
+            throw BusSetupError(description: error.message)
         }
-        guard let conn else {
-            throw BusSetupError(description: "cannot connect to the bus: \(Self.take(error))")
-        }
-        g_dbus_connection_set_exit_on_close(conn, 0)
-        connection = conn
     }
 
     /// Takes a GError's message and frees it.
-    static func take(_ error: UnsafeMutablePointer<GError>?) -> String {
-        guard let message = bits_error_take_message(error) else { return "unknown error" }
-        defer { g_free(message) }
-        return String(cString: message)
-    }
+    static func take(_ error: UnsafeMutablePointer<GError>?) -> String { GDBus.takeMessage(error) }
 
     /// Requests the well-known name; fails unless we become its primary owner.
     func requestName(_ name: String) throws {
@@ -80,28 +59,10 @@ final class BusConnection: @unchecked Sendable {
               arguments: Variant?, replyType: String, timeoutMs: Int32 = 25_000,
               completion: @escaping (Result<Variant, ServiceError>) -> Void) {
         loop.async { [connection] in
-        let box = Unmanaged.passRetained(CallCompletion(completion)).toOpaque()
-        withVariantType(replyType) { type in
-        g_dbus_connection_call(connection, destination, path, interface, method,
-                               arguments?.makeGVariant(), type,
-                               G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, { source, result, data in
-            let box = Unmanaged<CallCompletion>.fromOpaque(data!).takeRetainedValue()
-            var error: UnsafeMutablePointer<GError>?
-            let reply = g_dbus_connection_call_finish(OpaquePointer(source), result, &error)
-            if let reply {
-                let value = Variant(gvariant: reply)
-                g_variant_unref(reply)
-                box.completion(.success(value))
-            } else {
-                var name = "org.freedesktop.DBus.Error.Failed"
-                if let remote = bits_error_remote_name(error) {
-                    name = String(cString: remote)
-                    g_free(remote)
-                }
-                box.completion(.failure(ServiceError(.failed, name + ": " + BusConnection.take(error))))
+            GDBus.call(connection, destination: destination, path: path, interface: interface, method: method,
+                       arguments: arguments, replyType: replyType, timeoutMs: timeoutMs) { result in
+                completion(result.mapError { ServiceError(.failed, $0.name + ": " + $0.message) })
             }
-        }, box)
-        }
         }
     }
 
@@ -113,12 +74,6 @@ final class BusConnection: @unchecked Sendable {
             g_error_free(error)
         }
     }
-}
-
-/// Completion of an asynchronous call, passed through GLib as user data.
-private final class CallCompletion {
-    let completion: (Result<Variant, ServiceError>) -> Void
-    init(_ completion: @escaping (Result<Variant, ServiceError>) -> Void) { self.completion = completion }
 }
 
 /// A method call being served: its reply must be sent exactly once, from any thread.

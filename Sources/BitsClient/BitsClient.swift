@@ -2,22 +2,6 @@ import BitsCore
 import BitsDBus
 import Foundation
 
-/// Which bus to find the service on.
-public enum BitsBusAddress: Sendable, Equatable, CustomStringConvertible {
-    /// The system bus (`DBUS_SYSTEM_BUS_ADDRESS` honoured), where bitsd runs.
-    case system
-    case session
-    case address(String)
-
-    public var description: String {
-        switch self {
-        case .system: "system"
-        case .session: "session"
-        case .address(let address): address
-        }
-    }
-}
-
 /// The limits in force (`MaxJobsPerUser`, …).
 public struct ServiceLimits: Sendable, Equatable {
     public var maxJobsPerUser: UInt32
@@ -49,7 +33,7 @@ public final class BitsClient: Sendable {
     let connection: ClientConnection
 
     /// Connects to `bus` (the system bus by default).
-    public init(bus: BitsBusAddress = .system) throws {
+    public init(bus: BusAddress = .system) throws {
         connection = try ClientConnection(bus: bus)
     }
 

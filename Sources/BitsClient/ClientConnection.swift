@@ -8,38 +8,18 @@ final class ClientConnection: @unchecked Sendable {
     private let connection: OpaquePointer
     private let loop: MainLoopThread
 
-    init(bus: BitsBusAddress) throws {
+    init(bus: BusAddress) throws {
         loop = MainLoopThread(name: "bitsclient-dbus")
         loop.start()
-        let result: Result<OpaquePointer, BitsClientError> = loop.perform {
-            var error: UnsafeMutablePointer<GError>?
-            var connection: OpaquePointer?
-            // A private connection (not GLib's shared singleton), so closing it affects no one else.
-            var address: String?
-            switch bus {
-            case .system, .session:
-                let type = bus == .system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION
-                if let text = g_dbus_address_get_for_bus_sync(type, nil, &error) {
-                    address = String(cString: text)
-                    g_free(text)
-                }
-            case .address(let text): address = text
-            }
-            if let address {
-                let flags = GDBusConnectionFlags(rawValue: G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT.rawValue
-                                                 | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION.rawValue)
-                connection = g_dbus_connection_new_for_address_sync(address, flags, nil, nil, &error)
-            }
-            guard let connection else {
-                return .failure(BitsClientError(code: .serviceUnavailable, name: "org.freedesktop.DBus.Error.Failed",
-                                                message: "Cannot connect to the \(bus) bus: \(Self.take(error))"))
-            }
-            g_dbus_connection_set_exit_on_close(connection, 0)
-            return .success(connection)
-        }
+        let result: Result<OpaquePointer, Error> = loop.perform { Result { try GDBus.connect(bus) } }
         switch result {
         case .success(let connection): self.connection = connection
-        case .failure(let error): loop.stop(); throw error
+        case .failure(let error as RemoteError):
+            loop.stop()
+            throw BitsClientError(code: .serviceUnavailable, name: error.name, message: error.message)
+        case .failure(let error):
+            loop.stop()
+            throw error
         }
     }
 
@@ -68,27 +48,11 @@ final class ClientConnection: @unchecked Sendable {
               arguments: [Variant] = [], interactive: Bool = false, timeoutMs: Int32 = -1,
               completion: @escaping (Result<[Variant], Error>) -> Void) {
         loop.async { [connection] in
-            let box = Unmanaged.passRetained(CallBox(completion)).toOpaque()
-            let flags = interactive ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION : G_DBUS_CALL_FLAGS_NONE
-            g_dbus_connection_call(connection, destination, path, interface, method,
-                                   Variant.tuple(arguments).makeGVariant(), nil, flags, timeoutMs, nil,
-                                   { source, result, data in
-                let box = Unmanaged<CallBox>.fromOpaque(data!).takeRetainedValue()
-                var error: UnsafeMutablePointer<GError>?
-                if let reply = g_dbus_connection_call_finish(OpaquePointer(source), result, &error) {
-                    let value = Variant(gvariant: reply)
-                    g_variant_unref(reply)
-                    box.completion(.success(value.items))
-                } else {
-                    var name = "org.freedesktop.DBus.Error.Failed"
-                    if let remote = bits_error_remote_name(error) {
-                        name = String(cString: remote)
-                        g_free(remote)
-                    }
-                    if let error { g_dbus_error_strip_remote_error(error) }
-                    box.completion(.failure(BitsClientError(name: name, message: ClientConnection.take(error))))
-                }
-            }, box)
+            GDBus.call(connection, destination: destination, path: path, interface: interface, method: method,
+                       arguments: .tuple(arguments), replyType: nil, interactive: interactive,
+                       timeoutMs: timeoutMs) { result in
+                completion(result.map(\.items).mapError { BitsClientError(name: $0.name, message: $0.message) })
+            }
         }
     }
 
@@ -127,13 +91,6 @@ final class ClientConnection: @unchecked Sendable {
 
     /// Runs `work` on the loop thread, ordered with signal handlers and call completions.
     func onLoop(_ work: @escaping () -> Void) { loop.async(work) }
-
-    /// Takes a GError's message and frees it.
-    static func take(_ error: UnsafeMutablePointer<GError>?) -> String {
-        guard let message = bits_error_take_message(error) else { return "unknown error" }
-        defer { g_free(message) }
-        return String(cString: message)
-    }
 }
 
 /// One signal as delivered.
@@ -171,11 +128,6 @@ final class SubscriptionGroup: @unchecked Sendable {
         }
         list.forEach { $0.cancel() }
     }
-}
-
-private final class CallBox {
-    let completion: (Result<[Variant], Error>) -> Void
-    init(_ completion: @escaping (Result<[Variant], Error>) -> Void) { self.completion = completion }
 }
 
 private final class SignalBox {

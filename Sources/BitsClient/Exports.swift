@@ -4,3 +4,4 @@
 @_exported import enum BitsCore.JobPriority
 @_exported import enum BitsCore.ErrorContext
 @_exported import enum BitsDBus.Variant
+@_exported import enum BitsDBus.BusAddress

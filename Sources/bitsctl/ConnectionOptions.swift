@@ -11,7 +11,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects, mapping failure to the "service unavailable" exit status.
     func connect() throws -> BitsClient {
-        let bus: BitsBusAddress = address.map { .address($0) } ?? (session ? .session : .system)
+        let bus: BusAddress = address.map { .address($0) } ?? (session ? .session : .system)
         return try BitsClient(bus: bus)
     }
 }

@@ -13,7 +13,6 @@ struct TransferWatch {
     private var rate = RateEstimator()
     private var reportedErrorCount: UInt32 = 0
     private var lastState: JobState?
-    private var latest: JobProperties?
     private let started = ProcessInfo.processInfo.systemUptime
     private var barVisible = false
     /// The outcome, for --json.
@@ -64,7 +63,6 @@ struct TransferWatch {
 
     /// Reacts to the job's properties; a status ends the watch.
     private mutating func handle(_ job: JobProperties) async throws -> Int32? {
-        latest = job
         let now = ProcessInfo.processInfo.systemUptime
         rate.add(time: now, bytes: job.bytesTransferred)
         defer { lastState = job.state }
@@ -123,7 +121,7 @@ struct TransferWatch {
         return ExitStatus.interrupted
     }
 
-    private mutating func finish(status: Int32, message: String) -> Int32 {
+    private func finish(status: Int32, message: String) -> Int32 {
         printError(message)
         return status
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BitsBus
 import BitsCore
+import BitsDBus
 import BitsService
 import BitsStore
 import Foundation

@@ -220,7 +220,7 @@ from __future__ import annotations
 
 import serverlife
 from serverlife import serve_until_signal
-from faultserver import parse_gen_size, parse_range
+from faultserver import iter_chunked_body, parse_gen_size, parse_range
 
 import argparse
 import dataclasses
@@ -894,26 +894,8 @@ class BitsHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
             self._drop_limit = saved
 
     def _iter_chunked(self) -> Iterator[bytes]:
-        while True:
-            line = self.rfile.readline(1024)
-            if not line:
-                raise ConnectionAbortedError("chunked body truncated")
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise BitsError(400, E_INVALIDARG, "bad chunk size") from None
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                self._body_unknown = False
-                return
-            while size > 0:
-                data = self.rfile.read(min(CHUNK, size))
-                if not data:
-                    raise ConnectionAbortedError("chunked body truncated")
-                size -= len(data)
-                yield data
-            self.rfile.readline(1024)  # CRLF after the chunk data
+        yield from iter_chunked_body(self.rfile, lambda: BitsError(400, E_INVALIDARG, "bad chunk size"), CHUNK)
+        self._body_unknown = False
 
     # ---- responses -------------------------------------------------------------
 

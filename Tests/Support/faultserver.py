@@ -105,6 +105,30 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 LOOPBACK = "127.0.0.1"
 CHUNK = 64 * 1024
+
+
+def iter_chunked_body(rfile, bad_size: Callable[[], Exception], chunk: int = CHUNK) -> Iterator[bytes]:
+    """The data of a chunked request body (trailers skipped). A truncated body raises
+    ConnectionAbortedError; an unreadable chunk size raises ``bad_size()``."""
+    while True:
+        line = rfile.readline(1024)
+        if not line:
+            raise ConnectionAbortedError("chunked body truncated")
+        try:
+            size = int(line.split(b";")[0].strip(), 16)
+        except ValueError:
+            raise bad_size() from None
+        if size == 0:
+            while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # skip trailers
+            return
+        while size > 0:
+            data = rfile.read(min(chunk, size))
+            if not data:
+                raise ConnectionAbortedError("chunked body truncated")
+            size -= len(data)
+            yield data
+        rfile.readline(1024)  # CRLF after the chunk data
 GEN_PERIOD = 65536
 GEN_MTIME = 1577836800  # 2020-01-01T00:00:00Z
 REALM = "bitsd-test"
@@ -626,20 +650,7 @@ class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
             yield data
 
     def _iter_chunked(self) -> Iterator[bytes]:
-        while True:
-            line = self.rfile.readline(1024)
-            if not line:
-                raise ConnectionAbortedError("chunked body truncated")
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise BadRequest("bad chunk size") from None
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # skip trailers
-                return
-            yield from self._iter_exact(size)
-            self.rfile.readline(1024)  # CRLF after the chunk data
+        yield from iter_chunked_body(self.rfile, lambda: BadRequest("bad chunk size"))
 
     def _drain_body(self) -> None:
         for _ in self._iter_request_body():

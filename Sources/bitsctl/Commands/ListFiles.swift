@@ -13,11 +13,9 @@ struct ListFiles: AsyncParsableCommand {
         try await reportingErrors {
             let files = try await JobReference.resolve(job.job, client: connection.connect()).fileProperties()
             if output.json { return JSONOutput.print(files.map { JSONOutput.file($0) }) }
-            for file in files { print(line(file)) }
+            for file in files { print(Self.line(file)) }
         }
     }
-
-    private func line(_ file: FileProperties) -> String { Self.line(file) }
 
     /// "0 done 1.0 MiB / 1.0 MiB https://… -> /home/…".
     static func line(_ file: FileProperties) -> String {
