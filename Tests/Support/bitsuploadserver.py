@@ -1499,11 +1499,7 @@ def _size(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Loopback BITS upload ([MC-BUP]) test server.")
-    parser.add_argument("--root", required=True, help="directory uploads are stored in")
-    parser.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
-    parser.add_argument("--port-file", help="write the chosen port here once listening")
-    parser.add_argument("--bind", default=LOOPBACK, help="bind address; only 127.0.0.1 is accepted")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    serverlife.add_listen_arguments(parser, root_help="directory uploads are stored in")
     parser.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=True,
                         help="allow replacing existing files (default: yes)")
     parser.add_argument("--max-size", type=_size, help="largest upload accepted (bytes)")

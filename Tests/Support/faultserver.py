@@ -937,11 +937,7 @@ class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Loopback HTTP/1.1 fault-injection test server.")
-    parser.add_argument("--root", required=True, help="directory served for GET/HEAD/PUT")
-    parser.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
-    parser.add_argument("--port-file", help="write the chosen port here once listening")
-    parser.add_argument("--bind", default=LOOPBACK, help="bind address; only 127.0.0.1 is accepted")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    serverlife.add_listen_arguments(parser, root_help="directory served for GET/HEAD/PUT")
     args = parser.parse_args(argv)
     if args.bind != LOOPBACK:
         parser.error("--bind: only 127.0.0.1 is allowed")

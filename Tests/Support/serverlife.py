@@ -16,6 +16,19 @@ def _on_signal(signum, frame) -> None:
     raise _Terminate()
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def add_listen_arguments(parser, root_help: str) -> None:
+    """The options every loopback test server takes: --root, --port, --port-file, --bind
+    (checked by the caller: only 127.0.0.1), --verbose."""
+    parser.add_argument("--root", required=True, help=root_help)
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
+    parser.add_argument("--port-file", help="write the chosen port here once listening")
+    parser.add_argument("--bind", default=LOOPBACK, help="bind address; only 127.0.0.1 is accepted")
+    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+
+
 def write_port_file(path: str, port: int) -> None:
     """Write ``PORT\\n`` to ``path`` atomically (temp file + rename)."""
     directory = os.path.dirname(os.path.abspath(path))
