@@ -10,6 +10,8 @@ import Glibc
 final class CurlMultiLoop: @unchecked Sendable {
     enum Command {
         case start(DownloadRequest, url: String)
+        /// Start the request the moment `after` finishes (at once if it is no longer running).
+        case chain(DownloadRequest, url: String, after: TransferID)
         case exchange(ExchangeRequest)
         case cancel(TransferID)
         /// A new receive-rate cap (bytes per second, 0 = unlimited) for a running transfer.
@@ -36,6 +38,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var idleHandles: [UnsafeMutableRawPointer] = []
     private var exchanges: [TransferID: CurlExchange] = [:]
     private var exchangeByHandle: [UnsafeMutableRawPointer: CurlExchange] = [:]
+    /// Requests waiting for their predecessor (the key) to finish.
+    private var chained: [TransferID: (request: DownloadRequest, url: String)] = [:]
 
     init(delegate: TransferEngineDelegate, userAgent: String) {
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
@@ -86,7 +90,9 @@ final class CurlMultiLoop: @unchecked Sendable {
             for command in commands {
                 if stop {
                     if case .start(let request, _) = command {
-                        delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
+                        end(request.id, .cancelled(bytesOnDisk: request.resumeOffset))
+                    } else if case .chain(let request, _, _) = command {
+                        end(request.id, .cancelled(bytesOnDisk: request.resumeOffset))
                     } else if case .exchange(let request) = command {
                         delegate.transfer(request.id, didExchange: .cancelled)
                     }
@@ -115,7 +121,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             // paused for its rate cap); curl shortens the wait further for its own timers.
             curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
         }
-        for id in Array(active.keys) + Array(exchanges.keys) { cancel(id) }
+        for id in Array(active.keys) + Array(exchanges.keys) + chained.values.map(\.request.id) { cancel(id) }
         for handle in idleHandles { curl_easy_cleanup(handle) }
         idleHandles = []
     }
@@ -123,16 +129,44 @@ final class CurlMultiLoop: @unchecked Sendable {
     private func apply(_ command: Command) {
         switch command {
         case let .start(request, url): start(request, url: url)
+        case let .chain(request, url, predecessor):
+            if active[predecessor] != nil || chainedKey(of: predecessor) != nil {
+                chained[predecessor] = (request, url)
+            } else {
+                start(request, url: url)
+            }
         case .exchange(let request): startExchange(request)
         case .cancel(let id): cancel(id)
-        case let .setRate(id, bytesPerSecond): active[id]?.setRateLimit(bytesPerSecond, now: monotonicNanoseconds())
+        case let .setRate(id, bytesPerSecond):
+            if let transfer = active[id] {
+                transfer.setRateLimit(bytesPerSecond, now: monotonicNanoseconds())
+            } else if let key = chainedKey(of: id) {
+                chained[key]?.request.maxBytesPerSecond = bytesPerSecond
+            }
+        }
+    }
+
+    /// The predecessor a queued (chained) request waits for.
+    private func chainedKey(of id: TransferID) -> TransferID? {
+        chained.first { $0.value.request.id == id }?.key
+    }
+
+    /// Reports a transfer's end, then starts the request chained to it if it finished, or
+    /// ends that one unstarted (and so on down the chain).
+    private func end(_ id: TransferID, _ outcome: TransferOutcome) {
+        delegate.transfer(id, didEnd: outcome)
+        guard let next = chained.removeValue(forKey: id) else { return }
+        if case .finished = outcome {
+            start(next.request, url: next.url)
+        } else {
+            end(next.request.id, .cancelled(bytesOnDisk: next.request.resumeOffset))
         }
     }
 
     private func start(_ request: DownloadRequest, url: String) {
         let id = request.id
         func fail(_ failure: TransferFailure) {
-            delegate.transfer(id, didEnd: .failed(failure, bytesOnDisk: request.resumeOffset))
+            end(id, .failed(failure, bytesOnDisk: request.resumeOffset))
         }
         guard active[id] == nil else {
             return fail(.other("Transfer \(id) is already running in the engine (while starting \(url))."))
@@ -161,7 +195,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
         if let outcome = transfer.immediateOutcome() {
             withExtendedLifetime(transfer) { recycle(handle) }
-            return delegate.transfer(id, didEnd: outcome)
+            return end(id, outcome)
         }
         let code = curl_multi_add_handle(multi, handle)
         guard code == CURLM_OK else {
@@ -208,11 +242,14 @@ final class CurlMultiLoop: @unchecked Sendable {
             delegate.transfer(id, didExchange: .cancelled)
             return
         }
+        if let key = chainedKey(of: id), let waiting = chained.removeValue(forKey: key) {
+            return end(id, .cancelled(bytesOnDisk: waiting.request.resumeOffset))
+        }
         guard let transfer = active.removeValue(forKey: id) else { return }
         byHandle[transfer.handle] = nil
         curl_multi_remove_handle(multi, transfer.handle)
         withExtendedLifetime(transfer) { recycle(transfer.handle) }
-        delegate.transfer(id, didEnd: .cancelled(bytesOnDisk: transfer.bytesOnDisk))
+        end(id, .cancelled(bytesOnDisk: transfer.bytesOnDisk))
     }
 
     private func collectFinished() {
@@ -254,7 +291,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             byHandle[handle] = nil
             active[transfer.request.id] = nil
             withExtendedLifetime(transfer) { recycle(handle) }
-            delegate.transfer(transfer.request.id, didEnd: outcome)
+            end(transfer.request.id, outcome)
         }
     }
 

@@ -57,6 +57,19 @@ public final class TransferEngine: @unchecked Sendable {
         }
     }
 
+    /// Starts an HTTP(S) download the moment transfer `predecessor` finishes, on the engine
+    /// thread, with no round trip through the caller in between (consecutive files of a job
+    /// follow each other as closely as curl's own loop would). If `predecessor` ends any other
+    /// way, `request` ends `.cancelled` unstarted right after it; if `predecessor` is not
+    /// running any more, `request` starts at once. `cancel(id:)` and `setRateLimit` apply to a
+    /// waiting request too. A local-file request starts at once.
+    public func start(_ request: DownloadRequest, after predecessor: TransferID) {
+        guard case .url(let url) = request.source else { return start(request) }
+        if !loop.enqueue(.chain(request, url: url, after: predecessor)) {
+            delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
+        }
+    }
+
     /// Sends one request (an upload packet) and reports its response with `didExchange`
     /// (and the body's progress with `didProgress`). `cancel(id:)` stops it (`.cancelled`).
     public func exchange(_ request: ExchangeRequest) {
