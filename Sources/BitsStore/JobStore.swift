@@ -36,9 +36,10 @@ public final class JobStore: @unchecked Sendable {
     public static let fileNames = [fileName, fileName + "-wal", fileName + "-shm"]
 
     let database: DatabaseQueue
-    /// Documents as last committed, to write only what changed.
-    private var committedJobs: [JobID: String] = [:]
-    private var committedFiles: [JobID: [String]] = [:]
+    /// Jobs (without files) and files as last committed, to write only what changed;
+    /// compared as values, so an unchanged file is not even encoded.
+    private var committedJobs: [JobID: Job] = [:]
+    private var committedFiles: [JobID: [JobFile]] = [:]
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -94,9 +95,9 @@ public final class JobStore: @unchecked Sendable {
                     guard fileDocuments.map(\.0) == Array(0..<fileDocuments.count) else {
                         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "file indices of job \(id) are not 0..<\(fileDocuments.count)"))
                     }
+                    committedJobs[job.id] = job
                     job.files = try fileDocuments.map { try JSONDecoder().decode(JobFile.self, from: Data($0.1.utf8)) }
-                    committedJobs[job.id] = jobDocument
-                    committedFiles[job.id] = fileDocuments.map(\.1)
+                    committedFiles[job.id] = job.files
                     result.append(StoredJob(job: job, activity: UInt64(max(0, row["activity"] as Int64))))
                 } catch {
                     unreadable(id, error)
@@ -123,8 +124,11 @@ public final class JobStore: @unchecked Sendable {
         var header = job
         header.files = []
         let jobDocument = try document(header)
-        let fileDocuments = try job.files.map(document)
         let previousFiles = committedFiles[job.id] ?? []
+        let changedFiles = try job.files.indices.compactMap { index -> (Int, String)? in
+            index < previousFiles.count && previousFiles[index] == job.files[index]
+                ? nil : (index, try document(job.files[index]))
+        }
         let id = job.id.hex
         try database.write { db in
             try db.execute(sql: """
@@ -133,32 +137,28 @@ public final class JobStore: @unchecked Sendable {
                     document = excluded.document, activity = excluded.activity
                 """, arguments: [id, Int64(job.owner), job.state.rawValue, Int64(job.creationTime), jobDocument,
                                  Int64(activity)])
-            for (index, document) in fileDocuments.enumerated()
-            where index >= previousFiles.count || previousFiles[index] != document {
+            for (index, document) in changedFiles {
                 try db.execute(sql: """
                     INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)
                     ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document
                     """, arguments: [id, index, document])
             }
-            if previousFiles.count > fileDocuments.count {
-                try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, fileDocuments.count])
+            if previousFiles.count > job.files.count {
+                try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, job.files.count])
             }
             for path in settled {
                 try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
             }
         }
-        committedJobs[job.id] = jobDocument
-        committedFiles[job.id] = fileDocuments
+        committedJobs[job.id] = header
+        committedFiles[job.id] = job.files
     }
 
     /// Whether `save` would write anything besides the activity time.
     public func hasChanges(_ job: Job) -> Bool {
         var header = job
         header.files = []
-        guard let committed = committedJobs[job.id], (try? document(header)) == committed,
-              let files = committedFiles[job.id], files.count == job.files.count else { return true }
-        for (index, file) in job.files.enumerated() where (try? document(file)) != files[index] { return true }
-        return false
+        return committedJobs[job.id] != header || committedFiles[job.id] != job.files
     }
 
     /// The JSON text stored for a job or file (keys sorted, so equal values give equal text).
