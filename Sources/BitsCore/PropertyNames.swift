@@ -57,6 +57,9 @@ public enum FileProperty: String, Sendable, CaseIterable {
     case lastModified = "LastModified"
     case responseHeaders = "ResponseHeaders"
     case validationState = "ValidationState"
+
+    /// The progress counters, published coalesced (MinimumNotificationInterval).
+    public static let progress: Set<FileProperty> = [.bytesTotal, .bytesTransferred]
 }
 
 /// A settable job property with its already-typed value (decoded by the transport layer).

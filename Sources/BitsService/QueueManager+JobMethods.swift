@@ -14,7 +14,10 @@ extension QueueManager {
             changed.insert(.modificationTime)
         }
         // Also secrets, which no property shows.
-        if job != before { try persist(job) }
+        if job != before {
+            try persist(job)
+            discardQueuedFiles(of: id)  // prepared with the old settings
+        }
         jobs[id] = job
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
         return job

@@ -50,7 +50,6 @@ extension QueueManager {
             notifyCommand(id)
             return
         }
-        let file = job.files[index]
         if job.type != .download {
             startUpload(id, fileIndex: index)
             return
@@ -58,25 +57,112 @@ extension QueueManager {
         // ProxyUsage preconfig/autodetect: ask the system's resolver first (asynchronously);
         // the scheduler starts the file when the answer is in. Files of the same origin
         // reuse the answer for a minute.
-        var systemProxy: String?? = nil
-        if [.preconfig, .autodetect].contains(job.options.proxyUsage), let resolver = proxyResolver,
-           !file.remoteName.lowercased().hasPrefix("file:") {
-            let origin = Self.origin(of: file.remoteName)
-            if let cached = runtime[id]?.systemProxy, cached.origin == origin,
-               cached.at.duration(to: clock.now) < .seconds(60) {
-                systemProxy = .some(cached.proxy)
-            } else {
-                guard runtime[id]?.resolvingProxy == false else { return }
-                runtime[id]?.resolvingProxy = true
-                let url = file.remoteName
+        let systemProxy: String??
+        switch cachedSystemProxy(for: job, index: index) {
+        case .known(let proxy):
+            systemProxy = proxy
+        case .unknown(let origin):
+            guard runtime[id]?.resolvingProxy == false, let resolver = proxyResolver else { return }
+            runtime[id]?.resolvingProxy = true
+            let url = job.files[index].remoteName
+            Task { [weak self] in
+                let proxy = await resolver(url)
+                await self?.proxyResolved(id, origin: origin, proxy)
+            }
+            return
+        }
+        let prepared: PreparedDownload
+        switch prepareDownload(&job, index: index, systemProxy: systemProxy) {
+        case .success(let value):
+            prepared = value
+        case .failure(let failure):
+            jobs[id] = job
+            fail(id, fileIndex: index, failure: failure)
+            return
+        }
+        let request = prepared.request
+        transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
+        runtime[id]?.transfer = request.id
+        if runtime[id]?.runningSince == nil {
+            runtime[id]?.runningSince = clock.now
+            if job.priority.isBackground {
+                // Give an equal-priority job its turn when this slice ends.
+                let slice = Duration.seconds(Int64(config.timeSlice))
                 Task { [weak self] in
-                    let proxy = await resolver(url)
-                    await self?.proxyResolved(id, origin: origin, proxy)
+                    try? await Task.sleep(for: slice)
+                    await self?.schedule()
                 }
-                return
             }
         }
+        var changed: Set<JobProperty> = []
+        if job.state != .connecting { changed = enter(.connecting, job: &job) }
+        jobs[id] = job
+        if !changed.isEmpty { observer?.jobChanged(job, properties: changed.union([.bytesTransferred])) }
+        engine.start(request)
+        queueFollowingFiles(of: id)
+    }
+
+    /// How many files of a job are handed to the engine ahead of the one in flight.
+    static let filesQueuedAhead = 4
+
+    /// Prepares the files after the one in flight and hands them to the engine to start one
+    /// after the other the moment the one before finishes: consecutive files then follow each
+    /// other on the engine thread (over the same connection) instead of waiting for this actor
+    /// in between. Only for HTTP(S) downloads whose proxy answer is at hand; a file that
+    /// cannot be prepared now is simply started the usual way when its turn comes. Any change
+    /// to the job discards the queued requests (`discardQueuedFiles`).
+    func queueFollowingFiles(of id: JobID) {
+        while var job = jobs[id], job.type == .download, let rt = runtime[id],
+              rt.queued.count < Self.filesQueuedAhead, let current = rt.transfer {
+            let predecessor = rt.queued.last ?? current
+            guard let previousIndex = transfers[predecessor]?.fileIndex,
+                  let index = job.files.indices.first(where: { $0 > previousIndex && !job.files[$0].completed }),
+                  !job.files[index].remoteName.lowercased().hasPrefix("file:"),
+                  case .known(let systemProxy) = cachedSystemProxy(for: job, index: index),
+                  case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy)
+            else { return }
+            jobs[id] = job
+            transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
+            runtime[id]?.queued.append(prepared.request.id)
+            engine.start(prepared.request, after: predecessor)
+        }
+    }
+
+    /// Cancels the requests queued behind a job's current transfer (their ends close them).
+    func discardQueuedFiles(of id: JobID) {
+        guard let queued = runtime[id]?.queued, !queued.isEmpty else { return }
+        runtime[id]?.queued = []
+        runtime[id]?.stopping.formUnion(queued)
+        for tid in queued { engine.cancel(id: tid) }
+    }
+
+    /// The system proxy for a file: `.known` (an optional proxy URL, `.none` meaning "not
+    /// asked": the job's own ProxyUsage applies) or `.unknown` when the resolver must be asked.
+    private enum SystemProxyAnswer { case known(String??), unknown(origin: String) }
+
+    private func cachedSystemProxy(for job: Job, index: Int) -> SystemProxyAnswer {
+        let remote = job.files[index].remoteName
+        guard [.preconfig, .autodetect].contains(job.options.proxyUsage), proxyResolver != nil,
+              !remote.lowercased().hasPrefix("file:") else { return .known(nil) }
+        let origin = Self.origin(of: remote)
+        if let cached = runtime[job.id]?.systemProxy, cached.origin == origin,
+           cached.at.duration(to: clock.now) < .seconds(60) {
+            return .known(.some(cached.proxy))
+        }
+        return .unknown(origin: origin)
+    }
+
+    /// A download request ready for the engine and the descriptors it uses.
+    struct PreparedDownload {
         let request: DownloadRequest
+        let descriptors: [Int32]
+    }
+
+    /// Opens file `index` of a download job as its owner (its temporary file, and the source
+    /// of a file:// URL) and builds the engine request, resuming from the bytes on disk when
+    /// the server's validators are known. Updates the file's BytesTransferred to match.
+    private func prepareDownload(_ job: inout Job, index: Int, systemProxy: String??) -> Result<PreparedDownload, TransferFailure> {
+        let file = job.files[index]
         var descriptors: [Int32] = []
         do {
             let owner = try identity(of: job.owner)
@@ -101,48 +187,26 @@ extension QueueManager {
             nextTransferID += 1
             var http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
             if case let .some(.some(proxy)) = systemProxy { http.proxy = .explicit(url: proxy, bypass: "") }
-            request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
-                                      resumeOffset: offset,
-                                      ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil,
-                                      headers: url.scheme == "file" ? [] : job.options.customHeaders,
-                                      maxBytesPerSecond: rateLimit(for: job),
-                                      http: http)
+            let request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
+                                          resumeOffset: offset,
+                                          ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil,
+                                          headers: url.scheme == "file" ? [] : job.options.customHeaders,
+                                          maxBytesPerSecond: rateLimit(for: job),
+                                          http: http)
             if offset != file.bytesTransferred {
                 job.files[index].bytesTransferred = offset
                 observer?.fileChanged(job, index: index, properties: [.bytesTransferred])
             }
+            return .success(PreparedDownload(request: request, descriptors: descriptors))
         } catch {
             for fd in descriptors { close(fd) }
-            let failure: TransferFailure
             if let serviceError = error as? ServiceError {
-                failure = serviceError.name == .accessDenied
+                return .failure(serviceError.name == .accessDenied
                     ? .localAccessDenied(serviceError.message)
-                    : (serviceError.name == .invalidArgs ? .sourceNotFound(serviceError.message) : .localIO(serviceError.message))
-            } else {
-                failure = .localIO("\(error)")
+                    : (serviceError.name == .invalidArgs ? .sourceNotFound(serviceError.message) : .localIO(serviceError.message)))
             }
-            jobs[id] = job
-            fail(id, fileIndex: index, failure: failure)
-            return
+            return .failure(.localIO("\(error)"))
         }
-        transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: descriptors)
-        runtime[id]?.transfer = request.id
-        if runtime[id]?.runningSince == nil {
-            runtime[id]?.runningSince = clock.now
-            if job.priority.isBackground {
-                // Give an equal-priority job its turn when this slice ends.
-                let slice = Duration.seconds(Int64(config.timeSlice))
-                Task { [weak self] in
-                    try? await Task.sleep(for: slice)
-                    await self?.schedule()
-                }
-            }
-        }
-        var changed: Set<JobProperty> = []
-        if job.state != .connecting { changed = enter(.connecting, job: &job) }
-        jobs[id] = job
-        if !changed.isEmpty { observer?.jobChanged(job, properties: changed.union([.bytesTransferred])) }
-        engine.start(request)
     }
 
     /// The system proxy lookup for a job's next file finished: start it if still wanted.
@@ -161,6 +225,7 @@ extension QueueManager {
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
         runtime[id]?.runningSince = nil
+        discardQueuedFiles(of: id)
         guard let transferID = runtime[id]?.transfer else { return }
         runtime[id]?.transfer = nil
         runtime[id]?.stopping.insert(transferID)
@@ -190,50 +255,66 @@ extension QueueManager {
         return active
     }
 
+    /// Changes one file of a job in place. (Changing `job.files[i]` on a copy of the job
+    /// would copy the whole file list while the dictionary still holds it: O(files) per event.)
+    /// `change` must not touch `jobs`.
+    private func updateFile(_ id: JobID, _ index: Int, _ change: (inout JobFile) -> Void) {
+        guard jobs[id]?.files.indices.contains(index) == true else { return }
+        change(&jobs[id]!.files[index])
+    }
+
     private func handleResponse(_ tid: TransferID, _ info: ResponseInfo) {
-        guard let active = current(tid), var job = jobs[active.jobID] else { return }
-        let i = active.fileIndex
-        job.files[i].bytesTotal = info.totalSize
-        job.files[i].bytesTransferred = info.writeOffset
-        job.files[i].entityTag = info.entityTag
-        job.files[i].lastModifiedText = info.lastModifiedText
-        job.files[i].lastModified = info.lastModifiedMicroseconds
-        job.files[i].responseHeaders = info.headerBlock
-        var fileChanged: Set<FileProperty> = [.bytesTotal, .bytesTransferred, .lastModified, .responseHeaders]
-        if job.options.redirectPolicy == .allowReport, !info.effectiveURL.isEmpty,
-           info.effectiveURL != job.files[i].remoteName {
-            job.files[i].remoteName = info.effectiveURL
-            fileChanged.insert(.remoteName)
+        guard let active = current(tid), let state = jobs[active.jobID]?.state else { return }
+        let id = active.jobID, i = active.fileIndex
+        let reportRedirect = jobs[id]?.options.redirectPolicy == .allowReport
+        var fileChanged: Set<FileProperty> = [.lastModified, .responseHeaders]
+        updateFile(id, i) { file in
+            file.bytesTotal = info.totalSize
+            file.bytesTransferred = info.writeOffset
+            file.entityTag = info.entityTag
+            file.lastModifiedText = info.lastModifiedText
+            file.lastModified = info.lastModifiedMicroseconds
+            file.responseHeaders = info.headerBlock
+            if reportRedirect, !info.effectiveURL.isEmpty, info.effectiveURL != file.remoteName {
+                file.remoteName = info.effectiveURL
+                fileChanged.insert(.remoteName)
+            }
         }
         // Sizes are progress counters: coalesced with the rest of the progress.
-        fileChanged.subtract([.bytesTotal, .bytesTransferred])
+        guard var job = jobs[id] else { return }
         var changed: Set<JobProperty> = []
-        if job.state == .connecting { changed = enter(.transferring, job: &job) }
-        jobs[job.id] = job
-        observer?.fileChanged(job, index: i, properties: fileChanged)
+        if state == .connecting {
+            changed = enter(.transferring, job: &job)
+            jobs[id] = job
+        }
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
-        runtime[job.id]?.dirtyFiles.insert(i)
-        noteProgress(job.id)
+        // Published with the progress (or the file's completion), not in a signal of its own.
+        runtime[id]?.dirtyFiles[i, default: []].formUnion(fileChanged.union(FileProperty.progress))
+        noteProgress(id)
         // Validators are written with the next checkpoint: until then the stored offset is
         // the old one, which the old validators (or a restart from 0) still cover.
-        checkpointProgress(job.id)
+        checkpointProgress(id)
     }
 
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
-        guard let active = current(tid), var job = jobs[active.jobID] else { return }
+        guard let active = current(tid), let state = jobs[active.jobID]?.state else { return }
+        let id = active.jobID
         let bytes = active.progressBase + bytes
-        guard job.files[active.fileIndex].bytesTransferred != bytes else { return }
-        job.files[active.fileIndex].bytesTransferred = bytes
-        if job.state == .connecting {
+        var changedBytes = false
+        updateFile(id, active.fileIndex) { file in
+            changedBytes = file.bytesTransferred != bytes
+            file.bytesTransferred = bytes
+        }
+        guard changedBytes else { return }
+        if state == .connecting, var job = jobs[id] {
             let changed = enter(.transferring, job: &job)
-            jobs[job.id] = job
+            jobs[id] = job
             observer?.jobChanged(job, properties: changed)
         }
-        jobs[job.id] = job
-        runtime[job.id]?.noProgressSince = nil
-        runtime[job.id]?.dirtyFiles.insert(active.fileIndex)
-        noteProgress(job.id)
-        checkpointProgress(job.id)
+        runtime[id]?.noProgressSince = nil
+        runtime[id]?.dirtyFiles[active.fileIndex, default: []].formUnion(FileProperty.progress)
+        noteProgress(id)
+        checkpointProgress(id)
     }
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
@@ -241,38 +322,43 @@ extension QueueManager {
         let isCurrent = runtime[active.jobID]?.transfer == tid
         runtime[active.jobID]?.stopping.remove(tid)
         defer { for fd in active.descriptors { close(fd) } }
-        guard isCurrent, var job = jobs[active.jobID] else {
+        let id = active.jobID, i = active.fileIndex
+        guard isCurrent, jobs[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
-            if var job = jobs[active.jobID], !job.state.isFinal, case let .cancelled(bytes) = outcome,
-               job.files.indices.contains(active.fileIndex), !job.files[active.fileIndex].completed {
-                job.files[active.fileIndex].bytesTransferred = bytes
-                jobs[job.id] = job
+            if jobs[id]?.state.isFinal == false, case let .cancelled(bytes) = outcome {
+                updateFile(id, i) { file in if !file.completed { file.bytesTransferred = bytes } }
             }
-            if jobs[active.jobID]?.state.isActive == true { Task { self.schedule() } }
+            if jobs[id]?.state.isActive == true { Task { self.schedule() } }
             return
         }
-        runtime[job.id]?.transfer = nil
-        let i = active.fileIndex
-        if case .finished = outcome {} else { runtime[job.id]?.runningSince = nil }
+        runtime[id]?.transfer = nil
+        if case .finished = outcome {} else {
+            runtime[id]?.runningSince = nil
+            discardQueuedFiles(of: id)  // the engine ends it unstarted; this is for the record
+        }
         switch outcome {
         case .finished(let bytes):
             let fd = active.descriptors[0]
             // Flushed in the background while the next file downloads; Complete waits for it.
             flusher.flush(fd)
-            if job.files[i].lastModified > 0 {
-                let seconds = job.files[i].lastModified / 1_000_000
-                let micros = job.files[i].lastModified % 1_000_000
+            let lastModified = jobs[id]!.files[i].lastModified
+            if lastModified > 0 {
+                let seconds = lastModified / 1_000_000
+                let micros = lastModified % 1_000_000
                 var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int(micros * 1000)),
                              timespec(tv_sec: Int(seconds), tv_nsec: Int(micros * 1000))]
                 futimens(fd, &times)
             }
-            job.files[i].bytesTransferred = bytes
-            if job.files[i].bytesTotal == nil { job.files[i].bytesTotal = bytes }
-            job.files[i].completed = true
-            jobs[job.id] = job
+            updateFile(id, i) { file in
+                file.bytesTransferred = bytes
+                if file.bytesTotal == nil { file.bytesTotal = bytes }
+                file.completed = true
+            }
+            let job = jobs[id]!
             runtime[job.id]?.noProgressSince = nil
-            runtime[job.id]?.dirtyFiles.insert(i)
-            observer?.fileChanged(job, index: i, properties: [.completed])
+            // The file's pending changes go out with its completion.
+            let pending = runtime[id]?.dirtyFiles.removeValue(forKey: i) ?? []
+            observer?.fileChanged(job, index: i, properties: pending.union([.completed]).union(FileProperty.progress))
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
@@ -281,15 +367,20 @@ extension QueueManager {
             } else {
                 checkpointProgress(job.id)
             }
-            startNextFile(of: job.id)
-            if jobs[job.id]?.state == .transferred { schedule() }
+            if let next = runtime[job.id]?.queued.first {
+                // The engine started the first queued file as this one finished.
+                runtime[job.id]?.queued.removeFirst()
+                runtime[job.id]?.transfer = next
+                queueFollowingFiles(of: job.id)
+            } else if runtime[job.id]?.stopping.isEmpty ?? true {
+                startNextFile(of: job.id)
+                if jobs[job.id]?.state == .transferred { schedule() }
+            }  // else the end of the stopped transfer schedules the job again
         case .failed(let failure, let bytes):
-            job.files[i].bytesTransferred = bytes
-            jobs[job.id] = job
-            fail(job.id, fileIndex: i, failure: failure)
+            updateFile(id, i) { $0.bytesTransferred = bytes }
+            fail(id, fileIndex: i, failure: failure)
         case .cancelled(let bytes):
-            job.files[i].bytesTransferred = bytes
-            jobs[job.id] = job
+            updateFile(id, i) { $0.bytesTransferred = bytes }
         }
     }
 
@@ -383,6 +474,7 @@ extension QueueManager {
     /// Progress changed: publish now, or once the job's MinimumNotificationInterval allows.
     func noteProgress(_ id: JobID) {
         guard let job = jobs[id], var rt = runtime[id] else { return }
+        rt.progressChanged = true
         let decision = rt.throttle.changed(now: monotonicMilliseconds(), interval: job.minimumNotificationInterval)
         runtime[id] = rt
         switch decision {
@@ -404,10 +496,12 @@ extension QueueManager {
 
     /// Publishes the coalesced progress counters of a job and its changed files.
     private func publishProgress(_ id: JobID) {
-        guard let job = jobs[id], let dirty = runtime[id]?.dirtyFiles, !dirty.isEmpty else { return }
-        runtime[id]?.dirtyFiles = []
-        for index in dirty.sorted() where job.files.indices.contains(index) {
-            observer?.fileChanged(job, index: index, properties: [.bytesTotal, .bytesTransferred])
+        guard let job = jobs[id], let rt = runtime[id], rt.progressChanged || !rt.dirtyFiles.isEmpty else { return }
+        let dirty = rt.dirtyFiles
+        runtime[id]?.dirtyFiles = [:]
+        runtime[id]?.progressChanged = false
+        for (index, properties) in dirty.sorted(by: { $0.key < $1.key }) where job.files.indices.contains(index) {
+            observer?.fileChanged(job, index: index, properties: properties)
         }
         observer?.jobChanged(job, properties: [.bytesTotal, .bytesTransferred, .filesTransferred])
     }

@@ -85,7 +85,6 @@ extension QueueManager {
     /// Sends the run's current packet as one engine exchange.
     private func send(_ id: JobID, fileIndex index: Int) {
         guard let job = jobs[id], var run = runtime[id]?.upload else { return }
-        let file = job.files[index]
         var body: ExchangeRequest.Body?
         var base: UInt64 = 0
         if case let .fragment(_, offset, length, _, _) = run.packet {
@@ -197,7 +196,7 @@ extension QueueManager {
             if job.state == .connecting { _ = enter(.transferring, job: &job) }
             jobs[id] = job
             runtime[id]?.noProgressSince = nil
-            runtime[id]?.dirtyFiles.insert(index)
+            runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress)
             noteProgress(id)
             if complete {
                 persistQuietly(id)
@@ -262,7 +261,7 @@ extension QueueManager {
         job.files[index].completed = true
         job.files[index].bytesTransferred = job.files[index].upload?.sourceSize ?? job.files[index].bytesTransferred
         jobs[id] = job
-        runtime[id]?.dirtyFiles.insert(index)
+        runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress)
         observer?.fileChanged(job, index: index, properties: [.completed])
         observer?.fileTransferred(job, index: index)
         logger.info("job \(id): upload of file \(index) complete")

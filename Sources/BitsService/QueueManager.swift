@@ -12,13 +12,19 @@ public actor QueueManager {
     struct Runtime {
         /// Transfer in flight for this job, if any.
         var transfer: TransferID?
+        /// The job's next files, handed to the engine to start one after the other when
+        /// `transfer` finishes (at most `filesQueuedAhead`).
+        var queued: [TransferID] = []
         /// Transfers told to stop whose end has not arrived yet (they may still write).
         var stopping: Set<TransferID> = []
         /// Order in which the job was queued, for FIFO among equals.
         var queuedSequence: UInt64 = 0
         var throttle = NotificationThrottle()
-        /// Files whose progress changed since the last progress notification.
-        var dirtyFiles: Set<Int> = []
+        /// Files whose progress changed since the last progress notification, with other
+        /// properties published along with it (a response's LastModified, ResponseHeaders).
+        var dirtyFiles: [Int: Set<FileProperty>] = [:]
+        /// The job's progress counters changed since the last progress notification.
+        var progressChanged = false
         var retryTask: Task<Void, Never>?
         /// Monotonic time of the first transient error since the last progress.
         var noProgressSince: ContinuousClock.Instant?
