@@ -52,7 +52,7 @@ awk -v a="$(median "${cw[@]}")" -v b="$(median "${bw[@]}")" -v c="$(median "${cc
 echo "== 3. 200 files x 256 KiB in one job vs one curl over one reused connection"
 urls=(); for i in $(seq 200); do urls+=("$base/many/f$i.bin"); done
 c_plain=(); c_sync=(); b_many=()
-for r in 1 2 3; do
+for r in $(seq "${ROUNDS3:=5}"); do
   rm -rf "$work/out/many"; mkdir -p "$work/out/many"; sync
   t0=$(date +%s.%N); (cd "$work/out/many" && curl -s --remote-name-all "${urls[@]}"); t1=$(date +%s.%N)
   sync "$work/out/many/"*; t2=$(date +%s.%N)
@@ -62,5 +62,6 @@ for r in 1 2 3; do
   cmp -s "$work/out/many2/f200.bin" "$work/www/many/f200.bin" || { echo MISMATCH; exit 1; }
 done
 t0=0; t1=$(median "${c_plain[@]}"); secs=$(median "${b_many[@]}"); ts=$(median "${c_sync[@]}")
-awk -v a="$t0" -v b="$t1" -v s="$secs" -v y="$ts" 'BEGIN { printf "   median of 3: curl (one process, sequential) %.3f s, curl + sync %.3f s, bitsd one job (create..complete, flushed) %.3f s; ratio to curl %.3f, to curl + sync %.3f\n", b-a, y, s, s/(b-a), s/y }'
+echo "   rounds: curl ${c_plain[*]}; bitsd ${b_many[*]}"
+awk -v n="$ROUNDS3" -v a="$t0" -v b="$t1" -v s="$secs" -v y="$ts" 'BEGIN { printf "   median of %d: curl (one process, sequential) %.3f s, curl + sync %.3f s, bitsd one job (create..complete, flushed) %.3f s; ratio to curl %.3f, to curl + sync %.3f\n", n, b-a, y, s, s/(b-a), s/y }'
 
