@@ -33,7 +33,7 @@ let package = Package(
                 dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],
                 path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
-        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl"],
+        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "CSystem"],
                 path: "Sources/BitsTransfer", swiftSettings: interop),
         // Queue manager: jobs, scheduling, owner-credential file work; no D-Bus.
         .target(name: "BitsService",

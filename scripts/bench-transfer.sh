@@ -46,6 +46,7 @@ one_bitsd() { rm -f "$work/out/b.bin"; sync; local c0 c1; c0=$(cpu)
               c1=$(cpu); bw+=("$w"); bc+=("$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')"); }
 for r in $(seq "$ROUNDS"); do if ((r % 2)); then one_curl; one_bitsd; else one_bitsd; one_curl; fi; done
 cmp -s "$work/out/b.bin" "$work/www/big.bin" || { echo MISMATCH; exit 1; }
+echo "   rounds (wall/cpu): curl ${cw[*]} / ${cc[*]}; bitsd ${bw[*]} / ${bc[*]}"
 awk -v a="$(median "${cw[@]}")" -v b="$(median "${bw[@]}")" -v c="$(median "${cc[@]}")" -v d="$(median "${bc[@]}")" \
   'BEGIN { printf "   wall: curl -o %.2f s, bitsd %.2f s, ratio %.3f (bitsd also fsyncs)\n   cpu:  curl %.2f s, bitsd daemon %.2f s, ratio %.3f\n", a, b, b/a, c, d, d/c }'
 

@@ -1,5 +1,6 @@
 import BitsCore
 import CCurl
+import CSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -444,6 +445,7 @@ final class CurlEasyTransfer {
                 requestWritten += UInt64(n)
                 bytesOnDisk += UInt64(n)
             }
+            startWritebackIfDue()
             return count
         case .discarding, .alreadyComplete, .replanned, .challenged:
             discarded += count
@@ -451,6 +453,16 @@ final class CurlEasyTransfer {
         case .awaitingResponse:
             return count  // body of a followed redirect
         }
+    }
+
+    /// What to hand to the kernel's writeback next.
+    private var writeback = WritebackWindow(chunk: WritebackWindow.downloadChunk)
+
+    /// Asks the kernel to start writing out the last `writeback.chunk` bytes written, so the
+    /// data goes to disk while the download goes on. Best effort: errors show at fsync.
+    private func startWritebackIfDue() {
+        guard let range = writeback.advance(writtenTo: bytesOnDisk, requestStart: bytesOnDisk - requestWritten) else { return }
+        _ = bits_start_writeback(request.destinationDescriptor, Int64(range.lowerBound), Int64(range.count))
     }
 
     // MARK: - Loop hooks

@@ -1,4 +1,5 @@
 import BitsCore
+import CSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,6 +63,8 @@ final class LocalFileCopy: @unchecked Sendable {
         defer { buffer.deallocate() }
         var lastReportAt = monotonicNanoseconds()
         var lastReported = offset
+        var writeback = WritebackWindow(chunk: WritebackWindow.downloadChunk)
+        let start = offset
         while offset < size {
             if isCancelled { return .cancelled(bytesOnDisk: offset) }
             let want = Int(min(UInt64(Self.chunkSize), size - offset))
@@ -85,6 +88,9 @@ final class LocalFileCopy: @unchecked Sendable {
                 }
                 done += n
                 offset += UInt64(n)
+            }
+            if let range = writeback.advance(writtenTo: offset, requestStart: start) {
+                _ = bits_start_writeback(destination, Int64(range.lowerBound), Int64(range.count))
             }
             let now = monotonicNanoseconds()
             if now &- lastReportAt >= 100_000_000 && offset != lastReported && offset < size {

@@ -38,3 +38,7 @@ int bits_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uin
 int bits_open(const char *path, int flags, unsigned int mode) { return open(path, flags, mode); }
 int bits_openat(int dirfd, const char *path, int flags, unsigned int mode) { return openat(dirfd, path, flags, mode); }
 int bits_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+
+int bits_start_writeback(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}

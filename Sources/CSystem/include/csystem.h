@@ -24,5 +24,9 @@ int bits_open(const char *path, int flags, unsigned int mode);
 int bits_openat(int dirfd, const char *path, int flags, unsigned int mode);
 /// fcntl(fd, F_SETFL/F_GETFL…) with an int argument.
 int bits_fcntl_int(int fd, int cmd, int arg);
+/// Starts writing back a written range of a file without waiting for it
+/// (sync_file_range(2) with SYNC_FILE_RANGE_WRITE), so a later fsync has little left to do.
+/// Returns 0 or -1 with errno.
+int bits_start_writeback(int fd, int64_t offset, int64_t length);
 
 #endif
