@@ -5,26 +5,29 @@ import XCTest
 /// other without a round trip through the queue manager): one connection, settings changed
 /// mid-job apply to every later file, and a suspend in the middle loses nothing.
 final class QueuedFileTests: BitsTestCase {
-    /// `count` files of `size` bytes in the server's root, with their hashes.
-    private func serverFiles(_ prefix: String, count: Int, size: Int) throws -> [(name: String, sha: String)] {
-        try (0..<count).map { i in
-            let name = "\(prefix)-\(i).bin"
+    /// A running foreground job of `count` files of `size` bytes, new in the server's root,
+    /// each served with `query`; returns the files (name, hash), the job, its directory and
+    /// the server-log tag of its requests.
+    private func startJob(_ prefix: String, count: Int, size: Int, query: [(String, String)])
+        throws -> (files: [(name: String, sha: String)], job: String, dir: String, tag: String) {
+        let tag = "\(prefix)-\(UUID().uuidString.prefix(8))"
+        let files = try (0..<count).map { i -> (name: String, sha: String) in
+            let name = "\(tag)-\(i).bin"
             return (name, try TestFiles.create(at: "\(http.root)/\(name)", size: size, seed: UInt64(1000 + i)))
         }
-    }
-
-    func testSettingsChangedMidJobApplyToEveryLaterFileOverOneConnection() throws {
-        let tag = "queue-\(UUID().uuidString.prefix(8))"
-        let files = try serverFiles(tag, count: 8, size: 150_000)
         let dir = try downloadDirectory(alice)
-        let job = try createJob(as: alice, name: "queued files")
+        let job = try createJob(as: alice, name: prefix)
         for file in files {
-            // About 0.3 s per file, so the change lands while files are still waiting.
-            _ = try addFile(as: alice, job: job, url: http.url("/\(file.name)", [("rate", "500000")], tag: tag),
-                            local: "\(dir)/\(file.name)")
+            _ = try addFile(as: alice, job: job, url: http.url("/\(file.name)", query, tag: tag), local: "\(dir)/\(file.name)")
         }
         try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
         try resume(as: alice, job: job)
+        return (files, job, dir, tag)
+    }
+
+    func testSettingsChangedMidJobApplyToEveryLaterFileOverOneConnection() throws {
+        // About 0.3 s per file, so the change lands while files are still waiting.
+        let (files, job, dir, tag) = try startJob("queue", count: 8, size: 150_000, query: [("rate", "500000")])
         try waitForProperty(as: alice, job, "BytesTransferred") { ($0.uint64 ?? 0) > 0 && $0.uint64 != UInt64.max }
         try mustSetProperty(as: alice, job, "CustomHeaders", type: "as", value: ["X-Phase: 2"])
         // Requests the server saw by now were sent before the change (at most one is in flight).
@@ -47,17 +50,8 @@ final class QueuedFileTests: BitsTestCase {
     }
 
     func testSuspendWhileFilesAreQueuedLosesNothing() throws {
-        let tag = "qsusp-\(UUID().uuidString.prefix(8))"
-        let files = try serverFiles(tag, count: 6, size: 200_000)
-        let dir = try downloadDirectory(alice)
-        let job = try createJob(as: alice, name: "suspend queued")
-        for file in files {
-            // Only the first request of each file is slow.
-            _ = try addFile(as: alice, job: job, url: http.url("/\(file.name)", [("rate", "400000"), ("times", "1")], tag: tag),
-                            local: "\(dir)/\(file.name)")
-        }
-        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
-        try resume(as: alice, job: job)
+        // Only the first request of each file is slow.
+        let (files, job, dir, _) = try startJob("qsusp", count: 6, size: 200_000, query: [("rate", "400000"), ("times", "1")])
         try waitForProperty(as: alice, job, "FilesTransferred") { ($0.uint64 ?? 0) >= 1 }
         try suspend(as: alice, job: job)
         usleep(300_000)
