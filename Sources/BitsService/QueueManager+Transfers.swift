@@ -116,7 +116,7 @@ extension QueueManager {
               rt.queued.count < Self.filesQueuedAhead, let current = rt.transfer {
             let predecessor = rt.queued.last ?? current
             guard let previousIndex = transfers[predecessor]?.fileIndex,
-                  let index = job.files.indices.first(where: { $0 > previousIndex && !job.files[$0].completed }),
+                  let index = job.files.indices.dropFirst(previousIndex + 1).first(where: { !job.files[$0].completed }),
                   !job.files[index].remoteName.lowercased().hasPrefix("file:"),
                   case .known(let systemProxy) = cachedSystemProxy(for: job, index: index),
                   case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy)

@@ -28,20 +28,11 @@ final class WritebackWindowTests: XCTestCase {
 final class EngineWritebackTests: EngineTestCase {
     /// cachestat(2) of a file through Tests/Support/cachestat.py: dirty and cached pages.
     private func cacheState(_ path: String) throws -> (dirty: Int, cached: Int) {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Support/cachestat.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        if process.terminationStatus == 2 { throw XCTSkip("this kernel has no cachestat(2) (Linux 6.5+)") }
-        XCTAssertEqual(process.terminationStatus, 0)
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Int])
-        return (json["dirty"] ?? -1, json["cached"] ?? -1)
+        let output = try XCTUnwrap(runCommand("/usr/bin/python3", [ScriptServerProcess.script("cachestat.py"), path]),
+                                   "cachestat.py failed")
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: output) as? [String: Any])
+        if let reason = json["unsupported"] as? String { throw XCTSkip(reason) }
+        return (json["dirty"] as? Int ?? -1, json["cached"] as? Int ?? -1)
     }
 
     func testALargeDownloadIsWrittenBackWhileItRuns() throws {

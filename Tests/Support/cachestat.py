@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints how much of a file's page cache is dirty or under writeback, as JSON:
 {"cached": pages, "dirty": pages, "writeback": pages}, via cachestat(2) (Linux 6.5+).
-Exits 2 when the kernel lacks cachestat. Usage: cachestat.py PATH"""
+or {"unsupported": reason} when the kernel lacks cachestat. Usage: cachestat.py PATH"""
 import ctypes, json, os, sys
 
 SYS_CACHESTAT = 451  # the same number on x86_64 and the generic table (arm64)
@@ -23,8 +23,11 @@ def main() -> int:
         stat = Stat()
         if libc.syscall(SYS_CACHESTAT, fd, ctypes.byref(Range(0, 0)), ctypes.byref(stat), 0) != 0:
             err = ctypes.get_errno()
+            if err == 38:  # ENOSYS
+                print(json.dumps({"unsupported": "this kernel has no cachestat(2) (Linux 6.5+)"}))
+                return 0
             print(f"cachestat: {os.strerror(err)}", file=sys.stderr)
-            return 2 if err == 38 else 1  # ENOSYS
+            return 1
         print(json.dumps({"cached": stat.nr_cache, "dirty": stat.nr_dirty, "writeback": stat.nr_writeback}))
         return 0
     finally:
