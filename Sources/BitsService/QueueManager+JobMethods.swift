@@ -188,9 +188,13 @@ extension QueueManager {
         for file in job.files where !file.completed && file.temporaryName != file.localName {
             files.remove(file.temporaryName, owner: owner)
         }
-        jobs[id] = updated
         CrashPoint.reach("complete:renamed")
-        try mutate(id, caller: caller) { job in self.enter(.acknowledged, job: &job) }
+        // Stored as acknowledged above and about to leave the database: nothing more to write.
+        var changed = enter(.acknowledged, job: &updated)
+        updated.modificationTime = Self.now()
+        changed.insert(.modificationTime)
+        jobs[id] = updated
+        observer?.jobChanged(updated, properties: changed)
         logger.info("job \(id) completed")
         forget(id)
         retire(id)
