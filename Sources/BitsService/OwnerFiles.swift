@@ -8,8 +8,8 @@ import BitsCore
 public struct OwnerFiles: Sendable {
     public init() {}
 
-    /// A file made ready at AddFile: where its data goes until Complete, and the identity of
-    /// the directory it lives in (pinned for Complete).
+    /// A destination made ready: where its data goes until Complete, and the identity of the
+    /// directory it lives in (pinned for Complete).
     public struct Prepared: Sendable {
         public let path: String
         public let directory: DirectoryIdentity
@@ -36,8 +36,9 @@ public struct OwnerFiles: Sendable {
         return directory == "/" ? "/" + name : directory + "/" + name
     }
 
-    /// Checks the destination of a new download file and creates its temporary file
-    /// `temporaryName` (mode 0600) in the destination directory. Returns the temporary path.
+    /// Checks the destination of a file and creates its temporary file `temporaryName`
+    /// (mode 0600) in the destination directory at once (an upload-reply's reply file).
+    /// Returns the temporary path.
     public func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
@@ -56,6 +57,46 @@ public struct OwnerFiles: Sendable {
             }
             close(fd)
             return Prepared(path: Self.temporaryPath(for: localPath, name: temporaryName), directory: try Self.identity(of: dirfd))
+        }
+    }
+
+    /// Checks the destinations of new download files as the owner, creating nothing: each
+    /// directory exists and the owner may create files in it, and no local path is an
+    /// existing directory. Returns the identity of each file's directory (pinned for
+    /// Complete). The temporary file is created by `openTemporary` when the file's transfer
+    /// starts — BITS, too, checks write permission at AddFile and creates `BIT*.tmp` when the
+    /// job starts — so adding many files costs no inode each, and a crash before the job is
+    /// stored leaves nothing behind.
+    public func checkDestinations(_ localPaths: [String], owner: OwnerIdentity) throws -> [DirectoryIdentity] {
+        try owner.perform {
+            var opened: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
+            defer { for entry in opened.values { close(entry.fd) } }
+            return try localPaths.map { localPath in
+                let (directory, name) = Self.split(localPath)
+                let dir: (fd: Int32, identity: DirectoryIdentity)
+                if let known = opened[directory] {
+                    dir = known
+                } else {
+                    let fd = try openDirectory(directory, owner: owner)
+                    do {
+                        // The thread's filesystem identity is the owner's (fsuid, groups,
+                        // no root override), which AT_EACCESS checks against.
+                        guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
+                            throw Self.directoryError(errno, directory: directory, uid: owner.uid)
+                        }
+                        dir = (fd, try Self.identity(of: fd))
+                    } catch {
+                        close(fd)
+                        throw error
+                    }
+                    opened[directory] = dir
+                }
+                var st = stat()
+                if fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                    throw ServiceError.invalidArgs("Local path '\(localPath)' is an existing directory; give a file name.")
+                }
+                return dir.identity
+            }
         }
     }
 

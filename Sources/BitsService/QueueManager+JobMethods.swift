@@ -23,7 +23,7 @@ extension QueueManager {
         return job
     }
 
-    /// `AddFile`/`AddFiles`: validates every entry and prepares every destination (as the
+    /// `AddFile`/`AddFiles`: validates every entry and checks every destination (as the
     /// owner) before adding any: all or none.
     public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
                          ranges: [FileRange]? = nil) throws -> Range<Int> {
@@ -55,42 +55,33 @@ extension QueueManager {
             throw ServiceError.invalidArgs("Local path '\(local)' appears twice in job \(id).")
         }
         let owner = try identity(of: job.owner)
-        // The temporary names are stored before the files exist, so a crash before the job
-        // is stored leaves nothing behind: start-up deletes the ones no job refers to.
-        let temporaries: [String?] = validated.map { _, local in
-            job.options.highPerformance ? nil : OwnerFiles.temporaryPath(for: local, name: OwnerFiles.newTemporaryName())
-        }
-        let pending = temporaries.compactMap { $0 }
-        do {
-            try store?.recordPendingTemporaries(pending.map { JobStore.PendingTemporary(path: $0, owner: job.owner) })
-        } catch {
-            throw ServiceError(.failed, "Files for job \(id) could not be stored (\(Self.describe(error))); nothing was added.")
-        }
-        var created: [JobFile] = []
-        func undo() {
-            for file in created where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
-            try? store?.clearPendingTemporaries(pending)
-        }
-        do {
-            for ((remote, local), temporary) in zip(validated, temporaries) {
-                let prepared = try temporary.map {
-                    try files.prepareDestination(localPath: local, temporaryName: OwnerFiles.split($0).name, owner: owner)
-                } ?? files.prepareDirectDestination(localPath: local, owner: owner)
-                var file = JobFile(remoteName: remote, localName: local, temporaryName: prepared.path)
-                file.directory = prepared.directory
-                file.ranges = ranges ?? []
-                created.append(file)
+        // Where each file's data goes until Complete, and its directory (pinned for Complete).
+        let destinations: [(temporary: String, directory: DirectoryIdentity)]
+        if job.options.highPerformance {
+            // The destination itself, opened (created if missing) as the owner.
+            destinations = try validated.map { _, local in
+                let prepared = try files.prepareDirectDestination(localPath: local, owner: owner)
+                return (prepared.path, prepared.directory)
             }
-        } catch {
-            undo()
-            throw error
+        } else {
+            // Only checked now: each temporary file is created when its transfer starts.
+            let directories = try files.checkDestinations(validated.map(\.1), owner: owner)
+            destinations = zip(validated, directories).map { entry, directory in
+                (OwnerFiles.temporaryPath(for: entry.1, name: OwnerFiles.newTemporaryName()), directory)
+            }
         }
-        CrashPoint.reach("add-files:created")
+        let created = zip(validated, destinations).map { entry, destination in
+            var file = JobFile(remoteName: entry.0, localName: entry.1, temporaryName: destination.temporary)
+            file.directory = destination.directory
+            file.ranges = ranges ?? []
+            return file
+        }
+        CrashPoint.reach("add-files:checked")
         var current = jobs[id] ?? job
         let start = current.files.count
         current.files.append(contentsOf: created)
         current.modificationTime = Self.now()
-        do { try persist(current, settling: pending) } catch { undo(); throw error }
+        try persist(current)
         CrashPoint.reach("add-files:stored")
         jobs[id] = current
         let range = start..<current.files.count

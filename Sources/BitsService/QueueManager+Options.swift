@@ -62,9 +62,10 @@ extension QueueManager {
     /// `TakeOwnership` (administrators): the caller becomes the owner; credentials, custom
     /// headers, the client certificate and the notify command line are dropped. From now on
     /// the job works with the new owner's rights only: every file not yet delivered gets a
-    /// new temporary file created as the new owner (who must be able to write the
-    /// destination directory) and is fetched again; the previous owner's temporary files are
-    /// deleted as that owner. Nothing written with one user's rights is handed to another.
+    /// new temporary file, created as the new owner when its transfer starts (the new owner
+    /// must be able to write the destination directory now), and is fetched again; the
+    /// previous owner's temporary files are deleted as that owner. Nothing written with one
+    /// user's rights is handed to another.
     public func takeOwnership(_ id: JobID, caller: Caller) throws {
         guard caller.isAdministrator else {
             throw ServiceError.accessDenied("Taking ownership of a job needs the org.example.bits.manage-all-jobs authorization.")
@@ -79,61 +80,46 @@ extension QueueManager {
             for file in job.files { close(try files.openSource(file.localName, owner: next).fd) }
         }
         var updated = job
-        var created: [String] = []
-        let pending = job.files.indices.compactMap { index -> (Int, String)? in
+        // Files with a temporary file get a new one, created as the new owner when the
+        // transfer starts; the new owner must be able to write their directories now.
+        let renewed = job.files.indices.filter { job.files[$0].temporaryName != job.files[$0].localName }
+        let directories = try files.checkDestinations(renewed.map { job.files[$0].localName }, owner: next)
+        for (index, directory) in zip(renewed, directories) {
             let file = job.files[index]
-            guard file.temporaryName != file.localName else { return nil }
-            return (index, OwnerFiles.temporaryPath(for: file.localName, name: OwnerFiles.newTemporaryName()))
+            updated.files[index].temporaryName = OwnerFiles.temporaryPath(for: file.localName, name: OwnerFiles.newTemporaryName())
+            updated.files[index].directory = directory
+            updated.files[index].restart()
         }
-        func undo() {
-            for path in created { files.remove(path, owner: next) }
-            try? store?.clearPendingTemporaries(pending.map(\.1))
+        for index in job.files.indices where job.type == .download
+            && job.files[index].temporaryName == job.files[index].localName {
+            // HighPerformance: the destination itself, reopened as the new owner.
+            updated.files[index].directory = try files.prepareDirectDestination(localPath: job.files[index].localName, owner: next).directory
+            updated.files[index].restart()
         }
-        do {
-            try store?.recordPendingTemporaries(pending.map { .init(path: $0.1, owner: caller.uid) })
-            for (index, path) in pending {
-                let file = job.files[index]
-                let prepared = try files.prepareDestination(localPath: file.localName,
-                                                            temporaryName: OwnerFiles.split(path).name, owner: next)
-                created.append(prepared.path)
-                updated.files[index].temporaryName = path
-                updated.files[index].directory = prepared.directory
-                updated.files[index].restart()
+        var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
+        updated.modificationTime = Self.now()
+        changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
+        stopTransfer(of: id)
+        try persist(updated)
+        for index in renewed { files.remove(job.files[index].temporaryName, owner: previous) }
+        jobs[id] = updated
+        liveJobsByOwner[job.owner, default: 1] -= 1
+        if liveJobsByOwner[job.owner] == 0 { liveJobsByOwner[job.owner] = nil }
+        liveJobsByOwner[caller.uid, default: 0] += 1
+        logger.notice("job \(id): uid \(caller.uid) took ownership from uid \(job.owner)")
+        observer?.jobChanged(updated, properties: changed)
+        for index in updated.files.indices {
+            observer?.fileChanged(updated, index: index, properties: [.bytesTransferred, .bytesTotal, .completed])
+        }
+        if updated.state.isActive || updated.state == .transferred {
+            var requeued = updated
+            if updated.state == .transferred {
+                _ = enter(.queued, job: &requeued)
+                jobs[id] = requeued
+                persistQuietly(id)
+                observer?.jobChanged(requeued, properties: [.state])
             }
-            for index in job.files.indices where job.type == .download
-                && job.files[index].temporaryName == job.files[index].localName {
-                // HighPerformance: the destination itself, reopened as the new owner.
-                updated.files[index].directory = try files.prepareDirectDestination(localPath: job.files[index].localName, owner: next).directory
-                updated.files[index].restart()
-            }
-            var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
-            updated.modificationTime = Self.now()
-            changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
-            stopTransfer(of: id)
-            try persist(updated, settling: pending.map(\.1))
-            for (index, _) in pending { files.remove(job.files[index].temporaryName, owner: previous) }
-            jobs[id] = updated
-            liveJobsByOwner[job.owner, default: 1] -= 1
-            if liveJobsByOwner[job.owner] == 0 { liveJobsByOwner[job.owner] = nil }
-            liveJobsByOwner[caller.uid, default: 0] += 1
-            logger.notice("job \(id): uid \(caller.uid) took ownership from uid \(job.owner)")
-            observer?.jobChanged(updated, properties: changed)
-            for index in updated.files.indices {
-                observer?.fileChanged(updated, index: index, properties: [.bytesTransferred, .bytesTotal, .completed])
-            }
-            if updated.state.isActive || updated.state == .transferred {
-                var requeued = updated
-                if updated.state == .transferred {
-                    _ = enter(.queued, job: &requeued)
-                    jobs[id] = requeued
-                    persistQuietly(id)
-                    observer?.jobChanged(requeued, properties: [.state])
-                }
-                schedule()
-            }
-        } catch {
-            undo()
-            throw error
+            schedule()
         }
     }
 

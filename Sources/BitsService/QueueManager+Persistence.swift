@@ -62,7 +62,7 @@ extension QueueManager {
     /// - every unfinished file is reconciled with its temporary file (a shorter file on disk
     ///   wins; a missing one restarts that file from 0);
     /// - a Complete or Cancel cut short by a crash is finished (renames / deletes as the owner);
-    /// - temporary files of AddFile calls that never committed are deleted;
+    /// - reply files of upload-reply jobs created but never stored are deleted;
     /// - jobs inactive for longer than JobInactivityTimeout are cancelled.
     public func restore(_ opened: JobStore.Opened) {
         store = opened.store
@@ -157,13 +157,13 @@ extension QueueManager {
         forget(job.id)
     }
 
-    /// Deletes the temporary files of AddFile calls that did not commit before a crash.
+    /// Deletes the pending temporary files (upload-reply replies) that no stored job refers to.
     private func removeStrayTemporaries(_ pending: [JobStore.PendingTemporary], referenced: Set<String>) {
         guard !pending.isEmpty else { return }
         for item in pending where !referenced.contains(item.path) {
             if let owner = try? identity(of: item.owner) {
                 files.remove(item.path, owner: owner)
-                logger.notice("removed stray temporary file \(item.path) of an AddFile that did not complete")
+                logger.notice("removed stray temporary file \(item.path) that no job refers to")
             }
         }
         do { try store?.clearPendingTemporaries(pending.map(\.path)) } catch {

@@ -124,8 +124,8 @@ final class PersistenceTests: BitsTestCase {
     /// queue after the restart: no stray temporary file, no duplicated file, no acknowledged
     /// job with its output missing, and Complete finishes by itself.
     func testCrashBetweenStepsLeavesAConsistentQueue() throws {
-        // AddFile, crash after the temporary file exists but before the job is stored.
-        try crashCase("add-files:created") { dir, job in
+        // AddFile, crash after the destination was checked but before the job is stored.
+        try crashCase("add-files:checked") { dir, job in
             _ = try call(as: alice, job, BitsNames.job, "AddFile", "ss", [http.url("/small.bin"), "\(dir)/x.bin"])
         } check: { dir, job in
             XCTAssertEqual(try property(as: alice, job, "FilesTotal").uint64, 0, "the uncommitted file is in the job")
@@ -139,12 +139,13 @@ final class PersistenceTests: BitsTestCase {
             _ = try call(as: alice, job, BitsNames.job, "AddFile", "ss", [http.url("/small.bin"), "\(dir)/x.bin"])
         } check: { dir, job in
             XCTAssertEqual(try property(as: alice, job, "FilesTotal").uint64, 1)
-            XCTAssertEqual(temporaries(in: dir).count, 1)
+            XCTAssertEqual(temporaries(in: dir), [], "the temporary file is created when the transfer starts")
             try downloadAndComplete(job, dir: dir, files: ["x.bin"])
         }
-        // Cancel, crash after the state was stored / after the files were deleted.
+        // Cancel of a transferred job (its temporary files exist), crash after the state was
+        // stored / after the files were deleted.
         for point in ["cancel:stored", "cancel:deleted"] {
-            try crashCase(point, files: 2) { _, job in
+            try crashCase(point, files: 2, transfer: true) { _, job in
                 _ = try call(as: alice, job, BitsNames.job, "Cancel")
             } check: { dir, job in
                 assertError(try call(as: alice, job, BitsNames.job, "Resume"), [BitsNames.notFound], "cancelled job after restart")

@@ -78,7 +78,46 @@ final class SecurityTests: BitsTestCase {
         assertError(try call(as: carol, job, BitsNames.job, "TakeOwnership"), [BitsNames.accessDenied], mentioning: [dir],
                     "TakeOwnership into a directory carol cannot write")
         XCTAssertEqual(try property(as: alice, job, "Owner").uint64, UInt64(alice.uid), "the failed TakeOwnership changed the owner")
-        XCTAssertEqual(TestFiles.listing(dir).filter { $0.hasPrefix("BIT") }.count, 1)
+        XCTAssertEqual(TestFiles.listing(dir), [], "nothing is created before the transfer starts")
+    }
+
+    /// AddFile checks the destination as the owner and creates nothing; the temporary file
+    /// appears beside the destination when the transfer starts: the owner's, mode 0600.
+    func testAddFileChecksTheDirectoryAndTheTemporaryFileAppearsWhenTheTransferStarts() throws {
+        let dir = try downloadDirectory(alice)
+        let bobs = try downloadDirectory(bob)  // 0755: alice may look, not write
+        let job = try createJob(as: alice, name: "checked destination")
+        assertError(try call(as: alice, job, BitsNames.job, "AddFile", "ss", [http.url("/small.bin"), "\(bobs)/x.bin"]),
+                    [BitsNames.accessDenied], mentioning: [bobs], "AddFile into bob's directory")
+        try ProcessRunner.mustRun(["/bin/mkdir", "\(dir)/sub"], as: alice)
+        assertError(try call(as: alice, job, BitsNames.job, "AddFile", "ss", [http.url("/small.bin"), "\(dir)/sub"]),
+                    [BitsNames.invalidArgs], mentioning: ["\(dir)/sub"], "AddFile onto an existing directory")
+        try ProcessRunner.mustRun(["/bin/rmdir", "\(dir)/sub"], as: alice)
+        assertError(try call(as: alice, job, BitsNames.job, "AddFile", "ss", [http.url("/small.bin"), "\(dir)/missing/x.bin"]),
+                    [BitsNames.invalidArgs], mentioning: ["\(dir)/missing"], "AddFile into a missing directory")
+        // All or none: one bad destination adds nothing.
+        assertError(try call(as: alice, job, BitsNames.job, "AddFiles", "a(ss)",
+                             [[[http.url("/small.bin"), "\(dir)/a.bin"], [http.url("/small.bin"), "\(bobs)/b.bin"]]]),
+                    [BitsNames.accessDenied], mentioning: [bobs], "AddFiles with one file into bob's directory")
+        XCTAssertEqual(try property(as: alice, job, "FilesTotal").uint64, 0)
+
+        let file = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/s.bin")
+        let temporary = try property(as: alice, file, BitsNames.file, "TemporaryName").string ?? ""
+        XCTAssertTrue(temporary.hasPrefix("\(dir)/BIT") && temporary.hasSuffix(".tmp"), "TemporaryName \(temporary)")
+        XCTAssertEqual(TestFiles.listing(dir), [], "AddFile created something")
+        XCTAssertEqual(TestFiles.listing(bobs), [], "a refused AddFile created something")
+
+        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 15)
+        var st = stat()
+        XCTAssertEqual(lstat(temporary, &st), 0, "\(temporary) does not exist after the transfer")
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFREG)
+        XCTAssertEqual(st.st_mode & 0o7777, 0o600, "mode of the temporary file")
+        XCTAssertEqual(st.st_uid, alice.uid, "owner of the temporary file")
+        XCTAssertEqual(Int(st.st_size), env.files["small.bin"]?.size)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(TestFiles.listing(dir), ["s.bin"])
     }
 
     func testLimitExemptionComesFromPolkit() throws {
