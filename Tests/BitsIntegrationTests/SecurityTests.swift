@@ -103,7 +103,8 @@ final class SecurityTests: BitsTestCase {
 
         let file = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/s.bin")
         let temporary = try property(as: alice, file, BitsNames.file, "TemporaryName").string ?? ""
-        XCTAssertTrue(temporary.hasPrefix("\(dir)/BIT") && temporary.hasSuffix(".tmp"), "TemporaryName \(temporary)")
+        XCTAssertTrue(temporary.hasPrefix(dir + "/") && temporary.range(of: #"/BIT[0-9A-F]{16}\.tmp$"#, options: .regularExpression) != nil,
+                      "TemporaryName \(temporary)")
         XCTAssertEqual(TestFiles.listing(dir), [], "AddFile created something")
         XCTAssertEqual(TestFiles.listing(bobs), [], "a refused AddFile created something")
 
