@@ -184,29 +184,61 @@ public struct OwnerFiles: Sendable {
         }
     }
 
-    /// Moves a finished temporary file to its final name, as the owner, inside the one
-    /// directory both live in. A temporary that is no longer a regular file is refused.
-    public func commit(temporary: String, to localPath: String, pinned: DirectoryIdentity?, owner: OwnerIdentity) throws {
-        let (directory, finalName) = Self.split(localPath)
-        let (tempDirectory, tempName) = Self.split(temporary)
-        guard directory == tempDirectory else {
-            throw ServiceError(.failed, "Temporary file '\(temporary)' is not beside '\(localPath)'.")
+    /// A finished temporary file and the final name it gets at Complete.
+    public struct Rename: Sendable {
+        public let temporary: String
+        public let localPath: String
+        /// The directory the file was added to; a directory that is no longer it is refused.
+        public let pinned: DirectoryIdentity?
+
+        public init(temporary: String, localPath: String, pinned: DirectoryIdentity?) {
+            self.temporary = temporary
+            self.localPath = localPath
+            self.pinned = pinned
         }
+    }
+
+    /// Moves a finished temporary file to its final name (see `commit(_:owner:renamed:)`).
+    public func commit(temporary: String, to localPath: String, pinned: DirectoryIdentity?, owner: OwnerIdentity) throws {
+        try commit([Rename(temporary: temporary, localPath: localPath, pinned: pinned)], owner: owner) { _ in }
+    }
+
+    /// Moves finished temporary files to their final names, as the owner, each inside the one
+    /// directory both live in, opening each directory once. A temporary that is no longer a
+    /// regular file of the owner is refused. Calls `renamed(i)` after the i-th rename and
+    /// stops at the first failure, which it throws (the renames before it stay done).
+    public func commit(_ renames: [Rename], owner: OwnerIdentity, renamed: (Int) -> Void) throws {
         try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner)
-            defer { close(dirfd) }
-            if let pinned, try Self.identity(of: dirfd) != pinned {
-                throw ServiceError.accessDenied("Directory '\(directory)' is no longer the directory the file was added to (it was replaced or moved); not renaming into it.")
-            }
-            var st = stat()
-            guard fstatat(dirfd, tempName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw Self.fileError(errno, path: temporary, uid: owner.uid)
-            }
-            guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else {
-                throw ServiceError.accessDenied("Temporary file '\(temporary)' was replaced by something that is not a regular file of user \(owner.uid); not renaming it.")
-            }
-            guard renameat(dirfd, tempName, dirfd, finalName) == 0 else {
-                throw Self.fileError(errno, path: localPath, uid: owner.uid)
+            var opened: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
+            defer { for entry in opened.values { close(entry.fd) } }
+            for (i, rename) in renames.enumerated() {
+                let (directory, finalName) = Self.split(rename.localPath)
+                let (tempDirectory, tempName) = Self.split(rename.temporary)
+                guard directory == tempDirectory else {
+                    throw ServiceError(.failed, "Temporary file '\(rename.temporary)' is not beside '\(rename.localPath)'.")
+                }
+                let dir: (fd: Int32, identity: DirectoryIdentity)
+                if let known = opened[directory] {
+                    dir = known
+                } else {
+                    let fd = try openDirectory(directory, owner: owner)
+                    do { dir = (fd, try Self.identity(of: fd)) } catch { close(fd); throw error }
+                    opened[directory] = dir
+                }
+                if let pinned = rename.pinned, dir.identity != pinned {
+                    throw ServiceError.accessDenied("Directory '\(directory)' is no longer the directory the file was added to (it was replaced or moved); not renaming into it.")
+                }
+                var st = stat()
+                guard fstatat(dir.fd, tempName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                    throw Self.fileError(errno, path: rename.temporary, uid: owner.uid)
+                }
+                guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else {
+                    throw ServiceError.accessDenied("Temporary file '\(rename.temporary)' was replaced by something that is not a regular file of user \(owner.uid); not renaming it.")
+                }
+                guard renameat(dir.fd, tempName, dir.fd, finalName) == 0 else {
+                    throw Self.fileError(errno, path: rename.localPath, uid: owner.uid)
+                }
+                renamed(i)
             }
         }
     }

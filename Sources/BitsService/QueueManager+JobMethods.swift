@@ -153,18 +153,23 @@ extension QueueManager {
         completing.state = .acknowledged
         try persist(completing)
         CrashPoint.reach("complete:stored")
-        for (index, file) in job.files.enumerated() where file.completed && file.temporaryName != file.localName {
-            do {
-                try files.commit(temporary: file.temporaryName, to: file.localName, pinned: file.directory, owner: owner)
-            } catch let error as ServiceError {
-                // Files renamed so far stay renamed (BITS keeps them visible).
-                jobs[id] = updated
-                try? persist(updated)
-                logger.error("job \(id): completing file \(index) failed: \(error.message)")
-                throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
+        let finished = job.files.indices.filter { job.files[$0].completed && job.files[$0].temporaryName != job.files[$0].localName }
+        var renamedCount = 0
+        do {
+            let renames = finished.map {
+                OwnerFiles.Rename(temporary: job.files[$0].temporaryName, localPath: job.files[$0].localName, pinned: job.files[$0].directory)
             }
-            updated.files[index].temporaryName = file.localName
-            CrashPoint.reach("complete:renamed-one")
+            try files.commit(renames, owner: owner) { i in
+                updated.files[finished[i]].temporaryName = job.files[finished[i]].localName
+                renamedCount += 1
+                CrashPoint.reach("complete:renamed-one")
+            }
+        } catch let error as ServiceError {
+            // Files renamed so far stay renamed (BITS keeps them visible).
+            jobs[id] = updated
+            try? persist(updated)
+            logger.error("job \(id): completing file \(finished[renamedCount]) failed: \(error.message)")
+            throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
         }
         if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
             do {

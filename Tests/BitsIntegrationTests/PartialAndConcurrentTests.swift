@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// Complete on a partly transferred job, and several foreground jobs transferring at once.
+/// Complete on a partly transferred job, a Complete that stops at a refused rename, and
+/// several foreground jobs transferring at once.
 final class PartialAndConcurrentTests: BitsTestCase {
 
     /// Files of a job go in order; Complete while the second is still running keeps only the
@@ -28,6 +29,30 @@ final class PartialAndConcurrentTests: BitsTestCase {
         XCTAssertFalse(TestFiles.exists("\(dir)/second.bin"), "the unfinished file must not appear")
         XCTAssertTrue(waitUntil(timeout: 5) { !TestFiles.exists(partialTemp) }, "partial temporary \(partialTemp) survives")
         XCTAssertEqual(TestFiles.listing(dir), ["first.bin"])
+    }
+
+    /// Complete of three files whose second temporary was replaced by a symlink: the first
+    /// file is published, Complete fails naming the second, the job stays transferred, and
+    /// nothing is renamed through the symlink or after it.
+    func testCompleteStopsAtTheFirstRefusedRenameAndKeepsTheJob() throws {
+        let dir = try downloadDirectory(alice)
+        let job = try createJob(as: alice, name: "partial complete")
+        let names = ["a.bin", "b.bin", "c.bin"]
+        _ = try mustCall(as: alice, job, BitsNames.job, "AddFiles", "a(ss)",
+                         [names.map { [http.url("/small.bin"), "\(dir)/\($0)"] }])
+        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 15)
+        let second = try property(as: alice, "\(job)/files/1", BitsNames.file, "TemporaryName").string ?? ""
+        try ProcessRunner.mustRun(["/bin/rm", second], as: alice)
+        try ProcessRunner.mustRun(["/bin/ln", "-s", "/etc/hostname", second], as: alice)
+        assertError(try call(as: alice, job, BitsNames.job, "Complete"), [BitsNames.accessDenied], mentioning: [second],
+                    "Complete with the second temporary a symlink")
+        XCTAssertEqual(try jobState(as: alice, job), "transferred")
+        XCTAssertEqual(try TestFiles.sha256("\(dir)/a.bin"), env.files["small.bin"]?.sha256, "the first file is published")
+        XCTAssertEqual(try property(as: alice, "\(job)/files/0", BitsNames.file, "TemporaryName").string, "\(dir)/a.bin")
+        XCTAssertFalse(TestFiles.exists("\(dir)/b.bin"), "the symlink was renamed")
+        XCTAssertFalse(TestFiles.exists("\(dir)/c.bin"), "a file after the refused one was renamed")
     }
 
     /// Foreground jobs run at once and concurrently: three rate-limited jobs are all
