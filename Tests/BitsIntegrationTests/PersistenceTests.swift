@@ -306,6 +306,10 @@ final class InactivityTimeoutTests: BitsTestCase {
         let dir = try downloadDirectory(alice)
         let idle = try createJob(as: alice, name: "idle")
         _ = try addFile(as: alice, job: idle, url: http.url("/small.bin"), local: "\(dir)/i.bin")
+        // Transferred and never completed: its temporary file exists (created by the transfer).
+        try mustSetProperty(as: alice, idle, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: idle)
+        try waitForState(as: alice, job: idle, ["transferred"], timeout: 15)
         XCTAssertEqual(TestFiles.listing(dir).filter { $0.hasPrefix("BIT") }.count, 1)
         // A job that keeps changing stays.
         let busy = try createJob(as: alice, name: "busy")
