@@ -73,27 +73,16 @@ public struct OwnerFiles: Sendable {
     /// stored leaves nothing behind.
     public func checkDestinations(_ localPaths: [String], owner: OwnerIdentity) throws -> [DirectoryIdentity] {
         try owner.perform {
-            var opened: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
-            defer { for entry in opened.values { close(entry.fd) } }
+            var opened = OpenedDirectories()
+            defer { opened.closeAll() }
             return try localPaths.map { localPath in
                 let (directory, name) = Self.split(localPath)
-                let dir: (fd: Int32, identity: DirectoryIdentity)
-                if let known = opened[directory] {
-                    dir = known
-                } else {
-                    let fd = try openDirectory(directory, owner: owner)
-                    do {
-                        // The thread's filesystem identity is the owner's (fsuid, groups,
-                        // no root override), which AT_EACCESS checks against.
-                        guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
-                            throw Self.directoryError(errno, directory: directory, uid: owner.uid)
-                        }
-                        dir = (fd, try Self.identity(of: fd))
-                    } catch {
-                        close(fd)
-                        throw error
+                let dir = try opened.open(directory, owner: owner, files: self) { fd in
+                    // The thread's filesystem identity is the owner's (fsuid, groups, no
+                    // root override), which AT_EACCESS checks against.
+                    guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
+                        throw Self.directoryError(errno, directory: directory, uid: owner.uid)
                     }
-                    opened[directory] = dir
                 }
                 var st = stat()
                 if fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
@@ -209,22 +198,15 @@ public struct OwnerFiles: Sendable {
     /// stops at the first failure, which it throws (the renames before it stay done).
     public func commit(_ renames: [Rename], owner: OwnerIdentity, renamed: (Int) -> Void) throws {
         try owner.perform {
-            var opened: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
-            defer { for entry in opened.values { close(entry.fd) } }
+            var opened = OpenedDirectories()
+            defer { opened.closeAll() }
             for (i, rename) in renames.enumerated() {
                 let (directory, finalName) = Self.split(rename.localPath)
                 let (tempDirectory, tempName) = Self.split(rename.temporary)
                 guard directory == tempDirectory else {
                     throw ServiceError(.failed, "Temporary file '\(rename.temporary)' is not beside '\(rename.localPath)'.")
                 }
-                let dir: (fd: Int32, identity: DirectoryIdentity)
-                if let known = opened[directory] {
-                    dir = known
-                } else {
-                    let fd = try openDirectory(directory, owner: owner)
-                    do { dir = (fd, try Self.identity(of: fd)) } catch { close(fd); throw error }
-                    opened[directory] = dir
-                }
+                let dir = try opened.open(directory, owner: owner, files: self)
                 if let pinned = rename.pinned, dir.identity != pinned {
                     throw ServiceError.accessDenied("Directory '\(directory)' is no longer the directory the file was added to (it was replaced or moved); not renaming into it.")
                 }
@@ -278,6 +260,30 @@ public struct OwnerFiles: Sendable {
     }
 
     // MARK: - helpers
+
+    /// Directories opened as the owner inside one `perform`, each once (a job's files mostly
+    /// share one); `closeAll()` when done.
+    private struct OpenedDirectories {
+        private var entries: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
+
+        /// The descriptor and identity of `directory`; `check` runs once, when it is opened.
+        mutating func open(_ directory: String, owner: OwnerIdentity, files: OwnerFiles,
+                           check: (Int32) throws -> Void = { _ in }) throws -> (fd: Int32, identity: DirectoryIdentity) {
+            if let known = entries[directory] { return known }
+            let fd = try files.openDirectory(directory, owner: owner)
+            do {
+                try check(fd)
+                let entry = (fd: fd, identity: try OwnerFiles.identity(of: fd))
+                entries[directory] = entry
+                return entry
+            } catch {
+                close(fd)
+                throw error
+            }
+        }
+
+        func closeAll() { for entry in entries.values { close(entry.fd) } }
+    }
 
     private func openDirectory(_ directory: String, owner: OwnerIdentity) throws -> Int32 {
         let fd = bits_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
