@@ -25,9 +25,6 @@ final class BusConnection: @unchecked Sendable {
         }
     }
 
-    /// Takes a GError's message and frees it.
-    static func take(_ error: UnsafeMutablePointer<GError>?) -> String { GDBus.takeMessage(error) }
-
     /// Requests the well-known name; fails unless we become its primary owner.
     func requestName(_ name: String) throws {
         let reply = try callSync(destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
@@ -48,7 +45,7 @@ final class BusConnection: @unchecked Sendable {
             g_dbus_connection_call_sync(connection, destination, path, interface, method,
                                         arguments?.makeGVariant(), type, G_DBUS_CALL_FLAGS_NONE, timeoutMs, nil, &error)
         }
-        guard let reply else { throw BusSetupError(description: "\(method) failed: \(Self.take(error))") }
+        guard let reply else { throw BusSetupError(description: "\(method) failed: \(GDBus.takeMessage(error))") }
         defer { g_variant_unref(reply) }
         return Variant(gvariant: reply)
     }

@@ -102,13 +102,13 @@ public final class BusService: @unchecked Sendable {
         for info in [definitions.manager, definitions.objectManager] {
             if g_dbus_connection_register_object(bus.connection, ObjectPaths.manager, info,
                                                  BusService.interfaceVTable, me, nil, &error) == 0 {
-                throw BusSetupError(description: "cannot export the manager: \(BusConnection.take(error))")
+                throw BusSetupError(description: "cannot export the manager: \(GDBus.takeMessage(error))")
             }
         }
         let flags = G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES
         if g_dbus_connection_register_subtree(bus.connection, ObjectPaths.jobsRoot, BusService.subtreeVTable,
                                               flags, me, nil, &error) == 0 {
-            throw BusSetupError(description: "cannot export the jobs: \(BusConnection.take(error))")
+            throw BusSetupError(description: "cannot export the jobs: \(GDBus.takeMessage(error))")
         }
         g_dbus_connection_add_filter(bus.connection, introspectionFilterThunk, me, nil)
         // Forget callers whose connection closed.
@@ -134,7 +134,7 @@ public final class BusService: @unchecked Sendable {
                 bus.connection, ObjectPaths.job(id) + "/files", BusService.subtreeVTable,
                 G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES,
                 Unmanaged.passUnretained(self).toOpaque(), nil, &error)
-            if registration == 0 { logger.error("cannot export files of \(id): \(BusConnection.take(error))") }
+            if registration == 0 { logger.error("cannot export files of \(id): \(GDBus.takeMessage(error))") }
             return registration
         }
     }

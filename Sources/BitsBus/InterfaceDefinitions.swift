@@ -1,3 +1,4 @@
+import BitsDBus
 import CGLib
 import Foundation
 
@@ -39,7 +40,7 @@ final class InterfaceDefinitions: @unchecked Sendable {
             }
             var error: UnsafeMutablePointer<GError>?
             guard let node = g_dbus_node_info_new_for_xml(text, &error) else {
-                throw BusSetupError(description: "interface \(name): \(BusConnection.take(error))")
+                throw BusSetupError(description: "interface \(name): \(GDBus.takeMessage(error))")
             }
             guard let info = g_dbus_node_info_lookup_interface(node, name) else {
                 throw BusSetupError(description: "interface file for \(name) does not define it")

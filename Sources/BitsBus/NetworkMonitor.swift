@@ -1,3 +1,4 @@
+import BitsDBus
 import BitsService
 import CGLib
 import Foundation
@@ -33,7 +34,7 @@ final class NetworkMonitor: @unchecked Sendable {
             let fileMonitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, nil, &error)
             g_object_unref(UnsafeMutableRawPointer(file))
             guard let fileMonitor else {
-                throw BusSetupError(description: "cannot watch \(stateFile): \(BusConnection.take(error))")
+                throw BusSetupError(description: "cannot watch \(stateFile): \(GDBus.takeMessage(error))")
             }
             bits_connect_file_changed(fileMonitor, pair)
             monitor = UnsafeMutableRawPointer(fileMonitor)

@@ -89,15 +89,11 @@ package enum GDBus {
                 box.completion(.failure(GDBus.takeRemoteError(error)))
             }
         }
-        if let replyType {
-            withVariantType(replyType) { type in
-                g_dbus_connection_call(connection, destination, path, interface, method, arguments?.makeGVariant(), type,
-                                       flags, timeoutMs, nil, callback, box)
-            }
-        } else {
-            g_dbus_connection_call(connection, destination, path, interface, method, arguments?.makeGVariant(), nil,
+        func send(_ type: OpaquePointer?) {
+            g_dbus_connection_call(connection, destination, path, interface, method, arguments?.makeGVariant(), type,
                                    flags, timeoutMs, nil, callback, box)
         }
+        if let replyType { withVariantType(replyType, send) } else { send(nil) }
     }
 }
 

@@ -289,7 +289,7 @@ extension QueueManager {
         }
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
         // Published with the progress (or the file's completion), not in a signal of its own.
-        runtime[id]?.dirtyFiles[i, default: []].formUnion(fileChanged.union(FileProperty.progress))
+        markProgress(id, file: i, also: fileChanged)
         noteProgress(id)
         // Validators are written with the next checkpoint: until then the stored offset is
         // the old one, which the old validators (or a restart from 0) still cover.
@@ -312,7 +312,7 @@ extension QueueManager {
             observer?.jobChanged(job, properties: changed)
         }
         runtime[id]?.noProgressSince = nil
-        runtime[id]?.dirtyFiles[active.fileIndex, default: []].formUnion(FileProperty.progress)
+        markProgress(id, file: active.fileIndex)
         noteProgress(id)
         checkpointProgress(id)
     }
@@ -469,6 +469,12 @@ extension QueueManager {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+    }
+
+    /// Marks a file's progress counters (and `also`) for the job's next coalesced progress
+    /// signal; `noteProgress` schedules it.
+    func markProgress(_ id: JobID, file index: Int, also: Set<FileProperty> = []) {
+        runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress.union(also))
     }
 
     /// Progress changed: publish now, or once the job's MinimumNotificationInterval allows.

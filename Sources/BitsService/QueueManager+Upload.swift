@@ -196,7 +196,7 @@ extension QueueManager {
             if job.state == .connecting { _ = enter(.transferring, job: &job) }
             jobs[id] = job
             runtime[id]?.noProgressSince = nil
-            runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress)
+            markProgress(id, file: index)
             noteProgress(id)
             if complete {
                 persistQuietly(id)
@@ -261,7 +261,7 @@ extension QueueManager {
         job.files[index].completed = true
         job.files[index].bytesTransferred = job.files[index].upload?.sourceSize ?? job.files[index].bytesTransferred
         jobs[id] = job
-        runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress)
+        markProgress(id, file: index)
         observer?.fileChanged(job, index: index, properties: [.completed])
         observer?.fileTransferred(job, index: index)
         logger.info("job \(id): upload of file \(index) complete")

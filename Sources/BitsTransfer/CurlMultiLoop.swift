@@ -89,12 +89,13 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
             for command in commands {
                 if stop {
-                    if case .start(let request, _) = command {
+                    switch command {
+                    case .start(let request, _), .chain(let request, _, _):
                         end(request.id, .cancelled(bytesOnDisk: request.resumeOffset))
-                    } else if case .chain(let request, _, _) = command {
-                        end(request.id, .cancelled(bytesOnDisk: request.resumeOffset))
-                    } else if case .exchange(let request) = command {
+                    case .exchange(let request):
                         delegate.transfer(request.id, didExchange: .cancelled)
+                    case .cancel, .setRate:
+                        break
                     }
                 } else {
                     apply(command)

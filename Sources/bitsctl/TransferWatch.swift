@@ -25,23 +25,12 @@ struct TransferWatch {
         self.onInterrupt = onInterrupt
     }
 
-    private enum Event { case update(JobUpdate), ended(Error?), interrupt }
-
     mutating func run(interrupts: AsyncStream<Int32>) async throws -> Int32 {
-        let (events, sink) = AsyncStream.makeStream(of: Event.self)
-        let updates = Task { [job] in
-            do {
-                for try await update in job.updates() { sink.yield(.update(update)) }
-                sink.yield(.ended(nil))
-            } catch {
-                sink.yield(.ended(error))
-            }
-        }
-        let signals = Task { for await _ in interrupts { sink.yield(.interrupt) } }
-        defer { updates.cancel(); signals.cancel() }
+        let watch = InterruptibleEvents(job.updates(), interrupts: interrupts)
+        defer { watch.stop() }
         try await job.resume()
 
-        for await event in events {
+        for await event in watch.events {
             switch event {
             case .interrupt:
                 return try await interrupted()
@@ -49,12 +38,12 @@ struct TransferWatch {
                 endBar()
                 if let error { throw error }
                 return finish(status: ExitStatus.failed, message: "The job left the service before it was transferred.")
-            case .update(.properties(let properties)):
+            case .element(.properties(let properties)):
                 if let status = try await handle(properties) { return status }
-            case .update(.removed):
+            case .element(.removed):
                 endBar()
                 return finish(status: ExitStatus.failed, message: "The job was cancelled or completed by someone else.")
-            case .update:
+            case .element:
                 break // Transferred/Error/FileTransferred are reflected in the properties too.
             }
         }

@@ -243,7 +243,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
-LOOPBACK = "127.0.0.1"
+LOOPBACK = serverlife.LOOPBACK
 CHUNK = 1 << 20
 ZERO_CHUNK = bytes(CHUNK)
 HOLE_BLOCK = 64 * 1024  # all-zero blocks of this size are not written (holes)

@@ -103,8 +103,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-LOOPBACK = "127.0.0.1"
+LOOPBACK = serverlife.LOOPBACK
 CHUNK = 64 * 1024
+GEN_PERIOD = 65536
+GEN_MTIME = 1577836800  # 2020-01-01T00:00:00Z
+REALM = "bitsd-test"
+BODY_FAULTS = ("drop", "reset", "stall")
+KNOWN_FAULTS = BODY_FAULTS + ("status", "norange", "nolength")
+REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 
 def iter_chunked_body(rfile, bad_size: Callable[[], Exception], chunk: int = CHUNK) -> Iterator[bytes]:
@@ -129,12 +135,6 @@ def iter_chunked_body(rfile, bad_size: Callable[[], Exception], chunk: int = CHU
             size -= len(data)
             yield data
         rfile.readline(1024)  # CRLF after the chunk data
-GEN_PERIOD = 65536
-GEN_MTIME = 1577836800  # 2020-01-01T00:00:00Z
-REALM = "bitsd-test"
-BODY_FAULTS = ("drop", "reset", "stall")
-KNOWN_FAULTS = BODY_FAULTS + ("status", "norange", "nolength")
-REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 
 # --------------------------------------------------------------------------

@@ -15,32 +15,21 @@ struct Monitor: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
 
-    private enum Event { case service(ServiceEvent), ended(Error?), interrupt }
-
     func run() async throws {
         let interrupts = Terminal.interrupts()
         try await reportingErrors {
             let client = try connection.connect()
-            let (events, sink) = AsyncStream.makeStream(of: Event.self)
-            let watcher = Task {
-                do {
-                    for try await event in client.events(allUsers: allUsers, interactive: true) { sink.yield(.service(event)) }
-                    sink.yield(.ended(nil))
-                } catch {
-                    sink.yield(.ended(error))
-                }
-            }
-            let signals = Task { for await _ in interrupts { sink.yield(.interrupt) } }
-            defer { watcher.cancel(); signals.cancel() }
+            let watch = InterruptibleEvents(client.events(allUsers: allUsers, interactive: true), interrupts: interrupts)
+            defer { watch.stop() }
 
             let live = !output.json && Terminal.isTerminal(.standardOutput)
             var view = MonitorView()
             var count = 0
-            for await event in events {
+            for await event in watch.events {
                 switch event {
                 case .interrupt, .ended(nil): return
                 case .ended(let error?): throw error
-                case .service(let change):
+                case .element(let change):
                     view.apply(change)
                     if live { view.redraw() } else { Self.printLine(change, json: output.json) }
                     if case .snapshot = change { continue }
