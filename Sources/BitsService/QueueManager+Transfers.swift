@@ -339,8 +339,6 @@ extension QueueManager {
         switch outcome {
         case .finished(let bytes):
             let fd = active.descriptors[0]
-            // Flushed in the background while the next file downloads; Complete waits for it.
-            flusher.flush(fd)
             let lastModified = jobs[id]!.files[i].lastModified
             if lastModified > 0 {
                 let seconds = lastModified / 1_000_000
@@ -349,6 +347,9 @@ extension QueueManager {
                              timespec(tv_sec: Int(seconds), tv_nsec: Int(micros * 1000))]
                 futimens(fd, &times)
             }
+            // Made durable in the background while the next files download (after its times
+            // are set, so they are kept too); Complete waits for what is left.
+            flusher.flush(fd)
             updateFile(id, i) { file in
                 file.bytesTransferred = bytes
                 if file.bytesTotal == nil { file.bytesTotal = bytes }

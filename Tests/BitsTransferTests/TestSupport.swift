@@ -188,3 +188,13 @@ func waitForPort(file: String, process: Process, timeout: TimeInterval = 15) -> 
     }
     return nil
 }
+
+/// cachestat(2) of a file through Tests/Support/cachestat.py: its dirty pages, pages under
+/// writeback and cached pages. Skips the test on kernels without cachestat (before 6.5).
+func cacheState(_ path: String) throws -> (dirty: Int, writeback: Int, cached: Int) {
+    let output = try XCTUnwrap(runCommand("/usr/bin/python3", [ScriptServerProcess.script("cachestat.py"), path]),
+                               "cachestat.py failed")
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: output) as? [String: Any])
+    if let reason = json["unsupported"] as? String { throw XCTSkip(reason) }
+    return (json["dirty"] as? Int ?? -1, json["writeback"] as? Int ?? -1, json["cached"] as? Int ?? -1)
+}

@@ -26,15 +26,6 @@ final class WritebackWindowTests: XCTestCase {
 }
 
 final class EngineWritebackTests: EngineTestCase {
-    /// cachestat(2) of a file through Tests/Support/cachestat.py: dirty and cached pages.
-    private func cacheState(_ path: String) throws -> (dirty: Int, cached: Int) {
-        let output = try XCTUnwrap(runCommand("/usr/bin/python3", [ScriptServerProcess.script("cachestat.py"), path]),
-                                   "cachestat.py failed")
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: output) as? [String: Any])
-        if let reason = json["unsupported"] as? String { throw XCTSkip(reason) }
-        return (json["dirty"] as? Int ?? -1, json["cached"] as? Int ?? -1)
-    }
-
     func testALargeDownloadIsWrittenBackWhileItRuns() throws {
         let size = 32 << 20
         // Baseline: the same amount written with plain writes stays dirty (the kernel's own

@@ -1,0 +1,57 @@
+import CSystem
+import Foundation
+
+/// Makes finished files durable in the background without one journal commit per file.
+///
+/// Each finished file has its writeback started at once (`sync_file_range`, no waiting) and
+/// is fsynced only once `window` newer files have been handed in, or when `waitForPending`
+/// (Complete) asks. By then its data is on its way or on disk, and one journal commit covers
+/// the allocations of every file started since, so most fsyncs have nothing left to commit.
+/// An fsync per file as it finishes forced a commit each time instead: 200 small files took
+/// ≈ 110 ms of fsyncs that Complete waited for on ext4 with a journal (≈ 10 ms this way).
+/// A file-system-wide `syncfs` would also flush every other program's dirty data.
+public final class FileFlusher: @unchecked Sendable {
+    /// How many files may wait for their fsync; each holds a duplicate descriptor.
+    public let window: Int
+    private let queue = DispatchQueue(label: "bitsd.flush", qos: .utility)
+    /// Duplicates of the files whose writeback was started, oldest first (queue only).
+    private var started: [Int32] = []
+
+    public init(window: Int = 16) {
+        self.window = max(0, window)
+    }
+
+    /// Starts writing back the file behind `descriptor` and schedules its fsync (a duplicate
+    /// descriptor is kept until then). Set its times before: the fsync is what makes them stay.
+    public func flush(_ descriptor: Int32) {
+        let copy = dup(descriptor)
+        guard copy >= 0 else { fsync(descriptor); return }
+        queue.async {
+            _ = bits_start_writeback(copy, 0, 0)
+            self.started.append(copy)
+            if self.started.count > self.window {
+                let excess = self.started.count - self.window
+                self.sync(Array(self.started.prefix(excess)))
+                self.started.removeFirst(excess)
+            }
+        }
+    }
+
+    /// Waits until every file handed in so far is fsynced.
+    public func waitForPending() {
+        queue.sync {
+            sync(started)
+            started = []
+        }
+    }
+
+    /// Files handed in whose fsync is still to come (after the ones queued so far ran).
+    public var pendingCount: Int { queue.sync { started.count } }
+
+    private func sync(_ descriptors: [Int32]) {
+        for descriptor in descriptors {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+}

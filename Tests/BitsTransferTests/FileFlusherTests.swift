@@ -1,0 +1,72 @@
+@testable import BitsTransfer
+import Foundation
+import XCTest
+
+/// FileFlusher: writeback starts as each file is handed in, fsyncs trail by `window` files,
+/// and `waitForPending` leaves every file on disk and no descriptor behind.
+final class FileFlusherTests: XCTestCase {
+    private var directory: TemporaryDirectory!
+    private var descriptors: [Int32] = []
+    private let size = 4 << 20
+
+    override func setUpWithError() throws {
+        directory = try TemporaryDirectory()
+    }
+
+    override func tearDown() {
+        for fd in descriptors { close(fd) }
+        directory?.remove()
+    }
+
+    /// A new file of `size` bytes written with plain writes (left dirty in the page cache).
+    private func written(_ name: String) -> (path: String, fd: Int32) {
+        let path = directory.file(name)
+        let fd = openFile(path)
+        descriptors.append(fd)
+        let bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: name.hashValue), count: size)
+        XCTAssertEqual(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, size, 0) }, size)
+        return (path, fd)
+    }
+
+    private func openDescriptorCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    func testWritebackStartsAtOnceAndFsyncsTrailByTheWindow() throws {
+        let pages = size / 4096
+        let untouched = written("untouched")
+        XCTAssertGreaterThan(try cacheState(untouched.path).dirty, pages / 2, "baseline: plain writes stay dirty")
+
+        let flusher = FileFlusher(window: 2)
+        let before = openDescriptorCount()
+        let files = (0..<6).map { written("f\($0)") }
+        for file in files { flusher.flush(file.fd) }
+        XCTAssertEqual(flusher.pendingCount, 2, "only the newest `window` files wait for their fsync")
+        XCTAssertEqual(openDescriptorCount(), before + 6 + 2, "one duplicate descriptor per waiting file")
+        for file in files.prefix(4) {
+            let state = try cacheState(file.path)
+            XCTAssertEqual(state.dirty + state.writeback, 0, "\(file.path) should be fsynced: \(state)")
+        }
+        for file in files.suffix(2) {
+            // Handed to writeback at once: no longer (or hardly) dirty, whether or not done.
+            XCTAssertLessThan(try cacheState(file.path).dirty, pages / 10)
+        }
+        flusher.waitForPending()
+        XCTAssertEqual(flusher.pendingCount, 0)
+        XCTAssertEqual(openDescriptorCount(), before + 6, "the duplicates are closed")
+        for file in files {
+            let state = try cacheState(file.path)
+            XCTAssertEqual(state.dirty + state.writeback, 0, "\(file.path) after waitForPending: \(state)")
+        }
+        XCTAssertGreaterThan(try cacheState(untouched.path).dirty, pages / 2, "a file never handed in is left alone")
+    }
+
+    func testWindowZeroFsyncsEachFileAsItIsHandedIn() throws {
+        let flusher = FileFlusher(window: 0)
+        let file = written("only")
+        flusher.flush(file.fd)
+        XCTAssertEqual(flusher.pendingCount, 0)
+        let state = try cacheState(file.path)
+        XCTAssertEqual(state.dirty + state.writeback, 0, "\(state)")
+    }
+}
