@@ -6,11 +6,16 @@
 #     seconds (the daemon's, from /proc, vs curl's).
 #  3. One job of 200 files x 256 KiB vs one curl process fetching the same 200 URLs in
 #     sequence over one reused connection.
+# SECTIONS (default "1 2 3") picks which run, e.g. SECTIONS=3 for the 200-file case alone.
+# BENCH_FS (default ext4, see bench-lib.sh): where the files are written.
 BITSD_CONFIG=$'[Bandwidth]\nBackgroundLimit=20M'
+: "${BENCH_FS:=ext4}"
 source "$(dirname "$0")/bench-lib.sh"
 
 mkdir -p "$work/www/many" "$work/out"
-head -c 1G /dev/urandom > "$work/www/big.bin"
+SECTIONS=" ${SECTIONS:-1 2 3} "
+section() { [[ $SECTIONS == *" $1 "* ]]; }
+if section 1 || section 2; then head -c 1G /dev/urandom > "$work/www/big.bin"; fi
 for i in $(seq 200); do head -c 262144 /dev/urandom > "$work/www/many/f$i.bin"; done
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/nginx.conf" <<NGINX
@@ -22,11 +27,12 @@ NGINX
 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
 sleep 0.5
 base="http://127.0.0.1:$port"
-curl -s -o /dev/null "$base/big.bin"
+if section 1 || section 2; then curl -s -o /dev/null "$base/big.bin"; fi
 cpu() { awk '{print $14 + $15}' "/proc/$bitsd_pid/stat"; }   # clock ticks
 hz=$(getconf CLK_TCK)
 
 sync
+if section 1; then
 echo "== 1. Background cap 20 MiB/s (bitsd.conf), measured over 30 s"
 job=$(busctl --address="$address" call org.example.Bits /org/example/Bits org.example.Bits.Manager CreateJob ss capped download | cut -d'"' -f2)
 busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job AddFile ss "$base/big.bin" "$work/out/capped.bin" >/dev/null
@@ -37,6 +43,8 @@ b0=$(get); t0=$(date +%s.%N); sleep 30; b1=$(get); t1=$(date +%s.%N)
 awk -v a="$b0" -v b="$b1" -v s="$t0" -v e="$t1" 'BEGIN { r=(b-a)/(e-s); printf "   measured %.2f MiB/s against a cap of 20.00 MiB/s: %+.1f %%\n", r/1048576, (r/20971520-1)*100 }'
 busctl --address="$address" call org.example.Bits "$job" org.example.Bits.Job Cancel
 rm -f "$work/out/capped.bin"; sync
+fi
+if section 2; then
 echo "== 2. 1 GiB from nginx, foreground job vs curl -o (median of ${ROUNDS:=5}, alternating, after rm+sync)"
 cw=(); cc=(); bw=(); bc=()
 one_curl() { rm -f "$work/out/c.bin"; sync; /usr/bin/time -f "%e %U %S" -o "$work/t" curl -s -o "$work/out/c.bin" "$base/big.bin"
@@ -50,6 +58,8 @@ echo "   rounds (wall/cpu): curl ${cw[*]} / ${cc[*]}; bitsd ${bw[*]} / ${bc[*]}"
 awk -v a="$(median "${cw[@]}")" -v b="$(median "${bw[@]}")" -v c="$(median "${cc[@]}")" -v d="$(median "${bc[@]}")" \
   'BEGIN { printf "   wall: curl -o %.2f s, bitsd %.2f s, ratio %.3f (bitsd also fsyncs)\n   cpu:  curl %.2f s, bitsd daemon %.2f s, ratio %.3f\n", a, b, b/a, c, d, d/c }'
 
+fi
+if section 3; then
 echo "== 3. 200 files x 256 KiB in one job vs one curl over one reused connection (median of ${ROUNDS3:=5}, alternating, after one unmeasured round of each)"
 urls=(); for i in $(seq 200); do urls+=("$base/many/f$i.bin"); done
 c_plain=(); c_sync=(); b_many=()
@@ -66,4 +76,4 @@ for r in $(seq "$ROUNDS3"); do if ((r % 2)); then many_curl; many_bitsd; else ma
 t0=0; t1=$(median "${c_plain[@]}"); secs=$(median "${b_many[@]}"); ts=$(median "${c_sync[@]}")
 echo "   rounds: curl ${c_plain[*]}; bitsd ${b_many[*]}"
 awk -v n="$ROUNDS3" -v a="$t0" -v b="$t1" -v s="$secs" -v y="$ts" 'BEGIN { printf "   median of %d: curl (one process, sequential) %.3f s, curl + sync %.3f s, bitsd one job (create..complete, flushed) %.3f s; ratio to curl %.3f, to curl + sync %.3f\n", n, b-a, y, s, s/(b-a), s/y }'
-
+fi
