@@ -131,17 +131,22 @@ public final class JobStore: @unchecked Sendable {
         }
         let id = job.id.hex
         try database.write { db in
-            try db.execute(sql: """
+            // Cached statements: a 200-file job would otherwise have SQLite parse the same
+            // upsert 200 times.
+            try db.cachedStatement(sql: """
                 INSERT INTO job (id, owner, state, created, document, activity) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, state = excluded.state,
                     document = excluded.document, activity = excluded.activity
-                """, arguments: [id, Int64(job.owner), job.state.rawValue, Int64(job.creationTime), jobDocument,
-                                 Int64(activity)])
-            for (index, document) in changedFiles {
-                try db.execute(sql: """
+                """).execute(arguments: [id, Int64(job.owner), job.state.rawValue, Int64(job.creationTime), jobDocument,
+                                         Int64(activity)])
+            if !changedFiles.isEmpty {
+                let upsert = try db.cachedStatement(sql: """
                     INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)
                     ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document
-                    """, arguments: [id, index, document])
+                    """)
+                for (index, document) in changedFiles {
+                    try upsert.execute(arguments: [id, index, document])
+                }
             }
             if previousFiles.count > job.files.count {
                 try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, job.files.count])
