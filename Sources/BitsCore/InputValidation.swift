@@ -99,8 +99,14 @@ public struct RemoteURL: Sendable, Equatable {
     public let scheme: String
     /// Host (without port or user info), lowercased.
     public let host: String
+    /// The port as written (digits), "" when none.
+    public let port: String
     /// Path with percent-escapes decoded for `file` URLs; raw for others.
     public let path: String
+
+    /// `scheme://host:port` (port "" when none): which server the URL names, e.g. to reuse an
+    /// answer about one file's server for the next file of the same server.
+    public var origin: String { "\(scheme)://\(host):\(port)" }
 
     public init?(_ text: String) {
         guard let colon = text.firstIndex(of: ":") else { return nil }
@@ -114,14 +120,16 @@ public struct RemoteURL: Sendable, Equatable {
         var authority = afterSlashes[..<authorityEnd]
         if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
         var host = authority
+        var port: Substring = ""
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { return nil }
+            if let portColon = host[close...].firstIndex(of: ":") { port = host[host.index(after: portColon)...] }
             host = host[...close]
         } else if let portColon = host.lastIndex(of: ":") {
-            let port = host[host.index(after: portColon)...]
-            guard port.allSatisfy(\.isNumber) else { return nil }
+            port = host[host.index(after: portColon)...]
             host = host[..<portColon]
         }
+        guard port.allSatisfy(\.isNumber) else { return nil }
         var path = String(afterSlashes[authorityEnd...])
         if let end = path.firstIndex(where: { "?#".contains($0) }) { path = String(path[..<end]) }
         if scheme == "file" {
@@ -131,6 +139,7 @@ public struct RemoteURL: Sendable, Equatable {
         self.text = text
         self.scheme = scheme
         self.host = host.lowercased()
+        self.port = String(port)
         self.path = path
     }
 

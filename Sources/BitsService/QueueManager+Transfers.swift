@@ -144,7 +144,7 @@ extension QueueManager {
         let remote = job.files[index].remoteName
         guard [.preconfig, .autodetect].contains(job.options.proxyUsage), proxyResolver != nil,
               !remote.lowercased().hasPrefix("file:") else { return .known(nil) }
-        let origin = Self.origin(of: remote)
+        let origin = RemoteURL(remote)?.origin ?? remote
         if let cached = runtime[job.id]?.systemProxy, cached.origin == origin,
            cached.at.duration(to: clock.now) < .seconds(60) {
             return .known(.some(cached.proxy))
@@ -214,12 +214,6 @@ extension QueueManager {
         runtime[id]?.resolvingProxy = false
         runtime[id]?.systemProxy = ResolvedProxy(origin: origin, proxy: proxy, at: clock.now)
         schedule()
-    }
-
-    /// `scheme://host:port` of a URL (the whole string when it does not parse).
-    static func origin(of url: String) -> String {
-        guard let components = URLComponents(string: url) else { return url }
-        return "\(components.scheme ?? "")://\(components.host ?? ""):\(components.port.map(String.init) ?? "")"
     }
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
@@ -363,11 +357,11 @@ extension QueueManager {
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
-            if job.files.count == 1 || i == job.files.count - 1 || store == nil {
+            if store == nil || (job.nextFileIndex == nil && !(runtime[job.id]?.stopping.isEmpty ?? true)) {
                 persistQuietly(job.id)
-            } else {
+            } else if job.nextFileIndex != nil {
                 checkpointProgress(job.id)
-            }
+            }  // else the job is now transferred: startNextFile below stores it once, as such
             if let next = runtime[job.id]?.queued.first {
                 // The engine started the first queued file as this one finished.
                 runtime[job.id]?.queued.removeFirst()

@@ -25,6 +25,17 @@ final class InputValidationTests: XCTestCase {
         assertInvalid(try InputValidation.downloadURL(""), mentions: "empty")
     }
 
+    func testOriginsNameTheServer() {
+        XCTAssertEqual(RemoteURL("http://127.0.0.1:8080/a/b?c#d")?.origin, "http://127.0.0.1:8080")
+        XCTAssertEqual(RemoteURL("HTTPS://User:pw@Example.ORG/x")?.origin, "https://example.org:")
+        XCTAssertEqual(RemoteURL("http://[::1]:81/x")?.origin, "http://[::1]:81")
+        XCTAssertEqual(RemoteURL("http://[::1]/x")?.port, "")
+        XCTAssertEqual(RemoteURL("http://a.example:1/f1")?.origin, RemoteURL("http://a.example:1/f2")?.origin)
+        XCTAssertNotEqual(RemoteURL("http://a.example:1/f")?.origin, RemoteURL("http://a.example:2/f")?.origin)
+        XCTAssertNil(RemoteURL("http://[::1]:8x/"))
+        XCTAssertNil(RemoteURL("http://host:8x/"))
+    }
+
     func testLocalPaths() throws {
         XCTAssertEqual(try InputValidation.localPath("/home/a/file"), "/home/a/file")
         assertInvalid(try InputValidation.localPath("relative"), mentions: "relative")
