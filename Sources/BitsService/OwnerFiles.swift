@@ -116,9 +116,10 @@ public struct OwnerFiles: Sendable {
     /// owned by the owner (a planted symlink fails with ELOOP through O_NOFOLLOW).
     public func openTemporary(_ path: String, owner: OwnerIdentity) throws -> (fd: Int32, length: UInt64) {
         try owner.perform {
-            var fd = bits_open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
-            if fd < 0 && errno == ENOENT {
-                fd = bits_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            // Usually new (created when its transfer first starts); an existing one is resumed.
+            var fd = bits_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd < 0 && errno == EEXIST {
+                fd = bits_open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
             }
             guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
             var st = stat()
