@@ -10,15 +10,22 @@ import Foundation
 /// An fsync per file as it finishes forced a commit each time instead: on ext4 with a journal
 /// Complete of 200 small files waited 110–140 ms for them (15–35 ms for all of Complete now).
 /// A file-system-wide `syncfs` would also flush every other program's dirty data.
+/// Once no file has been handed in for `idleDrain`, the waiting ones are fsynced too, so a
+/// quiet daemon holds no descriptors (a cancelled job's deleted temporaries keep their space
+/// only while the next files finish, or that long).
 public final class FileFlusher: @unchecked Sendable {
     /// How many files may wait for their fsync; each holds a duplicate descriptor.
     public let window: Int
+    private let idleDrain: DispatchTimeInterval
     private let queue = DispatchQueue(label: "bitsd.flush", qos: .utility)
     /// Duplicates of the files whose writeback was started, oldest first (queue only).
     private var started: [Int32] = []
+    /// Counts files handed in (queue only): an idle drain finds it unchanged.
+    private var handedIn = 0
 
-    public init(window: Int = 16) {
+    public init(window: Int = 16, idleDrain: DispatchTimeInterval = .seconds(1)) {
         self.window = max(0, window)
+        self.idleDrain = idleDrain
     }
 
     /// Starts writing back the file behind `descriptor` and schedules its fsync (a duplicate
@@ -33,6 +40,13 @@ public final class FileFlusher: @unchecked Sendable {
                 let excess = self.started.count - self.window
                 self.sync(Array(self.started.prefix(excess)))
                 self.started.removeFirst(excess)
+            }
+            self.handedIn += 1
+            let mark = self.handedIn
+            self.queue.asyncAfter(deadline: .now() + self.idleDrain) {
+                guard self.handedIn == mark else { return }
+                self.sync(self.started)
+                self.started = []
             }
         }
     }

@@ -37,7 +37,7 @@ final class FileFlusherTests: XCTestCase {
         let untouched = written("untouched")
         XCTAssertGreaterThan(try cacheState(untouched.path).dirty, pages / 2, "baseline: plain writes stay dirty")
 
-        let flusher = FileFlusher(window: 2)
+        let flusher = FileFlusher(window: 2, idleDrain: .seconds(60))
         let before = openDescriptorCount()
         let files = (0..<6).map { written("f\($0)") }
         for file in files { flusher.flush(file.fd) }
@@ -59,6 +59,26 @@ final class FileFlusherTests: XCTestCase {
             XCTAssertEqual(state.dirty + state.writeback, 0, "\(file.path) after waitForPending: \(state)")
         }
         XCTAssertGreaterThan(try cacheState(untouched.path).dirty, pages / 2, "a file never handed in is left alone")
+    }
+
+    func testWaitingFilesAreFsyncedOnceNoneIsHandedInForAWhile() throws {
+        let flusher = FileFlusher(window: 16, idleDrain: .seconds(1))
+        let before = openDescriptorCount()
+        let files = (0..<3).map { written("idle\($0)") }
+        for file in files { flusher.flush(file.fd) }
+        XCTAssertEqual(flusher.pendingCount, 3)
+        usleep(500_000)
+        flusher.flush(files[0].fd)  // a new hand-in restarts the wait
+        XCTAssertEqual(flusher.pendingCount, 4)
+        usleep(500_000)
+        XCTAssertEqual(flusher.pendingCount, 4, "still within the idle time of the last hand-in")
+        usleep(1_000_000)
+        XCTAssertEqual(flusher.pendingCount, 0, "drained after the idle time")
+        XCTAssertEqual(openDescriptorCount(), before + 3, "the duplicates are closed")
+        for file in files {
+            let state = try cacheState(file.path)
+            XCTAssertEqual(state.dirty + state.writeback, 0, "\(file.path): \(state)")
+        }
     }
 
     func testWindowZeroFsyncsEachFileAsItIsHandedIn() throws {
