@@ -10,15 +10,16 @@ bitsd=${BITSD:-$repo/.build/release/bitsd}
 [ -x "$bitsd" ] || swift build -c release
 # Where the work directory (served files, downloads, bitsd's database) lives. BENCH_FS=ext4:
 # a fresh ext4 file system with a journal, as most Linux machines have, on a loop device
-# (bench-transfer.sh's default). BENCH_FS=tmp (the others' default): /tmp itself. (This VM's root is ext4 without a journal, where
-# creating a file scans past every recently deleted inode of its group: after the test suite
-# or a few benchmark rounds, 200 creates under /tmp took 70 ms instead of 4, for curl and
-# bitsd alike, and the figures depended on what the machine had deleted lately.)
+# (bench-transfer.sh's default). BENCH_FS=tmp (the others' default): /tmp itself. (This VM's
+# root is ext4 without a journal, where creating a file scans past every recently deleted
+# inode of its group: after the test suite or a few benchmark rounds, 200 creates under /tmp
+# took 70 ms instead of 4, for curl and bitsd alike, and the figures depended on what the
+# machine had deleted lately.)
 pids=()
-mountpoint=""; loopdev=""; image=""
+work=""; mountpoint=""; loopdev=""; image=""
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
-  rm -rf "$work"
+  [ -z "$work" ] || rm -rf "$work"
   if [ -n "$mountpoint" ]; then umount "$mountpoint" 2>/dev/null || umount -l "$mountpoint"; rmdir "$mountpoint"; fi
   [ -z "$loopdev" ] || losetup -d "$loopdev" 2>/dev/null || true
   [ -z "$image" ] || rm -f "$image"

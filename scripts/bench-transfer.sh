@@ -57,7 +57,6 @@ cmp -s "$work/out/b.bin" "$work/www/big.bin" || { echo MISMATCH; exit 1; }
 echo "   rounds (wall/cpu): curl ${cw[*]} / ${cc[*]}; bitsd ${bw[*]} / ${bc[*]}"
 awk -v a="$(median "${cw[@]}")" -v b="$(median "${bw[@]}")" -v c="$(median "${cc[@]}")" -v d="$(median "${bc[@]}")" \
   'BEGIN { printf "   wall: curl -o %.2f s, bitsd %.2f s, ratio %.3f (bitsd also fsyncs)\n   cpu:  curl %.2f s, bitsd daemon %.2f s, ratio %.3f\n", a, b, b/a, c, d, d/c }'
-
 fi
 if section 3; then
 echo "== 3. 200 files x 256 KiB in one job vs one curl over one reused connection (median of ${ROUNDS3:=5}, alternating, after one unmeasured round of each)"

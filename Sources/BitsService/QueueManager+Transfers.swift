@@ -357,9 +357,10 @@ extension QueueManager {
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
-            if store == nil || (job.nextFileIndex == nil && !(runtime[job.id]?.stopping.isEmpty ?? true)) {
+            let lastFile = job.nextFileIndex == nil
+            if store == nil || (lastFile && !(runtime[job.id]?.stopping.isEmpty ?? true)) {
                 persistQuietly(job.id)
-            } else if job.nextFileIndex != nil {
+            } else if !lastFile {
                 checkpointProgress(job.id)
             }  // else the job is now transferred: startNextFile below stores it once, as such
             if let next = runtime[job.id]?.queued.first {

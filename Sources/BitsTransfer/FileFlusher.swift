@@ -10,6 +10,7 @@ import Foundation
 /// An fsync per file as it finishes forced a commit each time instead: on ext4 with a journal
 /// Complete of 200 small files waited 110–140 ms for them (15–35 ms for all of Complete now).
 /// A file-system-wide `syncfs` would also flush every other program's dirty data.
+///
 /// Once no file has been handed in for `idleDrain`, the waiting ones are fsynced too, so a
 /// quiet daemon holds no descriptors (a cancelled job's deleted temporaries keep their space
 /// only while the next files finish, or that long).
@@ -36,36 +37,31 @@ public final class FileFlusher: @unchecked Sendable {
         queue.async {
             _ = bits_start_writeback(copy, 0, 0)
             self.started.append(copy)
-            if self.started.count > self.window {
-                let excess = self.started.count - self.window
-                self.sync(Array(self.started.prefix(excess)))
-                self.started.removeFirst(excess)
-            }
+            self.drain(keeping: self.window)
             self.handedIn += 1
             let mark = self.handedIn
             self.queue.asyncAfter(deadline: .now() + self.idleDrain) {
-                guard self.handedIn == mark else { return }
-                self.sync(self.started)
-                self.started = []
+                if self.handedIn == mark { self.drain(keeping: 0) }
             }
         }
     }
 
     /// Waits until every file handed in so far is fsynced.
     public func waitForPending() {
-        queue.sync {
-            sync(started)
-            started = []
-        }
+        queue.sync { drain(keeping: 0) }
     }
 
     /// Files handed in whose fsync is still to come (after the ones queued so far ran).
     public var pendingCount: Int { queue.sync { started.count } }
 
-    private func sync(_ descriptors: [Int32]) {
-        for descriptor in descriptors {
+    /// Fsyncs and closes all but the newest `keeping` waiting files (queue only).
+    private func drain(keeping: Int) {
+        let excess = started.count - keeping
+        guard excess > 0 else { return }
+        for descriptor in started.prefix(excess) {
             fsync(descriptor)
             close(descriptor)
         }
+        started.removeFirst(excess)
     }
 }
