@@ -269,7 +269,9 @@ final class CurlEasyTransfer {
                 failure = .maximumDownloadSizeExceeded("The file at \(displayURL) is \(total) bytes, more than the job's maximum download size of \(options.maximumSize) bytes.")
                 return false
             }
-            if offset == 0 && (truncate || resumeOffset == 0) {
+            // A new temporary file is empty already: no truncate. On ext4 that costs far more
+            // than the fstat, and marks the file for writeback at close.
+            if offset == 0 && (truncate || resumeOffset == 0) && !destinationIsEmpty() {
                 if ftruncate(request.destinationDescriptor, 0) != 0 && truncate {
                     failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: displayURL)
                     return false
@@ -292,6 +294,11 @@ final class CurlEasyTransfer {
             return false
         }
         return true
+    }
+
+    private func destinationIsEmpty() -> Bool {
+        var info = stat()
+        return fstat(request.destinationDescriptor, &info) == 0 && info.st_size == 0
     }
 
     /// The final response to one range request: a 206 for exactly the range asked for.

@@ -32,9 +32,9 @@ struct HTTPHeaderBlock: Equatable {
             let text = HeaderParsing.trimmingLineEnding(line)
             if text.isEmpty { continue }
             raw += text + "\r\n"
-            guard let colon = text.firstIndex(of: ":") else { continue }
-            let name = String(text[..<colon]).trimmingASCIIWhitespace()
-            let value = String(text[text.index(after: colon)...]).trimmingASCIIWhitespace()
+            guard let colon = text.utf8.firstIndex(of: 0x3A) else { continue }
+            let name = text[..<colon].trimmingASCIIWhitespace()
+            let value = text[text.utf8.index(after: colon)...].trimmingASCIIWhitespace()
             if !name.isEmpty { fields.append((name, value)) }
         }
         self.fields = fields
@@ -43,8 +43,7 @@ struct HTTPHeaderBlock: Equatable {
 
     /// The first value of a field, compared case-insensitively.
     func value(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return fields.first { $0.name.lowercased() == wanted }?.value
+        fields.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 }
 
@@ -60,13 +59,16 @@ struct ContentRange: Equatable {
 enum HeaderParsing {
     /// `HTTP/1.1 206 Partial Content` → 206. Nil for anything else.
     static func statusCode(ofStatusLine line: String) -> Int? {
-        let text = trimmingLineEnding(line)
-        guard text.hasPrefix("HTTP/") else { return nil }
-        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-        guard parts.count >= 2, parts[1].count == 3, let code = Int(parts[1]), code >= 100, code <= 999 else {
-            return nil
-        }
-        return code
+        // Bytes, not Characters: this runs for every header line of every response.
+        var bytes = line.utf8[...]
+        while let last = bytes.last, last == 0x0D || last == 0x0A { bytes = bytes.dropLast() }
+        guard bytes.starts(with: "HTTP/".utf8) else { return nil }
+        // The version, then one or more spaces, then a three-digit code ending at a space or the end.
+        guard let space = bytes.firstIndex(of: 0x20) else { return nil }
+        let codeBytes = bytes[space...].drop { $0 == 0x20 }.prefix { $0 != 0x20 }
+        guard codeBytes.count == 3, codeBytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        let code = codeBytes.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        return code >= 100 ? code : nil
     }
 
     /// Parses `bytes a-b/total`, `bytes */total` and `bytes a-b/*`. Nil when malformed.
@@ -155,9 +157,13 @@ enum HeaderParsing {
     }
 
     static func trimmingLineEnding(_ line: String) -> String {
-        var text = Substring(line)
-        while let last = text.last, last == "\r\n" || last == "\n" || last == "\r" { text = text.dropLast() }
-        return String(text)
+        var end = line.utf8.endIndex
+        while end > line.utf8.startIndex {
+            let before = line.utf8.index(before: end)
+            guard line.utf8[before] == 0x0D || line.utf8[before] == 0x0A else { break }
+            end = before
+        }
+        return end == line.utf8.endIndex ? line : String(line[..<end])
     }
 
     private static func parseDigits(_ text: String) -> UInt64? {
@@ -169,9 +175,17 @@ enum HeaderParsing {
 extension StringProtocol {
     /// The string without leading and trailing spaces and tabs (and line endings).
     func trimmingASCIIWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r\n" || $0 == "\r" || $0 == "\n" }
-        guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
-        let end = lastIndex(where: { !isSpace($0) })!
-        return String(self[start...end])
+        // On UTF-8 bytes: these four are ASCII, so the bounds found are character boundaries.
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+        let text = Substring(self)
+        guard let start = text.utf8.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = text.utf8.lastIndex(where: { !isSpace($0) })!
+        return String(text[start...last])
+    }
+
+    /// Whether the two are equal ignoring ASCII case (header field names).
+    func equalsIgnoringASCIICase(_ other: some StringProtocol) -> Bool {
+        let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+        return utf8.count == other.utf8.count && zip(utf8, other.utf8).allSatisfy { lower($0) == lower($1) }
     }
 }

@@ -14,6 +14,27 @@ final class HeaderParsingTests: XCTestCase {
         XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "Content-Length: 5\r\n"))
         XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1 2000 Odd\r\n"))
         XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "\r\n"))
+        // Byte-level edge cases: repeated spaces, a bare LF, codes that are not three digits.
+        XCTAssertEqual(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1  304  Not Modified\n"), 304)
+        XCTAssertEqual(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1 100"), 100)
+        XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1 099 Low\r\n"))
+        XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1 +12 Sign\r\n"))
+        XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1 20x\r\n"))
+        XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "HTTP/1.1\r\n"))
+        XCTAssertNil(HeaderParsing.statusCode(ofStatusLine: "http/1.1 200 OK\r\n"))
+    }
+
+    func testTrimming() {
+        XCTAssertEqual(HeaderParsing.trimmingLineEnding("Name: v\r\n"), "Name: v")
+        XCTAssertEqual(HeaderParsing.trimmingLineEnding("Name: v\n\r\n"), "Name: v")
+        XCTAssertEqual(HeaderParsing.trimmingLineEnding("\r\n"), "")
+        XCTAssertEqual(HeaderParsing.trimmingLineEnding("café"), "café")
+        XCTAssertEqual(" \t é x \r\n".trimmingASCIIWhitespace(), "é x")
+        XCTAssertEqual("a b"[...].trimmingASCIIWhitespace(), "a b")
+        XCTAssertEqual(" \t\r\n".trimmingASCIIWhitespace(), "")
+        XCTAssertTrue("Content-Length".equalsIgnoringASCIICase("content-LENGTH"))
+        XCTAssertFalse("Content-Length".equalsIgnoringASCIICase("Content-Lengt"))
+        XCTAssertFalse("ÉTag".equalsIgnoringASCIICase("éTag"))  // ASCII case only, as HTTP field names
     }
 
     func testHeaderBlock() throws {
