@@ -148,6 +148,8 @@ extension QueueManager {
         var updated = job
         // The finished data is durable before the renames publish it.
         flusher.waitForPending()
+        let lost = flusher.takeFailures(prefix: Self.flushTag(id, file: nil, prefixOnly: true))
+        if !lost.isEmpty { try refuseUndurable(id, lost) }
         // Stored as acknowledged first: a crash during the renames is finished at start-up.
         var completing = job
         completing.state = .acknowledged
@@ -195,6 +197,44 @@ extension QueueManager {
         forget(id)
         retire(id)
         schedule()
+    }
+
+    /// The tag of a job's finished file (`file` nil: its reply) in the flusher, or with
+    /// `prefixOnly` the part all of the job's tags share.
+    static func flushTag(_ id: JobID, file index: Int?, prefixOnly: Bool = false) -> String {
+        prefixOnly ? "\(id.hex)/" : "\(id.hex)/\(index.map(String.init) ?? "reply")"
+    }
+
+    /// Some of the job's finished files could not be made durable (their fsync failed): none
+    /// is published. Those files go back to be transferred from the start, the job fails with
+    /// the first one's error (`error` for EIO, `transient-error` for a full disk or quota), and
+    /// Complete answers why. A Complete after that publishes only what is then complete.
+    private func refuseUndurable(_ id: JobID, _ lost: [String: Int32]) throws -> Never {
+        let suffixes = lost.keys.map { String($0.dropFirst(Self.flushTag(id, file: nil, prefixOnly: true).count)) }
+        let indices = suffixes.compactMap { Int($0) }.sorted()
+        for i in indices {
+            updateFile(id, i) { file in
+                // Without validators the next transfer truncates instead of resuming from the
+                // bytes on disk, which are what could not be trusted.
+                file.completed = false
+                file.bytesTransferred = 0
+                file.entityTag = nil
+                file.lastModifiedText = nil
+            }
+        }
+        if suffixes.contains("reply") {
+            jobs[id]?.reply?.done = false
+            jobs[id]?.reply?.bytesTransferred = 0
+        }
+        let firstTag = Self.flushTag(id, file: indices.first)
+        let code = lost[firstTag] ?? lost.values.first ?? EIO
+        let name = indices.first.flatMap { jobs[id]?.files[$0].localName } ?? jobs[id]?.reply?.fileName ?? "the reply"
+        let count = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
+        let message = "The data of \(name)\(count) could not be made durable: \(String(cString: strerror(code))); it is transferred again from the start when the job resumes."
+        for i in indices { if let job = jobs[id] { observer?.fileChanged(job, index: i, properties: [.completed, .bytesTransferred]) } }
+        fail(id, fileIndex: indices.first, failure: code == ENOSPC || code == EDQUOT ? .diskFull(message) : .localIO(message))
+        logger.error("job \(id): Complete refused: \(message)")
+        throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
     }
 
     /// `Properties.Set` of a writable job property.
@@ -273,6 +313,7 @@ extension QueueManager {
     /// final state can still be read from its path.
     func retire(_ id: JobID) {
         runtime[id]?.retryTask?.cancel()
+        flusher.discardFailures(prefix: Self.flushTag(id, file: nil, prefixOnly: true))
         if let owner = jobs[id]?.owner {
             liveJobsByOwner[owner, default: 1] -= 1
             if liveJobsByOwner[owner] == 0 { liveJobsByOwner[owner] = nil }

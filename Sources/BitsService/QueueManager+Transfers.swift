@@ -252,7 +252,7 @@ extension QueueManager {
     /// Changes one file of a job in place. (Changing `job.files[i]` on a copy of the job
     /// would copy the whole file list while the dictionary still holds it: O(files) per event.)
     /// `change` must not touch `jobs`.
-    private func updateFile(_ id: JobID, _ index: Int, _ change: (inout JobFile) -> Void) {
+    func updateFile(_ id: JobID, _ index: Int, _ change: (inout JobFile) -> Void) {
         guard jobs[id]?.files.indices.contains(index) == true else { return }
         change(&jobs[id]!.files[index])
     }
@@ -343,7 +343,7 @@ extension QueueManager {
             }
             // Made durable in the background while the next files download (after its times
             // are set, so they are kept too); Complete waits for what is left.
-            flusher.flush(fd)
+            flusher.flush(fd, tag: Self.flushTag(id, file: i))
             updateFile(id, i) { file in
                 file.bytesTransferred = bytes
                 if file.bytesTotal == nil { file.bytesTotal = bytes }

@@ -79,7 +79,7 @@ extension QueueManager {
             runtime[id]?.transfer = nil
             switch outcome {
             case .finished(let bytes):
-                flusher.flush(active.descriptors[0])
+                flusher.flush(active.descriptors[0], tag: Self.flushTag(id, file: nil))
                 job.reply?.done = true
                 job.reply?.bytesTransferred = bytes
                 if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }

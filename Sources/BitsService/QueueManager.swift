@@ -71,7 +71,7 @@ public actor QueueManager {
     /// What the network monitor last said.
     var network = NetworkStatus(available: true, metered: false)
     let files: OwnerFiles
-    let flusher = FileFlusher()
+    let flusher = FileFlusher(sync: FsyncFault.sync)
     let logger: Logger
     let clock = ContinuousClock()
     nonisolated let engine: TransferEngine

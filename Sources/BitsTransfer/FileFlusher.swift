@@ -14,29 +14,47 @@ import Foundation
 /// Once no file has been handed in for `idleDrain`, the waiting ones are fsynced too, so a
 /// quiet daemon holds no descriptors (a cancelled job's deleted temporaries keep their space
 /// only while the next files finish, or that long).
+///
+/// A failed fsync (EIO from a failing disk, ENOSPC, EDQUOT) is kept under the file's tag
+/// until `takeFailures` collects it: the kernel reports such an error only once, so this is
+/// the one chance to keep a file that may have lost data from being published.
 public final class FileFlusher: @unchecked Sendable {
+    /// Makes one file durable: 0, or -1 with `errno` set (`fsync` itself, unless a test
+    /// injects failures).
+    public typealias Sync = @Sendable (Int32) -> Int32
     /// How many files may wait for their fsync; each holds a duplicate descriptor.
     public let window: Int
     private let idleDrain: DispatchTimeInterval
     private let queue = DispatchQueue(label: "bitsd.flush", qos: .utility)
+    private let sync: Sync
     /// Duplicates of the files whose writeback was started, oldest first (queue only).
-    private var started: [Int32] = []
+    private var started: [(descriptor: Int32, tag: String)] = []
+    /// errno of each failed fsync by tag, until taken (queue only).
+    private var failures: [String: Int32] = [:]
     /// Counts files handed in (queue only): an idle drain finds it unchanged.
     private var handedIn = 0
 
-    public init(window: Int = 16, idleDrain: DispatchTimeInterval = .seconds(1)) {
+    public init(window: Int = 16, idleDrain: DispatchTimeInterval = .seconds(1), sync: @escaping Sync = { fsync($0) }) {
         self.window = max(0, window)
         self.idleDrain = idleDrain
+        self.sync = sync
     }
 
     /// Starts writing back the file behind `descriptor` and schedules its fsync (a duplicate
     /// descriptor is kept until then). Set its times before: the fsync is what makes them stay.
-    public func flush(_ descriptor: Int32) {
+    /// `tag` names the file in `takeFailures`.
+    public func flush(_ descriptor: Int32, tag: String) {
         let copy = dup(descriptor)
-        guard copy >= 0 else { fsync(descriptor); return }
+        guard copy >= 0 else {
+            if sync(descriptor) != 0 {
+                let error = errno
+                queue.async { self.failures[tag] = error }
+            }
+            return
+        }
         queue.async {
             _ = bits_start_writeback(copy, 0, 0)
-            self.started.append(copy)
+            self.started.append((copy, tag))
             self.drain(keeping: self.window)
             self.handedIn += 1
             let mark = self.handedIn
@@ -51,6 +69,22 @@ public final class FileFlusher: @unchecked Sendable {
         queue.sync { drain(keeping: 0) }
     }
 
+    /// Removes and returns the failed fsyncs (errno by tag) whose tags start with `prefix`,
+    /// after the fsyncs queued so far ran.
+    public func takeFailures(prefix: String) -> [String: Int32] {
+        queue.sync {
+            let taken = failures.filter { $0.key.hasPrefix(prefix) }
+            for tag in taken.keys { failures[tag] = nil }
+            return taken
+        }
+    }
+
+    /// Drops the failures whose tags start with `prefix`, once the fsyncs queued so far ran
+    /// (a cancelled job's), without waiting for them.
+    public func discardFailures(prefix: String) {
+        queue.async { self.failures = self.failures.filter { !$0.key.hasPrefix(prefix) } }
+    }
+
     /// Files handed in whose fsync is still to come (after the ones queued so far ran).
     public var pendingCount: Int { queue.sync { started.count } }
 
@@ -58,8 +92,8 @@ public final class FileFlusher: @unchecked Sendable {
     private func drain(keeping: Int) {
         let excess = started.count - keeping
         guard excess > 0 else { return }
-        for descriptor in started.prefix(excess) {
-            fsync(descriptor)
+        for (descriptor, tag) in started.prefix(excess) {
+            if sync(descriptor) != 0 { failures[tag] = errno }
             close(descriptor)
         }
         started.removeFirst(excess)

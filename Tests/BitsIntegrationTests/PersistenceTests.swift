@@ -167,6 +167,50 @@ final class PersistenceTests: BitsTestCase {
         }
     }
 
+    /// A finished file whose fsync fails (EIO, injected with `BITSD_FSYNC_FAILS`) is never
+    /// published: Complete refuses and publishes nothing, the file goes back to be downloaded
+    /// from the start, the job is in error naming it, and after a restart (without the fault)
+    /// Resume and Complete deliver both files intact.
+    func testAFileThatCouldNotBeMadeDurableIsNotPublished() throws {
+        let dir = try downloadDirectory(alice)
+        let failing = try TestFiles.makeUserDirectory(alice, "\(dir.split(separator: "/").last!)/fsync-fails")
+        daemon.environment = ["BITSD_FSYNC_FAILS": "/fsync-fails/"]
+        try daemon.restart()
+        addCleanup { [daemon] in  // after a failure half-way: no fault for the next tests
+            guard !daemon.environment.isEmpty else { return }
+            daemon.environment = [:]
+            try? daemon.restart()
+        }
+        let job = try createJob(as: alice, name: "fsync fails")
+        let kept = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/kept.bin")
+        let lost = try addFile(as: alice, job: job, url: http.url("/medium.bin"), local: "\(failing)/lost.bin")
+        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 15)
+
+        assertError(try call(as: alice, job, BitsNames.job, "Complete"), ["org.freedesktop.DBus.Error.Failed"],
+                    mentioning: ["\(failing)/lost.bin", "could not be made durable", "Input/output error"], "Complete")
+        XCTAssertEqual(try jobState(as: alice, job), "error")
+        XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "local-io")
+        XCTAssertEqual(try property(as: alice, job, "ErrorFile").string, lost)
+        XCTAssertEqual(try property(as: alice, lost, BitsNames.file, "Completed").bool, false)
+        XCTAssertEqual(try property(as: alice, lost, BitsNames.file, "BytesTransferred").uint64, 0)
+        XCTAssertEqual(try property(as: alice, kept, BitsNames.file, "Completed").bool, true)
+        XCTAssertNil(TestFiles.size("\(dir)/kept.bin"), "Complete published a file although it failed")
+        XCTAssertNil(TestFiles.size("\(failing)/lost.bin"), "the file whose fsync failed was published")
+
+        daemon.environment = [:]
+        try daemon.restart()
+        XCTAssertEqual(try jobState(as: alice, job), "error", "the refused file's reset was not stored")
+        XCTAssertEqual(try property(as: alice, lost, BitsNames.file, "Completed").bool, false)
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 15)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try TestFiles.sha256("\(dir)/kept.bin"), env.files["small.bin"]?.sha256)
+        XCTAssertEqual(try TestFiles.sha256("\(failing)/lost.bin"), env.files["medium.bin"]?.sha256)
+        XCTAssertEqual(temporaries(in: dir) + temporaries(in: failing), [])
+    }
+
     /// Sets up a job (with `files` files, transferred when `transfer`), arms the crash point,
     /// runs `action` (the daemon dies at the point), restarts without it and runs `check`.
     private func crashCase(_ point: String, files: Int = 0, transfer: Bool = false,

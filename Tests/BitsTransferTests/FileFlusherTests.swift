@@ -3,7 +3,8 @@ import Foundation
 import XCTest
 
 /// FileFlusher: writeback starts as each file is handed in, fsyncs trail by `window` files,
-/// and `waitForPending` leaves every file on disk and no descriptor behind.
+/// `waitForPending` leaves every file on disk and no descriptor behind, and failed fsyncs are
+/// kept by tag until taken.
 final class FileFlusherTests: XCTestCase {
     private var directory: TemporaryDirectory!
     private var descriptors: [Int32] = []
@@ -40,7 +41,7 @@ final class FileFlusherTests: XCTestCase {
         let flusher = FileFlusher(window: 2, idleDrain: .seconds(60))
         let before = openDescriptorCount()
         let files = (0..<6).map { written("f\($0)") }
-        for file in files { flusher.flush(file.fd) }
+        for file in files { flusher.flush(file.fd, tag: file.path) }
         XCTAssertEqual(flusher.pendingCount, 2, "only the newest `window` files wait for their fsync")
         XCTAssertEqual(openDescriptorCount(), before + 6 + 2, "one duplicate descriptor per waiting file")
         for file in files.prefix(4) {
@@ -65,10 +66,10 @@ final class FileFlusherTests: XCTestCase {
         let flusher = FileFlusher(window: 16, idleDrain: .seconds(1))
         let before = openDescriptorCount()
         let files = (0..<3).map { written("idle\($0)") }
-        for file in files { flusher.flush(file.fd) }
+        for file in files { flusher.flush(file.fd, tag: file.path) }
         XCTAssertEqual(flusher.pendingCount, 3)
         usleep(500_000)
-        flusher.flush(files[0].fd)  // a new hand-in restarts the wait
+        flusher.flush(files[0].fd, tag: files[0].path)  // a new hand-in restarts the wait
         XCTAssertEqual(flusher.pendingCount, 4)
         usleep(500_000)
         XCTAssertEqual(flusher.pendingCount, 4, "still within the idle time of the last hand-in")
@@ -84,9 +85,33 @@ final class FileFlusherTests: XCTestCase {
     func testWindowZeroFsyncsEachFileAsItIsHandedIn() throws {
         let flusher = FileFlusher(window: 0)
         let file = written("only")
-        flusher.flush(file.fd)
+        flusher.flush(file.fd, tag: file.path)
         XCTAssertEqual(flusher.pendingCount, 0)
         let state = try cacheState(file.path)
         XCTAssertEqual(state.dirty + state.writeback, 0, "\(state)")
+    }
+
+    func testFailedFsyncsAreKeptByTagUntilTaken() throws {
+        // The injected sync fails for the files of job "a" as a failing disk would (EIO),
+        // and for one file of job "b" with ENOSPC; the others are really fsynced.
+        let flusher = FileFlusher(window: 1, idleDrain: .seconds(60)) { fd in
+            var link = [CChar](repeating: 0, count: 4096)
+            let count = readlink("/proc/self/fd/\(fd)", &link, link.count - 1)
+            let path = count > 0 ? String(decoding: link[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+            if path.hasSuffix("a0") || path.hasSuffix("a1") { errno = EIO; return -1 }
+            if path.hasSuffix("b1") { errno = ENOSPC; return -1 }
+            return fsync(fd)
+        }
+        let before = openDescriptorCount()
+        let names = ["a0", "b0", "a1", "b1", "b2"]
+        for name in names { flusher.flush(written(name).fd, tag: "job-\(name.prefix(1))/\(name.dropFirst())") }
+        XCTAssertEqual(flusher.takeFailures(prefix: "job-c/"), [:], "no failures of another job")
+        flusher.waitForPending()
+        XCTAssertEqual(openDescriptorCount(), before + names.count, "failed or not, every duplicate is closed")
+        XCTAssertEqual(flusher.takeFailures(prefix: "job-a/"), ["job-a/0": EIO, "job-a/1": EIO])
+        XCTAssertEqual(flusher.takeFailures(prefix: "job-a/"), [:], "taken once")
+        XCTAssertEqual(flusher.takeFailures(prefix: "job-b/"), ["job-b/1": ENOSPC])
+        let state = try cacheState(directory.file("b2"))
+        XCTAssertEqual(state.dirty + state.writeback, 0, "the files that did not fail are on disk: \(state)")
     }
 }
