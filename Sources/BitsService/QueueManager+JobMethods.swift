@@ -149,7 +149,10 @@ extension QueueManager {
         // The finished data is durable before the renames publish it.
         flusher.waitForPending()
         let lost = flusher.takeFailures(prefix: Self.flushTag(id, file: nil, prefixOnly: true))
-        if !lost.isEmpty { try refuseUndurable(id, lost) }
+        if !lost.isEmpty {
+            let message = failUndurable(id, lost)
+            throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
+        }
         // Stored as acknowledged first: a crash during the renames is finished at start-up.
         var completing = job
         completing.state = .acknowledged
@@ -205,12 +208,15 @@ extension QueueManager {
         prefixOnly ? "\(id.hex)/" : "\(id.hex)/\(index.map(String.init) ?? "reply")"
     }
 
-    /// Some of the job's finished files could not be made durable (their fsync failed): none
-    /// is published. Those files go back to be transferred from the start, the job fails with
-    /// the first one's error (`error` for EIO, `transient-error` for a full disk or quota), and
-    /// Complete answers why. A Complete after that publishes only what is then complete.
-    private func refuseUndurable(_ id: JobID, _ lost: [String: Int32]) throws -> Never {
-        let suffixes = lost.keys.map { String($0.dropFirst(Self.flushTag(id, file: nil, prefixOnly: true).count)) }
+    /// Some of the job's finished files could not be made durable (their fsync failed), so
+    /// none may be published. Those files go back to be transferred from the start and the
+    /// job fails with the first one's error (`error` for EIO, `transient-error` for a full
+    /// disk or quota); a suspended job only has its files reset. Stored at once, so neither a
+    /// later Complete nor a restart publishes them. Returns the error's description.
+    @discardableResult
+    func failUndurable(_ id: JobID, _ lost: [String: Int32]) -> String {
+        let prefix = Self.flushTag(id, file: nil, prefixOnly: true)
+        let suffixes = lost.keys.map { String($0.dropFirst(prefix.count)) }
         let indices = suffixes.compactMap { Int($0) }.sorted()
         for i in indices {
             updateFile(id, i) { file in
@@ -226,15 +232,31 @@ extension QueueManager {
             jobs[id]?.reply?.done = false
             jobs[id]?.reply?.bytesTransferred = 0
         }
-        let firstTag = Self.flushTag(id, file: indices.first)
-        let code = lost[firstTag] ?? lost.values.first ?? EIO
+        let code = lost[Self.flushTag(id, file: indices.first)] ?? lost.values.first ?? EIO
         let name = indices.first.flatMap { jobs[id]?.files[$0].localName } ?? jobs[id]?.reply?.fileName ?? "the reply"
-        let count = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
-        let message = "The data of \(name)\(count) could not be made durable: \(String(cString: strerror(code))); it is transferred again from the start when the job resumes."
-        for i in indices { if let job = jobs[id] { observer?.fileChanged(job, index: i, properties: [.completed, .bytesTransferred]) } }
-        fail(id, fileIndex: indices.first, failure: code == ENOSPC || code == EDQUOT ? .diskFull(message) : .localIO(message))
-        logger.error("job \(id): Complete refused: \(message)")
-        throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
+        let more = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
+        let message = "The data of \(name)\(more) could not be made durable: \(String(cString: strerror(code))); it is transferred again from the start when the job resumes."
+        logger.error("job \(id): \(message)")
+        guard let job = jobs[id] else { return message }
+        for i in indices { observer?.fileChanged(job, index: i, properties: [.completed, .bytesTransferred]) }
+        observer?.jobChanged(job, properties: [.bytesTransferred, .filesTransferred])
+        if job.state == .suspended {
+            persistQuietly(id)
+        } else {
+            stopTransfer(of: id)
+            fail(id, fileIndex: indices.first, failure: code == ENOSPC || code == EDQUOT ? .diskFull(message) : .localIO(message))
+        }
+        return message
+    }
+
+    /// The flusher reported failed fsyncs in the background: each job concerned fails now.
+    func collectUndurableFiles() {
+        var byJob: [JobID: [String: Int32]] = [:]
+        for (tag, code) in flusher.takeFailures(prefix: "") {
+            guard let id = jobs.keys.first(where: { tag.hasPrefix(Self.flushTag($0, file: nil, prefixOnly: true)) }) else { continue }
+            byJob[id, default: [:]][tag] = code
+        }
+        for (id, lost) in byJob where jobs[id]?.state.isFinal == false { failUndurable(id, lost) }
     }
 
     /// `Properties.Set` of a writable job property.

@@ -123,6 +123,7 @@ public actor QueueManager {
     public func start(observer: any QueueObserver) {
         observerStorage = observer
         watchBandwidthWindow()
+        flusher.onFailure { [weak self] in Task { await self?.collectUndurableFiles() } }
         let events = bridge.events
         Task { await self.consume(events) }
     }

@@ -31,6 +31,8 @@ public final class FileFlusher: @unchecked Sendable {
     private var started: [(descriptor: Int32, tag: String)] = []
     /// errno of each failed fsync by tag, until taken (queue only).
     private var failures: [String: Int32] = [:]
+    /// Told (on the queue) that `failures` has new entries.
+    private var failureHandler: (@Sendable () -> Void)?
     /// Counts files handed in (queue only): an idle drain finds it unchanged.
     private var handedIn = 0
 
@@ -48,7 +50,10 @@ public final class FileFlusher: @unchecked Sendable {
         guard copy >= 0 else {
             if sync(descriptor) != 0 {
                 let error = errno
-                queue.async { self.failures[tag] = error }
+                queue.async {
+                    self.failures[tag] = error
+                    self.failureHandler?()
+                }
             }
             return
         }
@@ -67,6 +72,12 @@ public final class FileFlusher: @unchecked Sendable {
     /// Waits until every file handed in so far is fsynced.
     public func waitForPending() {
         queue.sync { drain(keeping: 0) }
+    }
+
+    /// Sets what is called (on the flusher's queue) after an fsync failed, typically to
+    /// collect the failures with `takeFailures` from elsewhere.
+    public func onFailure(_ handler: @escaping @Sendable () -> Void) {
+        queue.async { self.failureHandler = handler }
     }
 
     /// Removes and returns the failed fsyncs (errno by tag) whose tags start with `prefix`,
@@ -92,10 +103,15 @@ public final class FileFlusher: @unchecked Sendable {
     private func drain(keeping: Int) {
         let excess = started.count - keeping
         guard excess > 0 else { return }
+        var failed = false
         for (descriptor, tag) in started.prefix(excess) {
-            if sync(descriptor) != 0 { failures[tag] = errno }
+            if sync(descriptor) != 0 {
+                failures[tag] = errno
+                failed = true
+            }
             close(descriptor)
         }
         started.removeFirst(excess)
+        if failed { failureHandler?() }
     }
 }

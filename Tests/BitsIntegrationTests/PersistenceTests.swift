@@ -167,11 +167,9 @@ final class PersistenceTests: BitsTestCase {
         }
     }
 
-    /// A finished file whose fsync fails (EIO, injected with `BITSD_FSYNC_FAILS`) is never
-    /// published: Complete refuses and publishes nothing, the file goes back to be downloaded
-    /// from the start, the job is in error naming it, and after a restart (without the fault)
-    /// Resume and Complete deliver both files intact.
-    func testAFileThatCouldNotBeMadeDurableIsNotPublished() throws {
+    /// Arms the fsync fault for paths containing "/fsync-fails/" (until the test ends) and
+    /// returns a job, transferred, of two files: one fsynced normally, one whose fsync fails.
+    private func jobWithAnUndurableFile() throws -> (job: String, dir: String, failing: String, kept: String, lost: String) {
         let dir = try downloadDirectory(alice)
         let failing = try TestFiles.makeUserDirectory(alice, "\(dir.split(separator: "/").last!)/fsync-fails")
         daemon.environment = ["BITSD_FSYNC_FAILS": "/fsync-fails/"]
@@ -186,29 +184,53 @@ final class PersistenceTests: BitsTestCase {
         let lost = try addFile(as: alice, job: job, url: http.url("/medium.bin"), local: "\(failing)/lost.bin")
         try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
         try resume(as: alice, job: job)
-        try waitForState(as: alice, job: job, ["transferred"], timeout: 15)
+        return (job, dir, failing, kept, lost)
+    }
 
-        assertError(try call(as: alice, job, BitsNames.job, "Complete"), ["org.freedesktop.DBus.Error.Failed"],
-                    mentioning: ["\(failing)/lost.bin", "could not be made durable", "Input/output error"], "Complete")
-        XCTAssertEqual(try jobState(as: alice, job), "error")
-        XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "local-io")
-        XCTAssertEqual(try property(as: alice, job, "ErrorFile").string, lost)
-        XCTAssertEqual(try property(as: alice, lost, BitsNames.file, "Completed").bool, false)
-        XCTAssertEqual(try property(as: alice, lost, BitsNames.file, "BytesTransferred").uint64, 0)
-        XCTAssertEqual(try property(as: alice, kept, BitsNames.file, "Completed").bool, true)
-        XCTAssertNil(TestFiles.size("\(dir)/kept.bin"), "Complete published a file although it failed")
-        XCTAssertNil(TestFiles.size("\(failing)/lost.bin"), "the file whose fsync failed was published")
+    /// The job is in error for the file that could not be made durable, that file is to be
+    /// downloaded again from the start, and nothing is published.
+    private func assertUndurable(_ t: (job: String, dir: String, failing: String, kept: String, lost: String),
+                                 line: UInt = #line) throws {
+        XCTAssertEqual(try jobState(as: alice, t.job), "error", line: line)
+        XCTAssertEqual(try property(as: alice, t.job, "ErrorCode").string, "local-io", line: line)
+        XCTAssertEqual(try property(as: alice, t.job, "ErrorFile").string, t.lost, line: line)
+        XCTAssertEqual(try property(as: alice, t.lost, BitsNames.file, "Completed").bool, false, line: line)
+        XCTAssertEqual(try property(as: alice, t.lost, BitsNames.file, "BytesTransferred").uint64, 0, line: line)
+        XCTAssertEqual(try property(as: alice, t.kept, BitsNames.file, "Completed").bool, true, line: line)
+        XCTAssertNil(TestFiles.size("\(t.dir)/kept.bin"), "a file was published", line: line)
+        XCTAssertNil(TestFiles.size("\(t.failing)/lost.bin"), "the file whose fsync failed was published", line: line)
+    }
+
+    /// Complete right after the transfer fsyncs what is pending; a file whose fsync fails
+    /// (EIO, injected with `BITSD_FSYNC_FAILS`) makes it refuse and publish nothing.
+    func testCompleteRefusesAFileThatCouldNotBeMadeDurable() throws {
+        let t = try jobWithAnUndurableFile()
+        // Complete comes well within the flusher's idle second: its own wait finds the failure.
+        try waitForState(as: alice, job: t.job, ["transferred"], timeout: 15)
+        assertError(try call(as: alice, t.job, BitsNames.job, "Complete"), ["org.freedesktop.DBus.Error.Failed"],
+                    mentioning: ["\(t.failing)/lost.bin", "could not be made durable", "Input/output error"], "Complete")
+        try assertUndurable(t)
+    }
+
+    /// Without a Complete, the flusher's background fsync finds the failure within a second
+    /// of the last file: the job fails at once and the reset is stored, so a restart does not
+    /// publish the file either; after it (without the fault) Resume and Complete deliver both
+    /// files intact.
+    func testAFailedBackgroundFsyncFailsTheJobAndIsStored() throws {
+        let t = try jobWithAnUndurableFile()
+        try waitForState(as: alice, job: t.job, ["error"], timeout: 15)
+        try assertUndurable(t)
+        XCTAssertTrue((try property(as: alice, t.job, "ErrorDescription").string ?? "").contains("could not be made durable"))
 
         daemon.environment = [:]
         try daemon.restart()
-        XCTAssertEqual(try jobState(as: alice, job), "error", "the refused file's reset was not stored")
-        XCTAssertEqual(try property(as: alice, lost, BitsNames.file, "Completed").bool, false)
-        try resume(as: alice, job: job)
-        try waitForState(as: alice, job: job, ["transferred"], timeout: 15)
-        try complete(as: alice, job: job)
-        XCTAssertEqual(try TestFiles.sha256("\(dir)/kept.bin"), env.files["small.bin"]?.sha256)
-        XCTAssertEqual(try TestFiles.sha256("\(failing)/lost.bin"), env.files["medium.bin"]?.sha256)
-        XCTAssertEqual(temporaries(in: dir) + temporaries(in: failing), [])
+        try assertUndurable(t)
+        try resume(as: alice, job: t.job)
+        try waitForState(as: alice, job: t.job, ["transferred"], timeout: 15)
+        try complete(as: alice, job: t.job)
+        XCTAssertEqual(try TestFiles.sha256("\(t.dir)/kept.bin"), env.files["small.bin"]?.sha256)
+        XCTAssertEqual(try TestFiles.sha256("\(t.failing)/lost.bin"), env.files["medium.bin"]?.sha256)
+        XCTAssertEqual(temporaries(in: t.dir) + temporaries(in: t.failing), [])
     }
 
     /// Sets up a job (with `files` files, transferred when `transfer`), arms the crash point,

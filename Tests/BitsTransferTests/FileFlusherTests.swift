@@ -102,11 +102,15 @@ final class FileFlusherTests: XCTestCase {
             if path.hasSuffix("b1") { errno = ENOSPC; return -1 }
             return fsync(fd)
         }
+        let told = expectation(description: "the failure handler is called")
+        told.assertForOverFulfill = false
+        flusher.onFailure { told.fulfill() }
         let before = openDescriptorCount()
         let names = ["a0", "b0", "a1", "b1", "b2"]
         for name in names { flusher.flush(written(name).fd, tag: "job-\(name.prefix(1))/\(name.dropFirst())") }
         XCTAssertEqual(flusher.takeFailures(prefix: "job-c/"), [:], "no failures of another job")
         flusher.waitForPending()
+        wait(for: [told], timeout: 5)
         XCTAssertEqual(openDescriptorCount(), before + names.count, "failed or not, every duplicate is closed")
         XCTAssertEqual(flusher.takeFailures(prefix: "job-a/"), ["job-a/0": EIO, "job-a/1": EIO])
         XCTAssertEqual(flusher.takeFailures(prefix: "job-a/"), [:], "taken once")
