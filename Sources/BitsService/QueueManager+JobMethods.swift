@@ -148,7 +148,7 @@ extension QueueManager {
         var updated = job
         // The finished data is durable before the renames publish it.
         flusher.waitForPending()
-        let lost = flusher.takeFailures(prefix: Self.flushTag(id, file: nil, prefixOnly: true))
+        let lost = flusher.takeFailures(prefix: Self.flushTag(id, file: nil))
         if !lost.isEmpty {
             let message = failUndurable(id, lost)
             throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
@@ -202,10 +202,10 @@ extension QueueManager {
         schedule()
     }
 
-    /// The tag of a job's finished file (`file` nil: its reply) in the flusher, or with
-    /// `prefixOnly` the part all of the job's tags share.
-    static func flushTag(_ id: JobID, file index: Int?, prefixOnly: Bool = false) -> String {
-        prefixOnly ? "\(id.hex)/" : "\(id.hex)/\(index.map(String.init) ?? "reply")"
+    /// The tag of a job's finished file in the flusher, or (`file` nil) the part all of the
+    /// job's tags share.
+    static func flushTag(_ id: JobID, file index: Int?) -> String {
+        "\(id.hex)/" + (index.map(String.init) ?? "")
     }
 
     /// Some of the job's finished files could not be made durable (their fsync failed), so
@@ -215,9 +215,8 @@ extension QueueManager {
     /// later Complete nor a restart publishes them. Returns the error's description.
     @discardableResult
     func failUndurable(_ id: JobID, _ lost: [String: Int32]) -> String {
-        let prefix = Self.flushTag(id, file: nil, prefixOnly: true)
-        let suffixes = lost.keys.map { String($0.dropFirst(prefix.count)) }
-        let indices = suffixes.compactMap { Int($0) }.sorted()
+        let prefix = Self.flushTag(id, file: nil)
+        let indices = lost.keys.compactMap { Int($0.dropFirst(prefix.count)) }.sorted()
         for i in indices {
             updateFile(id, i) { file in
                 // Without validators the next transfer truncates instead of resuming from the
@@ -228,12 +227,8 @@ extension QueueManager {
                 file.lastModifiedText = nil
             }
         }
-        if suffixes.contains("reply") {
-            jobs[id]?.reply?.done = false
-            jobs[id]?.reply?.bytesTransferred = 0
-        }
         let code = lost[Self.flushTag(id, file: indices.first)] ?? lost.values.first ?? EIO
-        let name = indices.first.flatMap { jobs[id]?.files[$0].localName } ?? jobs[id]?.reply?.fileName ?? "the reply"
+        let name = indices.first.flatMap { jobs[id]?.files[$0].localName } ?? "a file"
         let more = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
         let message = "The data of \(name)\(more) could not be made durable: \(String(cString: strerror(code))); it is transferred again from the start when the job resumes."
         logger.error("job \(id): \(message)")
@@ -253,7 +248,7 @@ extension QueueManager {
     func collectUndurableFiles() {
         var byJob: [JobID: [String: Int32]] = [:]
         for (tag, code) in flusher.takeFailures(prefix: "") {
-            guard let id = jobs.keys.first(where: { tag.hasPrefix(Self.flushTag($0, file: nil, prefixOnly: true)) }) else { continue }
+            guard let id = jobs.keys.first(where: { tag.hasPrefix(Self.flushTag($0, file: nil)) }) else { continue }
             byJob[id, default: [:]][tag] = code
         }
         for (id, lost) in byJob where jobs[id]?.state.isFinal == false { failUndurable(id, lost) }
@@ -335,7 +330,7 @@ extension QueueManager {
     /// final state can still be read from its path.
     func retire(_ id: JobID) {
         runtime[id]?.retryTask?.cancel()
-        flusher.discardFailures(prefix: Self.flushTag(id, file: nil, prefixOnly: true))
+        flusher.discardFailures(prefix: Self.flushTag(id, file: nil))
         if let owner = jobs[id]?.owner {
             liveJobsByOwner[owner, default: 1] -= 1
             if liveJobsByOwner[owner] == 0 { liveJobsByOwner[owner] = nil }

@@ -79,7 +79,14 @@ extension QueueManager {
             runtime[id]?.transfer = nil
             switch outcome {
             case .finished(let bytes):
-                flusher.flush(active.descriptors[0], tag: Self.flushTag(id, file: nil))
+                // Durable before Close-Session, after which the server may drop the reply: a
+                // failed fsync fails the reply half while the reply can still be fetched again.
+                if FsyncFault.sync(active.descriptors[0]) != 0 {
+                    let code = errno
+                    let message = "\(job.reply?.fileName ?? "The reply") could not be made durable: \(String(cString: strerror(code))); the reply is downloaded again when the job resumes."
+                    replyFailed(id, fileIndex: active.fileIndex, code == ENOSPC || code == EDQUOT ? .diskFull(message) : .localIO(message))
+                    return
+                }
                 job.reply?.done = true
                 job.reply?.bytesTransferred = bytes
                 if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }

@@ -244,6 +244,38 @@ final class UploadTests: UploadTestCase {
         assertError(try setProperty(as: alice, job, "ReplyFileName", type: "s", value: "x"), [BitsNames.notFound, BitsNames.invalidState],
                     "ReplyFileName of a completed job")
     }
+
+    /// A reply whose fsync fails (injected with `BITSD_FSYNC_FAILS`) fails the reply half before
+    /// Close-Session (`local-io`); after a restart without the fault, Resume fetches the reply
+    /// again from the still open session and Complete delivers it.
+    func testAReplyThatCouldNotBeMadeDurableIsFetchedAgain() throws {
+        let (path, sha) = try source("durable-reply.bin", size: 100_000, seed: 47)
+        let dir = try TestFiles.makeUserDirectory(alice, "fsync-fails-\(UUID().uuidString.prefix(6))")
+        daemon.environment = ["BITSD_FSYNC_FAILS": "/fsync-fails-"]
+        try daemon.restart()
+        addCleanup { [daemon] in  // after a failure half-way: no fault for the next tests
+            guard !daemon.environment.isEmpty else { return }
+            daemon.environment = [:]
+            try? daemon.restart()
+        }
+        let job = try createJob(as: alice, name: "durable reply", type: "upload-reply")
+        _ = try addFile(as: alice, job: job, url: url("/in/durable-\(UUID().uuidString.prefix(6)).bin"), local: path)
+        try mustSetProperty(as: alice, job, "ReplyFileName", type: "s", value: "\(dir)/answer.txt")
+        try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["error"], timeout: 30)
+        XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "local-io")
+        XCTAssertTrue((try property(as: alice, job, "ErrorDescription").string ?? "").contains("\(dir)/answer.txt"))
+        assertError(try call(as: alice, job, BitsNames.job, "GetReplyData"), [BitsNames.invalidState], "reply data of an undurable reply")
+        XCTAssertFalse(TestFiles.exists("\(dir)/answer.txt"))
+
+        daemon.environment = [:]
+        try daemon.restart()
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["transferred"], timeout: 30)
+        try complete(as: alice, job: job)
+        XCTAssertEqual(try String(contentsOfFile: "\(dir)/answer.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), sha)
+    }
 }
 
 /// A web-farm server: Create-Session answers `BITS-Host-Id`; later packets go to that host.
