@@ -172,13 +172,7 @@ final class PersistenceTests: BitsTestCase {
     private func jobWithAnUndurableFile() throws -> (job: String, dir: String, failing: String, kept: String, lost: String) {
         let dir = try downloadDirectory(alice)
         let failing = try TestFiles.makeUserDirectory(alice, "\(dir.split(separator: "/").last!)/fsync-fails")
-        daemon.environment = ["BITSD_FSYNC_FAILS": "/fsync-fails/"]
-        try daemon.restart()
-        addCleanup { [daemon] in  // after a failure half-way: no fault for the next tests
-            guard !daemon.environment.isEmpty else { return }
-            daemon.environment = [:]
-            try? daemon.restart()
-        }
+        try restartDaemonWithFailingFsync(forPathsContaining: "/fsync-fails/")
         let job = try createJob(as: alice, name: "fsync fails")
         let kept = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/kept.bin")
         let lost = try addFile(as: alice, job: job, url: http.url("/medium.bin"), local: "\(failing)/lost.bin")

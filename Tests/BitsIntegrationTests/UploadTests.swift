@@ -251,13 +251,7 @@ final class UploadTests: UploadTestCase {
     func testAReplyThatCouldNotBeMadeDurableIsFetchedAgain() throws {
         let (path, sha) = try source("durable-reply.bin", size: 100_000, seed: 47)
         let dir = try TestFiles.makeUserDirectory(alice, "fsync-fails-\(UUID().uuidString.prefix(6))")
-        daemon.environment = ["BITSD_FSYNC_FAILS": "/fsync-fails-"]
-        try daemon.restart()
-        addCleanup { [daemon] in  // after a failure half-way: no fault for the next tests
-            guard !daemon.environment.isEmpty else { return }
-            daemon.environment = [:]
-            try? daemon.restart()
-        }
+        try restartDaemonWithFailingFsync(forPathsContaining: "/fsync-fails-")
         let job = try createJob(as: alice, name: "durable reply", type: "upload-reply")
         _ = try addFile(as: alice, job: job, url: url("/in/durable-\(UUID().uuidString.prefix(6)).bin"), local: path)
         try mustSetProperty(as: alice, job, "ReplyFileName", type: "s", value: "\(dir)/answer.txt")

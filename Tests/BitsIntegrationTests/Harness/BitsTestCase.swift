@@ -107,6 +107,19 @@ class BitsTestCase: XCTestCase {
     /// Runs `block` at tearDown (before jobs are cancelled).
     func addCleanup(_ block: @escaping () -> Void) { cleanups.append(block) }
 
+    /// Restarts this class's daemon so that its fsync of any finished file whose path contains
+    /// `text` fails with EIO (`BITSD_FSYNC_FAILS`). Restarting without it is up to the test;
+    /// a test that fails half-way has it restarted without it at tearDown.
+    func restartDaemonWithFailingFsync(forPathsContaining text: String) throws {
+        daemon.environment = ["BITSD_FSYNC_FAILS": text]
+        try daemon.restart()
+        addCleanup { [daemon] in
+            guard !daemon.environment.isEmpty else { return }
+            daemon.environment = [:]
+            try? daemon.restart()
+        }
+    }
+
     /// Appends the daemon's log tail to the first failure of each test.
     override func recordFailure(withDescription description: String, inFile filePath: String, atLine lineNumber: Int, expected: Bool) {
         var text = description
