@@ -1,5 +1,6 @@
 import BitsCore
 import BitsStore
+import BitsTransfer
 import Foundation
 
 extension QueueManager {
@@ -230,7 +231,9 @@ extension QueueManager {
         let code = lost[Self.flushTag(id, file: indices.first)] ?? lost.values.first ?? EIO
         let name = indices.first.flatMap { jobs[id]?.files[$0].localName } ?? "a file"
         let more = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
-        let message = "The data of \(name)\(more) could not be made durable: \(String(cString: strerror(code))); it is transferred again from the start when the job resumes."
+        let failure = TransferFailure.notDurable(errno: code, "The data of \(name)\(more)",
+                                                 "it is transferred again from the start when the job resumes.")
+        let message = FailureClassifier.classify(failure).description
         logger.error("job \(id): \(message)")
         guard let job = jobs[id] else { return message }
         for i in indices { observer?.fileChanged(job, index: i, properties: [.completed, .bytesTransferred]) }
@@ -239,7 +242,7 @@ extension QueueManager {
             persistQuietly(id)
         } else {
             stopTransfer(of: id)
-            fail(id, fileIndex: indices.first, failure: code == ENOSPC || code == EDQUOT ? .diskFull(message) : .localIO(message))
+            fail(id, fileIndex: indices.first, failure: failure)
         }
         return message
     }

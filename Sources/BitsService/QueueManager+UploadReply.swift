@@ -82,9 +82,8 @@ extension QueueManager {
                 // Durable before Close-Session, after which the server may drop the reply: a
                 // failed fsync fails the reply half while the reply can still be fetched again.
                 if FsyncFault.sync(active.descriptors[0]) != 0 {
-                    let code = errno
-                    let message = "\(job.reply?.fileName ?? "The reply") could not be made durable: \(String(cString: strerror(code))); the reply is downloaded again when the job resumes."
-                    replyFailed(id, fileIndex: active.fileIndex, code == ENOSPC || code == EDQUOT ? .diskFull(message) : .localIO(message))
+                    replyFailed(id, fileIndex: active.fileIndex,
+                                .notDurable(errno: errno, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
                     return
                 }
                 job.reply?.done = true

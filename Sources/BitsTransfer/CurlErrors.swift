@@ -75,7 +75,12 @@ enum FailureMapping {
 
     /// A failed write (or truncate) of the destination.
     static func writeFailure(errno code: Int32, destination: String, source: String) -> TransferFailure {
-        let text = "Writing \(destination) failed: \(errnoText(code)) (while downloading \(source))."
+        localWriteFailure(errno: code, "Writing \(destination) failed: \(errnoText(code)) (while downloading \(source)).")
+    }
+
+    /// A local write failing with `code`, described by `text`: a full disk or quota is
+    /// transient, refused access and every other error are not.
+    static func localWriteFailure(errno code: Int32, _ text: String) -> TransferFailure {
         switch code {
         case ENOSPC, EDQUOT: return .diskFull(text)
         case EACCES, EPERM: return .localAccessDenied(text)
@@ -133,4 +138,13 @@ func descriptorName(_ fd: Int32) -> String {
     guard n > 0 else { return "descriptor \(fd)" }
     buffer[n] = 0
     return String(cString: buffer)
+}
+
+extension TransferFailure {
+    /// A finished file that could not be made durable: its fsync failed with `code`. Reads
+    /// "`subject` could not be made durable: <errno text>; `consequence`".
+    public static func notDurable(errno code: Int32, _ subject: String, _ consequence: String) -> TransferFailure {
+        FailureMapping.localWriteFailure(
+            errno: code, "\(subject) could not be made durable: \(FailureMapping.errnoText(code)); \(consequence)")
+    }
 }

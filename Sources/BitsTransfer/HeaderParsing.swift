@@ -60,9 +60,8 @@ enum HeaderParsing {
     /// `HTTP/1.1 206 Partial Content` → 206. Nil for anything else.
     static func statusCode(ofStatusLine line: String) -> Int? {
         // Bytes, not Characters: this runs for every header line of every response.
-        var bytes = line.utf8[...]
-        while let last = bytes.last, last == 0x0D || last == 0x0A { bytes = bytes.dropLast() }
-        guard bytes.starts(with: "HTTP/".utf8) else { return nil }
+        guard line.utf8.starts(with: "HTTP/".utf8) else { return nil }
+        let bytes = trimmingLineEnding(line).utf8
         // The version, then one or more spaces, then a three-digit code ending at a space or the end.
         guard let space = bytes.firstIndex(of: 0x20) else { return nil }
         let codeBytes = bytes[space...].drop { $0 == 0x20 }.prefix { $0 != 0x20 }
