@@ -36,10 +36,12 @@ public enum InputValidation {
     /// or control characters, a host for http(s), an absolute path for file.
     public static func downloadURL(_ value: String) throws -> RemoteURL {
         guard !value.isEmpty else { throw ServiceError.invalidArgs("The remote URL is empty.") }
-        guard value.count <= JobDefaults.urlMaxLength else {
+        // The byte count bounds the character count: count Characters only when it must.
+        guard value.utf8.count <= JobDefaults.urlMaxLength || value.count <= JobDefaults.urlMaxLength else {
             throw ServiceError.invalidArgs("Remote URL \(quote(value, limit: 60)) is \(value.count) characters long; the limit is \(JobDefaults.urlMaxLength).")
         }
-        guard !value.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) else {
+        // In UTF-8 these bytes only ever stand for themselves.
+        guard !value.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }) else {
             throw ServiceError.invalidArgs("Remote URL \(quote(value)) contains spaces or control characters; escape them.")
         }
         guard let url = RemoteURL(value) else {
@@ -72,14 +74,16 @@ public enum InputValidation {
         guard value != "/", !value.hasSuffix("/") else {
             throw ServiceError.invalidArgs("\(what) \(quote(value)) names a directory; give a file name.")
         }
-        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+        guard !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
             throw ServiceError.invalidArgs("\(what) \(quote(value)) contains control characters.")
         }
-        let components = value.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        for component in components where component.isEmpty || component == "." || component == ".." {
+        // Split on the byte '/', as the kernel does (not on Characters).
+        let components = value.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+        for component in components
+        where component.isEmpty || component.elementsEqual(".".utf8) || component.elementsEqual("..".utf8) {
             throw ServiceError.invalidArgs("\(what) \(quote(value)) is not normalized: it contains an empty, '.' or '..' component.")
         }
-        guard let last = components.last, last.utf8.count <= 255 else {
+        guard let last = components.last, last.count <= 255 else {
             throw ServiceError.invalidArgs("\(what) \(quote(value, limit: 60)) has a file name longer than 255 bytes.")
         }
         return value
@@ -109,37 +113,47 @@ public struct RemoteURL: Sendable, Equatable {
     public var origin: String { "\(scheme)://\(host):\(port)" }
 
     public init?(_ text: String) {
-        guard let colon = text.firstIndex(of: ":") else { return nil }
-        let scheme = text[..<colon].lowercased()
-        guard let first = scheme.first, first.isLetter,
-              scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return nil }
-        let rest = text[text.index(after: colon)...]
-        guard rest.hasPrefix("//") else { return nil }
-        let afterSlashes = rest.dropFirst(2)
-        let authorityEnd = afterSlashes.firstIndex(where: { "/?#".contains($0) }) ?? afterSlashes.endIndex
+        // On UTF-8 bytes: every delimiter is ASCII, and Character iteration (grapheme
+        // breaking) cost microseconds per URL on the per-file path.
+        let utf8 = text.utf8
+        guard let colon = utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let schemeBytes = utf8[..<colon]
+        guard let first = schemeBytes.first, ASCII.isLetter(first),
+              schemeBytes.allSatisfy({ ASCII.isLetter($0) || ASCII.isDigit($0) || $0 == UInt8(ascii: "+")
+                  || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else { return nil }
+        let afterColon = utf8[utf8.index(after: colon)...]
+        guard afterColon.starts(with: "//".utf8) else { return nil }
+        let afterSlashes = afterColon.dropFirst(2)
+        let authorityEnd = afterSlashes.firstIndex(where: {
+            $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#")
+        }) ?? afterSlashes.endIndex
         var authority = afterSlashes[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        if let at = authority.lastIndex(of: UInt8(ascii: "@")) { authority = authority[authority.index(after: at)...] }
         var host = authority
-        var port: Substring = ""
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            if let portColon = host[close...].firstIndex(of: ":") { port = host[host.index(after: portColon)...] }
+        var port = authority[authority.endIndex...]
+        if host.first == UInt8(ascii: "[") {
+            guard let close = host.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            if let portColon = host[close...].firstIndex(of: UInt8(ascii: ":")) { port = host[host.index(after: portColon)...] }
             host = host[...close]
-        } else if let portColon = host.lastIndex(of: ":") {
+        } else if let portColon = host.lastIndex(of: UInt8(ascii: ":")) {
             port = host[host.index(after: portColon)...]
             host = host[..<portColon]
         }
-        guard port.allSatisfy(\.isNumber) else { return nil }
-        var path = String(afterSlashes[authorityEnd...])
-        if let end = path.firstIndex(where: { "?#".contains($0) }) { path = String(path[..<end]) }
+        guard port.allSatisfy(ASCII.isDigit) else { return nil }
+        var pathBytes = afterSlashes[authorityEnd...]
+        if let end = pathBytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            pathBytes = pathBytes[..<end]
+        }
+        var path = String(decoding: pathBytes, as: UTF8.self)
+        let scheme = String(decoding: schemeBytes.map(ASCII.lowercased), as: UTF8.self)
         if scheme == "file" {
             guard let decoded = RemoteURL.percentDecode(path) else { return nil }
             path = decoded
         }
         self.text = text
         self.scheme = scheme
-        self.host = host.lowercased()
-        self.port = String(port)
+        self.host = String(decoding: host, as: UTF8.self).lowercased()
+        self.port = String(decoding: port, as: UTF8.self)
         self.path = path
     }
 

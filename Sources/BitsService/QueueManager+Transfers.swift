@@ -117,7 +117,7 @@ extension QueueManager {
             let predecessor = rt.queued.last ?? current
             guard let previousIndex = transfers[predecessor]?.fileIndex,
                   let index = job.files.indices.dropFirst(previousIndex + 1).first(where: { !job.files[$0].completed }),
-                  !job.files[index].remoteName.lowercased().hasPrefix("file:"),
+                  !job.files[index].remoteName.hasPrefixIgnoringASCIICase("file:"),
                   case .known(let systemProxy) = cachedSystemProxy(for: job, index: index),
                   case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy)
             else { return }
@@ -143,7 +143,7 @@ extension QueueManager {
     private func cachedSystemProxy(for job: Job, index: Int) -> SystemProxyAnswer {
         let remote = job.files[index].remoteName
         guard [.preconfig, .autodetect].contains(job.options.proxyUsage), proxyResolver != nil,
-              !remote.lowercased().hasPrefix("file:") else { return .known(nil) }
+              !remote.hasPrefixIgnoringASCIICase("file:") else { return .known(nil) }
         let origin = RemoteURL(remote)?.origin ?? remote
         if let cached = runtime[job.id]?.systemProxy, cached.origin == origin,
            cached.at.duration(to: clock.now) < .seconds(60) {

@@ -1,4 +1,5 @@
 import CCurl
+import BitsCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -180,11 +181,5 @@ extension StringProtocol {
         guard let start = text.utf8.firstIndex(where: { !isSpace($0) }) else { return "" }
         let last = text.utf8.lastIndex(where: { !isSpace($0) })!
         return String(text[start...last])
-    }
-
-    /// Whether the two are equal ignoring ASCII case (header field names).
-    func equalsIgnoringASCIICase(_ other: some StringProtocol) -> Bool {
-        let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-        return utf8.count == other.utf8.count && zip(utf8, other.utf8).allSatisfy { lower($0) == lower($1) }
     }
 }

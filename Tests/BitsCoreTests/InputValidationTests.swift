@@ -36,6 +36,43 @@ final class InputValidationTests: XCTestCase {
         XCTAssertNil(RemoteURL("http://host:8x/"))
     }
 
+    /// The parser works on UTF-8 bytes: non-ASCII text around the delimiters, a delimiter
+    /// followed by a combining mark, and non-ASCII digits in the port.
+    func testURLsAreParsedOnBytes() throws {
+        let url = try XCTUnwrap(RemoteURL("http://Bücher.Example:8080/ä/ö?x=ü#frag"))
+        XCTAssertEqual(url.scheme, "http")
+        XCTAssertEqual(url.host, "bücher.example")
+        XCTAssertEqual(url.port, "8080")
+        XCTAssertEqual(url.path, "/ä/ö")
+        // "/" + U+0301 is one Character, but the slash still ends the authority.
+        XCTAssertEqual(RemoteURL("http://h/\u{301}x")?.host, "h")
+        XCTAssertEqual(RemoteURL("file:///tmp/%C3%A4")?.path, "/tmp/ä")
+        XCTAssertNil(RemoteURL("http://host:٨٠/"), "Arabic-Indic digits are not a port")
+        XCTAssertNil(RemoteURL("hüttp://h/x"), "a scheme is ASCII")
+        XCTAssertNil(RemoteURL("1http://h/x"), "a scheme starts with a letter")
+        XCTAssertEqual(RemoteURL("svn+SSH://h/x")?.scheme, "svn+ssh")
+        XCTAssertNil(RemoteURL("http:/h/x"))
+        XCTAssertNil(RemoteURL("file:///tmp/%zz"))
+        // 2,200 characters are allowed even when they take more bytes.
+        XCTAssertNoThrow(try InputValidation.downloadURL("http://h/" + String(repeating: "é", count: 2191)))
+        assertInvalid(try InputValidation.downloadURL("http://h/" + String(repeating: "é", count: 2192)), mentions: "2201")
+        assertInvalid(try InputValidation.downloadURL("http://h/a\u{7f}"), mentions: "control")
+    }
+
+    func testASCIICaseHelpers() {
+        XCTAssertTrue("FILE:///x".hasPrefixIgnoringASCIICase("file:"))
+        XCTAssertTrue("file:".hasPrefixIgnoringASCIICase("File:"))
+        XCTAssertFalse("fil".hasPrefixIgnoringASCIICase("file:"))
+        XCTAssertFalse("http://x".hasPrefixIgnoringASCIICase("file:"))
+        XCTAssertTrue("Content-Length".equalsIgnoringASCIICase("content-length"))
+        XCTAssertFalse("Ä".equalsIgnoringASCIICase("ä"), "only ASCII folds")
+        XCTAssertEqual(ASCII.lowercased(UInt8(ascii: "Z")), UInt8(ascii: "z"))
+        XCTAssertEqual(ASCII.lowercased(UInt8(ascii: "[")), UInt8(ascii: "["))
+        XCTAssertFalse(ASCII.isLetter(UInt8(ascii: "@")))
+        XCTAssertFalse(ASCII.isLetter(UInt8(ascii: "`")))
+        XCTAssertTrue(ASCII.isLetter(UInt8(ascii: "A")) && ASCII.isLetter(UInt8(ascii: "z")))
+    }
+
     func testLocalPaths() throws {
         XCTAssertEqual(try InputValidation.localPath("/home/a/file"), "/home/a/file")
         assertInvalid(try InputValidation.localPath("relative"), mentions: "relative")
@@ -45,6 +82,11 @@ final class InputValidationTests: XCTestCase {
         assertInvalid(try InputValidation.localPath("/tmp/dir/"), mentions: "/tmp/dir/")
         assertInvalid(try InputValidation.localPath("/"), mentions: "'/'")
         assertInvalid(try InputValidation.localPath("/tmp/" + String(repeating: "n", count: 300)), mentions: "255")
+        // Components are split on the byte '/', as the kernel does, even before a combining mark.
+        assertInvalid(try InputValidation.localPath("/tmp/../\u{301}x"), mentions: "normalized")
+        assertInvalid(try InputValidation.localPath("/tmp/" + String(repeating: "é", count: 128)), mentions: "255")
+        XCTAssertNoThrow(try InputValidation.localPath("/tmp/" + String(repeating: "é", count: 127)))
+        assertInvalid(try InputValidation.localPath("/tmp/a\u{1f}"), mentions: "control")
     }
 
     func testStringsAndEnums() throws {
