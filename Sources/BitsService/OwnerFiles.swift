@@ -293,9 +293,12 @@ public struct OwnerFiles: Sendable {
     }
 
     static func split(_ path: String) -> (directory: String, name: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-        let dir = String(path[..<slash])
-        return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
+        // At the last byte '/', as the kernel sees it: as Characters, a slash followed by a
+        // combining mark is not "/", and the name would then contain a slash.
+        let utf8 = path.utf8
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return (".", path) }
+        let dir = String(decoding: utf8[..<slash], as: UTF8.self)
+        return (dir.isEmpty ? "/" : dir, String(decoding: utf8[utf8.index(after: slash)...], as: UTF8.self))
     }
 
     static func directoryError(_ code: Int32, directory: String, uid: UInt32) -> ServiceError {

@@ -191,13 +191,14 @@ final class SecurityTests: BitsTestCase {
 
     /// The destination directory is swapped for a symlink (to /etc, or to another directory of
     /// the owner) between AddFile and Complete: Complete renames only into the directory the
-    /// file was added to.
+    /// file was added to. Also when the name starts with a combining mark (the '/' before it
+    /// is one Character with it, but the kernel's separator).
     func testSwappedDestinationDirectoryIsRefused() throws {
-        for target in ["/etc", try downloadDirectory(alice, "elsewhere")] {
+        for target in ["/etc", try downloadDirectory(alice, "elsewhere")] { for lead in ["", "\u{301}"] {
             let parent = try downloadDirectory(alice, "parent")
             let dir = "\(parent)/dl"
             try ProcessRunner.mustRun(["/bin/mkdir", dir], as: alice)
-            let name = "bitstest-swap-\(UUID().uuidString.prefix(6)).bin"
+            let name = "\(lead)bitstest-swap-\(UUID().uuidString.prefix(6)).bin"
             let job = try createJob(as: alice, name: "swap")
             _ = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/\(name)")
             try mustSetProperty(as: alice, job, "Priority", type: "s", value: "foreground")
@@ -208,7 +209,7 @@ final class SecurityTests: BitsTestCase {
             assertError(try call(as: alice, job, BitsNames.job, "Complete"), [BitsNames.accessDenied],
                         "Complete after the directory became a symlink to \(target)")
             XCTAssertFalse(TestFiles.exists("\(target)/\(name)"), "a file appeared in \(target)")
-        }
+        } }
     }
 
     /// `..` and symlinked components cannot lead the daemon where the owner may not write.
@@ -217,7 +218,9 @@ final class SecurityTests: BitsTestCase {
         try ProcessRunner.mustRun(["/bin/ln", "-s", "/etc", "\(dir)/etc-link"], as: alice)
         let job = try createJob(as: alice, name: "escape")
         let name = "bitstest-escape-\(UUID().uuidString.prefix(6))"
-        for local in ["\(dir)/../../../../../../etc/\(name)", "\(dir)/etc-link/\(name)", "/root/\(name)", "/etc/\(name)"] {
+        // '/' followed by a combining mark is one Character with it, but a separator to the kernel.
+        for local in ["\(dir)/../../../../../../etc/\(name)", "\(dir)/etc-link/\(name)", "/root/\(name)", "/etc/\(name)",
+                      "\(dir)/../\u{301}\(name)", "\(dir)/etc-link/\u{301}\(name)"] {
             assertError(try call(as: alice, job, BitsNames.job, "AddFile", "ss", [http.url("/small.bin"), local]),
                         [BitsNames.accessDenied, BitsNames.invalidArgs], "AddFile \(local)")
         }
