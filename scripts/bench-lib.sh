@@ -1,6 +1,6 @@
 # Shared set-up of the benchmark scripts (sourced): a work directory, a private bus with
 # system-bus semantics and our policy, and a release bitsd on it. Defines $repo, $work,
-# $address, $bitsd_pid, `pids` (stopped on exit) and `median`.
+# $address, $bitsd_pid, $bus_pid, `pids` (stopped on exit) and `median`.
 # Usage: BITSD_CONFIG=<ini text, optional> source scripts/bench-lib.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,6 +44,7 @@ work=$(mktemp -d "$parent/bitsd-bench.XXXXXX"); chmod 755 "$work"
 printf '%s\n' "${BITSD_CONFIG:-}" > "$work/bitsd.conf"
 sed -e "s|@SOCKET@|$work/bus|" -e "s|@POLICY@|$repo/dbus/org.example.Bits.conf|" scripts/private-system-bus.conf.in > "$work/bus.conf"
 dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/address" 2> "$work/dbus.log" & pids+=($!)
+bus_pid=$!
 for _ in $(seq 50); do [ -s "$work/address" ] && break; sleep 0.1; done
 address=$(head -1 "$work/address")
 "$bitsd" --address "$address" --state-directory "$work/state" --config "$work/bitsd.conf" \

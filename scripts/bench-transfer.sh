@@ -30,7 +30,7 @@ NGINX
 sleep 0.5
 base="http://127.0.0.1:$port"
 if section 1 || section 2; then curl -s -o /dev/null "$base/big.bin"; fi
-cpu() { awk '{print $14 + $15}' "/proc/$bitsd_pid/stat"; }   # clock ticks
+cpu() { awk '{print $14 + $15}' "/proc/${1:-$bitsd_pid}/stat"; }   # clock ticks of bitsd (or of pid $1)
 hz=$(getconf CLK_TCK)
 
 sync
@@ -49,21 +49,29 @@ fi
 if section 3; then
 echo "== 3. 200 files x 256 KiB in one job vs one curl over one reused connection (median of ${ROUNDS3:=5}, alternating, after one unmeasured round of each)"
 urls=(); for i in $(seq 200); do urls+=("$base/many/f$i.bin"); done
-c_plain=(); c_sync=(); b_many=()
+c_plain=(); c_sync=(); b_many=(); c_cpu=(); b_cpu=(); d_cpu=()
 many_curl() { rm -rf "$work/out/many"; mkdir -p "$work/out/many"; sync
-  t0=$(date +%s.%N); (cd "$work/out/many" && curl -s --remote-name-all "${urls[@]}"); t1=$(date +%s.%N)
+  t0=$(date +%s.%N); (cd "$work/out/many" && /usr/bin/time -f "%U %S" -o "$work/t3" curl -s --remote-name-all "${urls[@]}"); t1=$(date +%s.%N)
   sync "$work/out/many/"*; t2=$(date +%s.%N)
+  c_cpu+=("$(awk '{print $1 + $2}' "$work/t3")")
   c_plain+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"); c_sync+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN{print b-a}')"); }
 many_bitsd() { rm -rf "$work/out/many2"; mkdir -p "$work/out/many2"; sync
+  local c0 c1 d0 d1; c0=$(cpu); d0=$(cpu "$bus_pid")
   b_many+=("$(/usr/bin/python3 scripts/bench_download.py "$address" "$base/many/f{}.bin" "$work/out/many2/f{}.bin" 200 2>/dev/null)")
+  c1=$(cpu); d1=$(cpu "$bus_pid")
+  b_cpu+=("$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')"); d_cpu+=("$(awk -v a="$d0" -v b="$d1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')")
   cmp -s "$work/out/many2/f200.bin" "$work/www/many/f200.bin" || { echo MISMATCH; exit 1; }; }
 # Warm both sides up (the cap section ran before; the 1 GiB section runs after this one,
 # whose aftermath slowed curl's rounds here 1.5-4x when it ran first).
-sleep 3; many_curl; many_bitsd; c_plain=(); c_sync=(); b_many=()
+sleep 3; many_curl; many_bitsd; c_plain=(); c_sync=(); b_many=(); c_cpu=(); b_cpu=(); d_cpu=()
 for r in $(seq "$ROUNDS3"); do if ((r % 2)); then many_curl; many_bitsd; else many_bitsd; many_curl; fi; done
 t0=0; t1=$(median "${c_plain[@]}"); secs=$(median "${b_many[@]}"); ts=$(median "${c_sync[@]}")
 echo "   rounds: curl ${c_plain[*]}; bitsd ${b_many[*]}"
 awk -v n="$ROUNDS3" -v a="$t0" -v b="$t1" -v s="$secs" -v y="$ts" 'BEGIN { printf "   median of %d: curl (one process, sequential) %.3f s, curl + sync %.3f s, bitsd one job (create..complete, flushed) %.3f s; ratio to curl %.3f, to curl + sync %.3f\n", n, b-a, y, s, s/(b-a), s/y }'
+# CPU in clock ticks (10 ms each): a mean over the rounds says more than a median of 1-3 ticks.
+mean() { printf '%s\n' "$@" | awk '{t+=$1} END {print t/NR}'; }
+awk -v c="$(mean "${c_cpu[@]}")" -v b="$(mean "${b_cpu[@]}")" -v d="$(mean "${d_cpu[@]}")" \
+  'BEGIN { printf "   cpu (mean per round): curl %.3f s; bitsd daemon %.3f s (ratio %.2f), plus dbus-daemon %.3f s for its signals and calls\n", c, b, b/c, d }'
 fi
 if section 2; then
 echo "== 2. 1 GiB from nginx, foreground job vs curl -o (median of ${ROUNDS:=5}, alternating, after rm+sync)"
