@@ -28,12 +28,6 @@ public struct OwnerFiles: Sendable {
         return "BIT" + String(repeating: "0", count: 16 - hex.count) + hex + ".tmp"
     }
 
-    /// Whether a file name is one of our temporary names.
-    public static func isTemporaryName(_ name: String) -> Bool {
-        name.count == 23 && name.hasPrefix("BIT") && name.hasSuffix(".tmp")
-            && name.dropFirst(3).dropLast(4).allSatisfy(\.isHexDigit)
-    }
-
     /// The temporary path a new download file of `localPath` will use (beside it).
     public static func temporaryPath(for localPath: String, name: String) -> String {
         let directory = split(localPath).directory
