@@ -1,6 +1,6 @@
 # Shared set-up of the benchmark scripts (sourced): a work directory, a private bus with
 # system-bus semantics and our policy, and a release bitsd on it. Defines $repo, $work,
-# $address, $bitsd_pid, $bus_pid, `pids` (stopped on exit) and `median`.
+# $address, $bitsd_pid, $bus_pid, `pids` (stopped on exit), `median` and `mean`.
 # Usage: BITSD_CONFIG=<ini text, optional> source scripts/bench-lib.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,3 +52,4 @@ address=$(head -1 "$work/address")
 bitsd_pid=$!
 for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+mean() { printf '%s\n' "$@" | awk '{t+=$1} END {print t/NR}'; }

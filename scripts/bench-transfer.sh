@@ -69,7 +69,6 @@ t0=0; t1=$(median "${c_plain[@]}"); secs=$(median "${b_many[@]}"); ts=$(median "
 echo "   rounds: curl ${c_plain[*]}; bitsd ${b_many[*]}"
 awk -v n="$ROUNDS3" -v a="$t0" -v b="$t1" -v s="$secs" -v y="$ts" 'BEGIN { printf "   median of %d: curl (one process, sequential) %.3f s, curl + sync %.3f s, bitsd one job (create..complete, flushed) %.3f s; ratio to curl %.3f, to curl + sync %.3f\n", n, b-a, y, s, s/(b-a), s/y }'
 # CPU in clock ticks (10 ms each): a mean over the rounds says more than a median of 1-3 ticks.
-mean() { printf '%s\n' "$@" | awk '{t+=$1} END {print t/NR}'; }
 awk -v c="$(mean "${c_cpu[@]}")" -v b="$(mean "${b_cpu[@]}")" -v d="$(mean "${d_cpu[@]}")" \
   'BEGIN { printf "   cpu (mean per round): curl %.3f s; bitsd daemon %.3f s (ratio %.2f), plus dbus-daemon %.3f s for its signals and calls\n", c, b, b/c, d }'
 fi

@@ -11,7 +11,7 @@ public enum ASCII {
 extension StringProtocol {
     /// Whether the two are equal ignoring ASCII case (header field names, URL schemes).
     public func equalsIgnoringASCIICase(_ other: some StringProtocol) -> Bool {
-        utf8.count == other.utf8.count && zip(utf8, other.utf8).allSatisfy { ASCII.lowercased($0) == ASCII.lowercased($1) }
+        utf8.count == other.utf8.count && hasPrefixIgnoringASCIICase(other)
     }
 
     /// Whether the string starts with `prefix`, ignoring ASCII case.

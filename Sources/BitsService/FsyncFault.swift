@@ -1,3 +1,4 @@
+import BitsTransfer
 import Foundation
 
 /// Durability test hook: with `BITSD_FSYNC_FAILS=<text>` in its environment the daemon's fsync
@@ -8,8 +9,7 @@ enum FsyncFault {
     static let armed = ProcessInfo.processInfo.environment["BITSD_FSYNC_FAILS"].flatMap { $0.isEmpty ? nil : $0 }
 
     @Sendable static func sync(_ descriptor: Int32) -> Int32 {
-        if let armed, let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)"),
-           path.contains(armed) {
+        if let armed, descriptorName(descriptor).contains(armed) {
             errno = EIO
             return -1
         }

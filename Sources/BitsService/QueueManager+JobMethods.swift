@@ -251,7 +251,7 @@ extension QueueManager {
     func collectUndurableFiles() {
         var byJob: [JobID: [String: Int32]] = [:]
         for (tag, code) in flusher.takeFailures(prefix: "") {
-            guard let id = jobs.keys.first(where: { tag.hasPrefix(Self.flushTag($0, file: nil)) }) else { continue }
+            guard let id = JobID(pathElement: String(tag.prefix { $0 != "/" })), jobs[id] != nil else { continue }
             byJob[id, default: [:]][tag] = code
         }
         for (id, lost) in byJob where jobs[id]?.state.isFinal == false { failUndurable(id, lost) }

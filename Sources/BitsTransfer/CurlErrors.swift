@@ -132,7 +132,7 @@ func redactingPassword(_ url: String) -> String {
 }
 
 /// A readable name for a descriptor (its path via /proc/self/fd), for messages.
-func descriptorName(_ fd: Int32) -> String {
+public func descriptorName(_ fd: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
     guard n > 0 else { return "descriptor \(fd)" }

@@ -66,7 +66,7 @@ enum HeaderParsing {
         // The version, then one or more spaces, then a three-digit code ending at a space or the end.
         guard let space = bytes.firstIndex(of: 0x20) else { return nil }
         let codeBytes = bytes[space...].drop { $0 == 0x20 }.prefix { $0 != 0x20 }
-        guard codeBytes.count == 3, codeBytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard codeBytes.count == 3, codeBytes.allSatisfy(ASCII.isDigit) else { return nil }
         let code = codeBytes.reduce(0) { $0 * 10 + Int($1 - 0x30) }
         return code >= 100 ? code : nil
     }
@@ -115,7 +115,7 @@ enum HeaderParsing {
     static func parseRetryAfter(_ value: String, now: Int64) -> UInt32? {
         let text = value.trimmingASCIIWhitespace()
         if text.isEmpty { return nil }
-        if text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+        if text.utf8.allSatisfy(ASCII.isDigit) {
             guard let seconds = UInt64(text) else { return UInt32.max }  // too many digits
             return UInt32(clamping: seconds)
         }
