@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(libglib2.0-dev libcurl4-openssl-dev pkg-config dbus-daemon dbus-bin polkitd
           python3 python3-dbus python3-gi nginx-light curl libxml2-utils passwd util-linux
-          libsqlite3-dev sqlite3
+          libsqlite3-dev sqlite3 acl e2fsprogs
           # scripts/test-install.sh: the system bus with its setuid activation helper, busctl,
           # systemd-analyze and systemd itself, man, pgrep
           dbus dbus-system-bus-common systemd man-db procps)

@@ -66,7 +66,8 @@ extension BusService {
                 throw error
             }
             try await requireConnected(call.invocation.sender)
-            return try await body(Caller(uid: caller.uid, isAdministrator: caller.isAdministrator, exemptFromLimits: true))
+            return try await body(Caller(uid: caller.uid, isAdministrator: caller.isAdministrator, exemptFromLimits: true,
+                                         umask: caller.umask))
         }
     }
 

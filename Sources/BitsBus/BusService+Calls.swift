@@ -107,6 +107,11 @@ extension BusService {
 
     private func handleJob(_ call: IncomingCall, id: JobID, caller: Caller) async throws -> [Variant] {
         let args = call.arguments
+        var caller = caller
+        if call.method.hasPrefix("AddFile") {
+            // New files get the mode the caller's umask gives, as if it had created them.
+            caller.umask = callers.umask(of: call.invocation.sender)
+        }
         switch (call.interface, call.method) {
         case (InterfaceDefinitions.jobName, "AddFile"):
             let range = try await exemptingLimits(call, caller) { caller in

@@ -27,7 +27,7 @@ public final class BusService: @unchecked Sendable {
     var bus: BusConnection!
     var callers: CallerRegistry!
     var polkit: PolkitAuthority!
-    private var calls: AsyncStream<IncomingCall>.Continuation!
+    private let dispatcher = CallDispatcher()
     private var networkMonitor: NetworkMonitor?
 
     /// The vtable shared by every exported interface: all calls, property access included,
@@ -67,8 +67,6 @@ public final class BusService: @unchecked Sendable {
     /// Connects to the bus and exports the objects, without owning the service name yet (the
     /// queue is restored in between, so no call sees a half-restored queue).
     public func connect(address: BusAddress, networkStateFile: String? = nil) throws {
-        let (stream, continuation) = AsyncStream.makeStream(of: IncomingCall.self, bufferingPolicy: .unbounded)
-        calls = continuation
         loop.start()
         let result: Result<Void, Error> = loop.perform { [self] in
             Result { try self.setUpOnLoopThread(address: address) }
@@ -82,9 +80,6 @@ public final class BusService: @unchecked Sendable {
         let resolver = ProxyResolver(loop: loop)
         Task { await manager.setProxyResolver { await resolver.proxy(for: $0) } }
         try loop.perform { Result { try monitor.start() } }.get()
-        Task { [self] in
-            for await call in stream { await self.handle(call) }
-        }
     }
 
     /// Takes the service name: from now on calls arrive.
@@ -144,8 +139,11 @@ public final class BusService: @unchecked Sendable {
         loop.async { [self] in _ = g_dbus_connection_unregister_subtree(bus.connection, registration) }
     }
 
-    /// Called on the loop thread for every method call: queue it, in order.
-    func received(_ call: IncomingCall) { calls.yield(call) }
+    /// Called on the loop thread for every method call: served after the same caller's
+    /// previous calls, concurrently with other callers' (see `CallDispatcher`).
+    func received(_ call: IncomingCall) {
+        dispatcher.submit(sender: call.invocation.sender) { [self] in await self.handle(call) }
+    }
 
     // MARK: - Synchronous subtree queries (loop thread)
 

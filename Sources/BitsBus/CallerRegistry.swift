@@ -9,6 +9,8 @@ import Foundation
 final class CallerRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var uids: [String: UInt32] = [:]
+    /// The process behind each connection, when the bus knows it (for its umask).
+    private var pids: [String: UInt32] = [:]
     private var listenersByUID: [UInt32: Set<String>] = [:]
     private var allUsersListeners: Set<String> = []
     private let bus: BusConnection
@@ -19,7 +21,7 @@ final class CallerRegistry: @unchecked Sendable {
     func uid(of sender: String) async throws -> UInt32 {
         if let cached = lock.withLock({ uids[sender] }) { return cached }
         guard !sender.isEmpty else { throw ServiceError.accessDenied("The caller has no bus name; access denied.") }
-        let uid: UInt32 = try await withCheckedThrowingContinuation { continuation in
+        let (uid, pid): (UInt32, UInt32?) = try await withCheckedThrowingContinuation { continuation in
             bus.call(destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
                      interface: "org.freedesktop.DBus", method: "GetConnectionCredentials",
                      arguments: .tuple([.string(sender)]), replyType: "(a{sv})") { result in
@@ -28,7 +30,8 @@ final class CallerRegistry: @unchecked Sendable {
                     if case .dictionary(_, _, let entries)? = reply.items.first,
                        let entry = entries.first(where: { $0.0.stringValue == "UnixUserID" }),
                        let uid = entry.1.unboxed.uint32Value {
-                        continuation.resume(returning: uid)
+                        let pid = entries.first(where: { $0.0.stringValue == "ProcessID" })?.1.unboxed.uint32Value
+                        continuation.resume(returning: (uid, pid))
                     } else {
                         continuation.resume(throwing: ServiceError.accessDenied("The bus did not report a user for \(sender); access denied."))
                     }
@@ -39,9 +42,16 @@ final class CallerRegistry: @unchecked Sendable {
         }
         lock.withLock {
             uids[sender] = uid
+            pids[sender] = pid
             listenersByUID[uid, default: []].insert(sender)
         }
         return uid
+    }
+
+    /// The umask of the process behind `sender` now (from /proc), nil when unknown.
+    func umask(of sender: String) -> UInt32? {
+        guard let pid = lock.withLock({ pids[sender] }) else { return nil }
+        return ProcessStatus.umask(pid: pid)
     }
 
     /// The cached uid of `sender` without asking the bus (for synchronous callbacks).
@@ -71,6 +81,7 @@ final class CallerRegistry: @unchecked Sendable {
     /// The bus says `name` has gone.
     func forget(_ name: String) {
         lock.withLock {
+            pids[name] = nil
             if let uid = uids.removeValue(forKey: name) {
                 listenersByUID[uid]?.remove(name)
                 if listenersByUID[uid]?.isEmpty == true { listenersByUID[uid] = nil }

@@ -37,6 +37,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let uploadNotEnabled = ErrorCode(rawValue: "upload-not-enabled")
     public static let uploadSessionNotFound = ErrorCode(rawValue: "upload-session-not-found")
     public static let localFileChanged = ErrorCode(rawValue: "local-file-changed")
+    public static let notARegularFile = ErrorCode(rawValue: "not-a-regular-file")
     /// The server application of an upload answered HTTP `status` (context remote-application).
     public static func remoteApplication(_ status: Int) -> ErrorCode { .init(rawValue: "remote-application-http-\(status)") }
 
@@ -74,6 +75,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         (.uploadNotEnabled, "BITS uploads are not enabled for the URL on the server (fatal)"),
         (.uploadSessionNotFound, "the server lost the upload session; the upload starts a new one (transient)"),
         (.localFileChanged, "the upload's source file changed during the upload (fatal)"),
+        (.notARegularFile, "a local path is a FIFO, socket, device, directory or link, not a regular file (fatal)"),
     ]
 
     /// Code patterns, for documentation: `http-NNN` (the server answered HTTP NNN) and

@@ -30,6 +30,13 @@ public struct Job: Sendable, Equatable, Codable {
     public var everResumed = false
     /// Upload-reply jobs: the server application's reply.
     public var reply: ReplyState?
+    /// The owner before the last TakeOwnership, if the job changed hands: from then on no
+    /// path of the job is resolved through a symbolic link (the previous owner could have
+    /// planted one to turn the new owner's rights against a directory of its choice).
+    public var previousOwner: UInt32?
+
+    /// How the job's paths are resolved (see `previousOwner`).
+    public var pathResolution: PathResolution { previousOwner == nil ? .standard : .noSymlinks }
 
     public init(id: JobID, type: JobType, owner: UInt32, displayName: String, now: UInt64) {
         self.id = id

@@ -28,6 +28,14 @@ public struct JobFile: Sendable, Equatable, Codable {
     public var directory: DirectoryIdentity?
     /// Upload jobs: the source as it was at AddFile and the server session.
     public var upload: UploadState?
+    /// The umask of the process that added the file (read from /proc when it was added):
+    /// the file is created as `curl -o` would create it from there. nil: 022.
+    public var umask: UInt32?
+
+    /// The umask new files of this entry are created with.
+    public var creationMask: UInt32 { (umask ?? Self.defaultUmask) & 0o777 }
+    /// The umask assumed when the caller's could not be read.
+    public static let defaultUmask: UInt32 = 0o022
 
     public init(remoteName: String, localName: String, temporaryName: String) {
         self.remoteName = remoteName
@@ -75,4 +83,14 @@ public struct UploadState: Sendable, Equatable, Codable {
         self.sourceSize = sourceSize
         self.sourceModified = sourceModified
     }
+}
+
+/// How a job's local paths are looked up in the file system.
+public enum PathResolution: Sendable, Equatable {
+    /// As the kernel does for the owner: symbolic links in directory components are followed
+    /// (the owner's own permissions apply); the final component never is.
+    case standard
+    /// No symbolic link in any component (openat2 `RESOLVE_NO_SYMLINKS`): for a job that
+    /// changed owner, whose paths the previous owner may have rigged.
+    case noSymlinks
 }

@@ -149,6 +149,10 @@ public enum JobSettingRules {
         guard credential.password.count <= JobDefaults.passwordMaxLength else {
             throw ServiceError.invalidArgs("The password is longer than \(JobDefaults.passwordMaxLength) characters.")
         }
+        if (credential.scheme == .ntlm || credential.scheme == .negotiate) && credential.userName.isEmpty {
+            // Implicit credentials would be the daemon's (root's Kerberos cache), not the owner's.
+            throw ServiceError(.notSupported, "Scheme '\(credential.scheme.rawValue)' without a user name (the implicit credentials of the logged-on user) is not supported: the service would authenticate as itself, not as user \(job.owner). Give a user name and password.")
+        }
         if (credential.scheme == .basic || credential.scheme == .digest) && credential.userName.isEmpty {
             throw ServiceError.invalidArgs("Scheme '\(credential.scheme.rawValue)' needs a user name.")
         }

@@ -20,10 +20,19 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public let name: Name
     public let message: String
+    /// The job error this refusal becomes when it happens during a transfer rather than in a
+    /// method call (e.g. `not-a-regular-file`); nil: derived from `name`.
+    public var jobErrorCode: ErrorCode?
 
-    public init(_ name: Name, _ message: String) {
+    public init(_ name: Name, _ message: String, jobErrorCode: ErrorCode? = nil) {
         self.name = name
         self.message = message
+        self.jobErrorCode = jobErrorCode
+    }
+
+    /// A local path that is not a regular file (InvalidArgs; `not-a-regular-file` in a job).
+    public static func notRegularFile(_ message: String) -> ServiceError {
+        .init(.invalidArgs, message, jobErrorCode: .notARegularFile)
     }
 
     public var description: String { "\(name.rawValue): \(message)" }

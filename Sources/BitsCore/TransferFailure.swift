@@ -17,6 +17,9 @@ public enum TransferFailure: Error, Sendable, Equatable {
     /// A file:// source that does not exist.
     case sourceNotFound(String)
     case localAccessDenied(String)
+    /// A local path (destination, temporary file, source) is a FIFO, socket, device,
+    /// directory or link instead of a regular file.
+    case notRegularFile(String)
     case diskFull(String)
     case localIO(String)
     case protocolError(String)
@@ -85,6 +88,7 @@ public enum FailureClassifier {
         case .remoteChanged(let m): return make(.fatal, .remoteFile, .remoteChanged, m)
         case .sourceNotFound(let m): return make(.fatal, .remoteFile, .remoteNotFound, m)
         case .localAccessDenied(let m): return make(.fatal, .localFile, .accessDenied, m)
+        case .notRegularFile(let m): return make(.fatal, .localFile, .notARegularFile, m)
         case .diskFull(let m): return make(.transient, .localFile, .diskFull, m)
         case .localIO(let m): return make(.fatal, .localFile, .localIO, m)
         case .protocolError(let m): return make(.fatal, .remoteFile, .protocolError, m)

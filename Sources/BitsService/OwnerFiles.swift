@@ -4,7 +4,10 @@ import BitsCore
 
 /// Every file operation of a job, performed with the owner's credentials (`OwnerIdentity`)
 /// so the kernel applies the owner's permissions: the daemon's root rights never touch a
-/// user's path. Temporary files are created exclusively and never through a symlink.
+/// user's path. Temporary files are created exclusively and never through a symlink; nothing
+/// but a regular file is ever read or written, and no open can wait (O_NONBLOCK). These calls
+/// block on the file system: the queue manager runs them on `FileWorkers`, never on its own
+/// executor.
 public struct OwnerFiles: Sendable {
     public init() {}
 
@@ -34,19 +37,19 @@ public struct OwnerFiles: Sendable {
         return directory == "/" ? "/" + name : directory + "/" + name
     }
 
-    /// Checks the destination of a file and creates its temporary file `temporaryName`
-    /// (mode 0600) in the destination directory at once (an upload-reply's reply file).
-    /// Returns the temporary path.
-    public func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity) throws -> Prepared {
+    /// Checks the destination of a file and creates its temporary file `temporaryName` in the
+    /// destination directory at once (an upload-reply's reply file), with the mode `umask`
+    /// gives. Returns the temporary path.
+    public func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity,
+                                   umask: UInt32, resolution: PathResolution) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner)
+            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
             defer { close(dirfd) }
-            var st = stat()
-            if fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                throw ServiceError.invalidArgs("Local path '\(localPath)' is an existing directory; give a file name.")
+            try Self.refuseExistingNonRegular(dirfd, name, path: localPath)
+            let fd = FileWorkers.creatingFiles(umask: umask) {
+                bits_openat(dirfd, temporaryName, O_WRONLY | O_CREAT | O_EXCL | Self.userFileFlags, Self.creationMode)
             }
-            let fd = bits_openat(dirfd, temporaryName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 if errno == EEXIST {
                     throw ServiceError(.failed, "Temporary file '\(temporaryName)' already exists in '\(directory)'; try again.")
@@ -65,78 +68,102 @@ public struct OwnerFiles: Sendable {
     /// starts — BITS, too, checks write permission at AddFile and creates `BIT*.tmp` when the
     /// job starts — so adding many files costs no inode each, and a crash before the job is
     /// stored leaves nothing behind.
-    public func checkDestinations(_ localPaths: [String], owner: OwnerIdentity) throws -> [DirectoryIdentity] {
+    public func checkDestinations(_ localPaths: [String], owner: OwnerIdentity,
+                                  resolution: PathResolution) throws -> [DirectoryIdentity] {
         try owner.perform {
             var opened = OpenedDirectories()
             defer { opened.closeAll() }
             return try localPaths.map { localPath in
                 let (directory, name) = Self.split(localPath)
-                let dir = try opened.open(directory, owner: owner, files: self) { fd in
+                let dir = try opened.open(directory, owner: owner, files: self, resolution: resolution) { fd in
                     // The thread's filesystem identity is the owner's (fsuid, groups, no
                     // root override), which AT_EACCESS checks against.
                     guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
                         throw Self.directoryError(errno, directory: directory, uid: owner.uid)
                     }
                 }
-                var st = stat()
-                if fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                    throw ServiceError.invalidArgs("Local path '\(localPath)' is an existing directory; give a file name.")
-                }
+                try Self.refuseExistingNonRegular(dir.fd, name, path: localPath, allowingLink: true)
                 return dir.identity
             }
         }
     }
 
     /// HighPerformance jobs write straight to the destination: checks the directory and
-    /// creates (or opens) the destination itself, never through a symlink.
-    public func prepareDirectDestination(localPath: String, owner: OwnerIdentity) throws -> Prepared {
+    /// creates (or opens) the destination itself, never through a symlink, with the mode
+    /// `umask` gives; an existing destination must be a regular file.
+    public func prepareDirectDestination(localPath: String, owner: OwnerIdentity, umask: UInt32,
+                                         resolution: PathResolution) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner)
+            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
             defer { close(dirfd) }
-            let fd = bits_openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            try Self.refuseExistingNonRegular(dirfd, name, path: localPath)
+            let fd = FileWorkers.creatingFiles(umask: umask) {
+                bits_openat(dirfd, name, O_WRONLY | O_CREAT | Self.userFileFlags, Self.creationMode)
+            }
             guard fd >= 0 else {
                 throw errno == EACCES || errno == EPERM || errno == EROFS
                     ? Self.directoryError(errno, directory: directory, uid: owner.uid)
                     : Self.fileError(errno, path: localPath, uid: owner.uid)
             }
-            close(fd)
+            defer { close(fd) }
+            try Self.requireRegular(fd, path: localPath)
             return Prepared(path: localPath, directory: try Self.identity(of: dirfd))
         }
     }
 
-    /// Opens the temporary file for writing (re-creating it exclusively if it vanished) and
-    /// returns the descriptor and its current length. Refuses anything but a regular file
-    /// owned by the owner (a planted symlink fails with ELOOP through O_NOFOLLOW).
-    public func openTemporary(_ path: String, owner: OwnerIdentity) throws -> (fd: Int32, length: UInt64) {
-        try owner.perform {
+    /// Opens the temporary file (or a HighPerformance destination) for writing, creating it
+    /// exclusively with the mode `umask` gives if it is missing, and returns the descriptor and
+    /// its current length. Refuses anything but a regular file owned by the owner: a planted
+    /// symlink fails through O_NOFOLLOW, a FIFO, socket or device is refused before it is
+    /// opened and again after (O_NONBLOCK: opening one never waits).
+    public func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
+                              resolution: PathResolution) throws -> (fd: Int32, length: UInt64) {
+        let (directory, name) = Self.split(path)
+        return try owner.perform {
+            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
+            defer { close(dirfd) }
             // Usually new (created when its transfer first starts); an existing one is resumed.
-            var fd = bits_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            var fd = FileWorkers.creatingFiles(umask: umask) {
+                bits_openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | Self.userFileFlags, Self.creationMode)
+            }
             if fd < 0 && errno == EEXIST {
-                fd = bits_open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+                try Self.refuseExistingNonRegular(dirfd, name, path: path)
+                fd = bits_openat(dirfd, name, O_WRONLY | Self.userFileFlags, 0)
             }
             guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
-            var st = stat()
-            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else {
+            do {
+                let st = try Self.requireRegular(fd, path: path)
+                guard st.st_uid == owner.uid else {
+                    throw ServiceError.accessDenied("'\(path)' is not a file of user \(owner.uid); refusing to write to it.")
+                }
+                return (fd, UInt64(clamping: st.st_size))
+            } catch {
                 close(fd)
-                throw ServiceError.accessDenied("Temporary file '\(path)' is not a regular file of user \(owner.uid); refusing to write to it.")
+                throw error
             }
-            return (fd, UInt64(st.st_size))
         }
     }
 
-    /// Opens a local source (file:// URL) for reading as the owner.
-    public func openSource(_ path: String, owner: OwnerIdentity) throws -> (fd: Int32, size: UInt64) {
-        try owner.perform {
-            let fd = bits_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0)
+    /// Opens a local source (a file:// URL, an upload's file, a certificate) for reading as
+    /// the owner. Anything but a regular file is refused before a byte is read.
+    public func openSource(_ path: String, owner: OwnerIdentity,
+                           resolution: PathResolution) throws -> (fd: Int32, size: UInt64) {
+        let (directory, name) = Self.split(path)
+        return try owner.perform {
+            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution, reading: true)
+            defer { close(dirfd) }
+            try Self.refuseExistingNonRegular(dirfd, name, path: path)
+            let fd = bits_openat(dirfd, name, O_RDONLY | Self.userFileFlags, 0)
             guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
-            var st = stat()
-            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            do {
+                let st = try Self.requireRegular(fd, path: path)
+                _ = bits_fcntl_int(fd, F_SETFL, 0)
+                return (fd, UInt64(clamping: st.st_size))
+            } catch {
                 close(fd)
-                throw ServiceError.invalidArgs("Source '\(path)' is not a regular file.")
+                throw error
             }
-            _ = bits_fcntl_int(fd, F_SETFL, 0)
-            return (fd, UInt64(st.st_size))
         }
     }
 
@@ -148,8 +175,9 @@ public struct OwnerFiles: Sendable {
     }
 
     /// Reads a small file (a PEM certificate or key) as the owner, up to `limit` bytes.
-    public func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int) throws -> [UInt8] {
-        let (fd, size) = try openSource(path, owner: owner)
+    public func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int,
+                              resolution: PathResolution) throws -> [UInt8] {
+        let (fd, size) = try openSource(path, owner: owner, resolution: resolution)
         defer { close(fd) }
         guard size <= UInt64(limit) else { throw ServiceError.invalidArgs("'\(path)' is larger than \(limit) bytes.") }
         var bytes = [UInt8](repeating: 0, count: Int(size))
@@ -159,11 +187,12 @@ public struct OwnerFiles: Sendable {
     }
 
     /// Makes renames in the directories of `paths` durable (one fsync per directory).
-    public func syncDirectories(of paths: [String], owner: OwnerIdentity) {
+    public func syncDirectories(of paths: [String], owner: OwnerIdentity, resolution: PathResolution) {
         for directory in Set(paths.map { Self.split($0).directory }) {
             _ = try? owner.perform {
-                let fd = bits_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-                if fd >= 0 { fsync(fd); close(fd) }
+                let fd = try openDirectory(directory, owner: owner, resolution: resolution)
+                fsync(fd)
+                close(fd)
             }
         }
     }
@@ -183,15 +212,18 @@ public struct OwnerFiles: Sendable {
     }
 
     /// Moves a finished temporary file to its final name (see `commit(_:owner:renamed:)`).
-    public func commit(temporary: String, to localPath: String, pinned: DirectoryIdentity?, owner: OwnerIdentity) throws {
-        try commit([Rename(temporary: temporary, localPath: localPath, pinned: pinned)], owner: owner) { _ in }
+    public func commit(temporary: String, to localPath: String, pinned: DirectoryIdentity?, owner: OwnerIdentity,
+                       resolution: PathResolution) throws {
+        try commit([Rename(temporary: temporary, localPath: localPath, pinned: pinned)], owner: owner,
+                   resolution: resolution) { _ in }
     }
 
     /// Moves finished temporary files to their final names, as the owner, each inside the one
     /// directory both live in, opening each directory once. A temporary that is no longer a
     /// regular file of the owner is refused. Calls `renamed(i)` after the i-th rename and
     /// stops at the first failure, which it throws (the renames before it stay done).
-    public func commit(_ renames: [Rename], owner: OwnerIdentity, renamed: (Int) -> Void) throws {
+    public func commit(_ renames: [Rename], owner: OwnerIdentity, resolution: PathResolution,
+                       renamed: (Int) -> Void) throws {
         try owner.perform {
             var opened = OpenedDirectories()
             defer { opened.closeAll() }
@@ -201,7 +233,7 @@ public struct OwnerFiles: Sendable {
                 guard directory == tempDirectory else {
                     throw ServiceError(.failed, "Temporary file '\(rename.temporary)' is not beside '\(rename.localPath)'.")
                 }
-                let dir = try opened.open(directory, owner: owner, files: self)
+                let dir = try opened.open(directory, owner: owner, files: self, resolution: resolution)
                 if let pinned = rename.pinned, dir.identity != pinned {
                     throw ServiceError.accessDenied("Directory '\(directory)' is no longer the directory the file was added to (it was replaced or moved); not renaming into it.")
                 }
@@ -224,14 +256,20 @@ public struct OwnerFiles: Sendable {
     /// returns its length (nil when it is missing or not a regular file of the owner), first
     /// truncating it to `keeping` bytes when it is longer (bytes beyond the last stored
     /// progress are not trusted).
-    public func reconcileTemporary(_ path: String, keeping: UInt64, owner: OwnerIdentity) -> UInt64? {
-        try? owner.perform {
-            let fd = bits_open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+    public func reconcileTemporary(_ path: String, keeping: UInt64, owner: OwnerIdentity,
+                                   resolution: PathResolution) -> UInt64? {
+        let (directory, name) = Self.split(path)
+        return try? owner.perform {
+            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
+            defer { close(dirfd) }
+            // Never opens what is not a regular file (a FIFO planted there would block).
+            try Self.refuseExistingNonRegular(dirfd, name, path: path)
+            let fd = bits_openat(dirfd, name, O_WRONLY | Self.userFileFlags, 0)
             guard fd >= 0 else { return nil }
             defer { close(fd) }
             var st = stat()
             guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else { return nil }
-            let length = UInt64(st.st_size)
+            let length = UInt64(clamping: st.st_size)
             if length > keeping {
                 guard ftruncate(fd, off_t(keeping)) == 0 else { return nil }
                 return keeping
@@ -241,10 +279,10 @@ public struct OwnerFiles: Sendable {
     }
 
     /// Deletes a temporary file as the owner; a missing file is not an error.
-    public func remove(_ path: String, owner: OwnerIdentity) {
+    public func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution) {
         _ = try? owner.perform {
             let (directory, name) = Self.split(path)
-            guard let dirfd = try? openDirectory(directory, owner: owner) else { return }
+            guard let dirfd = try? openDirectory(directory, owner: owner, resolution: resolution) else { return }
             defer { close(dirfd) }
             var st = stat()
             // Only our own regular temporary files; a planted symlink is left alone.
@@ -262,10 +300,10 @@ public struct OwnerFiles: Sendable {
         private var entries: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
 
         /// The descriptor and identity of `directory`; `check` runs once, when it is opened.
-        mutating func open(_ directory: String, owner: OwnerIdentity, files: OwnerFiles,
+        mutating func open(_ directory: String, owner: OwnerIdentity, files: OwnerFiles, resolution: PathResolution,
                            check: (Int32) throws -> Void = { _ in }) throws -> (fd: Int32, identity: DirectoryIdentity) {
             if let known = entries[directory] { return known }
-            let fd = try files.openDirectory(directory, owner: owner)
+            let fd = try files.openDirectory(directory, owner: owner, resolution: resolution)
             do {
                 try check(fd)
                 let entry = (fd: fd, identity: try OwnerFiles.identity(of: fd))
@@ -280,10 +318,77 @@ public struct OwnerFiles: Sendable {
         func closeAll() { for entry in entries.values { close(entry.fd) } }
     }
 
-    private func openDirectory(_ directory: String, owner: OwnerIdentity) throws -> Int32 {
-        let fd = bits_open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw Self.directoryError(errno, directory: directory, uid: owner.uid) }
+    /// The flags of every open of a file a user names: never follows a final symlink, never
+    /// waits (a FIFO without a writer, a device), never becomes the daemon's controlling
+    /// terminal, never leaks into a child process.
+    static let userFileFlags: Int32 = O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC
+    /// New files get 0666 less the owner's umask (or the directory's default ACL), as with
+    /// `curl -o`; `FileWorkers.creatingFiles` applies the owner's umask.
+    static let creationMode: UInt32 = 0o666
+    /// openat2's RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS (linux/openat2.h).
+    static let resolveNoLinks: UInt64 = 0x02 | 0x04
+
+    /// Opens a directory as the owner. With `.noSymlinks`, no component may be a symbolic
+    /// link (ELOOP: access denied).
+    func openDirectory(_ directory: String, owner: OwnerIdentity, resolution: PathResolution,
+                       reading: Bool = false) throws -> Int32 {
+        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK
+        let fd: Int32
+        switch resolution {
+        case .standard:
+            fd = bits_open(directory, flags, 0)
+        case .noSymlinks:
+            fd = bits_openat2(AT_FDCWD, directory, UInt64(flags), 0, Self.resolveNoLinks)
+            if fd < 0 && (errno == ELOOP || errno == EXDEV) {
+                throw ServiceError.accessDenied("'\(directory)' goes through a symbolic link; the job changed owner, so none of its paths may.")
+            }
+        }
+        guard fd >= 0 else {
+            if reading, errno == EACCES || errno == EPERM {
+                throw ServiceError.accessDenied("User \(owner.uid) may not access directory '\(directory)'.")
+            }
+            throw Self.directoryError(errno, directory: directory, uid: owner.uid)
+        }
         return fd
+    }
+
+    /// What an inode is, in words, for errors naming it.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFLNK: "a symbolic link"
+        default: "not a regular file"
+        }
+    }
+
+    /// Throws `not-a-regular-file` when `name` in `dirfd` exists and is not a regular file
+    /// (a symbolic link only when not `allowingLink`: Complete's rename replaces a link at
+    /// the destination without following it). Nothing is opened.
+    static func refuseExistingNonRegular(_ dirfd: Int32, _ name: String, path: String, allowingLink: Bool = false) throws {
+        var st = stat()
+        guard fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        let type = st.st_mode & S_IFMT
+        if type == S_IFREG || (allowingLink && type == S_IFLNK) { return }
+        if type == S_IFLNK {
+            throw ServiceError.accessDenied("'\(path)' is a symbolic link; refusing to follow it.")
+        }
+        throw ServiceError.notRegularFile("Local path '\(path)' is \(kind(st.st_mode)), not a regular file.")
+    }
+
+    /// The status of an open descriptor, which must be a regular file.
+    @discardableResult
+    static func requireRegular(_ fd: Int32, path: String) throws -> stat {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw fileError(errno, path: path, uid: 0) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ServiceError.notRegularFile("Local path '\(path)' is \(kind(st.st_mode)), not a regular file.")
+        }
+        return st
     }
 
     static func split(_ path: String) -> (directory: String, name: String) {
@@ -308,6 +413,7 @@ public struct OwnerFiles: Sendable {
         switch code {
         case ENOENT: .invalidArgs("'\(path)' does not exist.")
         case ELOOP: .accessDenied("'\(path)' is a symbolic link; refusing to follow it.")
+        case ENXIO, ENODEV: .notRegularFile("Local path '\(path)' is a FIFO, socket or device, not a regular file.")
         case EACCES, EPERM, EROFS: .accessDenied("User \(uid) may not access '\(path)'.")
         case EISDIR: .invalidArgs("'\(path)' is a directory.")
         default: ServiceError(.failed, "'\(path)': \(String(cString: strerror(code))).")

@@ -8,6 +8,7 @@ extension QueueManager {
     @discardableResult
     func mutate(_ id: JobID, caller: Caller, _ change: (inout Job) throws -> Set<JobProperty>) throws -> Job {
         let before = try job(id, caller: caller)
+        guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
         var job = before
         var changed = try change(&job)
         if !changed.isEmpty {
@@ -25,60 +26,58 @@ extension QueueManager {
     }
 
     /// `AddFile`/`AddFiles`: validates every entry and checks every destination (as the
-    /// owner) before adding any: all or none.
+    /// owner, on the file workers) before adding any: all or none. New files are created with
+    /// the mode `umask` (the caller's) gives.
     public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
-                         ranges: [FileRange]? = nil) throws -> Range<Int> {
+                         ranges: [FileRange]? = nil) async throws -> Range<Int> {
         let job = try job(id, caller: caller)
-        try JobStateMachine.checkAddFiles(job, adding: entries.count)
-        guard !entries.isEmpty else { throw ServiceError.invalidArgs("No files were given.") }
-        try limits.checkFiles(existing: job.files.count, adding: entries.count, jobID: id,
-                              exempt: caller.exemptFromLimits)
+        try checkAddFiles(job, caller: caller, adding: entries.count, ranges: ranges)
         if job.type != .download {
-            guard entries.count == 1, ranges == nil else {
-                throw ServiceError(ranges == nil ? .tooManyFiles : .notSupported,
-                                   ranges == nil ? "An upload job takes exactly one file." : "Upload jobs do not take ranges.")
-            }
-            return try addUploadFile(id, job: job, remote: entries[0].remote, local: entries[0].local)
-        }
-        if let ranges {
-            _ = try InputValidation.ranges(ranges)
-            try limits.checkRanges(ranges.count, exempt: caller.exemptFromLimits)
-            if job.options.dynamicContent {
-                throw ServiceError(.notSupported, "Job \(id) has DynamicContent, which cannot be combined with ranges.")
-            }
+            return try await addUploadFile(id, caller: caller, job: job, remote: entries[0].remote, local: entries[0].local)
         }
         let validated = try entries.map { entry -> (String, String) in
             _ = try InputValidation.downloadURL(entry.remote)
             return (entry.remote, try InputValidation.localPath(entry.local))
         }
-        var seen = Set(job.files.map(\.localName))
-        for (_, local) in validated where !seen.insert(local).inserted {
-            throw ServiceError.invalidArgs("Local path '\(local)' appears twice in job \(id).")
-        }
+        try checkDuplicates(validated.map(\.1), in: job)
         let owner = try identity(of: job.owner)
+        let umask = caller.umask ?? JobFile.defaultUmask
+        let resolution = job.pathResolution
+        let highPerformance = job.options.highPerformance
+        let paths = validated.map(\.1)
+        let files = self.files
         // Where each file's data goes until Complete, and its directory (pinned for Complete).
-        let destinations: [(temporary: String, directory: DirectoryIdentity)]
-        if job.options.highPerformance {
-            // The destination itself, opened (created if missing) as the owner.
-            destinations = try validated.map { _, local in
-                let prepared = try files.prepareDirectDestination(localPath: local, owner: owner)
-                return (prepared.path, prepared.directory)
+        let destinations: [(temporary: String, directory: DirectoryIdentity)] = try await fileWorkers.run {
+            if highPerformance {
+                // The destination itself, opened (created if missing) as the owner.
+                return try paths.map { local in
+                    let prepared = try files.prepareDirectDestination(localPath: local, owner: owner, umask: umask,
+                                                                      resolution: resolution)
+                    return (prepared.path, prepared.directory)
+                }
             }
-        } else {
             // Only checked now: each temporary file is created when its transfer starts.
-            let directories = try files.checkDestinations(validated.map(\.1), owner: owner)
-            destinations = zip(validated, directories).map { entry, directory in
-                (OwnerFiles.temporaryPath(for: entry.1, name: OwnerFiles.newTemporaryName()), directory)
+            let directories = try files.checkDestinations(paths, owner: owner, resolution: resolution)
+            return zip(paths, directories).map { local, directory in
+                (OwnerFiles.temporaryPath(for: local, name: OwnerFiles.newTemporaryName()), directory)
             }
         }
+        // The job may have changed while the destinations were checked: the rules again.
+        var current = try self.job(id, caller: caller)
+        guard current.owner == job.owner, current.options.highPerformance == highPerformance,
+              current.pathResolution == resolution else {
+            throw ServiceError.invalidState("Job \(id) changed while its files were being added; add them again.")
+        }
+        try checkAddFiles(current, caller: caller, adding: entries.count, ranges: ranges)
+        try checkDuplicates(paths, in: current)
         let created = zip(validated, destinations).map { entry, destination in
             var file = JobFile(remoteName: entry.0, localName: entry.1, temporaryName: destination.temporary)
             file.directory = destination.directory
             file.ranges = ranges ?? []
+            file.umask = umask
             return file
         }
         CrashPoint.reach("add-files:checked")
-        var current = jobs[id] ?? job
         let start = current.files.count
         current.files.append(contentsOf: created)
         current.modificationTime = Self.now()
@@ -91,6 +90,42 @@ extension QueueManager {
         logger.info("job \(id): \(created.count) file(s) added")
         if current.state.isActive { schedule() }
         return range
+    }
+
+    /// The rules of adding `count` files (with `ranges`) to a job, before and after the
+    /// destinations are checked.
+    private func checkAddFiles(_ job: Job, caller: Caller, adding count: Int, ranges: [FileRange]?) throws {
+        try JobStateMachine.checkAddFiles(job, adding: count)
+        guard count > 0 else { throw ServiceError.invalidArgs("No files were given.") }
+        guard runtime[job.id]?.busyWithFiles != true else { throw busy(job.id) }
+        try limits.checkFiles(existing: job.files.count, adding: count, jobID: job.id,
+                              exempt: caller.exemptFromLimits)
+        if job.type != .download {
+            guard count == 1, ranges == nil else {
+                throw ServiceError(ranges == nil ? .tooManyFiles : .notSupported,
+                                   ranges == nil ? "An upload job takes exactly one file." : "Upload jobs do not take ranges.")
+            }
+            return
+        }
+        if let ranges {
+            _ = try InputValidation.ranges(ranges)
+            try limits.checkRanges(ranges.count, exempt: caller.exemptFromLimits)
+            if job.options.dynamicContent {
+                throw ServiceError(.notSupported, "Job \(job.id) has DynamicContent, which cannot be combined with ranges.")
+            }
+        }
+    }
+
+    private func checkDuplicates(_ localPaths: [String], in job: Job) throws {
+        var seen = Set(job.files.map(\.localName))
+        for local in localPaths where !seen.insert(local).inserted {
+            throw ServiceError.invalidArgs("Local path '\(local)' appears twice in job \(job.id).")
+        }
+    }
+
+    /// A job whose Complete, Cancel or TakeOwnership is still at its files.
+    func busy(_ id: JobID) -> ServiceError {
+        ServiceError.invalidState("Job \(id) is busy with another call's file work (Complete, Cancel or TakeOwnership); try again.")
     }
 
     /// `Resume`.
@@ -119,8 +154,9 @@ extension QueueManager {
         schedule()
     }
 
-    /// `Cancel`: stops the transfer and deletes every temporary file (as the owner).
-    public func cancel(_ id: JobID, caller: Caller) throws {
+    /// `Cancel`: stops the transfer and deletes every temporary file (as the owner, on the
+    /// file workers).
+    public func cancel(_ id: JobID, caller: Caller) async throws {
         let job = try mutate(id, caller: caller) { job in
             let next = try JobStateMachine.cancel(job)
             return self.enter(next, job: &job)
@@ -129,8 +165,13 @@ extension QueueManager {
         sendCancelSession(for: job)
         CrashPoint.reach("cancel:stored")
         if let owner = try? identity(of: job.owner) {
-            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
-            if let temporary = job.reply?.temporaryName { files.remove(temporary, owner: owner) }
+            let files = self.files
+            let resolution = job.pathResolution
+            let temporaries = job.files.filter { $0.temporaryName != $0.localName }.map(\.temporaryName)
+                + (job.reply?.temporaryName.map { [$0] } ?? [])
+            await fileWorkers.run {
+                for temporary in temporaries { files.remove(temporary, owner: owner, resolution: resolution) }
+            }
         }
         CrashPoint.reach("cancel:deleted")
         logger.info("job \(id) cancelled")
@@ -141,55 +182,85 @@ extension QueueManager {
 
     /// `Complete`: renames every fully transferred file to its local name (as the owner) and
     /// deletes partial ones. If a rename fails the job stays as it was and the error says why.
-    public func complete(_ id: JobID, caller: Caller) throws {
+    /// The file work runs on the file workers; meanwhile the job reads as acknowledged (as it is
+    /// stored) and takes no other call.
+    public func complete(_ id: JobID, caller: Caller) async throws {
         let job = try job(id, caller: caller)
         _ = try JobStateMachine.complete(job)
-        stopTransfer(of: id)
+        guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
         let owner = try identity(of: job.owner)
+        stopTransfer(of: id)
+        runtime[id]?.busyWithFiles = true
+        defer { runtime[id]?.busyWithFiles = false }
         var updated = job
         // The finished data is durable before the renames publish it.
-        flusher.waitForPending()
+        let flusher = self.flusher
+        await fileWorkers.run { flusher.waitForPending() }
         let lost = flusher.takeFailures(prefix: Self.flushTag(id, file: nil))
         if !lost.isEmpty {
             let message = failUndurable(id, lost)
             throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
         }
+        // The flusher's own failure report may have reached the job while this call waited.
+        if let current = jobs[id],
+           job.files.indices.contains(where: { job.files[$0].completed && !(current.files.indices.contains($0) && current.files[$0].completed) }) {
+            throw ServiceError(.failed, "Job \(id) was not completed: \(current.lastError?.description ?? "a finished file could not be made durable.") The job's state is now \(current.state.rawValue).")
+        }
         // Stored as acknowledged first: a crash during the renames is finished at start-up.
-        var completing = job
+        var completing = jobs[id] ?? job
         completing.state = .acknowledged
         try persist(completing)
+        jobs[id] = completing
         CrashPoint.reach("complete:stored")
         let finished = job.files.indices.filter { job.files[$0].completed && job.files[$0].temporaryName != job.files[$0].localName }
-        var renamedCount = 0
-        do {
-            let renames = finished.map {
-                OwnerFiles.Rename(temporary: job.files[$0].temporaryName, localPath: job.files[$0].localName, pinned: job.files[$0].directory)
+        let renames = finished.map {
+            OwnerFiles.Rename(temporary: job.files[$0].temporaryName, localPath: job.files[$0].localName, pinned: job.files[$0].directory)
+        }
+        let files = self.files
+        let resolution = job.pathResolution
+        // The renames, the reply's, the directories' fsync and the partial files' removal, as
+        // the owner; the renames done so far come back even when one fails.
+        let outcome: (renamed: Int, error: ServiceError?, replyError: ServiceError?) = await fileWorkers.run {
+            var renamed = 0
+            do {
+                try files.commit(renames, owner: owner, resolution: resolution) { _ in
+                    renamed += 1
+                    CrashPoint.reach("complete:renamed-one")
+                }
+            } catch {
+                return (renamed, (error as? ServiceError) ?? ServiceError(.failed, "\(error)"), nil)
             }
-            try files.commit(renames, owner: owner) { i in
-                updated.files[finished[i]].temporaryName = job.files[finished[i]].localName
-                renamedCount += 1
-                CrashPoint.reach("complete:renamed-one")
+            if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
+                do {
+                    try files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner,
+                                     resolution: resolution)
+                } catch {
+                    return (renamed, nil, (error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
+                }
             }
-        } catch let error as ServiceError {
+            files.syncDirectories(of: job.files.filter(\.completed).map(\.localName) + (job.reply.map { [$0.fileName] } ?? []),
+                                  owner: owner, resolution: resolution)
+            for file in job.files where !file.completed && file.temporaryName != file.localName {
+                files.remove(file.temporaryName, owner: owner, resolution: resolution)
+            }
+            return (renamed, nil, nil)
+        }
+        for i in 0..<outcome.renamed {
+            updated.files[finished[i]].temporaryName = job.files[finished[i]].localName
+        }
+        if let error = outcome.error {
             // Files renamed so far stay renamed (BITS keeps them visible).
             jobs[id] = updated
             try? persist(updated)
-            logger.error("job \(id): completing file \(finished[renamedCount]) failed: \(error.message)")
+            logger.error("job \(id): completing file \(finished[outcome.renamed]) failed: \(error.message)")
             throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
         }
-        if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
-            do {
-                try files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner)
-            } catch let error as ServiceError {
-                jobs[id] = updated
-                throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
-            }
-            updated.reply?.temporaryName = nil
+        if let error = outcome.replyError {
+            jobs[id] = updated
+            try? persist(updated)
+            throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
         }
-        files.syncDirectories(of: job.files.filter(\.completed).map(\.localName) + (job.reply.map { [$0.fileName] } ?? []), owner: owner)
-        for file in job.files where !file.completed && file.temporaryName != file.localName {
-            files.remove(file.temporaryName, owner: owner)
-        }
+        if job.reply?.done == true { updated.reply?.temporaryName = nil }
         CrashPoint.reach("complete:renamed")
         // Stored as acknowledged above and about to leave the database: nothing more to write.
         var changed = enter(.acknowledged, job: &updated)

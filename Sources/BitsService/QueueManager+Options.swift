@@ -30,18 +30,24 @@ extension QueueManager {
 
     /// `SetClientCertificate`: both PEM files must be readable by the owner now; they are
     /// read again (as the owner) at each transfer.
-    public func setClientCertificate(_ id: JobID, caller: Caller, certificate: String, key: String) throws {
+    public func setClientCertificate(_ id: JobID, caller: Caller, certificate: String, key: String) async throws {
         let job = try job(id, caller: caller)
         try JobStateMachine.checkSetProperty(job, name: "take a client certificate")
         let cert = try InputValidation.localPath(certificate, what: "Certificate file")
         let keyPath = try InputValidation.localPath(key, what: "Private key file")
         let owner = try identity(of: job.owner)
-        for path in [cert, keyPath] {
-            let bytes = try files.readSmallFile(path, owner: owner, limit: 1 << 20)
-            guard String(decoding: bytes, as: UTF8.self).contains("-----BEGIN ") else {
-                throw ServiceError.invalidArgs("'\(path)' is not a PEM file.")
+        let files = self.files
+        let resolution = job.pathResolution
+        try await fileWorkers.run {
+            for path in [cert, keyPath] {
+                let bytes = try files.readSmallFile(path, owner: owner, limit: ClientCertificate.maximumSize,
+                                                    resolution: resolution)
+                guard String(decoding: bytes, as: UTF8.self).contains("-----BEGIN ") else {
+                    throw ServiceError.invalidArgs("'\(path)' is not a PEM file.")
+                }
             }
         }
+        guard jobs[id]?.owner == job.owner else { throw busy(id) }
         try mutate(id, caller: caller) { job in
             job.secrets.clientCertificateFile = cert
             job.secrets.clientKeyFile = keyPath
@@ -66,43 +72,68 @@ extension QueueManager {
     /// must be able to write the destination directory now), and is fetched again; the
     /// previous owner's temporary files are deleted as that owner. Nothing written with one
     /// user's rights is handed to another.
-    public func takeOwnership(_ id: JobID, caller: Caller) throws {
+    ///
+    /// From then on no path of the job is resolved through a symbolic link
+    /// (`Job.previousOwner`): the previous owner may have swapped a directory for a link to
+    /// one only the new owner can write. The file work runs on the file workers.
+    public func takeOwnership(_ id: JobID, caller: Caller) async throws {
         guard caller.isAdministrator else {
             throw ServiceError.accessDenied("Taking ownership of a job needs the org.example.bits.manage-all-jobs authorization.")
         }
         let job = try job(id, caller: caller)
         try JobStateMachine.checkSetProperty(job, name: "change its owner")
         guard job.owner != caller.uid else { return }
+        guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
         let previous = try identity(of: job.owner)
         let next = try identity(of: caller.uid)
-        if job.type != .download {
-            // The new owner must be able to read the source; nothing is created.
-            for file in job.files { close(try files.openSource(file.localName, owner: next).fd) }
-        }
-        var updated = job
+        stopTransfer(of: id)
+        runtime[id]?.busyWithFiles = true
+        defer { runtime[id]?.busyWithFiles = false }
+        let files = self.files
         // Files with a temporary file get a new one, created as the new owner when the
         // transfer starts; the new owner must be able to write their directories now.
         let renewed = job.files.indices.filter { job.files[$0].temporaryName != job.files[$0].localName }
-        let directories = try files.checkDestinations(renewed.map { job.files[$0].localName }, owner: next)
-        for (index, directory) in zip(renewed, directories) {
+        let direct = job.type == .download
+            ? job.files.indices.filter { job.files[$0].temporaryName == job.files[$0].localName } : []
+        let checked: (renewed: [DirectoryIdentity], direct: [DirectoryIdentity]) = try await fileWorkers.run {
+            if job.type != .download {
+                // The new owner must be able to read the source; nothing is created.
+                for file in job.files { close(try files.openSource(file.localName, owner: next, resolution: .noSymlinks).fd) }
+            }
+            let directories = try files.checkDestinations(renewed.map { job.files[$0].localName }, owner: next,
+                                                          resolution: .noSymlinks)
+            // HighPerformance: the destination itself, reopened as the new owner.
+            let directs = try direct.map {
+                try files.prepareDirectDestination(localPath: job.files[$0].localName, owner: next,
+                                                   umask: job.files[$0].creationMask, resolution: .noSymlinks).directory
+            }
+            return (directories, directs)
+        }
+        guard jobs[id]?.owner == job.owner else { throw busy(id) }
+        var updated = jobs[id] ?? job
+        for (index, directory) in zip(renewed, checked.renewed) {
             let file = job.files[index]
             updated.files[index].temporaryName = OwnerFiles.temporaryPath(for: file.localName, name: OwnerFiles.newTemporaryName())
             updated.files[index].directory = directory
             updated.files[index].restart()
         }
-        for index in job.files.indices where job.type == .download
-            && job.files[index].temporaryName == job.files[index].localName {
-            // HighPerformance: the destination itself, reopened as the new owner.
-            updated.files[index].directory = try files.prepareDirectDestination(localPath: job.files[index].localName, owner: next).directory
+        for (index, directory) in zip(direct, checked.direct) {
+            updated.files[index].directory = directory
             updated.files[index].restart()
         }
+        updated.previousOwner = job.owner
         var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
         updated.modificationTime = Self.now()
         changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
-        stopTransfer(of: id)
         try persist(updated)
-        for index in renewed { files.remove(job.files[index].temporaryName, owner: previous) }
+        let previousTemporaries = renewed.map { job.files[$0].temporaryName }
+        let previousResolution = job.pathResolution
+        await fileWorkers.run {
+            for temporary in previousTemporaries { files.remove(temporary, owner: previous, resolution: previousResolution) }
+        }
         jobs[id] = updated
+        discardQueuedFiles(of: id)  // anything opened meanwhile was opened as the previous owner
+        runtime[id]?.busyWithFiles = false
         liveJobsByOwner[job.owner, default: 1] -= 1
         if liveJobsByOwner[job.owner] == 0 { liveJobsByOwner[job.owner] = nil }
         liveJobsByOwner[caller.uid, default: 0] += 1

@@ -112,7 +112,7 @@ extension QueueManager {
             let file = job.files[index]
             let onDisk = files.reconcileTemporary(file.temporaryName,
                                                   keeping: file.completed ? UInt64.max : file.bytesTransferred,
-                                                  owner: owner)
+                                                  owner: owner, resolution: job.pathResolution)
             if file.completed {
                 // A finished file must still be whole; otherwise it is fetched again.
                 if onDisk == nil || (file.bytesTotal.map { onDisk != $0 } ?? false) {
@@ -133,15 +133,18 @@ extension QueueManager {
         if let owner = try? identity(of: job.owner) {
             for file in job.files where file.temporaryName != file.localName {
                 if file.completed {
-                    try? files.commit(temporary: file.temporaryName, to: file.localName, pinned: file.directory, owner: owner)
+                    try? files.commit(temporary: file.temporaryName, to: file.localName, pinned: file.directory, owner: owner,
+                                      resolution: job.pathResolution)
                 } else {
-                    files.remove(file.temporaryName, owner: owner)
+                    files.remove(file.temporaryName, owner: owner, resolution: job.pathResolution)
                 }
             }
             if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
-                try? files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner)
+                try? files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner,
+                                  resolution: job.pathResolution)
             }
-            files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner)
+            files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner,
+                                  resolution: job.pathResolution)
         }
         logger.info("job \(job.id): finished the Complete that a restart interrupted")
         forget(job.id)
@@ -150,8 +153,8 @@ extension QueueManager {
     /// A Cancel that was cut short: its temporary files are deleted and the job is dropped.
     private func finishInterruptedCancel(_ job: Job) {
         if let owner = try? identity(of: job.owner) {
-            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
-            if let temporary = job.reply?.temporaryName { files.remove(temporary, owner: owner) }
+            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner, resolution: job.pathResolution) }
+            if let temporary = job.reply?.temporaryName { files.remove(temporary, owner: owner, resolution: job.pathResolution) }
         }
         logger.info("job \(job.id): finished the Cancel that a restart interrupted")
         forget(job.id)
@@ -162,7 +165,7 @@ extension QueueManager {
         guard !pending.isEmpty else { return }
         for item in pending where !referenced.contains(item.path) {
             if let owner = try? identity(of: item.owner) {
-                files.remove(item.path, owner: owner)
+                files.remove(item.path, owner: owner, resolution: .noSymlinks)
                 logger.notice("removed stray temporary file \(item.path) that no job refers to")
             }
         }
@@ -218,7 +221,12 @@ extension QueueManager {
         try? store?.save(job, activity: Self.now())  // a crash from here on finishes the Cancel
         observer?.jobChanged(job, properties: changed)
         if let owner = try? identity(of: job.owner) {
-            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner) }
+            let files = self.files
+            let resolution = job.pathResolution
+            let temporaries = job.files.filter { $0.temporaryName != $0.localName }.map(\.temporaryName)
+            Task { [fileWorkers] in
+                await fileWorkers.run { for path in temporaries { files.remove(path, owner: owner, resolution: resolution) } }
+            }
         }
         logger.notice("job \(id) cancelled: no progress or change for JobInactivityTimeout (\(config.jobInactivityTimeout) s)")
         forget(id)

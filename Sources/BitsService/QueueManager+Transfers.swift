@@ -11,6 +11,8 @@ extension QueueManager {
         let slice = Duration.seconds(Int64(config.timeSlice))
         var candidates: [Scheduler.Candidate] = []
         for job in jobs.values where job.state.isActive {
+            // A Complete or TakeOwnership at its files (off this actor) decides what comes next.
+            if runtime[job.id]?.busyWithFiles == true { continue }
             if let reason = blockReason(for: job) {
                 block(job.id, reason)
                 continue
@@ -71,8 +73,10 @@ extension QueueManager {
             }
             return
         }
+        // The files are opened on the file workers; the scheduler comes back when they are.
+        guard let opened = takeOpened(id, index: index) else { return }
         let prepared: PreparedDownload
-        switch prepareDownload(&job, index: index, systemProxy: systemProxy) {
+        switch prepareDownload(&job, index: index, systemProxy: systemProxy, opened: opened) {
         case .success(let value):
             prepared = value
         case .failure(let failure):
@@ -118,8 +122,16 @@ extension QueueManager {
             guard let previousIndex = transfers[predecessor]?.fileIndex,
                   let index = job.files.indices.dropFirst(previousIndex + 1).first(where: { !job.files[$0].completed }),
                   !job.files[index].remoteName.hasPrefixIgnoringASCIICase("file:"),
-                  case .known(let systemProxy) = cachedSystemProxy(for: job, index: index),
-                  case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy)
+                  case .known(let systemProxy) = cachedSystemProxy(for: job, index: index)
+            else { return }
+            guard isOpened(id, index: index) else {
+                // Open this file and the next few in one go; the files come back here.
+                let following = job.files.indices.dropFirst(index).filter { !job.files[$0].completed }
+                requestOpen(id, indices: Array(following.prefix(Self.filesQueuedAhead)))
+                return
+            }
+            guard case .success(let opened)? = takeOpened(id, index: index),
+                  case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy, opened: .success(opened))
             else { return }
             jobs[id] = job
             transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
@@ -130,6 +142,7 @@ extension QueueManager {
 
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
     func discardQueuedFiles(of id: JobID) {
+        closeOpenedFiles(of: id)
         guard let queued = runtime[id]?.queued, !queued.isEmpty else { return }
         runtime[id]?.queued = []
         runtime[id]?.stopping.formUnion(queued)
@@ -161,13 +174,14 @@ extension QueueManager {
     /// Opens file `index` of a download job as its owner (its temporary file, and the source
     /// of a file:// URL) and builds the engine request, resuming from the bytes on disk when
     /// the server's validators are known. Updates the file's BytesTransferred to match.
-    private func prepareDownload(_ job: inout Job, index: Int, systemProxy: String??) -> Result<PreparedDownload, TransferFailure> {
+    private func prepareDownload(_ job: inout Job, index: Int, systemProxy: String??,
+                                 opened: Result<OpenedFile, ServiceError>) -> Result<PreparedDownload, TransferFailure> {
         let file = job.files[index]
         var descriptors: [Int32] = []
         do {
-            let owner = try identity(of: job.owner)
-            let (fd, length) = try files.openTemporary(file.temporaryName, owner: owner)
-            descriptors.append(fd)
+            let files = try opened.get()
+            descriptors = files.descriptors
+            let (fd, length) = (files.fd, files.length)
             // Resume from the bytes on disk only when the server's validators are known,
             // and never for dynamic content or a custom method (BITS restarts those).
             let canResume = length > 0 && (file.entityTag != nil || file.lastModifiedText != nil)
@@ -177,15 +191,16 @@ extension QueueManager {
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
-                let (sourceFD, size) = try files.openSource(url.path, owner: owner)
-                descriptors.append(sourceFD)
-                source = .localFile(descriptor: sourceFD, size: size)
+                guard let sourceFD = files.source else {
+                    throw ServiceError(.failed, "The source of file \(index) was not opened.")
+                }
+                source = .localFile(descriptor: sourceFD, size: files.sourceSize)
             } else {
                 source = .url(file.remoteName)
             }
             let transferID = nextTransferID
             nextTransferID += 1
-            var http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
+            var http = TransferOptions().http(for: job, fileIndex: index, certificate: files.certificate)
             if case let .some(.some(proxy)) = systemProxy { http.proxy = .explicit(url: proxy, bypass: "") }
             let request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
                                           resumeOffset: offset,
@@ -201,6 +216,7 @@ extension QueueManager {
         } catch {
             for fd in descriptors { close(fd) }
             if let serviceError = error as? ServiceError {
+                if serviceError.jobErrorCode == .notARegularFile { return .failure(.notRegularFile(serviceError.message)) }
                 return .failure(serviceError.name == .accessDenied
                     ? .localAccessDenied(serviceError.message)
                     : (serviceError.name == .invalidArgs ? .sourceNotFound(serviceError.message) : .localIO(serviceError.message)))

@@ -23,16 +23,17 @@ extension QueueManager {
     func startUpload(_ id: JobID, fileIndex index: Int) {
         guard let job = jobs[id], let state = job.files[index].upload else { return }
         let file = job.files[index]
+        // The source is opened on the file workers; the scheduler comes back when it is.
+        guard let opened = takeOpened(id, index: index) else { return }
         let descriptor: Int32
         let http: HTTPOptions
-        do {
-            let owner = try identity(of: job.owner)
-            let (fd, _) = try files.openSource(file.localName, owner: owner)
-            descriptor = fd
-            http = try TransferOptions(files: files).http(for: job, fileIndex: index, owner: owner)
-        } catch {
-            let message = (error as? ServiceError)?.message ?? "\(error)"
-            fail(id, fileIndex: index, failure: .localAccessDenied(message))
+        switch opened {
+        case .success(let source):
+            descriptor = source.fd
+            http = TransferOptions().http(for: job, fileIndex: index, certificate: source.certificate)
+        case .failure(let error):
+            fail(id, fileIndex: index, failure: error.jobErrorCode == .notARegularFile
+                ? .notRegularFile(error.message) : .localAccessDenied(error.message))
             return
         }
         if let changed = sourceChange(descriptor, state: state, path: file.localName) {
@@ -289,7 +290,7 @@ extension QueueManager {
 
     /// `AddFile` of an upload job: exactly one file, a source the owner can read (checked by
     /// opening it as the owner), remembered with its size and modification time.
-    func addUploadFile(_ id: JobID, job: Job, remote: String, local: String) throws -> Range<Int> {
+    func addUploadFile(_ id: JobID, caller: Caller, job: Job, remote: String, local: String) async throws -> Range<Int> {
         guard job.files.isEmpty else {
             throw ServiceError(.tooManyFiles, "Job \(id) is an upload job and already has its one file.")
         }
@@ -299,13 +300,22 @@ extension QueueManager {
         }
         let path = try InputValidation.localPath(local)
         let owner = try identity(of: job.owner)
-        let (fd, size) = try files.openSource(path, owner: owner)
-        let modified = OwnerFiles.stamp(fd)?.modified ?? 0
-        close(fd)
+        let files = self.files
+        let resolution = job.pathResolution
+        let (size, modified) = try await fileWorkers.run {
+            let (fd, size) = try files.openSource(path, owner: owner, resolution: resolution)
+            defer { close(fd) }
+            return (size, OwnerFiles.stamp(fd)?.modified ?? 0)
+        }
+        var updated = try self.job(id, caller: caller)
+        guard updated.files.isEmpty else {
+            throw ServiceError(.tooManyFiles, "Job \(id) is an upload job and already has its one file.")
+        }
+        try JobStateMachine.checkAddFiles(updated, adding: 1)
         var file = JobFile(remoteName: remote, localName: path, temporaryName: path)
         file.bytesTotal = size
         file.upload = UploadState(sourceSize: size, sourceModified: modified)
-        var updated = job
+        file.umask = caller.umask
         updated.files = [file]
         updated.modificationTime = Self.now()
         try persist(updated)
@@ -333,11 +343,9 @@ extension QueueManager {
     func sendCancelSession(for job: Job) {
         guard job.type != .download, let file = job.files.first, let session = file.upload?.sessionID,
               !file.completed else { return }
-        var http = HTTPOptions()
-        if let owner = try? identity(of: job.owner),
-           let options = try? TransferOptions(files: files).http(for: job, fileIndex: 0, owner: owner) {
-            http = options
-        }
+        // The running upload's options carry the client certificate as read for it; none is
+        // read from the owner's files here (that would block this actor).
+        let http = runtime[job.id]?.upload?.http ?? TransferOptions().http(for: job, fileIndex: 0, certificate: nil)
         sendCancelSession(PendingCancel(url: file.remoteName, sessionID: session, http: http, attempt: 0))
     }
 

@@ -14,13 +14,16 @@ extension QueueManager {
         job.type == .uploadReply && job.files[index].upload?.replyURL != nil && job.reply?.done != true
     }
 
-    /// Downloads the reply of an upload-reply job (always from 0).
+    /// Downloads the reply of an upload-reply job (always from 0). Its temporary file is
+    /// created and opened on the file workers; the download starts when it is.
     func startReplyDownload(_ id: JobID, fileIndex index: Int) {
-        guard var job = jobs[id], let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else { return }
+        guard var job = jobs[id], job.files[index].upload?.replyURL != nil, runtime[id]?.upload != nil,
+              runtime[id]?.openingReply == false else { return }
         var reply = job.reply ?? ReplyState()
-        let fd: Int32
+        let owner: OwnerIdentity
+        let newTemporary: String?
         do {
-            let owner = try identity(of: job.owner)
+            owner = try identity(of: job.owner)
             if reply.fileName.isEmpty {
                 // Generated beside the upload file (BITS does the same).
                 reply.fileName = job.files[index].localName + ".reply-" + String(OwnerFiles.newTemporaryName().dropFirst(3).prefix(8))
@@ -28,24 +31,73 @@ extension QueueManager {
             if reply.temporaryName == nil {
                 let path = OwnerFiles.temporaryPath(for: reply.fileName, name: OwnerFiles.newTemporaryName())
                 try store?.recordPendingTemporaries([.init(path: path, owner: job.owner)])
-                let prepared = try files.prepareDestination(localPath: reply.fileName,
-                                                            temporaryName: OwnerFiles.split(path).name, owner: owner)
-                reply.temporaryName = prepared.path
-                reply.directory = prepared.directory
-                job.reply = reply
-                jobs[id] = job
-                try persist(job, settling: [path])
+                newTemporary = path
+            } else {
+                newTemporary = nil
             }
-            let (descriptor, _) = try files.openTemporary(reply.temporaryName ?? "", owner: owner)
-            ftruncate(descriptor, 0)
-            fd = descriptor
         } catch {
             let message = (error as? ServiceError)?.message ?? "\(error)"
             replyFailed(id, fileIndex: index, .localAccessDenied(message))
             return
         }
-        reply.bytesTransferred = 0
         job.reply = reply
+        jobs[id] = job
+        runtime[id]?.openingReply = true
+        let files = self.files
+        let resolution = job.pathResolution
+        let umask = job.files[index].creationMask
+        let existing = reply.temporaryName
+        let fileName = reply.fileName
+        let generation = runtime[id]?.openGeneration ?? 0
+        Task { [weak self, fileWorkers] in
+            let result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
+                do {
+                    var prepared: OwnerFiles.Prepared?
+                    if let newTemporary {
+                        prepared = try files.prepareDestination(localPath: fileName, temporaryName: OwnerFiles.split(newTemporary).name,
+                                                                owner: owner, umask: umask, resolution: resolution)
+                    }
+                    let path = prepared?.path ?? existing ?? ""
+                    let (descriptor, _) = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
+                    ftruncate(descriptor, 0)
+                    return .success((descriptor, prepared))
+                } catch {
+                    return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
+                }
+            }
+            await self?.replyOpened(id, fileIndex: index, generation: generation, newTemporary: newTemporary, result)
+        }
+    }
+
+    /// The reply's temporary file is ready (or could not be made): start its download.
+    private func replyOpened(_ id: JobID, fileIndex index: Int, generation: Int, newTemporary: String?,
+                             _ result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError>) {
+        runtime[id]?.openingReply = false
+        guard runtime[id]?.openGeneration == generation, var job = jobs[id], job.state.isActive,
+              let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
+            if case .success(let opened) = result { close(opened.fd) }
+            return
+        }
+        let fd: Int32
+        switch result {
+        case .failure(let error):
+            replyFailed(id, fileIndex: index, error.jobErrorCode == .notARegularFile
+                ? .notRegularFile(error.message) : .localAccessDenied(error.message))
+            return
+        case .success(let opened):
+            fd = opened.fd
+            if let prepared = opened.prepared, let newTemporary {
+                job.reply?.temporaryName = prepared.path
+                job.reply?.directory = prepared.directory
+                jobs[id] = job
+                do { try persist(job, settling: [newTemporary]) } catch {
+                    close(fd)
+                    replyFailed(id, fileIndex: index, .localIO("The reply's temporary file could not be recorded: \(error)."))
+                    return
+                }
+            }
+        }
+        job.reply?.bytesTransferred = 0
         jobs[id] = job
         observer?.jobChanged(job, properties: [.replyFileName, .replyBytesTransferred])
         let tid = nextTransferID
@@ -112,7 +164,7 @@ extension QueueManager {
     }
 
     /// `GetReplyData`: the reply (≤ 1 MiB), read as the owner, once it is downloaded.
-    public func replyData(_ id: JobID, caller: Caller) throws -> [UInt8] {
+    public func replyData(_ id: JobID, caller: Caller) async throws -> [UInt8] {
         let job = try job(id, caller: caller)
         guard job.type == .uploadReply else {
             throw ServiceError(.notSupported, "Job \(id) is an \(job.type.rawValue) job; only upload-reply jobs have reply data.")
@@ -123,6 +175,11 @@ extension QueueManager {
         if let total = reply.bytesTotal, total > UInt64(Self.maxReplyData) {
             throw ServiceError(.tooLarge, "The reply of job \(id) is \(total) bytes; GetReplyData returns at most \(Self.maxReplyData). Read \(reply.fileName) after Complete instead.")
         }
-        return try files.readSmallFile(path, owner: try identity(of: job.owner), limit: Self.maxReplyData)
+        let owner = try identity(of: job.owner)
+        let files = self.files
+        let resolution = job.pathResolution
+        return try await fileWorkers.run {
+            try files.readSmallFile(path, owner: owner, limit: Self.maxReplyData, resolution: resolution)
+        }
     }
 }

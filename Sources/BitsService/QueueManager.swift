@@ -45,6 +45,17 @@ public actor QueueManager {
         var lastCheckpoint: ContinuousClock.Instant?
         /// The upload in progress (upload jobs).
         var upload: UploadRun?
+        /// Files opened ahead on the file workers (by index) for their transfers, the
+        /// indices being opened now, and a counter that makes opens asked for before the
+        /// last `closeOpenedFiles` stale.
+        var opened: [Int: Result<OpenedFile, ServiceError>] = [:]
+        var opening: Set<Int> = []
+        var openGeneration = 0
+        /// A Complete, Cancel or TakeOwnership is doing its file work (off this actor): the
+        /// job is not scheduled and takes no other such call meanwhile.
+        var busyWithFiles = false
+        /// An upload-reply job's reply file is being made ready on the file workers.
+        var openingReply = false
     }
 
     /// The system resolver's answer for one origin (`scheme://host:port`): a proxy URL or
@@ -71,6 +82,8 @@ public actor QueueManager {
     /// What the network monitor last said.
     var network = NetworkStatus(available: true, metered: false)
     let files: OwnerFiles
+    /// Where every blocking file operation of a job runs (never on this actor's executor).
+    nonisolated let fileWorkers = FileWorkers()
     let flusher = FileFlusher(sync: FsyncFault.sync)
     let logger: Logger
     let clock = ContinuousClock()

@@ -7,11 +7,14 @@ public struct Caller: Sendable, Equatable {
     public let uid: UInt32
     public let isAdministrator: Bool
     public let exemptFromLimits: Bool
+    /// The umask of the calling process, when the call adds files (nil: unknown, 022).
+    public var umask: UInt32?
 
-    public init(uid: UInt32, isAdministrator: Bool, exemptFromLimits: Bool? = nil) {
+    public init(uid: UInt32, isAdministrator: Bool, exemptFromLimits: Bool? = nil, umask: UInt32? = nil) {
         self.uid = uid
         self.isAdministrator = isAdministrator
         self.exemptFromLimits = exemptFromLimits ?? isAdministrator
+        self.umask = umask
     }
 }
 

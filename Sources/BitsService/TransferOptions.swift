@@ -1,19 +1,18 @@
 import BitsCore
 import BitsTransfer
 
-/// Builds the engine's per-request options from a job's settings and secrets. Client
-/// certificate files are read here with the owner's rights, at each attempt.
+/// Builds the engine's per-request options from a job's settings and secrets, and the client
+/// certificate the file workers read with the owner's rights for this attempt
+/// (`OpenedFile.certificate`).
 struct TransferOptions {
-    let files: OwnerFiles
-
-    func http(for job: Job, fileIndex: Int, owner: OwnerIdentity) throws -> HTTPOptions {
+    func http(for job: Job, fileIndex: Int, certificate: ClientCertificate?) -> HTTPOptions {
         let options = job.options
         var http = HTTPOptions()
         http.method = options.httpMethod
         http.credentials = job.secrets.credentials
-        if let cert = job.secrets.clientCertificateFile, let key = job.secrets.clientKeyFile {
-            http.clientCertificatePEM = try files.readSmallFile(cert, owner: owner, limit: 1 << 20)
-            http.clientKeyPEM = try files.readSmallFile(key, owner: owner, limit: 1 << 20)
+        if let certificate {
+            http.clientCertificatePEM = certificate.certificate
+            http.clientKeyPEM = certificate.key
         }
         http.verifyPeer = options.verifyPeer
         http.verifyHost = options.verifyHost
@@ -41,5 +40,22 @@ struct TransferOptions {
             return .explicit(url: first, bypass: bypass)
         case .preconfig, .autodetect: return .environment
         }
+    }
+}
+
+/// A client certificate and its private key, PEM, as read from the owner's files.
+struct ClientCertificate: Sendable {
+    let certificate: [UInt8]
+    let key: [UInt8]
+
+    static let maximumSize = 1 << 20
+
+    /// Reads the job's certificate files as the owner (on a file worker); nil when it has none.
+    static func read(_ secrets: JobSecrets, files: OwnerFiles, owner: OwnerIdentity,
+                     resolution: PathResolution) throws -> ClientCertificate? {
+        guard let cert = secrets.clientCertificateFile, let key = secrets.clientKeyFile else { return nil }
+        return ClientCertificate(
+            certificate: try files.readSmallFile(cert, owner: owner, limit: maximumSize, resolution: resolution),
+            key: try files.readSmallFile(key, owner: owner, limit: maximumSize, resolution: resolution))
     }
 }

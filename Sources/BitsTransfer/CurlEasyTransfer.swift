@@ -442,7 +442,7 @@ final class CurlEasyTransfer {
             }
             var done = 0
             while done < count {
-                let n = pwrite(request.destinationDescriptor, buffer + done, count - done, off_t(bytesOnDisk))
+                let n = bits_pwrite_unprivileged(request.destinationDescriptor, buffer + done, count - done, Int64(bytesOnDisk))
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
                     failure = FailureMapping.writeFailure(errno: n == 0 ? EIO : errno, destination: destinationName, source: displayURL)
@@ -622,9 +622,12 @@ struct CredentialChoice: Equatable {
         }
     }
 
-    /// Nil when no credential is for `target`.
+    /// Nil when no credential is for `target`. NTLM and Negotiate without a user name are
+    /// never used: libcurl would take the daemon's own (root's) Kerberos or NTLM identity.
     static func choose(_ credentials: [Credential], for target: Credential.Target) -> CredentialChoice? {
-        let mine = credentials.filter { $0.target == target }
+        let mine = credentials.filter {
+            $0.target == target && !(($0.scheme == .ntlm || $0.scheme == .negotiate) && $0.userName.isEmpty)
+        }
         guard let chosen = strength.lazy.compactMap({ scheme in mine.first { $0.scheme == scheme } }).first else {
             return nil
         }

@@ -79,7 +79,7 @@ final class LocalFileCopy: @unchecked Sendable {
             }
             var done = 0
             while done < got {
-                let n = pwrite(destination, buffer + done, got - done, off_t(offset))
+                let n = bits_pwrite_unprivileged(destination, buffer + done, got - done, Int64(offset))
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
                     let failure = FailureMapping.writeFailure(errno: n == 0 ? EIO : errno,

@@ -29,4 +29,15 @@ int bits_fcntl_int(int fd, int cmd, int arg);
 /// Returns 0 or -1 with errno.
 int bits_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// unshare(CLONE_FS) for the calling thread: its umask (and cwd) become its own, so a file
+/// worker can create a user's files under that user's umask without touching other threads.
+int bits_thread_unshare_fs(void);
+/// umask(2); after bits_thread_unshare_fs() it affects the calling thread alone.
+unsigned int bits_thread_umask(unsigned int mask);
+/// pwrite(2) without root's file-system privileges: when running as root, the calling thread's
+/// fsuid/fsgid are 65534 and CAP_SYS_RESOURCE is not effective for the write alone, so no
+/// user's download can fill the blocks a file system reserves for root (the descriptor was
+/// opened as the job's owner; the write itself needs no rights). Returns what pwrite returns.
+ssize_t bits_pwrite_unprivileged(int fd, const void *buffer, size_t count, int64_t offset);
+
 #endif

@@ -162,6 +162,7 @@ enum BitsNames {
     static let invalidState = "org.example.Bits.Error.InvalidState"
     static let empty = "org.example.Bits.Error.Empty"
     static let tooManyJobsPerUser = "org.example.Bits.Error.TooManyJobsPerUser"
+    static let notSupported = "org.example.Bits.Error.NotSupported"
     static let invalidArgs = "org.freedesktop.DBus.Error.InvalidArgs"
     static let accessDenied = "org.freedesktop.DBus.Error.AccessDenied"
     static let unknownObject = "org.freedesktop.DBus.Error.UnknownObject"

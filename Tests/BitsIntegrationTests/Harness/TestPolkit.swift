@@ -59,6 +59,20 @@ final class TestPolkit {
 
     func removeRules() { try? FileManager.default.removeItem(atPath: Self.rulesPath) }
 
+    /// Installs an extra rules file (`/etc/polkit-1/rules.d/<name>.rules`, read before the
+    /// harness's own when its name sorts first) and waits until polkitd has read it; returns a
+    /// function that removes it again.
+    static func installExtraRules(name: String, _ rules: String) throws -> () -> Void {
+        let path = "/etc/polkit-1/rules.d/\(name).rules"
+        try rules.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        usleep(1_500_000)  // polkitd rereads its rules when the directory changes
+        return {
+            try? FileManager.default.removeItem(atPath: path)
+            usleep(1_500_000)
+        }
+    }
+
     func start(bus: TestBus, root: BusClient) throws {
         try installRules()
         guard FileManager.default.isExecutableFile(atPath: Self.polkitd) else {

@@ -1,0 +1,141 @@
+import BitsCore
+import Foundation
+
+/// The opens a transfer needs (a download's temporary file and file:// source, an upload's
+/// source) run on the file workers, as the owner, ahead of the transfer: the scheduler asks
+/// for them, carries on, and starts the file when they are in (as with the proxy lookup). A
+/// FIFO, a hung NFS server or a user's FUSE mount thus holds up that one file, never this
+/// actor and the other jobs' calls.
+extension QueueManager {
+    /// Descriptors opened for one file's transfer.
+    struct OpenedFile: Sendable {
+        /// The temporary file (download) or the source (upload).
+        let fd: Int32
+        /// Its length when it was opened.
+        let length: UInt64
+        /// A file:// download's source and its size.
+        let source: Int32?
+        let sourceSize: UInt64
+        /// The job's client certificate, read for this attempt.
+        var certificate: ClientCertificate?
+
+        var descriptors: [Int32] { [fd] + (source.map { [$0] } ?? []) }
+        func close() { for fd in descriptors { Glibc.close(fd) } }
+    }
+
+    /// What to open for file `index`.
+    private struct OpenOrder: Sendable {
+        let index: Int
+        let path: String
+        let upload: Bool
+        let umask: UInt32
+        let sourcePath: String?
+    }
+
+    /// The opened descriptors of file `index`, or why they could not be opened; nil when the
+    /// open has not been asked for or is still running (it is then asked for).
+    func takeOpened(_ id: JobID, index: Int) -> Result<OpenedFile, ServiceError>? {
+        if let result = runtime[id]?.opened.removeValue(forKey: index) { return result }
+        requestOpen(id, indices: [index])
+        return nil
+    }
+
+    /// Whether file `index` is opened (or failed to open) and waiting for its transfer.
+    func isOpened(_ id: JobID, index: Int) -> Bool { runtime[id]?.opened[index] != nil }
+
+    /// Asks the file workers to open files `indices` of a job (those not asked for already).
+    func requestOpen(_ id: JobID, indices: [Int]) {
+        guard let job = jobs[id], var rt = runtime[id] else { return }
+        let wanted = indices.filter { job.files.indices.contains($0) && rt.opened[$0] == nil && !rt.opening.contains($0) }
+        guard !wanted.isEmpty else { return }
+        let owner: OwnerIdentity
+        do { owner = try identity(of: job.owner) } catch {
+            let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
+            for index in wanted { runtime[id]?.opened[index] = .failure(failure) }
+            return
+        }
+        let orders = wanted.map { index in
+            let file = job.files[index]
+            let source = (try? InputValidation.downloadURL(file.remoteName)).flatMap { $0.scheme == "file" ? $0.path : nil }
+            return OpenOrder(index: index, path: job.type == .download ? file.temporaryName : file.localName,
+                             upload: job.type != .download, umask: file.creationMask,
+                             sourcePath: job.type == .download ? source : nil)
+        }
+        rt.opening.formUnion(wanted)
+        runtime[id] = rt
+        let generation = rt.openGeneration
+        let files = self.files
+        let resolution = job.pathResolution
+        let secrets = job.secrets
+        Task { [weak self, fileWorkers] in
+            let results = await fileWorkers.run { orders.map { order in
+                (order.index, Self.open(order, files: files, owner: owner, resolution: resolution).flatMap { opened in
+                    do {
+                        var withCertificate = opened
+                        withCertificate.certificate = try ClientCertificate.read(secrets, files: files, owner: owner,
+                                                                                 resolution: resolution)
+                        return .success(withCertificate)
+                    } catch {
+                        opened.close()
+                        return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
+                    }
+                })
+            } }
+            await self?.filesOpened(id, generation: generation, results)
+        }
+    }
+
+    /// Runs on a file worker.
+    private static func open(_ order: OpenOrder, files: OwnerFiles, owner: OwnerIdentity,
+                             resolution: PathResolution) -> Result<OpenedFile, ServiceError> {
+        do {
+            if order.upload {
+                let (fd, size) = try files.openSource(order.path, owner: owner, resolution: resolution)
+                return .success(OpenedFile(fd: fd, length: size, source: nil, sourceSize: 0))
+            }
+            let (fd, length) = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
+            guard let sourcePath = order.sourcePath else {
+                return .success(OpenedFile(fd: fd, length: length, source: nil, sourceSize: 0))
+            }
+            do {
+                let (source, size) = try files.openSource(sourcePath, owner: owner, resolution: resolution)
+                return .success(OpenedFile(fd: fd, length: length, source: source, sourceSize: size))
+            } catch {
+                Glibc.close(fd)
+                throw error
+            }
+        } catch let error as ServiceError {
+            return .failure(error)
+        } catch {
+            return .failure(ServiceError(.failed, "\(error)"))
+        }
+    }
+
+    /// The file workers are done: keep what is still wanted and go on with the job.
+    private func filesOpened(_ id: JobID, generation: Int, _ results: [(Int, Result<OpenedFile, ServiceError>)]) {
+        guard runtime[id]?.openGeneration == generation, let job = jobs[id], job.state.isActive else {
+            for (_, result) in results { if case .success(let opened) = result { opened.close() } }
+            return
+        }
+        for (index, result) in results {
+            runtime[id]?.opening.remove(index)
+            runtime[id]?.opened[index] = result
+        }
+        if runtime[id]?.transfer == nil {
+            schedule()
+        } else {
+            queueFollowingFiles(of: id)
+        }
+    }
+
+    /// Closes what was opened ahead for a job and forgets the opens still running (their
+    /// descriptors are closed when they arrive): the job's settings, state or owner changed.
+    func closeOpenedFiles(of id: JobID) {
+        guard var rt = runtime[id] else { return }
+        for result in rt.opened.values { if case .success(let opened) = result { opened.close() } }
+        rt.opened = [:]
+        rt.opening = []
+        rt.openGeneration += 1
+        runtime[id] = rt
+    }
+}
