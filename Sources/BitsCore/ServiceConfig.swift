@@ -17,6 +17,9 @@
 ///     [Scheduler]
 ///     TimeSlice=60                 # seconds a background job transfers before an equal takes its turn
 ///
+///     [Notify]
+///     NotifyTimeLimit=300          # seconds a NotifyCommandLine program may run before it is killed
+///
 /// Unknown sections are ignored (later versions add them); an unknown key, a malformed line
 /// or a bad number is an error naming the line.
 public struct ServiceConfig: Sendable, Equatable {
@@ -26,6 +29,9 @@ public struct ServiceConfig: Sendable, Equatable {
     public var timeSlice: UInt32 = 60
     /// Seconds without progress or change after which a job is cancelled.
     public var jobInactivityTimeout: UInt32 = 7_776_000
+    /// Seconds a NotifyCommandLine program may run; then its process group is killed and
+    /// the run counts as failed.
+    public var notifyTimeLimit: UInt32 = 300
 
     public init() {}
 
@@ -78,6 +84,14 @@ public struct ServiceConfig: Sendable, Equatable {
                 guard key == "TimeSlice" else { throw fail("unknown key '\(key)' in section [Scheduler]") }
                 guard let seconds = UInt32(value), seconds > 0 else { throw fail("TimeSlice must be a positive number of seconds, not '\(value)'") }
                 config.timeSlice = seconds
+                continue
+            case "Notify":
+                guard key == "NotifyTimeLimit" else { throw fail("unknown key '\(key)' in section [Notify]") }
+                // At most a day: the limit is also kept in milliseconds as a C int.
+                guard let seconds = UInt32(value), seconds > 0, seconds <= 86_400 else {
+                    throw fail("NotifyTimeLimit must be a number of seconds from 1 to 86400, not '\(value)'")
+                }
+                config.notifyTimeLimit = seconds
                 continue
             case "Limits": break
             default: continue

@@ -1,50 +1,81 @@
 import BitsCore
+import CSystem
 import Foundation
 
-/// Runs a job's NotifyCommandLine as the job's owner: `setpriv` switches to the owner's uid,
-/// gid and groups before exec (the daemon never forks Swift code), with a clean
-/// environment, stdin from /dev/null and output discarded, in `/`.
+/// Runs a job's NotifyCommandLine as the job's owner. The daemon never forks Swift code:
+/// `bits_spawn_isolated` (C, posix_spawn) starts `setpriv`, which switches to the owner's
+/// uid, gid and groups before it execs the program. The program inherits nothing of the
+/// daemon: fds 0–2 are /dev/null and no other descriptor is open, the environment is clean,
+/// the working directory is `/`, the signal mask is empty with default dispositions, and it
+/// leads its own process group, which is killed when the program outlives the time limit.
 struct NotifyCommand {
     static let setpriv = "/usr/bin/setpriv"
+    /// Seconds between SIGTERM and SIGKILL to the process group of a program over its time limit.
+    static let killGrace = 2
 
     enum Outcome: Equatable {
         case exited(Int32)
-        /// The owner may not execute the program (or it does not exist).
+        /// A signal ended the program (not the daemon's, at the time limit).
+        case signalled(Int32)
+        /// Still running after the time limit (seconds): its process group was killed.
+        case timedOut(UInt32)
+        /// The owner may not execute the program (or it does not exist), or the owner's
+        /// identity is not known for sure.
         case notExecutable(String)
     }
 
-    /// Starts the command and returns its exit status when it ends.
-    static func run(_ argv: [String], job: Job, owner: OwnerIdentity) async -> Outcome {
+    /// Starts the command and returns how it ended. `timeLimit`: seconds it may run.
+    static func run(_ argv: [String], job: Job, owner: OwnerIdentity, timeLimit: UInt32) async -> Outcome {
         guard let program = argv.first else { return .exited(0) }
+        // Fail closed: never run a user's program as anyone else, above all not as root.
+        guard owner.uid == job.owner else {
+            return .notExecutable("The identity found for user \(job.owner) is uid \(owner.uid); NotifyCommandLine was not run.")
+        }
         let executable = (try? owner.perform { faccessat(AT_FDCWD, program, X_OK, AT_EACCESS) == 0 }) ?? false
         guard executable else {
             return .notExecutable("User \(owner.uid) cannot execute NotifyCommandLine program '\(program)'.")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: setpriv)
         let groups = owner.groups.map(String.init).joined(separator: ",")
-        process.arguments = ["--reuid=\(owner.uid)", "--regid=\(owner.gid)",
-                             groups.isEmpty ? "--clear-groups" : "--groups=\(groups)",
-                             // setpriv's clean environment (PATH, HOME, USER, LOGNAME, SHELL of
-                             // the owner) plus the job's identity, set by env(1).
-                             "--reset-env", "--", "/usr/bin/env",
-                             "BITS_JOB_ID=\(job.id.guid)", "BITS_JOB_STATE=\(job.state.rawValue)"] + argv
-        process.environment = ["PATH": "/usr/bin:/bin"]
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        return await withCheckedContinuation { continuation in
-            process.terminationHandler = { finished in
-                continuation.resume(returning: .exited(finished.terminationStatus))
-            }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(returning: .notExecutable("NotifyCommandLine could not be started: \(error)."))
-            }
+        let arguments = [setpriv, "--reuid=\(owner.uid)", "--regid=\(owner.gid)",
+                         groups.isEmpty ? "--clear-groups" : "--groups=\(groups)",
+                         // setpriv's clean environment (PATH, HOME, USER, LOGNAME, SHELL of
+                         // the owner) plus the job's identity, set by env(1).
+                         "--reset-env", "--", "/usr/bin/env",
+                         "BITS_JOB_ID=\(job.id.guid)", "BITS_JOB_STATE=\(job.state.rawValue)"] + argv
+        let pid = spawn(arguments, environment: ["PATH=/usr/bin:/bin"])
+        guard pid > 0 else {
+            return .notExecutable("NotifyCommandLine could not be started: \(String(cString: strerror(errno))).")
         }
+        let limitMs = Int32(clamping: UInt64(timeLimit) * 1000)
+        return await withCheckedContinuation { continuation in
+            // waitpid blocks: on a thread of its own, never on one of Swift concurrency's.
+            let waiter = Thread {
+                var end = bits_child_end()
+                let rc = bits_child_wait(pid, limitMs, Int32(killGrace * 1000), &end)
+                if rc != 0 {
+                    continuation.resume(returning: .notExecutable("NotifyCommandLine (pid \(pid)) could not be waited for: \(String(cString: strerror(errno)))."))
+                } else if end.timed_out != 0 {
+                    continuation.resume(returning: .timedOut(timeLimit))
+                } else if end.signal != 0 {
+                    continuation.resume(returning: .signalled(end.signal))
+                } else {
+                    continuation.resume(returning: .exited(end.exit_status))
+                }
+            }
+            waiter.name = "bitsd-notify-\(pid)"
+            waiter.start()
+        }
+    }
+
+    /// `bits_spawn_isolated` with Swift strings: the pid, or -1 with errno set.
+    private static func spawn(_ arguments: [String], environment: [String]) -> pid_t {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        return bits_spawn_isolated(arguments[0], argv, envp)
     }
 }
 
@@ -55,16 +86,27 @@ extension QueueManager {
         let flags = job.options.notifyFlags
         let wanted = flags & 0x4 == 0
             && ((job.state == .transferred && flags & 0x1 != 0) || (job.state == .error && flags & 0x2 != 0))
-        guard wanted, let owner = try? identity(of: job.owner) else { return }
+        guard wanted else { return }
         let argv = job.options.notifyCommandLine
         let state = job.state
+        let timeLimit = config.notifyTimeLimit
+        // Fail closed: without the owner's identity the command does not run at all.
+        let owner: OwnerIdentity
+        do {
+            owner = try identity(of: job.owner)
+        } catch {
+            let reason = (error as? ServiceError)?.message ?? "\(error)"
+            notifyCommandEnded(id, state: state, attempt: attempt,
+                               outcome: .notExecutable("NotifyCommandLine was not run: \(reason)"))
+            return
+        }
         Task { [weak self] in
-            let outcome = await NotifyCommand.run(argv, job: job, owner: owner)
-            await self?.notifyCommandEnded(id, state: state, outcome: outcome, attempt: attempt)
+            let outcome = await NotifyCommand.run(argv, job: job, owner: owner, timeLimit: timeLimit)
+            await self?.notifyCommandEnded(id, state: state, attempt: attempt, outcome: outcome)
         }
     }
 
-    private func notifyCommandEnded(_ id: JobID, state: JobState, outcome: NotifyCommand.Outcome, attempt: Int) {
+    private func notifyCommandEnded(_ id: JobID, state: JobState, attempt: Int, outcome: NotifyCommand.Outcome) {
         guard var job = jobs[id] else { return }
         switch outcome {
         case .exited(0):
@@ -72,6 +114,10 @@ extension QueueManager {
             return
         case .exited(let status):
             logger.notice("job \(id): notify command exited with \(status); runs again in \(job.minimumRetryDelay) s")
+        case .signalled(let signal):
+            logger.notice("job \(id): notify command ended by signal \(signal); runs again in \(job.minimumRetryDelay) s")
+        case .timedOut(let seconds):
+            logger.notice("job \(id): notify command still running after its time limit of \(seconds) s: its process group was killed; runs again in \(job.minimumRetryDelay) s")
         case .notExecutable(let message):
             logger.notice("job \(id): \(message)")
             job.lastError = JobError(context: .queueManagerNotification, code: .notifyFailed, description: message)

@@ -78,5 +78,13 @@ final class PolicyTests: XCTestCase {
             XCTAssertEqual(($0 as? ServiceConfig.ParseError)?.line, 3)
         }
         XCTAssertThrowsError(try ServiceConfig.parse("garbage\n"))
+        XCTAssertEqual(try ServiceConfig.parse("").notifyTimeLimit, 300)
+        XCTAssertEqual(try ServiceConfig.parse("[Notify]\nNotifyTimeLimit=2\n").notifyTimeLimit, 2)
+        for bad in ["0", "-1", "86401", "5m"] {
+            XCTAssertThrowsError(try ServiceConfig.parse("[Notify]\nNotifyTimeLimit=\(bad)\n")) {
+                XCTAssertEqual(($0 as? ServiceConfig.ParseError)?.line, 2)
+            }
+        }
+        XCTAssertThrowsError(try ServiceConfig.parse("[Notify]\nTimeLimit=2\n"))
     }
 }
