@@ -9,6 +9,7 @@ import Glibc
 /// an administrator takes the job over. None of it may block the service, make it read a
 /// device, or turn its rights against a directory the user could not write.
 final class HostileLocalFileTests: BitsTestCase {
+    override class var daemonConfig: String? { "[Limits]\nMaxJobsPerUser=400\nMaxJobsPerMachine=400\n" }
     var carol: TestUser { env.carol }
 
     func mkfifo(_ path: String, as user: TestUser) throws {
@@ -93,23 +94,31 @@ final class HostileLocalFileTests: BitsTestCase {
         XCTAssertEqual(fields[4], "0", "the daemon has a controlling terminal: \(stat)")
     }
 
-    /// Start-up reconciles every stored file without opening a FIFO: the name is taken at once.
+    /// Start-up reconciles every stored file without opening a FIFO: with 300 queued jobs
+    /// whose destinations (HighPerformance) or temporary files are FIFOs, the name is taken
+    /// within 2 s.
     func testStartUpDoesNotWaitForPlantedFIFOs() throws {
         let dir = try downloadDirectory(alice, "fifos")
-        for i in 0..<10 {
+        try daemon.setNetwork(available: false, metered: false)  // the jobs stay queued
+        defer { try? daemon.setNetwork(available: true, metered: false) }
+        let count = 300
+        var targets: [String] = []
+        for i in 0..<count {
             let job = try createJob(as: alice, name: "fifo \(i)")
             if i % 2 == 0 { try mustSetProperty(as: alice, job, "HighPerformance", type: "b", value: true) }
             let file = try addFile(as: alice, job: job, url: http.url("/small.bin"), local: "\(dir)/f\(i).bin")
-            let target = i % 2 == 0 ? "\(dir)/f\(i).bin" : (try property(as: alice, file, BitsNames.file, "TemporaryName").string ?? "")
-            try? FileManager.default.removeItem(atPath: target)
-            try mkfifo(target, as: alice)
+            targets.append(i % 2 == 0 ? "\(dir)/f\(i).bin" : (try property(as: alice, file, BitsNames.file, "TemporaryName").string ?? ""))
+            try resume(as: alice, job: job)
         }
+        for target in targets { try? FileManager.default.removeItem(atPath: target) }
+        try ProcessRunner.mustRun(["/usr/bin/mkfifo"] + targets, as: alice)
         daemon.crash()
         let start = Date()
         try daemon.start(timeout: 10)
         let elapsed = Date().timeIntervalSince(start)
-        print("start-up with 10 FIFO jobs: name taken after \(String(format: "%.3f", elapsed)) s")
+        print(String(format: "start-up with %d queued jobs whose files are FIFOs: name taken after %.3f s", count, elapsed))
         XCTAssertLessThan(elapsed, 2)
+        XCTAssertEqual(try listJobs(as: alice).first?.stringArray?.count, count)
         try assertResponsive("a restart over FIFOs")
     }
 
