@@ -10,6 +10,9 @@ public struct JobFile: Sendable, Equatable, Codable {
     public var bytesTotal: UInt64?
     /// Bytes written to the temporary file so far.
     public var bytesTransferred: UInt64 = 0
+    /// Bytes of the temporary file known to be on disk (fsynced before this was stored): what
+    /// is trusted after a reboot. nil: none.
+    public var durableBytes: UInt64?
     /// The whole file is on disk (and, after `Complete`, renamed).
     public var completed = false
     /// Server's Last-Modified as microseconds since the epoch; 0 when unknown.
@@ -47,6 +50,7 @@ public struct JobFile: Sendable, Equatable, Codable {
     public mutating func restart() {
         bytesTotal = nil
         bytesTransferred = 0
+        durableBytes = nil
         completed = false
         entityTag = nil
         lastModifiedText = nil

@@ -1,11 +1,21 @@
 import BitsCore
 import BitsStore
+import BitsTransfer
 import Foundation
 
 extension QueueManager {
-    /// How often the byte counts of a running job are written (they are also written with
-    /// every state change and finished file).
-    static let progressCheckpointInterval = Duration.seconds(5)
+    /// How often the byte counts and validators of a running job are written (they are also
+    /// written with every state change and finished file). After a crash of the process the
+    /// bytes on disk are trusted up to the file's length, so this only bounds how old the
+    /// validators (for If-Range) can be.
+    static let progressCheckpointInterval = Duration.seconds(1)
+    /// How often the file being downloaded is fsynced so that its `durableBytes` (what is
+    /// trusted after a reboot or power loss) can advance.
+    static let durableCheckpointInterval = Duration.seconds(5)
+    /// How soon after a response its validators are stored (see `handleResponse`).
+    static let validatorCheckpointDelay = Duration.milliseconds(250)
+    /// The `service_fact` holding the kernel's boot id of the run that last wrote the queue.
+    static let bootIDFact = "boot-id"
 
     // MARK: - Writing
 
@@ -38,8 +48,42 @@ extension QueueManager {
     /// Writes a running job's byte counts when the last write is older than the checkpoint
     /// interval (progress is not written on every engine report).
     func checkpointProgress(_ id: JobID) {
-        guard store != nil, let last = runtime[id]?.lastCheckpoint,
+        guard store != nil, let rt = runtime[id], let last = rt.lastCheckpoint,
               last.duration(to: clock.now) >= Self.progressCheckpointInterval else { return }
+        if !rt.syncingCheckpoint,
+           rt.lastDurableCheckpoint.map({ $0.duration(to: clock.now) >= Self.durableCheckpointInterval }) ?? true {
+            startDurableCheckpoint(id)
+        }
+        persistQuietly(id)
+    }
+
+    /// Fsyncs the file a job is downloading (on the file workers) and then records the bytes
+    /// written before the fsync as durable: `durableBytes` never counts a byte that is not on
+    /// disk, so after a reboot the file is cut there and resumed.
+    private func startDurableCheckpoint(_ id: JobID) {
+        guard let tid = runtime[id]?.transfer, let active = transfers[tid], !active.isReply,
+              jobs[id]?.type == .download, let fd = active.descriptors.first,
+              let written = jobs[id]?.files[active.fileIndex].bytesTransferred else { return }
+        let copy = dup(fd)
+        guard copy >= 0 else { return }
+        runtime[id]?.syncingCheckpoint = true
+        runtime[id]?.lastDurableCheckpoint = clock.now
+        let index = active.fileIndex
+        Task { [weak self, fileWorkers] in
+            let synced = await fileWorkers.run { () -> Bool in
+                defer { close(copy) }
+                return FsyncFault.sync(copy) == 0
+            }
+            await self?.durableCheckpointDone(id, index: index, transfer: tid, written: written, synced: synced)
+        }
+    }
+
+    private func durableCheckpointDone(_ id: JobID, index: Int, transfer tid: TransferID, written: UInt64, synced: Bool) {
+        runtime[id]?.syncingCheckpoint = false
+        // Still the same transfer writing on from `written` (a restart from 0 ends it).
+        guard synced, transfers[tid] != nil, let file = jobs[id]?.files[index], file.bytesTransferred >= written,
+              written > (file.durableBytes ?? 0) else { return }
+        updateFile(id, index) { $0.durableBytes = written }
         persistQuietly(id)
     }
 
@@ -64,8 +108,16 @@ extension QueueManager {
     /// - a Complete or Cancel cut short by a crash is finished (renames / deletes as the owner);
     /// - reply files of upload-reply jobs created but never stored are deleted;
     /// - jobs inactive for longer than JobInactivityTimeout are cancelled.
-    public func restore(_ opened: JobStore.Opened) {
+    ///
+    /// `bootID` is the kernel's boot id now. When the queue was last written in the same boot,
+    /// the daemon itself crashed (or was stopped): every byte it wrote is in the page cache
+    /// and valid, so downloads resume from the length of their files on disk. After a reboot
+    /// only `durableBytes` (fsynced before it was stored) is trusted and files are cut there.
+    public func restore(_ opened: JobStore.Opened, bootID: String?) {
         store = opened.store
+        let previousBoot = (try? opened.store.fact(Self.bootIDFact)) ?? nil
+        let trust: DiskTrust = previousBoot == nil ? .storedProgress
+            : (previousBoot == bootID ? .fileLength : .durableBytes)
         var referenced = Set<String>()
         for stored in opened.jobs {
             var job = stored.job
@@ -80,7 +132,7 @@ extension QueueManager {
                 continue
             default: break
             }
-            reconcileFiles(of: &job)
+            reconcileFiles(of: &job, trusting: trust)
             if job.state.isActive { job.state = .queued }
             var rt = Runtime()
             rt.activity = stored.activity
@@ -98,20 +150,43 @@ extension QueueManager {
             if job.state == .transientError { armRetry(job.id, after: .seconds(Int64(job.minimumRetryDelay))) }
         }
         removeStrayTemporaries(opened.pendingTemporaries, referenced: referenced)
+        if let bootID {
+            do { try opened.store.setFact(Self.bootIDFact, bootID) } catch {
+                logger.error("could not store the boot id: \(error)")
+            }
+        }
+        logger.info("files reconciled trusting \(trust.rawValue) (boot id \(previousBoot == bootID ? "unchanged" : "changed"))")
         logger.info("restored \(jobs.count) job(s) from the database")
         cancelInactiveJobs()
         schedule()
     }
 
-    /// Reconciles the stored progress of each unfinished file with its file on disk.
-    private func reconcileFiles(of job: inout Job) {
+    /// What start-up trusts of an unfinished file on disk.
+    enum DiskTrust: String {
+        /// Same boot: the whole file (the process died, the page cache did not).
+        case fileLength = "the files' lengths (same boot)"
+        /// After a reboot: only what was fsynced before it was stored.
+        case durableBytes = "only fsynced bytes (the machine restarted)"
+        /// No boot id stored yet (a queue of an older version): the stored progress.
+        case storedProgress = "the stored progress (no boot id stored)"
+    }
+
+    /// Reconciles the stored progress of each unfinished file with its file on disk: the
+    /// file is cut to what `trust` allows and its progress is what remains.
+    private func reconcileFiles(of job: inout Job, trusting trust: DiskTrust) {
         // An upload's "file on disk" is the user's source: never touched (the server's
         // received range decides where the upload continues).
         guard job.type == .download, let owner = try? identity(of: job.owner) else { return }
         for index in job.files.indices {
             let file = job.files[index]
-            let onDisk = files.reconcileTemporary(file.temporaryName,
-                                                  keeping: file.completed ? UInt64.max : file.bytesTransferred,
+            let keeping: UInt64
+            switch trust {
+            case _ where file.completed: keeping = .max
+            case .fileLength: keeping = file.bytesTotal ?? .max
+            case .durableBytes: keeping = file.durableBytes ?? 0
+            case .storedProgress: keeping = file.bytesTransferred
+            }
+            let onDisk = files.reconcileTemporary(file.temporaryName, keeping: keeping,
                                                   owner: owner, resolution: job.pathResolution)
             if file.completed {
                 // A finished file must still be whole; otherwise it is fetched again.
@@ -120,9 +195,11 @@ extension QueueManager {
                     job.files[index].restart()
                 }
             } else if let length = onDisk {
-                job.files[index].bytesTransferred = min(length, file.bytesTransferred)
+                job.files[index].bytesTransferred = min(length, keeping)
+                job.files[index].durableBytes = file.durableBytes.map { min($0, length) }
             } else {
                 job.files[index].bytesTransferred = 0
+                job.files[index].durableBytes = nil
             }
         }
     }

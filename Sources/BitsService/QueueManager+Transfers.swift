@@ -208,6 +208,7 @@ extension QueueManager {
                                           headers: url.scheme == "file" ? [] : job.options.customHeaders,
                                           maxBytesPerSecond: rateLimit(for: job),
                                           http: http)
+            job.files[index].durableBytes = file.durableBytes.map { min($0, offset) }
             if offset != file.bytesTransferred {
                 job.files[index].bytesTransferred = offset
                 observer?.fileChanged(job, index: index, properties: [.bytesTransferred])
@@ -281,6 +282,8 @@ extension QueueManager {
         updateFile(id, i) { file in
             file.bytesTotal = info.totalSize
             file.bytesTransferred = info.writeOffset
+            // What lies beyond the write offset is being replaced.
+            file.durableBytes = file.durableBytes.map { min($0, info.writeOffset) }
             file.entityTag = info.entityTag
             file.lastModifiedText = info.lastModifiedText
             file.lastModified = info.lastModifiedMicroseconds
@@ -301,8 +304,13 @@ extension QueueManager {
         // Published with the progress (or the file's completion), not in a signal of its own.
         markProgress(id, file: i, also: fileChanged)
         noteProgress(id)
-        // Validators are written with the next checkpoint: until then the stored offset is
-        // the old one, which the old validators (or a restart from 0) still cover.
+        // Validators are written with the next checkpoint, due a moment from now: a file still
+        // downloading then can be resumed after a crash (If-Range needs them); a file that is
+        // done by then is stored with its end anyway.
+        let interval = Self.progressCheckpointInterval - Self.validatorCheckpointDelay
+        if let last = runtime[id]?.lastCheckpoint, last.duration(to: clock.now) < interval {
+            runtime[id]?.lastCheckpoint = clock.now - interval
+        }
         checkpointProgress(id)
     }
 

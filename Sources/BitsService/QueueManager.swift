@@ -41,8 +41,11 @@ public actor QueueManager {
         var resolvingProxy = false
         /// Wall-clock microseconds of the last stored change or progress (JobInactivityTimeout).
         var activity: UInt64 = 0
-        /// When the job was last written to the database (progress checkpoints).
+        /// When the job was last written to the database (progress checkpoints), when its
+        /// file being downloaded was last fsynced for `durableBytes`, and whether that runs.
         var lastCheckpoint: ContinuousClock.Instant?
+        var lastDurableCheckpoint: ContinuousClock.Instant?
+        var syncingCheckpoint = false
         /// The upload in progress (upload jobs).
         var upload: UploadRun?
         /// Files opened ahead on the file workers (by index) for their transfers, the

@@ -116,6 +116,21 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
+    /// A fact about the service's own run (`service_fact`), nil when none is stored.
+    public func fact(_ name: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM service_fact WHERE name = ?", arguments: [name])
+        }
+    }
+
+    /// Stores a fact about the service's own run, durably.
+    public func setFact(_ name: String, _ value: String) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO service_fact(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                           arguments: [name, value])
+        }
+    }
+
     // MARK: - Writing
 
     /// Stores the job and its files (only the rows that changed), its activity time, and

@@ -37,6 +37,16 @@ extension JobStore {
                 );
                 """)
         }
+        // Version 3: facts about the service's own run, e.g. the kernel's boot id of the run
+        // that last wrote the queue (after a reboot only fsynced bytes are trusted).
+        migrator.registerMigration("v3-service-facts") { db in
+            try db.execute(sql: """
+                CREATE TABLE service_fact (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -29,6 +29,8 @@ struct BitsDaemon: ParsableCommand {
     var interfaceDirectory: String?
     @Option(name: .long, help: "Take the network state from this file (lines available=…, metered=…) instead of the system's network monitor.")
     var networkStateFile: String?
+    @Option(name: .long, help: ArgumentHelp("Read the kernel's boot id from this file (tests simulate a reboot with it).", visibility: .hidden))
+    var bootIdFile = "/proc/sys/kernel/random/boot_id"
     @Flag(name: .long, help: "Log debug messages.")
     var verbose = false
 
@@ -99,7 +101,9 @@ struct BitsDaemon: ParsableCommand {
             await manager.start(observer: service)
             do {
                 try service.connect(address: bus, networkStateFile: networkStateFile)
-                await manager.restore(queue)
+                let bootID = (try? String(contentsOfFile: bootIdFile, encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                await manager.restore(queue, bootID: bootID.flatMap { $0.isEmpty ? nil : $0 })
                 try service.serve()
             } catch {
                 startError.value = error

@@ -57,7 +57,18 @@ final class BitsDaemon {
         try (config ?? "# bitsd integration tests: built-in defaults\n").write(toFile: path, atomically: true, encoding: .utf8)
         configPath = path
         networkStateFile = "\(directory)/network-state"
+        bootIDFile = "\(directory)/boot_id"
         try setNetwork(available: true, metered: false)
+        try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+            .write(toFile: bootIDFile, atomically: true, encoding: .utf8)
+    }
+
+    /// The file bitsd reads the kernel's boot id from (`--boot-id-file`); starts as the real one.
+    let bootIDFile: String
+
+    /// Makes the next start look like the first after a reboot (a new boot id).
+    func simulateReboot() throws {
+        try (UUID().uuidString.lowercased() + "\n").write(toFile: bootIDFile, atomically: true, encoding: .utf8)
     }
 
     /// The file bitsd takes the network state from (`--network-state-file`).
@@ -76,7 +87,7 @@ final class BitsDaemon {
         }
         var args = [binary, "--address", env.address, "--state-directory", stateDirectory]
         if let configPath { args += ["--config", configPath] }
-        args += ["--network-state-file", networkStateFile]
+        args += ["--network-state-file", networkStateFile, "--boot-id-file", bootIDFile]
         let p = try ManagedProcess(name: "bitsd", command: args, environment: environment, logPath: logPath, cwd: directory)
         process = p
         let ok = waitUntil(timeout: timeout) { env.root.nameHasOwner(BitsNames.service) || !p.isRunning }
