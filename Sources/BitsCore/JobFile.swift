@@ -83,6 +83,13 @@ public struct UploadState: Sendable, Equatable, Codable {
         self.sourceSize = sourceSize
         self.sourceModified = sourceModified
     }
+
+    /// `sourceModified` of a file whose mtime is `seconds` + `nanoseconds`: nanoseconds since
+    /// the epoch, saturating at Int64.min/max (before 1677 or after 2262, e.g. `touch -d
+    /// @100000000000000`) instead of trapping. Such times then all compare equal.
+    public static func modifiedStamp(seconds: Int64, nanoseconds: Int64) -> Int64 {
+        seconds.multipliedSaturating(by: 1_000_000_000).addingSaturating(nanoseconds)
+    }
 }
 
 /// How a job's local paths are looked up in the file system.
