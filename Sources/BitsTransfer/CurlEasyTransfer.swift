@@ -529,6 +529,13 @@ final class CurlEasyTransfer {
             // reading its body failed.
             return .done(.failed(challenge, bytesOnDisk: bytesOnDisk))
         }
+        if result != CURLE_OK, headers.isCut {
+            // The block being received outgrew the 64 KiB kept and never ended: libcurl gives
+            // up on a header block over 300 KiB. A broken or hostile server, not a network fault.
+            let text = buffers.errorText.isEmpty ? FailureMapping.strerror(result) : buffers.errorText
+            let message = "The server of \(displayURL) sent a response header block of more than \(HeaderParsing.maxHeaderBlockBytes) bytes that did not end (\(text))."
+            return .done(.failed(.protocolError(message), bytesOnDisk: bytesOnDisk))
+        }
         if result != CURLE_OK { return .done(.failed(curlFailure(result), bytesOnDisk: bytesOnDisk)) }
         switch phase {
         case .writing:
