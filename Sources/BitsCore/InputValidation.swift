@@ -36,6 +36,10 @@ public enum InputValidation {
     /// or control characters, a host for http(s), an absolute path for file.
     public static func downloadURL(_ value: String) throws -> RemoteURL {
         guard !value.isEmpty else { throw ServiceError.invalidArgs("The remote URL is empty.") }
+        // Messages quote the URL without its password: they may be logged.
+        func quote(_ value: String, limit: Int = 120) -> String {
+            InputValidation.quote(RemoteURL.redactingPassword(value), limit: limit)
+        }
         // The byte count bounds the character count: count Characters only when it must.
         guard value.utf8.count <= JobDefaults.urlMaxLength || value.count <= JobDefaults.urlMaxLength else {
             throw ServiceError.invalidArgs("Remote URL \(quote(value, limit: 60)) is \(value.count) characters long; the limit is \(JobDefaults.urlMaxLength).")
@@ -175,6 +179,53 @@ public struct RemoteURL: Sendable, Equatable {
     }
 }
 
+// MARK: - Redaction
+
+extension RemoteURL {
+    /// `url` with the password of its user information replaced by `***`
+    /// (`https://user:secret@host/` → `https://user:***@host/`), for log lines and messages.
+    /// Text without a `scheme://` prefix is taken as an authority (a `user:secret@proxy:3128`
+    /// entry of ProxyList). The user information ends at the last `@` before the first `/`,
+    /// `?` or `#` of the authority; its password starts after its first `:`. Anything else is
+    /// returned unchanged.
+    public static func redactingPassword(_ url: String) -> String {
+        let bytes = Array(url.utf8)
+        let slash = UInt8(ascii: "/"), colon = UInt8(ascii: ":")
+        var start = 0
+        // "scheme://": the scheme is a letter followed by letters, digits, '+', '-', '.'.
+        if let first = bytes.first, ASCII.isLetter(first),
+           let end = bytes.firstIndex(where: { !(ASCII.isLetter($0) || ASCII.isDigit($0) || $0 == UInt8(ascii: "+")
+                                                 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")) }),
+           bytes.count >= end + 3, bytes[end] == colon, bytes[end + 1] == slash, bytes[end + 2] == slash {
+            start = end + 3
+        }
+        let authorityEnd = bytes[start...].firstIndex(where: {
+            $0 == slash || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#")
+        }) ?? bytes.endIndex
+        guard let at = bytes[start..<authorityEnd].lastIndex(of: UInt8(ascii: "@")),
+              let passwordStart = bytes[start..<at].firstIndex(of: colon) else { return url }
+        return String(decoding: bytes[...passwordStart], as: UTF8.self) + "***"
+            + String(decoding: bytes[at...], as: UTF8.self)
+    }
+
+    /// A ProxyList (entries separated by spaces, `;` or `,`) with the password of every entry
+    /// replaced by `***`; the separators stay as they were.
+    public static func redactingPasswords(inList list: String) -> String {
+        var result = ""
+        var entry = ""
+        for character in list {
+            if character == " " || character == ";" || character == "," {
+                result += redactingPassword(entry)
+                entry = ""
+                result.append(character)
+            } else {
+                entry.append(character)
+            }
+        }
+        return result + redactingPassword(entry)
+    }
+}
+
 // MARK: - Option values
 
 extension InputValidation {
@@ -232,7 +283,7 @@ extension InputValidation {
             let withScheme = entry.contains("://") ? entry : "http://" + entry
             guard let url = RemoteURL(withScheme), !url.host.isEmpty,
                   ["http", "https", "socks4", "socks4a", "socks5", "socks5h"].contains(url.scheme) else {
-                throw ServiceError.invalidArgs("\(what) entry \(quote(entry)) is not a proxy address such as http://proxy.example:3128.")
+                throw ServiceError.invalidArgs("\(what) entry \(quote(RemoteURL.redactingPassword(entry))) is not a proxy address such as http://proxy.example:3128.")
             }
         }
         return value

@@ -47,19 +47,22 @@ public struct Job: Sendable, Equatable, Codable {
         self.modificationTime = now
     }
 
-    /// Sum of the file sizes, nil while any size is unknown (UINT64_MAX on the bus).
+    /// Sum of the file sizes, nil while any size is unknown (UINT64_MAX on the bus). The
+    /// sizes are the servers' word: the sum stops at UInt64.max - 1 rather than wrapping
+    /// around (or reading as "unknown").
     public var bytesTotal: UInt64? {
         var sum: UInt64 = 0
         for file in files {
             guard let total = file.bytesTotal else { return nil }
-            sum &+= total
+            sum = sum.addingSaturating(total)
         }
-        return sum
+        return min(sum, UInt64.max - 1)
     }
 
-    public var bytesTransferred: UInt64 { files.reduce(0) { $0 &+ $1.bytesTransferred } }
-    public var filesTotal: UInt32 { UInt32(files.count) }
-    public var filesTransferred: UInt32 { UInt32(files.filter(\.completed).count) }
+    /// Sum of the files' progress, saturating at UInt64.max.
+    public var bytesTransferred: UInt64 { files.lazy.map(\.bytesTransferred).saturatingSum() }
+    public var filesTotal: UInt32 { UInt32(clamping: files.count) }
+    public var filesTransferred: UInt32 { UInt32(clamping: files.filter(\.completed).count) }
     /// Index of the first file still to transfer (files of a job go in order).
     public var nextFileIndex: Int? { files.firstIndex { !$0.completed } }
 }

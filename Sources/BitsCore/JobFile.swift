@@ -87,6 +87,24 @@ public struct UploadState: Sendable, Equatable, Codable {
         self.sourceSize = sourceSize
         self.sourceModified = sourceModified
     }
+
+    /// `sourceModified` of a file whose mtime is `seconds` + `nanoseconds`: exactly
+    /// seconds × 10^9 + nanoseconds, clamped to Int64 (before 1677 or after 2262, e.g. `touch
+    /// -d @100000000000000`) instead of trapping. Such times then all compare equal.
+    public static func modifiedStamp(seconds: Int64, nanoseconds: Int64) -> Int64 {
+        let billion: Int64 = 1_000_000_000
+        // Whole seconds of `nanoseconds` go to `seconds`: the rest is below 10^9 in size.
+        let whole = seconds.addingSaturating(nanoseconds / billion)
+        let rest = nanoseconds % billion
+        if whole == .max || whole == .min { return whole }  // out of range either way
+        let (product, overflow) = whole.multipliedReportingOverflow(by: billion)
+        if !overflow { return product.addingSaturating(rest) }
+        // Just past the range, one second less in size plus a second's worth of `rest` may fit.
+        let step: Int64 = whole > 0 ? 1 : -1
+        let (nearer, still) = (whole - step).multipliedReportingOverflow(by: billion)
+        if still { return whole > 0 ? .max : .min }
+        return nearer.addingSaturating(rest + step * billion)
+    }
 }
 
 /// How a job's local paths are looked up in the file system.

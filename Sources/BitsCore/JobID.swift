@@ -18,6 +18,19 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible {
 
     private init(hex: String) { self.hex = hex }
 
+    /// Decodes `{"hex": "<32 hex digits>"}`; anything else (a damaged queue database) is a
+    /// decoding error, never a JobID whose `guid` would index past its text.
+    public init(from decoder: Decoder) throws {
+        enum Keys: String, CodingKey { case hex }
+        let container = try decoder.container(keyedBy: Keys.self)
+        let text = try container.decode(String.self, forKey: .hex)
+        guard let id = JobID(pathElement: text) else {
+            throw DecodingError.dataCorruptedError(forKey: .hex, in: container,
+                                                   debugDescription: "not 32 lowercase hex digits")
+        }
+        self = id
+    }
+
     /// Parses a GUID as accepted by `GetJob`: canonical form, optionally in braces, any case.
     public init?(guid text: String) {
         var s = Substring(text)

@@ -18,6 +18,17 @@ public enum UploadProtocol {
     /// refused with 404 (404.13) before the BITS extension sees it (W:bits-iis-extension-properties).
     public static let iisDefaultRequestLimit: UInt64 = 30_000_000
 
+    // MARK: - Caps on server-controlled strings (stored in the queue database)
+
+    /// Longest `BITS-Session-Id` accepted (a GUID is 38 characters); a longer one is "no usable
+    /// BITS-Session-Id".
+    public static let maxSessionIDLength = 256
+    /// Longest `BITS-Host-Id` used (a host name is at most 253 bytes, plus a port); a longer
+    /// one is ignored (no web-farm affinity).
+    public static let maxHostIDLength = 261
+    /// Longest `BITS-Reply-URL` accepted: the URL limit of AddFile (`JobDefaults.urlMaxLength`).
+    public static let maxReplyURLLength = JobDefaults.urlMaxLength
+
     // MARK: - Codes
 
     /// HRESULTs that appear in `BITS-Error-Code` ([MC-BUP] 2.2.1.2; bitsmsg.h).
@@ -137,7 +148,9 @@ public enum UploadProtocol {
     public static func contentRange(of packet: Packet) -> String? {
         guard case .fragment(_, let offset, let length, let total, _) = packet else { return nil }
         if length == 0 { return "bytes */\(total)" }
-        return "bytes \(offset)-\(offset + length - 1)/\(total)"
+        // Saturating: a fragment that would end past the largest offset is never sent, but
+        // its description must not trap.
+        return "bytes \(offset)-\(offset.addingSaturating(length) - 1)/\(total)"
     }
 
     /// The file name without its directories, or nil when nothing is left.
@@ -206,7 +219,10 @@ public enum UploadProtocol {
         /// `BITS-Received-Content-Range`: the next offset the server expects.
         public var receivedContentRange: UInt64? { header("BITS-Received-Content-Range").flatMap { UInt64($0) } }
         public var replyURL: String? { header("BITS-Reply-URL") }
-        public var hostID: String? { header("BITS-Host-Id") }
+        /// `BITS-Host-Id`; nil when longer than `maxHostIDLength` bytes.
+        public var hostID: String? {
+            header("BITS-Host-Id").flatMap { $0.utf8.count <= UploadProtocol.maxHostIDLength ? $0 : nil }
+        }
         /// `BITS-Host-Id-Fallback-Timeout` in seconds (0xFFFFFFFF = infinite, [MC-BUP] 3.1.2.3).
         public var hostIDFallbackTimeout: UInt32? { header("BITS-Host-Id-Fallback-Timeout").flatMap { UInt32($0) } }
         /// `BITS-Error-Code` (the Windows docs' name) or `BITS-Error` ([MC-BUP] 2.2.1.2's), hex.
@@ -355,7 +371,7 @@ public enum UploadProtocol {
                 return .failed(failure(packet, ack, .fatal, .remoteFile, .uploadProtocolMismatch,
                     "the server \(what); we support only \(protocolGUID) (BITS 1.5 upload)."))
             }
-            guard let id = ack.sessionID,
+            guard let id = ack.sessionID, id.utf8.count <= maxSessionIDLength,
                   !id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
                 return .failed(failure(packet, ack, .fatal, .remoteFile, .protocolError,
                     "the Ack carries no usable BITS-Session-Id."))
@@ -363,7 +379,7 @@ public enum UploadProtocol {
             return .sessionCreated(Session(id: id, protocolID: chosen, hostID: ack.hostID,
                                            hostIDFallbackTimeout: ack.hostIDFallbackTimeout))
         case .fragment(_, let offset, let length, let total, _):
-            let end = offset + length
+            let end = offset.addingSaturating(length)
             guard let next = ack.receivedContentRange else {
                 return .failed(rangeMissing(packet, ack))
             }
@@ -382,7 +398,16 @@ public enum UploadProtocol {
                 return .failed(failure(packet, ack, .fatal, .remoteFile, .protocolError,
                     "the final Ack of an upload-reply job carries no BITS-Reply-URL; the server is not set up to reply."))
             }
-            return .fragmentAccepted(nextOffset: next, complete: complete, replyURL: complete ? ack.replyURL : nil)
+            var replyURL = complete ? ack.replyURL : nil
+            if let reply = replyURL, reply.utf8.count > maxReplyURLLength {
+                // Kept in the queue database: an upload job drops it, an upload-reply job fails.
+                guard !replyExpected else {
+                    return .failed(failure(packet, ack, .fatal, .remoteFile, .protocolError,
+                        "the BITS-Reply-URL of the final Ack is \(reply.utf8.count) bytes long; the limit is \(maxReplyURLLength)."))
+                }
+                replyURL = nil
+            }
+            return .fragmentAccepted(nextOffset: next, complete: complete, replyURL: replyURL)
         case .closeSession, .cancelSession:
             return .sessionClosed
         }
@@ -391,7 +416,8 @@ public enum UploadProtocol {
     static func resync(packet: Packet, ack: Ack, offset: UInt64, length: UInt64, total: UInt64,
                        highestSentOffset: UInt64?) -> Outcome {
         guard let next = ack.receivedContentRange else { return .failed(rangeMissing(packet, ack)) }
-        let sentEnd = max(highestSentOffset ?? offset + length, offset + length)
+        let end = offset.addingSaturating(length)
+        let sentEnd = max(highestSentOffset ?? end, end)
         if let bad = badRange(next, total: total, sentEnd: sentEnd) {
             return .failed(failure(packet, ack, .fatal, .remoteFile, .protocolError, bad))
         }

@@ -274,7 +274,7 @@ extension QueueManager {
         var nextDeadline: UInt64?
         for (id, job) in jobs where !job.state.isFinal {
             let activity = runtime[id]?.activity ?? job.modificationTime
-            let deadline = activity &+ timeout
+            let deadline = activity.addingSaturating(timeout)
             if deadline <= now {
                 cancelForInactivity(id)
             } else {

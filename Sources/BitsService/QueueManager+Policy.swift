@@ -38,7 +38,7 @@ extension QueueManager {
         stopTransfer(of: id)
         guard var job = jobs[id] else { return }
         job.lastError = JobError(context: .generalTransport, code: reason.code, description: reason.description)
-        job.errorCount += 1
+        job.errorCount = job.errorCount.addingSaturating(1)
         var changed = enter(.transientError, job: &job)
         changed.formUnion(JobProperty.errorProperties)
         jobs[id] = job

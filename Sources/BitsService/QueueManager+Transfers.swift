@@ -317,7 +317,7 @@ extension QueueManager {
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
         guard let active = current(tid), let state = jobs[active.jobID]?.state else { return }
         let id = active.jobID
-        let bytes = active.progressBase + bytes
+        let bytes = active.progressBase.addingSaturating(bytes)
         var changedBytes = false
         updateFile(id, active.fileIndex) { file in
             changedBytes = file.bytesTransferred != bytes
@@ -414,7 +414,7 @@ extension QueueManager {
         let error = JobError(context: classified.context, code: classified.code,
                              description: classified.description, fileIndex: fileIndex)
         job.lastError = error
-        job.errorCount += 1
+        job.errorCount = job.errorCount.addingSaturating(1)
         let disposition = job.options.usesCustomMethod ? .fatal : classified.disposition
         var next = JobStateMachine.stateAfterFailure(disposition, noProgressTimeout: job.noProgressTimeout)
         var rt = runtime[id] ?? Runtime()

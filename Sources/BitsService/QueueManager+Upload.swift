@@ -73,7 +73,7 @@ extension QueueManager {
     /// A source whose size or modification time differs from AddFile's is fatal (BITS:
     /// BG_E_LOCAL_FILE_CHANGED).
     private func sourceChange(_ descriptor: Int32, state: UploadState, path: String) -> TransferFailure? {
-        guard let stamp = OwnerFiles.stamp(descriptor) else { return .localIO("Cannot inspect the upload source '\(path)'.") }
+        guard let stamp = SourceStamp.of(descriptor) else { return .localIO("Cannot inspect the upload source '\(path)'.") }
         guard stamp.size == state.sourceSize, stamp.modified == state.sourceModified else {
             return .classified(ClassifiedFailure(
                 disposition: .fatal, context: .localFile, code: .localFileChanged,
@@ -118,9 +118,9 @@ extension QueueManager {
         }
         let affinity = UploadProtocol.HostAffinity(originalURL: file.remoteName, hostID: state.hostID,
                                                    fallbackTimeoutSeconds: state.hostIDFallbackTimeout)
-        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(Self.now() &- $0)) }
+        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(clamping: Self.now().subtractingSaturating($0))) }
         if affinity.affinityURL != nil, affinity.shouldFallBack(failingFor: failingFor) {
-            logger.notice("job \(id): Host-Id \(state.hostID ?? "") failed for longer than its fallback timeout; back to \(file.remoteName)")
+            logger.notice("job \(id): Host-Id \(state.hostID ?? "") failed for longer than its fallback timeout; back to \(RemoteURL.redactingPassword(file.remoteName))")
             jobs[id]?.files[index].upload?.hostID = nil
             jobs[id]?.files[index].upload?.hostFailingSince = nil
             persistQuietly(id)
@@ -305,7 +305,7 @@ extension QueueManager {
         let (size, modified) = try await fileWorkers.run {
             let (fd, size) = try files.openSource(path, owner: owner, resolution: resolution)
             defer { close(fd) }
-            return (size, OwnerFiles.stamp(fd)?.modified ?? 0)
+            return (size, SourceStamp.of(fd)?.modified ?? 0)
         }
         var updated = try self.job(id, caller: caller)
         guard updated.files.isEmpty else {

@@ -21,7 +21,7 @@ struct TransferOptions {
         http.allowHTTPSToHTTPRedirect = options.allowHttpsToHttpRedirect
         http.proxy = proxy(options)
         if options.maximumDownloadSize > 0 {
-            let others = job.files.enumerated().filter { $0.offset != fileIndex }.reduce(UInt64(0)) { $0 + $1.element.bytesTransferred }
+            let others = job.files.enumerated().filter { $0.offset != fileIndex }.map(\.element.bytesTransferred).saturatingSum()
             http.maximumSize = options.maximumDownloadSize > others ? options.maximumDownloadSize - others : 1
         }
         http.ranges = job.files[fileIndex].ranges.map { ByteRange(offset: $0.offset, length: $0.length) }

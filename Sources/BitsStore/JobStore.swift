@@ -78,18 +78,30 @@ public final class JobStore: @unchecked Sendable {
 
     /// Every stored job with its files, oldest first. A row whose document cannot be decoded
     /// is reported through `unreadable` and left in place.
+    ///
+    /// Every column is read as the value SQLite holds and checked (`column`), never with
+    /// GRDB's converting subscripts, which trap: a value of the wrong type or out of range (a
+    /// damaged or edited database) makes its job unreadable instead of stopping the daemon at
+    /// every start.
     public func loadJobs(unreadable: (String, Error) -> Void = { _, _ in }) throws -> [StoredJob] {
         try database.read { db in
             var filesByJob: [String: [(Int, String)]] = [:]
             let fileRows = try Row.fetchCursor(db, sql: "SELECT job_id, idx, document FROM file ORDER BY job_id, idx")
             while let row = try fileRows.next() {
-                filesByJob[row["job_id"], default: []].append((row["idx"], row["document"]))
+                guard let jobID = Self.column(row, "job_id", as: String.self) else { continue }
+                // An unreadable index or document makes the job unreadable (indices checked below).
+                let index = Self.column(row, "idx", as: Int64.self).flatMap { Int(exactly: $0) } ?? -1
+                let document = Self.column(row, "document", as: String.self) ?? ""
+                filesByJob[jobID, default: []].append((index, document))
             }
             var result: [StoredJob] = []
             for row in try Row.fetchAll(db, sql: "SELECT id, document, activity FROM job ORDER BY created, id") {
-                let id: String = row["id"]
+                let id = Self.column(row, "id", as: String.self) ?? "(unreadable id)"
                 do {
-                    let jobDocument: String = row["document"]
+                    guard let jobDocument = Self.column(row, "document", as: String.self),
+                          let activity = Self.column(row, "activity", as: Int64.self) else {
+                        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the document or activity of job \(id) is not of its type"))
+                    }
                     var job = try JSONDecoder().decode(Job.self, from: Data(jobDocument.utf8))
                     let fileDocuments = filesByJob[id] ?? []
                     guard fileDocuments.map(\.0) == Array(0..<fileDocuments.count) else {
@@ -98,7 +110,11 @@ public final class JobStore: @unchecked Sendable {
                     committedJobs[job.id] = job
                     job.files = try fileDocuments.map { try JSONDecoder().decode(JobFile.self, from: Data($0.1.utf8)) }
                     committedFiles[job.id] = job.files
-                    result.append(StoredJob(job: job, activity: UInt64(max(0, row["activity"] as Int64))))
+                    // The error's file must be one of the job's files (it becomes an object path).
+                    if let index = job.lastError?.fileIndex, !job.files.indices.contains(index) {
+                        job.lastError?.fileIndex = nil
+                    }
+                    result.append(StoredJob(job: job, activity: UInt64(max(0, activity))))
                 } catch {
                     unreadable(id, error)
                 }
@@ -107,11 +123,22 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
-    /// Temporary files whose AddFile did not commit.
+    /// The value SQLite holds in a column if it is a `T` (Int64, Double, String or Data), else
+    /// nil (NULL, another type, no such column). Never traps.
+    static func column<T>(_ row: Row, _ name: String, as type: T.Type) -> T? {
+        let value: (any DatabaseValueConvertible)? = row[name]
+        return value as? T
+    }
+
+    /// Temporary files whose AddFile did not commit. A row whose owner is not a uid (or whose
+    /// path is not text) is skipped: nobody could delete its file as its owner.
     public func pendingTemporaries() throws -> [PendingTemporary] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT path, owner FROM pending_temporary ORDER BY path").map {
-                PendingTemporary(path: $0["path"], owner: UInt32($0["owner"] as Int64))
+            try Row.fetchAll(db, sql: "SELECT path, owner FROM pending_temporary ORDER BY path").compactMap { row in
+                guard let path = Self.column(row, "path", as: String.self),
+                      let owner = Self.column(row, "owner", as: Int64.self),
+                      let uid = UInt32(exactly: owner) else { return nil }
+                return PendingTemporary(path: path, owner: uid)
             }
         }
     }
@@ -152,8 +179,8 @@ public final class JobStore: @unchecked Sendable {
                 INSERT INTO job (id, owner, state, created, document, activity) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, state = excluded.state,
                     document = excluded.document, activity = excluded.activity
-                """).execute(arguments: [id, Int64(job.owner), job.state.rawValue, Int64(job.creationTime), jobDocument,
-                                         Int64(activity)])
+                """).execute(arguments: [id, Int64(job.owner), job.state.rawValue, Int64(clamping: job.creationTime),
+                                         jobDocument, Int64(clamping: activity)])
             if !changedFiles.isEmpty {
                 let upsert = try db.cachedStatement(sql: """
                     INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)

@@ -54,7 +54,8 @@ final class CurlEasyTransfer {
     private enum Phase { case awaitingResponse, challenged, writing, discarding, alreadyComplete, replanned }
     // Per request.
     private var phase = Phase.awaitingResponse
-    private var headerLines: [String] = []
+    /// The header block being received, capped at `HeaderParsing.maxHeaderBlockBytes`.
+    private var headers = HeaderCollector()
     private var sawRedirect = false
     private var redirectTarget: String?
     /// The 401/407 answer while `phase == .challenged`: curl may retry with credentials.
@@ -191,7 +192,11 @@ final class CurlEasyTransfer {
     func immediateOutcome() -> TransferOutcome? {
         guard let plan, plan.isComplete, let total = plan.totalLength else { return nil }
         if request.resumeOffset > total {
-            if ftruncate(request.destinationDescriptor, off_t(total)) != 0 {
+            guard let length = off_t(exactly: total) else {
+                let failure = FailureMapping.writeFailure(errno: EFBIG, destination: destinationName, source: displayURL)
+                return .failed(failure, bytesOnDisk: request.resumeOffset)
+            }
+            if ftruncate(request.destinationDescriptor, length) != 0 {
                 let failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: displayURL)
                 return .failed(failure, bytesOnDisk: request.resumeOffset)
             }
@@ -202,7 +207,7 @@ final class CurlEasyTransfer {
     /// Sets up the handle (no longer in the multi) for the next request of the transfer.
     func prepareNextRequest() -> TransferFailure? {
         phase = .awaitingResponse
-        headerLines = []
+        headers.reset()
         sawRedirect = false
         redirectTarget = nil
         challenge = nil
@@ -226,13 +231,13 @@ final class CurlEasyTransfer {
             phase = .awaitingResponse
             challenge = nil
             discarded = 0
-            headerLines = [line]
+            headers.start(line)
         } else if phase == .challenged {
             return count  // trailers of the challenge
         } else if HeaderParsing.trimmingLineEnding(line).isEmpty {
             return endOfHeaders() ? count : 0
         } else {
-            headerLines.append(line)
+            headers.append(line)
         }
         return count
     }
@@ -240,13 +245,13 @@ final class CurlEasyTransfer {
     /// A blank line ended a header block: skip interim and followed responses, decide on the
     /// final one. Returns false to abort the request (with `failure` or `restartRequested` set).
     private func endOfHeaders() -> Bool {
-        defer { headerLines = [] }
-        guard let block = HTTPHeaderBlock(lines: headerLines) else { return true }
+        defer { headers.reset() }
+        guard let block = HTTPHeaderBlock(lines: headers.lines) else { return true }
         if block.status >= 100 && block.status < 200 { return true }
         if block.status >= 300 && block.status < 400 && block.status != 304, let location = block.value("Location") {
             let target = resolve(location: location)
             if options.redirectPolicy == .deny {
-                failure = .redirectDenied("Downloading \(displayURL) was redirected to \(redactingPassword(target)) and the job's RedirectPolicy is deny.")
+                failure = .redirectDenied("Downloading \(displayURL) was redirected to \(HeaderParsing.clipped(redactingPassword(target))) and the job's RedirectPolicy is deny.")
                 return false
             }
             sawRedirect = true  // FOLLOWLOCATION: curl goes on to the next response
@@ -410,13 +415,15 @@ final class CurlEasyTransfer {
     }
 
     private func report(_ block: HTTPHeaderBlock, totalSize: UInt64?, writeOffset: UInt64, now: Int64) {
-        let lastModified = block.value("Last-Modified")
+        // Validators are stored with the file: an oversized one counts as absent.
+        let lastModified = HeaderParsing.boundedValue(block.value("Last-Modified"), limit: HeaderParsing.maxLastModifiedBytes)
         let info = ResponseInfo(
             status: block.status, totalSize: totalSize, writeOffset: writeOffset,
-            entityTag: block.value("ETag"), lastModifiedText: lastModified,
+            entityTag: HeaderParsing.boundedValue(block.value("ETag"), limit: HeaderParsing.maxEntityTagBytes),
+            lastModifiedText: lastModified,
             lastModifiedMicroseconds: HeaderParsing.lastModifiedMicroseconds(lastModified),
             acceptsRanges: block.status == 206 || HeaderParsing.acceptsByteRanges(block.value("Accept-Ranges")),
-            effectiveURL: effectiveURL(), headerBlock: block.raw,
+            effectiveURL: reportableEffectiveURL(), headerBlock: block.raw,
             retryAfterSeconds: block.value("Retry-After").flatMap { HeaderParsing.parseRetryAfter($0, now: now) })
         didReport = true
         lastProgressAt = monotonicNanoseconds()
@@ -428,7 +435,7 @@ final class CurlEasyTransfer {
         switch phase {
         case .writing:
             guard let buffer else { return count }
-            if options.maximumSize > 0 && bytesOnDisk + UInt64(count) > options.maximumSize {
+            if options.maximumSize > 0 && bytesOnDisk.addingSaturating(UInt64(count)) > options.maximumSize {
                 failure = .maximumDownloadSizeExceeded("Downloading \(displayURL) went beyond the job's maximum download size of \(options.maximumSize) bytes.")
                 return 0
             }
@@ -436,13 +443,18 @@ final class CurlEasyTransfer {
                 resumeAt = readyAt
                 return bits_curl_writefunc_pause()  // curl keeps the data and re-delivers it
             }
-            if let length = plan?.requestLength, requestWritten + UInt64(count) > length {
+            if let length = plan?.requestLength, requestWritten.addingSaturating(UInt64(count)) > length {
                 failure = .rangeUnsupported("The server sent more than the \(length) bytes of \(plan!.rangeDescription) of \(displayURL).")
                 return 0
             }
             var done = 0
             while done < count {
-                let n = bits_pwrite_unprivileged(request.destinationDescriptor, buffer + done, count - done, Int64(bytesOnDisk))
+                // Past the largest file offset the kernel would refuse the write anyway.
+                guard let position = Int64(exactly: bytesOnDisk) else {
+                    failure = FailureMapping.writeFailure(errno: EFBIG, destination: destinationName, source: displayURL)
+                    return 0
+                }
+                let n = bits_pwrite_unprivileged(request.destinationDescriptor, buffer + done, count - done, position)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
                     failure = FailureMapping.writeFailure(errno: n == 0 ? EIO : errno, destination: destinationName, source: displayURL)
@@ -468,8 +480,8 @@ final class CurlEasyTransfer {
     /// Asks the kernel to start writing out the last `writeback.chunk` bytes written, so the
     /// data goes to disk while the download goes on. Best effort: errors show at fsync.
     private func startWritebackIfDue() {
-        guard let range = writeback.advance(writtenTo: bytesOnDisk, requestStart: bytesOnDisk - requestWritten) else { return }
-        _ = bits_start_writeback(request.destinationDescriptor, Int64(range.lowerBound), Int64(range.count))
+        guard let range = writeback.advance(writtenTo: bytesOnDisk, requestStart: bytesOnDisk.subtractingSaturating(requestWritten)) else { return }
+        _ = bits_start_writeback(request.destinationDescriptor, Int64(clamping: range.lowerBound), Int64(clamping: range.count))
     }
 
     // MARK: - Loop hooks
@@ -517,6 +529,13 @@ final class CurlEasyTransfer {
             // reading its body failed.
             return .done(.failed(challenge, bytesOnDisk: bytesOnDisk))
         }
+        if result != CURLE_OK, headers.isCut {
+            // The block being received outgrew the 64 KiB kept and never ended: libcurl gives
+            // up on a header block over 300 KiB. A broken or hostile server, not a network fault.
+            let text = buffers.errorText.isEmpty ? FailureMapping.strerror(result) : buffers.errorText
+            let message = "The server of \(displayURL) sent a response header block of more than \(HeaderParsing.maxHeaderBlockBytes) bytes that did not end (\(text))."
+            return .done(.failed(.protocolError(message), bytesOnDisk: bytesOnDisk))
+        }
         if result != CURLE_OK { return .done(.failed(curlFailure(result), bytesOnDisk: bytesOnDisk)) }
         switch phase {
         case .writing:
@@ -555,7 +574,7 @@ final class CurlEasyTransfer {
         let text = buffers.errorText
         let context = FailureMapping.CurlContext(
             url: displayURL, errorText: text, connected: connectMicros > 0 || sawResponseBytes,
-            redirected: sawRedirect, redirectTarget: redirectTarget.map(redactingPassword),
+            redirected: sawRedirect, redirectTarget: redirectTarget.map { HeaderParsing.clipped(redactingPassword($0)) },
             receivedResponse: sawResponseBytes, bytesOnDisk: bytesOnDisk, totalSize: totalSize,
             stallSeconds: request.stallTimeoutSeconds, connectTimeoutSeconds: request.connectTimeoutSeconds)
         return FailureMapping.failure(for: result, context)
@@ -565,6 +584,14 @@ final class CurlEasyTransfer {
         var pointer: UnsafePointer<CChar>?
         guard bits_curl_getinfo_str(handle, CURLINFO_EFFECTIVE_URL, &pointer) == CURLE_OK, let pointer else { return url }
         return String(cString: pointer)
+    }
+
+    /// The effective URL as reported (RedirectPolicy allow-report makes it the file's
+    /// RemoteName): only a URL AddFile would take (`InputValidation.downloadURL`: at most
+    /// 2,200 characters, no spaces or control characters), else "" (not reported).
+    private func reportableEffectiveURL() -> String {
+        let url = effectiveURL()
+        return (try? InputValidation.downloadURL(url)) == nil ? "" : url
     }
 
     /// A Location value made absolute against the URL of the response that carried it.

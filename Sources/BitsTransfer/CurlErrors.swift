@@ -114,22 +114,9 @@ enum FailureMapping {
     }
 }
 
-/// `url` with the password of its user information (if any) masked, for messages.
-func redactingPassword(_ url: String) -> String {
-    let chars = Array(url)
-    // The authority starts after "scheme://" and ends at the first "/", "?" or "#".
-    var start = 0
-    while start + 2 < chars.count && !(chars[start] == ":" && chars[start + 1] == "/" && chars[start + 2] == "/") {
-        start += 1
-    }
-    guard start + 2 < chars.count else { return url }
-    start += 3
-    var end = start
-    while end < chars.count && chars[end] != "/" && chars[end] != "?" && chars[end] != "#" { end += 1 }
-    guard let at = chars[start..<end].lastIndex(of: "@"),
-          let colon = chars[start..<at].firstIndex(of: ":") else { return url }
-    return String(chars[..<colon]) + ":***" + String(chars[at...])
-}
+/// `url` with the password of its user information (if any) masked, for messages
+/// (`RemoteURL.redactingPassword`).
+func redactingPassword(_ url: String) -> String { RemoteURL.redactingPassword(url) }
 
 /// A readable name for a descriptor (its path via /proc/self/fd), for messages.
 public func descriptorName(_ fd: Int32) -> String {

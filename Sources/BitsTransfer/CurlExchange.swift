@@ -15,7 +15,8 @@ final class CurlExchange {
     private let buffers = CurlRequestBuffers()
     private let displayURL: String
 
-    private var headerLines: [String] = []
+    /// The header block being received, capped at `HeaderParsing.maxHeaderBlockBytes`.
+    private var headers = HeaderCollector()
     private var finalBlock: HTTPHeaderBlock?
     private var body: [UInt8] = []
     private var truncated = false
@@ -86,13 +87,18 @@ final class CurlExchange {
         let remaining = body.length - min(bytesSent, body.length)
         let wanted = Int(min(UInt64(count), remaining))
         guard wanted > 0 else { return 0 }
-        let got = pread(body.descriptor, buffer, wanted, off_t(body.offset + bytesSent))
+        let (position, overflow) = body.offset.addingReportingOverflow(bytesSent)
+        guard !overflow, let offset = off_t(exactly: position) else {
+            readFailure = .localIO("The upload fragment at offset \(body.offset) lies beyond the largest file offset.")
+            return Int(CURL_READFUNC_ABORT)
+        }
+        let got = pread(body.descriptor, buffer, wanted, offset)
         if got < 0 {
             readFailure = FailureMapping.readFailure(errno: errno, source: "the upload source")
             return Int(CURL_READFUNC_ABORT)
         }
         if got == 0 {
-            readFailure = .localIO("The upload source ended at \(body.offset + bytesSent) bytes, before the \(body.length) bytes of this fragment were read (it was changed).")
+            readFailure = .localIO("The upload source ended at \(position) bytes, before the \(body.length) bytes of this fragment were read (it was changed).")
             return Int(CURL_READFUNC_ABORT)
         }
         bytesSent += UInt64(got)
@@ -114,19 +120,19 @@ final class CurlExchange {
         sawResponse = true
         let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: count), as: UTF8.self)
         if HeaderParsing.statusCode(ofStatusLine: line) != nil {
-            headerLines = [line]
+            headers.start(line)
         } else if HeaderParsing.trimmingLineEnding(line).isEmpty {
-            if let block = HTTPHeaderBlock(lines: headerLines), block.status >= 200 { finalBlock = block }
-            headerLines = []
+            if let block = HTTPHeaderBlock(lines: headers.lines), block.status >= 200 { finalBlock = block }
+            headers.reset()
         } else {
-            headerLines.append(line)
+            headers.append(line)
         }
         return count
     }
 
     fileprivate func receiveBody(_ buffer: UnsafeMutablePointer<CChar>?, count: Int) -> Int {
         guard let buffer else { return count }
-        let room = max(0, request.maxResponseBytes - body.count)
+        let room = max(0, request.maxResponseBytes.subtractingSaturating(body.count))
         if count > room { truncated = true }
         body.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: min(count, room)))
         return count

@@ -114,7 +114,7 @@ final class CurlMultiLoop: @unchecked Sendable {
                 transfer.resumeIfDue(now: now)
                 transfer.reportProgressIfDue(now: now)
                 if let due = transfer.resumeAt {
-                    timeout = min(timeout, due > now ? (due - now + 999_999) / 1_000_000 : 0)
+                    timeout = min(timeout, due > now ? (due - now).addingSaturating(999_999) / 1_000_000 : 0)
                 }
             }
             if !active.isEmpty { collectFinished() }  // an unpause may have ended a transfer
@@ -170,15 +170,15 @@ final class CurlMultiLoop: @unchecked Sendable {
             end(id, .failed(failure, bytesOnDisk: request.resumeOffset))
         }
         guard active[id] == nil else {
-            return fail(.other("Transfer \(id) is already running in the engine (while starting \(url))."))
+            return fail(.other("Transfer \(id) is already running in the engine (while starting \(redactingPassword(url)))."))
         }
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
-            return fail(.protocolError("\(url) is not an http or https URL."))
+            return fail(.protocolError("\(redactingPassword(url)) is not an http or https URL."))
         }
         var reused = idleHandles.popLast()
         guard var handle = reused ?? curl_easy_init() else {
-            return fail(.other("curl_easy_init failed (while starting \(url))."))
+            return fail(.other("curl_easy_init failed (while starting \(redactingPassword(url)))."))
         }
         var transfer = CurlEasyTransfer(request: request, url: url, handle: handle, delegate: delegate)
         while let failure = transfer.configure(userAgent: userAgent) {
@@ -202,7 +202,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         guard code == CURLM_OK else {
             withExtendedLifetime(transfer) { recycle(handle) }
             let text = curl_multi_strerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
-            return fail(.other("curl multi error \(code.rawValue): \(text) (while starting \(url))."))
+            return fail(.other("curl multi error \(code.rawValue): \(text) (while starting \(redactingPassword(url)))."))
         }
         active[id] = transfer
         byHandle[handle] = transfer

@@ -22,16 +22,26 @@ struct HTTPHeaderBlock: Equatable {
 
     /// Parses a status line and header lines (with or without line endings). Nil when the
     /// first line is not an HTTP status line.
-    init?(lines: [String]) {
+    ///
+    /// At most `maxRawBytes` of the block are kept, whole lines from the start: the first line
+    /// that would make `raw` longer, and every line after it, are dropped (from `fields` too).
+    /// A status line longer than the cap still gives the status, with an empty `raw`.
+    init?(lines: [String], maxRawBytes: Int = HeaderParsing.maxHeaderBlockBytes) {
         guard let first = lines.first, let status = HeaderParsing.statusCode(ofStatusLine: first) else {
             return nil
         }
         self.status = status
         var fields: [(name: String, value: String)] = []
-        var raw = HeaderParsing.trimmingLineEnding(first) + "\r\n"
+        let statusLine = HeaderParsing.trimmingLineEnding(first)
+        var raw = ""
+        var kept = statusLine.utf8.count + 2
+        if kept <= maxRawBytes { raw = statusLine + "\r\n" }
         for line in lines.dropFirst() {
+            guard kept <= maxRawBytes else { break }
             let text = HeaderParsing.trimmingLineEnding(line)
             if text.isEmpty { continue }
+            kept += text.utf8.count + 2
+            guard kept <= maxRawBytes else { break }
             raw += text + "\r\n"
             guard let colon = text.utf8.firstIndex(of: 0x3A) else { continue }
             let name = text[..<colon].trimmingASCIIWhitespace()
@@ -56,8 +66,65 @@ struct ContentRange: Equatable {
     var total: UInt64?
 }
 
+/// The lines of one header block as libcurl delivers them (see `HTTPHeaderBlock`), keeping
+/// whole lines from the start up to `limit` bytes as `HTTPHeaderBlock.raw` counts them (CRLF
+/// endings) and dropping the rest as they arrive, so a server cannot make it grow without
+/// bound. The status line is always kept (libcurl caps one line at 100 KiB).
+struct HeaderCollector {
+    let limit: Int
+    private(set) var lines: [String] = []
+    /// Bytes of `lines` as stored in `raw`.
+    private(set) var bytes = 0
+    /// A line was dropped: every later line of the block is dropped too.
+    private(set) var isCut = false
+
+    init(limit: Int = HeaderParsing.maxHeaderBlockBytes) { self.limit = limit }
+
+    /// A status line starts a new block.
+    mutating func start(_ statusLine: String) {
+        lines = [statusLine]
+        bytes = HeaderParsing.trimmingLineEnding(statusLine).utf8.count + 2
+        isCut = bytes > limit
+    }
+
+    /// A header line of the current block (a blank line ends the block and is not added).
+    mutating func append(_ line: String) {
+        guard !isCut else { return }
+        let size = HeaderParsing.trimmingLineEnding(line).utf8.count + 2
+        guard bytes + size <= limit else {
+            isCut = true
+            return
+        }
+        bytes += size
+        lines.append(line)
+    }
+
+    mutating func reset() {
+        lines = []
+        bytes = 0
+        isCut = false
+    }
+}
+
 /// Pure parsing of HTTP header values, testable without a network.
 enum HeaderParsing {
+    /// The most of a response's header block kept (`ResponseHeaders`, and the headers of an
+    /// upload packet's answer): 64 KiB, whole lines from the start.
+    static let maxHeaderBlockBytes = 65_536
+    /// Longest `ETag` kept as a validator (it is stored with the file and sent back as
+    /// If-Range); a longer one is treated as absent.
+    static let maxEntityTagBytes = 1_024
+    /// Longest `Last-Modified` text kept (an HTTP date is 29 characters); a longer one is
+    /// treated as absent.
+    static let maxLastModifiedBytes = 128
+    /// Server text (a redirect's Location) quoted in an error description is cut after this
+    /// many bytes.
+    static let maxQuotedServerTextBytes = 1_024
+    /// The dates an HTTP date can name, in seconds since the epoch: curl parses none before
+    /// 1583-01-01 00:00:00 GMT, and a year has four digits, so none after
+    /// 9999-12-31 23:59:59 GMT. Outside: unknown (nil).
+    static let httpDateRange: ClosedRange<Int64> = -12_212_553_600 ... 253_402_300_799
+
     /// `HTTP/1.1 206 Partial Content` → 206. Nil for anything else.
     static func statusCode(ofStatusLine line: String) -> Int? {
         // Bytes, not Characters: this runs for every header line of every response.
@@ -111,7 +178,8 @@ enum HeaderParsing {
     }
 
     /// Retry-After as seconds from `now`: either delta-seconds or an HTTP date (a date in the
-    /// past gives 0). Nil when malformed. Clamped to UInt32.
+    /// past gives 0). Nil when malformed (also a date outside `httpDateRange`). Clamped to
+    /// UInt32.
     static func parseRetryAfter(_ value: String, now: Int64) -> UInt32? {
         let text = value.trimmingASCIIWhitespace()
         if text.isEmpty { return nil }
@@ -120,25 +188,40 @@ enum HeaderParsing {
             return UInt32(clamping: seconds)
         }
         guard let date = parseHTTPDate(text) else { return nil }
-        return UInt32(clamping: max(0, date - now))
+        return UInt32(clamping: max(0, date.subtractingSaturating(now)))
     }
 
     /// Seconds since the epoch of an HTTP date (RFC 7231 IMF-fixdate, RFC 850, asctime), via
-    /// `curl_getdate`. Nil when unparseable.
+    /// `curl_getdate`. Nil when unparseable or outside `httpDateRange` (a year after 9999 is
+    /// no HTTP date, and its microseconds may not even fit 64 bits).
     static func parseHTTPDate(_ value: String) -> Int64? {
         let seconds = curl_getdate(value, nil)
-        return seconds == -1 ? nil : Int64(seconds)
+        guard seconds != -1, let date = Int64(exactly: seconds), httpDateRange.contains(date) else { return nil }
+        return date
     }
 
-    /// Microseconds since the epoch of a Last-Modified value; 0 when absent, unparseable or
-    /// before the epoch.
+    /// Microseconds since the epoch of a Last-Modified value; 0 (unknown) when absent,
+    /// unparseable, outside `httpDateRange` or before the epoch.
     static func lastModifiedMicroseconds(_ value: String?) -> UInt64 {
         guard let value, let seconds = parseHTTPDate(value), seconds > 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000
+        let (micros, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? 0 : micros
     }
 
-    /// IMF-fixdate text (`Wed, 01 Jan 2020 00:00:00 GMT`) of a time in seconds since the epoch.
-    static func httpDate(epochSeconds: Int64) -> String {
+    /// The Last-Modified of a local file whose mtime is `seconds` + `nanoseconds`: its HTTP
+    /// date, and microseconds since the epoch. (nil, 0) — unknown — when no HTTP date can name
+    /// it (outside `httpDateRange`); microseconds 0 before the epoch (as for servers).
+    static func lastModified(epochSeconds seconds: Int64, nanoseconds: Int) -> (text: String?, microseconds: UInt64) {
+        guard let text = httpDate(epochSeconds: seconds) else { return (nil, 0) }
+        guard seconds > 0 else { return (text, 0) }
+        let fraction = UInt64(clamping: min(max(nanoseconds, 0), 999_999_999) / 1000)
+        return (text, UInt64(seconds).multipliedSaturating(by: 1_000_000).addingSaturating(fraction))
+    }
+
+    /// IMF-fixdate text (`Wed, 01 Jan 2020 00:00:00 GMT`) of a time in seconds since the
+    /// epoch; nil outside `httpDateRange`.
+    static func httpDate(epochSeconds: Int64) -> String? {
+        guard httpDateRange.contains(epochSeconds) else { return nil }
         let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         var t = time_t(epochSeconds)
@@ -148,6 +231,27 @@ enum HeaderParsing {
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(days[dayIndex]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+
+    /// A validator or date header value as kept: nil when absent or longer than `limit` bytes.
+    static func boundedValue(_ value: String?, limit: Int) -> String? {
+        guard let value, value.utf8.count <= limit else { return nil }
+        return value
+    }
+
+    /// `text` cut after at most `limit` bytes (at a character boundary, marked with "…"), for
+    /// quoting server text in error descriptions.
+    static func clipped(_ text: String, limit: Int = maxQuotedServerTextBytes) -> String {
+        guard text.utf8.count > limit else { return text }
+        var end = text.startIndex
+        var used = 0
+        for index in text.indices {
+            let size = text[index].utf8.count
+            guard used + size <= limit else { break }
+            used += size
+            end = text.index(after: index)
+        }
+        return String(text[..<end]) + "…"
     }
 
     /// `Accept-Ranges` lists the `bytes` unit.

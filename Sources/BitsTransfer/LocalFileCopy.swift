@@ -40,9 +40,15 @@ final class LocalFileCopy: @unchecked Sendable {
         guard fstat(sourceFD, &info) == 0 else {
             return .failed(FailureMapping.readFailure(errno: errno, source: sourceName), bytesOnDisk: request.resumeOffset)
         }
+        // Every offset below is at most `size`: it must be a file offset (off_t).
+        guard off_t(exactly: size) != nil else {
+            let message = "The source \(sourceName) claims \(size) bytes, more than the largest file offset."
+            return .failed(.localIO(message), bytesOnDisk: request.resumeOffset)
+        }
+        // A modification time no HTTP date can name (after the year 9999, e.g. `touch -d
+        // @100000000000000`) is unknown: no Last-Modified, no If-Range match.
         let mtimeSeconds = Int64(info.st_mtim.tv_sec)
-        let mtimeMicros = mtimeSeconds > 0
-            ? UInt64(mtimeSeconds) * 1_000_000 + UInt64(info.st_mtim.tv_nsec / 1000) : 0
+        let lastModified = HeaderParsing.lastModified(epochSeconds: mtimeSeconds, nanoseconds: Int(info.st_mtim.tv_nsec))
 
         // Restart when the offset is past the source, or the If-Range date no longer matches.
         var offset = request.resumeOffset
@@ -55,8 +61,8 @@ final class LocalFileCopy: @unchecked Sendable {
         }
         delegate.transfer(request.id, didReceive: ResponseInfo(
             status: 0, totalSize: size, writeOffset: offset, entityTag: nil,
-            lastModifiedText: HeaderParsing.httpDate(epochSeconds: mtimeSeconds),
-            lastModifiedMicroseconds: mtimeMicros, acceptsRanges: true, effectiveURL: "",
+            lastModifiedText: lastModified.text,
+            lastModifiedMicroseconds: lastModified.microseconds, acceptsRanges: true, effectiveURL: "",
             headerBlock: "", retryAfterSeconds: nil))
 
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
@@ -90,7 +96,7 @@ final class LocalFileCopy: @unchecked Sendable {
                 offset += UInt64(n)
             }
             if let range = writeback.advance(writtenTo: offset, requestStart: start) {
-                _ = bits_start_writeback(destination, Int64(range.lowerBound), Int64(range.count))
+                _ = bits_start_writeback(destination, Int64(clamping: range.lowerBound), Int64(clamping: range.count))
             }
             let now = monotonicNanoseconds()
             if now &- lastReportAt >= 100_000_000 && offset != lastReported && offset < size {

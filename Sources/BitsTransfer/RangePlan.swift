@@ -5,6 +5,12 @@
 /// Destination offsets count bytes of the ranges only: range k starts in the destination where
 /// range k-1 ended. A to-EOF range has an unknown length until a response announced the size
 /// of the remote file.
+///
+/// Offsets come from the caller (D-Bus), the bytes on disk and the server: every sum here
+/// saturates at UInt64.max instead of trapping. A position no request can reach (a resume
+/// offset beyond what a to-EOF range at the very end of the offset space can hold) puts the
+/// request at UInt64.max, which no server can satisfy: the transfer then fails with a range
+/// error.
 struct RangePlan: Equatable {
     struct Segment: Equatable {
         /// Offset in the remote file.
@@ -43,32 +49,38 @@ struct RangePlan: Equatable {
     /// Every segment is on disk.
     var isComplete: Bool { index >= segments.count }
 
-    /// Sum of the segment lengths (the destination's final size), nil while a length is unknown.
+    /// Sum of the segment lengths (the destination's final size, saturating), nil while a
+    /// length is unknown.
     var totalLength: UInt64? {
         var sum: UInt64 = 0
         for segment in segments {
             guard let length = segment.length else { return nil }
-            sum += length
+            sum = sum.addingSaturating(length)
         }
         return sum
     }
 
-    /// Destination offset where the next request's bytes go.
+    /// Destination offset where the next request's bytes go (saturating).
     var requestDestinationOffset: UInt64 {
         var sum: UInt64 = 0
-        for segment in segments.prefix(index) { sum += segment.length ?? 0 }
+        for segment in segments.prefix(index) { sum = sum.addingSaturating(segment.length ?? 0) }
         guard !isComplete else { return sum }
-        return sum + (requestStart - segments[index].offset)
+        return sum.addingSaturating(requestStart.subtractingSaturating(segments[index].offset))
     }
 
     /// Last remote byte the next request asks for; nil for a to-EOF range of unknown length.
+    /// (A segment never ends past UInt64.max: `init` makes such a range to-EOF, and `resolve`
+    /// ends one at the file's size.)
     var requestEnd: UInt64? {
         guard !isComplete, let length = segments[index].length else { return nil }
-        return segments[index].offset + length - 1
+        return segments[index].offset.addingSaturating(length) - 1
     }
 
-    /// Bytes the next request should bring; nil while unknown.
-    var requestLength: UInt64? { requestEnd.map { $0 - requestStart + 1 } }
+    /// Bytes the next request should bring (0 when the request starts past the segment's
+    /// end); nil while unknown.
+    var requestLength: UInt64? {
+        requestEnd.map { $0 >= requestStart ? ($0 - requestStart).addingSaturating(1) : 0 }
+    }
 
     /// CURLOPT_RANGE value of the next request: `a-b`, or `a-` for a to-EOF range.
     var rangeSpec: String {
@@ -93,7 +105,7 @@ struct RangePlan: Equatable {
         for (i, segment) in segments.enumerated() {
             if let length = segment.length {
                 if segment.offset >= size || length > size - segment.offset {
-                    return "the range bytes \(segment.offset)-\(segment.offset + length - 1) lies beyond the end of the file (\(size) bytes)"
+                    return "the range bytes \(segment.offset)-\(segment.offset.addingSaturating(length) - 1) lies beyond the end of the file (\(size) bytes)"
                 }
             } else {
                 if segment.offset >= size {
@@ -115,16 +127,16 @@ struct RangePlan: Equatable {
     }
 
     /// Places the next request at destination offset `destination` (the lengths before it
-    /// must be known; a to-EOF segment of unknown length takes the rest).
+    /// must be known; a to-EOF segment of unknown length takes the rest, up to UInt64.max).
     mutating func position(at destination: UInt64) {
         var start: UInt64 = 0
         for (i, segment) in segments.enumerated() {
-            if let length = segment.length, destination >= start + length {
-                start += length
+            if let length = segment.length, destination - start >= length {
+                start += length  // ≤ destination
                 continue
             }
             index = i
-            requestStart = segment.offset + (destination - start)
+            requestStart = segment.offset.addingSaturating(destination - start)
             return
         }
         index = segments.count

@@ -26,9 +26,9 @@ struct RatePacer {
     /// time at which they may be accepted (nothing is counted then; offer them again).
     mutating func admit(_ count: Int, now: UInt64) -> UInt64? {
         if start == 0 { start = now }
-        let needed = accepted + UInt64(count)
+        let needed = accepted.addingSaturating(UInt64(clamping: count))
         if needed > burst {
-            let readyAt = start + UInt64(Double(needed - burst) / Double(cap) * 1e9)
+            let readyAt = Self.time(start, plus: needed - burst, at: cap)
             if readyAt > now { return readyAt }
         }
         accepted = needed
@@ -41,9 +41,18 @@ struct RatePacer {
     mutating func retarget(cap newCap: UInt64, now: UInt64) {
         var from = now
         if start != 0 && accepted > burst {
-            let due = start + UInt64(Double(accepted - burst) / Double(cap) * 1e9)
+            let due = Self.time(start, plus: accepted - burst, at: cap)
             from = max(now, due)
         }
         self = RatePacer(cap: newCap, emptyAt: from)
+    }
+
+    /// `start` plus the nanoseconds `bytes` take at `cap` bytes per second, saturating at
+    /// UInt64.max (a far-off time, not a trap, for absurd byte counts or a cap of 0).
+    static func time(_ start: UInt64, plus bytes: UInt64, at cap: UInt64) -> UInt64 {
+        let nanoseconds = Double(bytes) / Double(max(cap, 1)) * 1e9
+        // 2^64 is exactly representable; anything at or above it does not fit.
+        let delay = nanoseconds < 18_446_744_073_709_551_616.0 ? UInt64(nanoseconds) : UInt64.max
+        return start.addingSaturating(delay)
     }
 }

@@ -59,6 +59,11 @@ parameters are ignored, so tests may add e.g. ``&tag=x`` to make URLs unique):
                               require Basic or RFC 7616 Digest (MD5, qop=auth)
                               credentials; user/pass default to user/pass
     lastmod=UNIX_SECONDS      override Last-Modified (and the ETag)
+    lastmod-text=TEXT         send TEXT as the Last-Modified value (any text, e.g. a
+                              date in the year 999999); validators are unchanged
+    headerpad=BYTES           a huge header block: after the regular headers (and
+                              Content-Length), about BYTES bytes of ``X-Pad-NNNNNN``
+                              lines of at most 1000 bytes each (CRLF included)
     ``after`` defaults to 0.  For PUT, drop/reset/stall trigger after N
     request-body bytes have been received (the file is then not written).
     Order of evaluation: auth, times, delay, redirect, status, content.
@@ -176,6 +181,19 @@ def parse_gen_size(token: str) -> int | None:
 # --------------------------------------------------------------------------
 # HTTP helpers (pure functions)
 # --------------------------------------------------------------------------
+
+def pad_header_lines(total: int) -> Iterator[tuple[str, str]]:
+    """(name, value) pairs whose lines (``Name: value\\r\\n``) add up to about ``total``
+    bytes, each at most 1000 bytes long."""
+    index = 0
+    while total > 0:
+        name = f"X-Pad-{index:06d}"
+        overhead = len(name) + 4  # ": " and CRLF
+        size = min(1000, max(total, overhead + 1))
+        yield name, "p" * (size - overhead)
+        total -= size
+        index += 1
+
 
 def http_date(seconds: int) -> str:
     """RFC 7231 IMF-fixdate, e.g. ``Wed, 01 Jan 2020 00:00:00 GMT``."""
@@ -334,6 +352,8 @@ class Switches:
     user: str = "user"
     password: str = "pass"
     lastmod: int | None = None
+    lastmod_text: str | None = None
+    headerpad: int = 0
 
     @classmethod
     def parse(cls, query: str) -> "Switches":
@@ -352,6 +372,8 @@ class Switches:
             user=q.get("user", "user"),
             password=q.get("pass", "pass"),
             lastmod=_num(q, "lastmod", None, int),
+            lastmod_text=_header_safe("lastmod-text", q.get("lastmod-text")),
+            headerpad=_num(q, "headerpad", 0, int),
         )
         if sw.fault is not None and sw.fault not in KNOWN_FAULTS:
             raise BadRequest(f"unknown fault {sw.fault!r}")
@@ -759,6 +781,8 @@ class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
                 self.send_header("Connection", "close")
             else:
                 self.send_header("Content-Length", str(length))
+            for name, value in pad_header_lines(sw.headerpad):
+                self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":  # GET and POST carry the body
                 self._write_body(chunks, sw)
@@ -778,7 +802,8 @@ class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
 
     def _plan(self, res: Resource, sw: Switches):
         """(status, headers, content length or None, body chunks)."""
-        headers = [("Last-Modified", http_date(res.mtime)), ("ETag", res.etag)]
+        last_modified = sw.lastmod_text if sw.lastmod_text is not None else http_date(res.mtime)
+        headers = [("Last-Modified", last_modified), ("ETag", res.etag)]
         if sw.fault not in ("norange", "nolength"):
             headers.append(("Accept-Ranges", "bytes"))
         ranges = self._selected_ranges(res, sw)

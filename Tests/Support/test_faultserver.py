@@ -339,6 +339,38 @@ class FaultServerTest(unittest.TestCase):
                                          "If-Range": "Sun, 13 Sep 2020 12:26:40 GMT"})
         self.assertEqual((resp.status, body), (206, DATA[:4]))
 
+    def test_lastmod_text(self):
+        text = "Sat, 01 Jan 999999 00:00:00 GMT"
+        resp, body = self.fetch("/data.bin?lastmod-text=" + text.replace(" ", "%20"))
+        self.assertEqual((resp.status, body), (200, DATA))
+        self.assertEqual(resp.getheader("Last-Modified"), text)
+        resp, _ = self.fetch("/data.bin?lastmod-text=a%0Db")
+        self.assertEqual(resp.status, 400)
+
+    def test_headerpad(self):
+        for pad in (1, 5000, 200_000):
+            sock = self.raw_request(f"/data.bin?headerpad={pad}")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "connection closed inside the header block")
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            padding = [line for line in lines if line.startswith(b"X-Pad-")]
+            self.assertTrue(padding)
+            self.assertTrue(all(len(line) + 2 <= 1000 for line in padding))
+            self.assertLessEqual(abs(sum(len(line) + 2 for line in padding) - pad), 20)
+            # The regular headers come first, then the padding.
+            names = [line.split(b":")[0] for line in lines[1:]]
+            self.assertLess(names.index(b"Content-Length"), names.index(padding[0].split(b":")[0]))
+            while len(rest) < len(DATA):
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk)
+                rest += chunk
+            self.assertEqual(rest, DATA)
+        self.assertEqual(list(faultserver.pad_header_lines(0)), [])
+
     # ---- generated content --------------------------------------------------
 
     def test_gen_bytes_formula(self):
