@@ -121,7 +121,7 @@ extension QueueManager {
         case .notExecutable(let message):
             logger.notice("job \(id): \(message)")
             job.lastError = JobError(context: .queueManagerNotification, code: .notifyFailed, description: message)
-            job.errorCount += 1
+            job.errorCount = job.errorCount.addingSaturating(1)
             jobs[id] = job
             observer?.jobChanged(job, properties: JobProperty.errorProperties)
         }

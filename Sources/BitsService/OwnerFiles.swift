@@ -167,13 +167,6 @@ public struct OwnerFiles: Sendable {
         }
     }
 
-    /// Size and modification time (ns since the epoch) of an open file, to notice changes.
-    public static func stamp(_ descriptor: Int32) -> (size: UInt64, modified: Int64)? {
-        var st = stat()
-        guard fstat(descriptor, &st) == 0 else { return nil }
-        return (UInt64(st.st_size), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
-    }
-
     /// Reads a small file (a PEM certificate or key) as the owner, up to `limit` bytes.
     public func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int,
                               resolution: PathResolution) throws -> [UInt8] {

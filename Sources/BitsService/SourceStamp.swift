@@ -2,8 +2,7 @@ import BitsCore
 import Foundation
 
 /// Size and modification time (ns since the epoch) of an open upload source, to notice
-/// changes: the same values as `OwnerFiles.stamp`, except that a modification time whose
-/// nanoseconds do not fit 64 bits (after 2262, e.g. `touch -d @100000000000000`) saturates
+/// changes. A modification time whose nanoseconds do not fit 64 bits (after 2262, e.g. `touch -d @100000000000000`) saturates
 /// (`UploadState.modifiedStamp`) instead of trapping the daemon at AddFile.
 enum SourceStamp {
     static func of(_ descriptor: Int32) -> (size: UInt64, modified: Int64)? {
