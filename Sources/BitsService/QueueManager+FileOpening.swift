@@ -30,6 +30,9 @@ extension QueueManager {
         let upload: Bool
         let umask: UInt32
         let sourcePath: String?
+        /// The download cannot resume from the bytes on disk (no validators, dynamic content,
+        /// a custom method): its temporary file is emptied here.
+        let restartsFromZero: Bool
     }
 
     /// The opened descriptors of file `index`, or why they could not be opened; nil when the
@@ -59,7 +62,8 @@ extension QueueManager {
             let source = (try? InputValidation.downloadURL(file.remoteName)).flatMap { $0.scheme == "file" ? $0.path : nil }
             return OpenOrder(index: index, path: job.type == .download ? file.temporaryName : file.localName,
                              upload: job.type != .download, umask: file.creationMask,
-                             sourcePath: job.type == .download ? source : nil)
+                             sourcePath: job.type == .download ? source : nil,
+                             restartsFromZero: !Self.canResume(file, in: job))
         }
         rt.opening.formUnion(wanted)
         runtime[id] = rt
@@ -85,6 +89,13 @@ extension QueueManager {
         }
     }
 
+    /// Whether a download file may resume from the bytes on disk: only when the server's
+    /// validators are known, and never for dynamic content or a custom method (BITS restarts
+    /// those).
+    static func canResume(_ file: JobFile, in job: Job) -> Bool {
+        (file.entityTag != nil || file.lastModifiedText != nil) && !job.options.dynamicContent && !job.options.usesCustomMethod
+    }
+
     /// Runs on a file worker.
     private static func open(_ order: OpenOrder, files: OwnerFiles, owner: OwnerIdentity,
                              resolution: PathResolution) -> Result<OpenedFile, ServiceError> {
@@ -93,7 +104,15 @@ extension QueueManager {
                 let (fd, size) = try files.openSource(order.path, owner: owner, resolution: resolution)
                 return .success(OpenedFile(fd: fd, length: size, source: nil, sourceSize: 0))
             }
-            let (fd, length) = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
+            var (fd, length) = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
+            if order.restartsFromZero && length > 0 {
+                guard ftruncate(fd, 0) == 0 else {
+                    let error = ServiceError(.failed, "'\(order.path)' could not be emptied: \(String(cString: strerror(errno))).")
+                    Glibc.close(fd)
+                    throw error
+                }
+                length = 0
+            }
             guard let sourcePath = order.sourcePath else {
                 return .success(OpenedFile(fd: fd, length: length, source: nil, sourceSize: 0))
             }

@@ -182,12 +182,10 @@ extension QueueManager {
             let files = try opened.get()
             descriptors = files.descriptors
             let (fd, length) = (files.fd, files.length)
-            // Resume from the bytes on disk only when the server's validators are known,
-            // and never for dynamic content or a custom method (BITS restarts those).
-            let canResume = length > 0 && (file.entityTag != nil || file.lastModifiedText != nil)
-                && !job.options.dynamicContent && !job.options.usesCustomMethod
+            // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`).
+            let canResume = length > 0 && Self.canResume(file, in: job)
             let offset = canResume ? length : 0
-            if !canResume && length > 0 { ftruncate(fd, 0) }
+            if !canResume && length > 0 { ftruncate(fd, 0) }  // only if the settings changed since
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
@@ -358,16 +356,11 @@ extension QueueManager {
         case .finished(let bytes):
             let fd = active.descriptors[0]
             let lastModified = jobs[id]!.files[i].lastModified
-            if lastModified > 0 {
-                let seconds = lastModified / 1_000_000
-                let micros = lastModified % 1_000_000
-                var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int(micros * 1000)),
-                             timespec(tv_sec: Int(seconds), tv_nsec: Int(micros * 1000))]
-                futimens(fd, &times)
-            }
-            // Made durable in the background while the next files download (after its times
-            // are set, so they are kept too); Complete waits for what is left.
-            flusher.flush(fd, tag: Self.flushTag(id, file: i))
+            let modified = lastModified > 0
+                ? timespec(tv_sec: Int(lastModified / 1_000_000), tv_nsec: Int(lastModified % 1_000_000 * 1000)) : nil
+            // Its times set and made durable in the background (off this actor) while the next
+            // files download; Complete waits for what is left.
+            flusher.flush(fd, tag: Self.flushTag(id, file: i), modified: modified)
             updateFile(id, i) { file in
                 file.bytesTransferred = bytes
                 if file.bytesTotal == nil { file.bytesTotal = bytes }

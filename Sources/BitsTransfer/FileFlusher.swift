@@ -43,9 +43,10 @@ public final class FileFlusher: @unchecked Sendable {
     }
 
     /// Starts writing back the file behind `descriptor` and schedules its fsync (a duplicate
-    /// descriptor is kept until then). Set its times before: the fsync is what makes them stay.
-    /// `tag` names the file in `takeFailures`.
-    public func flush(_ descriptor: Int32, tag: String) {
+    /// descriptor is kept until then), first setting its modification (and access) time to
+    /// `modified` when given: on this queue, since any of these calls can block on the file's
+    /// file system. `tag` names the file in `takeFailures`.
+    public func flush(_ descriptor: Int32, tag: String, modified: timespec? = nil) {
         let copy = dup(descriptor)
         guard copy >= 0 else {
             if sync(descriptor) != 0 {
@@ -58,6 +59,10 @@ public final class FileFlusher: @unchecked Sendable {
             return
         }
         queue.async {
+            if let modified {
+                var times = [modified, modified]
+                _ = futimens(copy, &times)
+            }
             _ = bits_start_writeback(copy, 0, 0)
             self.started.append((copy, tag))
             self.drain(keeping: self.window)
