@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
-        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "CGLib"], path: "Tests/BitsBusTests",
+        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),
         .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],

@@ -15,8 +15,9 @@ struct IncomingCall: Sendable {
 }
 
 /// The D-Bus face of the service: owns the connection and the loop thread, exports the
-/// manager object and the job/file subtree, decodes calls for `QueueManager`, and publishes
-/// its changes as properties and unicast signals.
+/// manager object and the job/file subtree, hands each call to the harness of its object
+/// (`ManagerHarness`, `JobHarness`, `FileHarness`: decoding, polkit needs, the call into
+/// `QueueManager`), and publishes the queue's changes as properties and unicast signals.
 public final class BusService: @unchecked Sendable {
     let loop = MainLoopThread()
     let manager: QueueManager

@@ -1,0 +1,105 @@
+import BitsCore
+import BitsDBus
+import BitsService
+
+/// Transport of the manager object `/org/example/Bits`: decodes each call, declares what
+/// polkit must be asked, and calls the queue manager. Members:
+///
+/// - `org.example.Bits.Manager`: `CreateJob(s display_name, s type) → (o job)` (exceed-limits
+///   on a limit error), `GetJob(s id) → (o job)` (manage-all-jobs, non-interactive, when the
+///   GUID names another user's job), `ListJobs(b all_users) → (ao jobs)` (manage-all-jobs,
+///   interactive, when `all_users` is true).
+/// - Properties (read-only): `Version`, `MaxJobsPerUser`, `MaxJobsPerMachine`,
+///   `MaxFilesPerJob`, `MaxRangesPerFile`.
+/// - `org.freedesktop.DBus.ObjectManager`: `GetManagedObjects() → (a{oa{sa{sv}}})`.
+struct ManagerHarness: Sendable {
+    let manager: QueueManager
+    let callers: CallerRegistry
+    let version: String
+    /// The manager's property names, in XML order.
+    let propertyNames: [String]
+    /// Encodes jobs and their files for `GetManagedObjects` (shared with the ObjectManager signals).
+    let managedObjects: @Sendable ([Job]) -> Variant
+
+    func plan(_ call: IncomingCall) throws -> CallPlan {
+        switch call.interface {
+        case InterfaceDefinitions.managerName: return try managerMember(call)
+        case InterfaceDefinitions.objectManagerName: return objectManagerMember(call)
+        case PropertiesCall.interface: return properties(try PropertiesCall(call))
+        default: return unsupported(call)
+        }
+    }
+
+    private func managerMember(_ call: IncomingCall) throws -> CallPlan {
+        let args = CallArguments(member: call.method, call.arguments)
+        let manager = self.manager
+        switch call.method {
+        case "CreateJob":
+            let displayName: String = try args(0, "display_name")
+            let type: String = try args(1, "type")
+            return CallPlan(Authorization.none.exceedingLimits) { caller in
+                let job = try await manager.createJob(caller: caller, displayName: displayName, type: type)
+                return [.objectPath(ObjectPaths.job(job.id))]
+            }
+        case "GetJob":
+            let text: String = try args(0, "id")
+            // Another user's job by GUID: as for its object path, never interactive.
+            let authorization = JobID(guid: text).map(Authorization.anotherUsersJob) ?? .none
+            return CallPlan(authorization) { caller in
+                guard let id = JobID(guid: text) else {
+                    throw ServiceError.invalidArgs("Job id '\(InputValidation.quote(text))' is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).")
+                }
+                let job = try await manager.lookUp(id, caller: caller)
+                return [.objectPath(ObjectPaths.job(job.id))]
+            }
+        case "ListJobs":
+            let allUsers: Bool = try args(0, "all_users")
+            let authorization: Authorization = allUsers
+                ? .manageAllJobs(challengeMessage: "Listing every user's jobs needs authentication as an administrator (org.example.bits.manage-all-jobs); call again allowing interactive authorization.")
+                : .none
+            let callers = self.callers, sender = call.invocation.sender
+            return CallPlan(authorization) { caller in
+                let jobs = try await manager.listJobs(caller: caller, allUsers: allUsers)
+                if allUsers { callers.addAllUsersListener(sender) }
+                return [.objectPaths(jobs.map { ObjectPaths.job($0.id) })]
+            }
+        default:
+            return unsupported(call)
+        }
+    }
+
+    private func objectManagerMember(_ call: IncomingCall) -> CallPlan {
+        switch call.method {
+        case "GetManagedObjects":
+            let manager = self.manager, callers = self.callers, encode = managedObjects, sender = call.invocation.sender
+            return CallPlan(.none) { caller in
+                // A connection polkit authorized for every user's jobs (ListJobs(true)) sees
+                // them here too, as it hears their signals.
+                let viewer = callers.isAllUsersListener(sender) ? Caller(uid: caller.uid, isAdministrator: true) : caller
+                return [encode(await manager.visibleJobs(caller: viewer))]
+            }
+        default:
+            return unsupported(call)
+        }
+    }
+
+    private func properties(_ call: PropertiesCall) -> CallPlan {
+        let limits = manager.limits, version = self.version, names = propertyNames
+        return CallPlan(.none) { _ in
+            try await call.answer(names: names, value: { name in
+                switch name {
+                case "Version": .string(version)
+                case "MaxJobsPerUser": .uint32(limits.maxJobsPerUser)
+                case "MaxJobsPerMachine": .uint32(limits.maxJobsPerMachine)
+                case "MaxFilesPerJob": .uint32(limits.maxFilesPerJob)
+                case "MaxRangesPerFile": .uint32(limits.maxRangesPerFile)
+                default: nil
+                }
+            }, set: { name, _ in throw PropertiesCall.readOnly(name) })
+        }
+    }
+
+    private func unsupported(_ call: IncomingCall) -> CallPlan {
+        .failing(.none, ServiceError(.notSupported, "\(call.interface).\(call.method) is not supported on \(call.path)."))
+    }
+}
