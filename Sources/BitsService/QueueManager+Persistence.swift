@@ -10,10 +10,13 @@ extension QueueManager {
     /// validators (for If-Range) can be.
     static let progressCheckpointInterval = Duration.seconds(1)
     /// How often the file being downloaded is fsynced so that its `durableBytes` (what is
-    /// trusted after a reboot or power loss) can advance.
-    static let durableCheckpointInterval = Duration.seconds(5)
-    /// How soon after a response its validators are stored (see `handleResponse`).
+    /// trusted after a reboot or power loss) can advance; the first time at the first
+    /// checkpoint with bytes on disk.
+    static let durableCheckpointInterval = Duration.seconds(3)
+    /// How soon after a response its validators are stored (see `handleResponse`): at once
+    /// for a file of at least `largeFileSize` bytes (or of unknown size).
     static let validatorCheckpointDelay = Duration.milliseconds(250)
+    static let largeFileSize: UInt64 = 1 << 20
     /// The `service_fact` holding the kernel's boot id of the run that last wrote the queue.
     static let bootIDFact = "boot-id"
 
@@ -63,7 +66,8 @@ extension QueueManager {
     private func startDurableCheckpoint(_ id: JobID) {
         guard let tid = runtime[id]?.transfer, let active = transfers[tid], !active.isReply,
               jobs[id]?.type == .download, let fd = active.descriptors.first,
-              let written = jobs[id]?.files[active.fileIndex].bytesTransferred else { return }
+              let file = jobs[id]?.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
+        let written = file.bytesTransferred
         let copy = dup(fd)
         guard copy >= 0 else { return }
         runtime[id]?.syncingCheckpoint = true
@@ -182,7 +186,9 @@ extension QueueManager {
             let keeping: UInt64
             switch trust {
             case _ where file.completed: keeping = .max
-            case .fileLength: keeping = file.bytesTotal ?? .max
+            // Bytes beyond the stored progress are of use only with validators to resume with.
+            case .fileLength: keeping = file.entityTag != nil || file.lastModifiedText != nil
+                ? file.bytesTotal ?? .max : file.bytesTransferred
             case .durableBytes: keeping = file.durableBytes ?? 0
             case .storedProgress: keeping = file.bytesTransferred
             }

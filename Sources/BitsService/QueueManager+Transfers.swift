@@ -302,10 +302,11 @@ extension QueueManager {
         // Published with the progress (or the file's completion), not in a signal of its own.
         markProgress(id, file: i, also: fileChanged)
         noteProgress(id)
-        // Validators are written with the next checkpoint, due a moment from now: a file still
-        // downloading then can be resumed after a crash (If-Range needs them); a file that is
-        // done by then is stored with its end anyway.
-        let interval = Self.progressCheckpointInterval - Self.validatorCheckpointDelay
+        // Validators are written with the next checkpoint: at once for a large file, a moment
+        // from now for a small one (a file still downloading then can be resumed after a crash,
+        // as If-Range needs them; a file done by then is stored with its end anyway).
+        let large = (info.totalSize ?? .max) >= Self.largeFileSize
+        let interval = Self.progressCheckpointInterval - (large ? .zero : Self.validatorCheckpointDelay)
         if let last = runtime[id]?.lastCheckpoint, last.duration(to: clock.now) < interval {
             runtime[id]?.lastCheckpoint = clock.now - interval
         }

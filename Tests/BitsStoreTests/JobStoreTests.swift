@@ -111,7 +111,7 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(stored.job.secrets.credentials.first?.password, "v1-secret")
         XCTAssertEqual(stored.activity, 1_795_567_453_074_755)
         let migrations = try queue.store.database.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY 1") }
-        XCTAssertEqual(migrations, ["v1-jobs-and-files", "v2-activity-and-pending-temporaries"])
+        XCTAssertEqual(migrations, ["v1-jobs-and-files", "v2-activity-and-pending-temporaries", "v3-service-facts"])
         XCTAssertEqual(try queue.store.pendingTemporaries(), [])
     }
 
