@@ -75,7 +75,7 @@ demo:
 
 ## Benchmarks (figures printed side by side with their baselines).
 bench: deps release
-	scripts/bench.sh
+	scripts/bench/bench.sh
 
 ## Release binaries to install: bitsd, and bitsctl once the package has it.
 install-build:

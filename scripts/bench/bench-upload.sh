@@ -17,7 +17,7 @@ one_curl() { rm -f "$work/in/c.bin"; local t0 t1; t0=$(date +%s.%N)
              curl -s --noproxy '*' -T "$work/src/up.bin" "$base/c.bin" -o /dev/null; t1=$(date +%s.%N)
              cw+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"); }
 one_bitsd() { rm -f "$work/in/b.bin"
-              bw+=("$(/usr/bin/python3 scripts/bench_upload.py "$address" "$base/b.bin" "$work/src/up.bin")"); }
+              bw+=("$(/usr/bin/python3 scripts/bench/bench_upload.py "$address" "$base/b.bin" "$work/src/up.bin")"); }
 for r in $(seq "${ROUNDS:=3}"); do if ((r % 2)); then one_curl; one_bitsd; else one_bitsd; one_curl; fi; done
 [ "$(sha256sum < "$work/in/b.bin" | cut -d' ' -f1)" = "$want" ] || { echo "bitsd upload MISMATCH"; exit 1; }
 [ "$(sha256sum < "$work/in/c.bin" | cut -d' ' -f1)" = "$want" ] || { echo "curl upload MISMATCH"; exit 1; }

@@ -57,7 +57,7 @@ many_curl() { rm -rf "$work/out/many"; mkdir -p "$work/out/many"; sync
   c_plain+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"); c_sync+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN{print b-a}')"); }
 many_bitsd() { rm -rf "$work/out/many2"; mkdir -p "$work/out/many2"; sync
   local c0 c1 d0 d1; c0=$(cpu); d0=$(cpu "$bus_pid")
-  b_many+=("$(/usr/bin/python3 scripts/bench_download.py "$address" "$base/many/f{}.bin" "$work/out/many2/f{}.bin" 200 2>/dev/null)")
+  b_many+=("$(/usr/bin/python3 scripts/bench/bench_download.py "$address" "$base/many/f{}.bin" "$work/out/many2/f{}.bin" 200 2>/dev/null)")
   c1=$(cpu); d1=$(cpu "$bus_pid")
   b_cpu+=("$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')"); d_cpu+=("$(awk -v a="$d0" -v b="$d1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')")
   cmp -s "$work/out/many2/f200.bin" "$work/www/many/f200.bin" || { echo MISMATCH; exit 1; }; }
@@ -78,7 +78,7 @@ cw=(); cc=(); bw=(); bc=()
 one_curl() { rm -f "$work/out/c.bin"; sync; /usr/bin/time -f "%e %U %S" -o "$work/t" curl -s -o "$work/out/c.bin" "$base/big.bin"
              read -r w u s < "$work/t"; cw+=("$w"); cc+=("$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')"); }
 one_bitsd() { rm -f "$work/out/b.bin"; sync; local c0 c1; c0=$(cpu)
-              w=$(/usr/bin/python3 scripts/bench_download.py "$address" "$base/big.bin" "$work/out/b.bin" 2>/dev/null)
+              w=$(/usr/bin/python3 scripts/bench/bench_download.py "$address" "$base/big.bin" "$work/out/b.bin" 2>/dev/null)
               c1=$(cpu); bw+=("$w"); bc+=("$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN{print (b-a)/hz}')"); }
 for r in $(seq "$ROUNDS"); do if ((r % 2)); then one_curl; one_bitsd; else one_bitsd; one_curl; fi; done
 cmp -s "$work/out/b.bin" "$work/www/big.bin" || { echo MISMATCH; exit 1; }

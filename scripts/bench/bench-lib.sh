@@ -1,9 +1,9 @@
 # Shared set-up of the benchmark scripts (sourced): a work directory, a private bus with
 # system-bus semantics and our policy, and a release bitsd on it. Defines $repo, $work,
 # $address, $bitsd_pid, $bus_pid, `pids` (stopped on exit), `median` and `mean`.
-# Usage: BITSD_CONFIG=<ini text, optional> source scripts/bench-lib.sh
+# Usage: BITSD_CONFIG=<ini text, optional> source scripts/bench/bench-lib.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$PWD
 [ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
 bitsd=${BITSD:-$repo/.build/release/bitsd}

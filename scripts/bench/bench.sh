@@ -6,7 +6,7 @@
 source "$(dirname "$0")/bench-lib.sh"
 
 echo "== 1. D-Bus call rate, one client process (python3-dbus), same service, same run"
-/usr/bin/python3 scripts/bench_calls.py "$address" "${CALLS:-5000}"
+/usr/bin/python3 scripts/bench/bench_calls.py "$address" "${CALLS:-5000}"
 
 echo "== 2. 1 GiB loopback download: bitsd vs curl -o (nginx, same file, same run)"
 mkdir -p "$work/www" "$work/out"
@@ -27,7 +27,7 @@ curl -s -o /dev/null "$url"   # warm the page cache
 # after `rm` + `sync`, the order alternates, and the medians are compared.
 run_curl_plain() { curl -s -o "$work/out/plain.bin" "$url"; }
 run_curl() { curl -s -o "$work/out/curl.bin" "$url" && sync "$work/out/curl.bin"; }
-run_bitsd() { /usr/bin/python3 scripts/bench_download.py "$address" "$url" "$work/out/bitsd.bin" >/dev/null 2>>"$work/bench_download.log" || { cat "$work/bench_download.log" "$work/bitsd.log" | tail -20; exit 1; }; }
+run_bitsd() { /usr/bin/python3 scripts/bench/bench_download.py "$address" "$url" "$work/out/bitsd.bin" >/dev/null 2>>"$work/bench_download.log" || { cat "$work/bench_download.log" "$work/bitsd.log" | tail -20; exit 1; }; }
 # timed OUTPUT COMMAND...: removes OUTPUT, syncs, prints the command's wall time.
 timed() { rm -f "$1"; sync; local t0 t1; t0=$(date +%s.%N); "${@:2}"; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b-a }'; }
 plain_times=(); curl_times=(); bitsd_times=()

@@ -12,9 +12,9 @@
 #     `busctl call ... GetManagedObjects` (the call bitsctl makes; same data, process start
 #     included) and `busctl call ... ListJobs b false`. Median of ROUNDS x 5 runs, alternating;
 #     plain `bitsctl list` (text) runs in the rotation too and is printed with the run spreads.
-# Usage (as root): [BUILD_DIR=.build] [ROUNDS=3] [SIZE_MIB=1024] [JOBS=300] scripts/bench-bitsctl.sh
+# Usage (as root): [BUILD_DIR=.build] [ROUNDS=3] [SIZE_MIB=1024] [JOBS=300] scripts/bench/bench-bitsctl.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
 ROUNDS=${ROUNDS:-3}; SIZE_MIB=${SIZE_MIB:-1024}; JOBS=${JOBS:-300}
 build_dir=$(realpath -m "${BUILD_DIR:-.build}")
@@ -24,7 +24,7 @@ for product in bitsd bitsctl; do
 done
 export BITSD=$build_dir/release/bitsd
 bitsctl=$build_dir/release/bitsctl
-source scripts/bench-lib.sh
+source scripts/bench/bench-lib.sh
 
 fail() { echo "FAILED: $*"; for f in bitsctl.err bitsd.log; do [ -s "$work/$f" ] && { echo "--- $f"; tail -20 "$work/$f"; }; done; exit 1; }
 now() { echo "$EPOCHREALTIME"; }
