@@ -69,6 +69,12 @@ release:
 test: deps
 	scripts/test.sh
 
+## The unit tests alone (pure logic, store, transfer engine against loopback servers, client
+## parsing): no root, no bus, no users. `make test` is the whole suite.
+.PHONY: check
+check:
+	$(SWIFT) test --disable-swift-testing --skip BitsIntegrationTests
+
 ## Quick start: a real download through the service, with progress.
 demo:
 	scripts/quickstart.sh
