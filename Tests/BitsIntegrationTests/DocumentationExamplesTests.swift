@@ -4,8 +4,8 @@ import XCTest
 import Glibc
 #endif
 
-/// The example programs under `examples/` that the README shows, run exactly as written by an
-/// ordinary user (alice) against the test daemon on the private system bus.
+/// The example programs under `examples/` that the README and docs/clients.md show, run exactly
+/// as written by an ordinary user (alice) against the test daemon on the private system bus.
 final class DocumentationExamplesTests: BitsTestCase {
 
     func testBusctlDownload() throws {
@@ -140,12 +140,13 @@ final class DocumentationExamplesTests: BitsTestCase {
     }
 }
 
-/// The README shows the examples verbatim: a fenced code block right after a line
-/// `<!-- example: examples/FILE -->` must be byte-identical to that file. To show another
-/// example, add the marker and the block; this test then keeps the two in step. (Named so that
+/// The README (busctl, bitsctl) and docs/clients.md (Python, Swift) show the examples verbatim:
+/// a fenced code block right after a line `<!-- example: examples/FILE -->` must be
+/// byte-identical to that file. To show another example, add the marker and the block to one of
+/// `documents`; this test then keeps the two in step. (Named so that
 /// `--filter DocumentationExamplesTests` runs it too; it needs neither root nor a daemon.)
 final class DocumentationExamplesTestsReadme: XCTestCase {
-    static let documents = ["README.md"]
+    static let documents = ["README.md", "docs/clients.md"]
     /// Markers that must be present (more may be).
     static let required = ["examples/busctl-download.sh", "examples/python-download.py",
                            "examples/swift-download/main.swift", "examples/bitsctl-session.sh"]
@@ -169,7 +170,7 @@ final class DocumentationExamplesTestsReadme: XCTestCase {
                 if fileText != block.text {
                     XCTFail("\(document):\(block.line): the block differs from \(block.file) — "
                             + Self.firstDifference(block.text, fileText)
-                            + "; copy the file into the block (the README must show exactly what the tests run)")
+                            + "; copy the file into the block (the documents must show exactly what the tests run)")
                 }
             }
         }
@@ -226,14 +227,14 @@ final class DocumentationExamplesTestsReadme: XCTestCase {
         return blocks
     }
 
-    /// "line N: README has …, the file has …" for the first differing line.
+    /// "line N: the block has …, the file has …" for the first differing line.
     static func firstDifference(_ shown: String, _ actual: String) -> String {
         let a = shown.split(separator: "\n", omittingEmptySubsequences: false)
         let b = actual.split(separator: "\n", omittingEmptySubsequences: false)
         for n in 0..<max(a.count, b.count) {
             let x = n < a.count ? String(a[n]) : "(end)"
             let y = n < b.count ? String(b[n]) : "(end)"
-            if x != y { return "line \(n + 1): README has \"\(x)\", the file has \"\(y)\"" }
+            if x != y { return "line \(n + 1): the block has \"\(x)\", the file has \"\(y)\"" }
         }
         return "they differ in bytes that do not show (line ends, encoding)"
     }
