@@ -60,7 +60,7 @@ let package = Package(
                           dependencies: ["BitsClient",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/bitsctl"),
-        // A small app using BitsClient (shown in the README, run by the tests).
+        // A small app using BitsClient (shown in docs/clients.md, run by the tests).
         .executableTarget(name: "bits-example-download", dependencies: ["BitsClient"],
                           path: "examples/swift-download"),
 
