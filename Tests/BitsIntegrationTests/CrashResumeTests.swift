@@ -37,7 +37,8 @@ final class CrashResumeTests: BitsTestCase {
         }
     }
 
-    /// Two users, six jobs (foreground and background, two files each) from a slow server;
+    /// Two users, six jobs (foreground and background, two files each; one HighPerformance,
+    /// one of ranges) from a slow server;
     /// ten `kill -9` 1.5-5 s apart (seeded), a restart after each; then every job finishes and
     /// is completed. Checks no job is lost or duplicated, every file is byte-identical, no
     /// temporary file is left, and returns the figures (every request's Range is logged by
@@ -45,20 +46,30 @@ final class CrashResumeTests: BitsTestCase {
     func crashRounds(reboots: Bool) throws -> Figures {
         var generator = SeededGenerator(seed: reboots ? 18_2 : 18_1)
         var figures = Figures()
-        var jobs: [(user: TestUser, path: String, dir: String, tags: [String])] = []
+        var jobs: [(user: TestUser, path: String, dir: String, tags: [String], ranged: Bool)] = []
+        let source = try Data(contentsOf: URL(fileURLWithPath: "\(env.directory)/www/big.bin"))
+        // Job 1 writes straight to its destinations (HighPerformance), job 4 downloads ranges.
+        let ranges: [[UInt64]] = [[0, 600_000], [700_000, UInt64.max]]
+        let rangedContent = source.prefix(600_000) + source.dropFirst(700_000)
         for (n, user) in [alice, alice, alice, bob, bob, bob].enumerated() {
             let dir = try downloadDirectory(user, "crash-\(reboots)-\(n)")
             let job = try createJob(as: user, name: "crash \(n)")
             try mustSetProperty(as: user, job, "Priority", type: "s", value: n % 2 == 0 ? "foreground" : "normal")
+            if n == 1 { try mustSetProperty(as: user, job, "HighPerformance", type: "b", value: true) }
             var tags: [String] = []
             for f in 0..<2 {
                 let tag = "crash-\(reboots)-\(n)-\(f)-\(UUID().uuidString.prefix(6))"
                 tags.append(tag)
-                _ = try addFile(as: user, job: job, url: http.url("/big.bin", [("rate", Self.rate)], tag: tag),
-                                local: "\(dir)/f\(f).bin")
+                let url = http.url("/big.bin", [("rate", Self.rate)], tag: tag)
+                if n == 4 {
+                    _ = try mustCall(as: user, job, BitsNames.job, "AddFileWithRanges", "ssa(tt)", [url, "\(dir)/f\(f).bin", ranges])
+                } else {
+                    _ = try addFile(as: user, job: job, url: url, local: "\(dir)/f\(f).bin")
+                }
             }
             try resume(as: user, job: job)
-            jobs.append((user, job, dir, tags))
+            jobs.append((user, job, dir, tags, n == 4))
+            figures.bytesOfFiles += 2 * (n == 4 ? rangedContent.count : source.count)
         }
         figures.jobs = jobs.count
         let allTags = jobs.flatMap(\.tags)
@@ -97,13 +108,13 @@ final class CrashResumeTests: BitsTestCase {
             try waitForState(as: job.user, job: job.path, ["transferred"], timeout: 180)
             try complete(as: job.user, job: job.path)
             for f in 0..<2 {
-                XCTAssertEqual(try TestFiles.sha256("\(job.dir)/f\(f).bin"), env.files["big.bin"]?.sha256, "\(job.dir)/f\(f).bin")
+                let data = try Data(contentsOf: URL(fileURLWithPath: "\(job.dir)/f\(f).bin"))
+                XCTAssertTrue(data == (job.ranged ? rangedContent : source), "\(job.dir)/f\(f).bin differs (\(data.count) bytes)")
             }
             XCTAssertEqual(TestFiles.listing(job.dir).sorted(), ["f0.bin", "f1.bin"], "left in \(job.dir)")
         }
         let all = try requestsByTag()
         figures.bytesSent = all.values.joined().compactMap { $0["body_bytes_sent"]?.int }.reduce(0, +)
-        figures.bytesOfFiles = allTags.count * (env.files["big.bin"]?.size ?? 0)
         print("crash rounds (\(reboots ? "simulated reboots" : "same boot")): \(figures)")
         return figures
     }
