@@ -339,6 +339,8 @@ class Stats:
         self.recent_resumes: collections.deque = collections.deque(maxlen=12)
         self.home_growth: list[dict] = []
         self.non_regular: list[dict] = []
+        self.slow: list[dict] = []
+        self.slow_count = 0
         self.non_regular_codes: collections.Counter = collections.Counter()
         self.distinguishable: list[dict] = []
         self.distinguishable_count = 0
@@ -1043,6 +1045,9 @@ class Generator:
         return sig + "s"
 
 
+# A call answered later than this (but within its timeout) is reported as slow.
+SLOW_CALL = 5.0
+
 # file:// sources that are not regular files (api.md: ErrorCode not-a-regular-file).
 NON_REGULAR_SOURCES = ("file:///dev/",)
 
@@ -1225,6 +1230,10 @@ class Worker:
             else:
                 stats.errors[out.name] += 1
         item = {**desc, "error": out.name, "message": (out.message or "")[:300], "seconds": round(out.elapsed, 2)}
+        if SLOW_CALL <= out.elapsed < timeout * 0.9:
+            with stats.lock:
+                stats.slow_count += 1
+                stats.example(stats.slow, member, {**item, "error": out.name or "ok"})
         if out.ok:
             self.check_reply(desc, out, foreign)
             return
@@ -1757,6 +1766,9 @@ class Worker:
             if r.random() < 0.5:
                 conn.flush()
             conn.close()
+            run.write_log({"t": round(run.elapsed(), 3), "worker": self.index, "path": msg.get_path(),
+                           "interface": msg.get_interface(), "member": msg.get_member(), "hit_and_run": True,
+                           "result": "sent", "ms": 0})
         except dbus.exceptions.DBusException:
             pass
 
@@ -1774,6 +1786,9 @@ class Worker:
                 msg.append(*args, signature=method.signature)
             msg.set_no_reply(True)
             self.conn.send_message(msg)
+            run.write_log({"t": round(run.elapsed(), 3), "worker": self.index, "path": path,
+                           "interface": method.interface, "member": method.name, "no_reply": True,
+                           "args": short(args, 400), "result": "sent", "ms": 0})
         except Exception:  # noqa: BLE001
             return
         with run.stats.lock:
@@ -2108,6 +2123,8 @@ def summarize(run: Run, monitor: Monitor, final_pid, final_ping, foreign_files, 
                         "nonexistent ones")
     if s.undocumented_count:
         warnings.append(f"{s.undocumented_count} error(s) with names the interface XML does not document")
+    if s.slow_count:
+        warnings.append(f"{s.slow_count} call(s) took {SLOW_CALL:g} s or more")
     if s.empty_message_count:
         warnings.append(f"{s.empty_message_count} error(s) without a message")
     errors_by_name = dict(sorted(s.errors.items(), key=lambda kv: -kv[1]))
@@ -2138,6 +2155,8 @@ def summarize(run: Run, monitor: Monitor, final_pid, final_ping, foreign_files, 
         "ping_failures": monitor.ping_failures[:10],
         "probe_failures": monitor.probe_failures[:10],
         "slow_probes": monitor.slow_probes[:10],
+        "slow_calls": s.slow_count,
+        "slow_call_examples": s.slow,
         "max_ping_seconds": round(monitor.max_ping, 3),
         "max_probe_seconds": round(monitor.max_probe, 3),
         "final_ping": final_ping,
@@ -2192,7 +2211,8 @@ def report(summary: dict) -> None:
     for key in ("stall_examples", "crash_examples", "disconnects", "unnamed_examples", "undocumented_examples",
                 "errors_without_message_examples", "foreign_access", "foreign_leaks", "canary_leaks",
                 "foreign_owned_files", "home_growth", "non_regular_sources_transferred",
-                "foreign_distinguishable_examples", "probe_failures", "ping_failures", "slow_probes"):
+                "foreign_distinguishable_examples", "probe_failures", "ping_failures", "slow_probes",
+                "slow_call_examples"):
         for item in summary[key]:
             w(f"{key}: {json.dumps(item, sort_keys=True)[:1200]}\n")
     for what, n in summary["non_regular_source_error_codes"].items():
