@@ -132,23 +132,7 @@ final class FuzzTests: BitsTestCase {
         XCTAssertEqual(summary["fuzzer_errors"]?.array?.count, 0, "the fuzzer itself failed: \(examples("fuzzer_errors"))")
         XCTAssertEqual(summary["members_not_covered"]?.array?.count, 0, "members never called: \(examples("members_not_covered"))")
 
-        // The daemon: still the same process, still answering.
-        XCTAssertTrue(daemon.isRunning, "bitsd died: \(daemon.exitDescription)")
-        XCTAssertEqual(daemon.pid, pidBefore, "bitsd was restarted")
-        let owner = try client(nil).call(dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
-                                         interface: "org.freedesktop.DBus", method: "GetConnectionUnixProcessID",
-                                         signature: "s", args: [BitsNames.service], timeout: 10)
-        XCTAssertEqual(owner.first?.int, Int(pidBefore), "org.example.Bits is not owned by the bitsd we started: \(owner)")
-        guard daemon.isRunning else { return }
-
-        // Bob's jobs and files: exactly as before.
-        for ((path, interface), before) in zip(bobObjects, bobBefore) {
-            let after = try snapshot(path, interface)
-            for key in Set(before.keys).union(after.keys).sorted() where before[key] != after[key] {
-                XCTFail("\(interface) \(path) of bob changed: \(key) was \(before[key]?.description ?? "-"), "
-                        + "is \(after[key]?.description ?? "-")")
-            }
-        }
+        // Files first (they need no daemon). Bob's file and directory: untouched.
         XCTAssertEqual(try TestFiles.sha256(bobSource), bobSourceHash, "bob's file changed")
         XCTAssertEqual(TestFiles.owner(bobSource)?.uid, bob.uid, "bob's file changed owner")
         XCTAssertEqual(TestFiles.listing(bobDir), bobListingBefore, "something appeared in or vanished from bob's directory")
@@ -174,6 +158,30 @@ final class FuzzTests: BitsTestCase {
         // The credentials' passwords never reach the log.
         if let canary = summary["canary"]?.string, let log = try? String(contentsOfFile: daemon.logPath, encoding: .utf8) {
             XCTAssertFalse(log.contains(canary), "a password given to SetCredentials is in the bitsd log")
+        }
+
+        // The daemon: still the same process, still answering.
+        XCTAssertTrue(daemon.isRunning, "bitsd died: \(daemon.exitDescription)")
+        XCTAssertEqual(daemon.pid, pidBefore, "bitsd was restarted")
+        let root = try client(nil)
+        let owner = root.call(dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus",
+                              method: "GetConnectionUnixProcessID", signature: "s", args: [BitsNames.service], timeout: 10)
+        XCTAssertEqual(owner.first?.int, Int(pidBefore), "org.example.Bits is not owned by the bitsd we started: \(owner)")
+        guard daemon.isRunning else { return }
+        let probe = root.getProperty(BitsNames.managerPath, BitsNames.manager, "Version")
+        guard !probe.isError else {
+            XCTFail("bitsd no longer answers (Properties.Get Version as root: \(probe)); bob's jobs and a normal "
+                    + "download cannot be checked")
+            return
+        }
+
+        // Bob's jobs and files: exactly as before.
+        for ((path, interface), before) in zip(bobObjects, bobBefore) {
+            let after = try snapshot(path, interface)
+            for key in Set(before.keys).union(after.keys).sorted() where before[key] != after[key] {
+                XCTFail("\(interface) \(path) of bob changed: \(key) was \(before[key]?.description ?? "-"), "
+                        + "is \(after[key]?.description ?? "-")")
+            }
         }
 
         // A normal download still works (after alice's leftovers are cancelled, so that the

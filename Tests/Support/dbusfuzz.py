@@ -1535,16 +1535,18 @@ class Worker:
         job = r.choice(downloads)
         url = r.choice([u for u in self.special_sources() if not any(x in u for x in run.opts.exclude)] or [""])
         method = run.model.method(run.job_iface, "AddFile")
-        args = [dbus.String(url), dbus.String(self.gen.own_dest())]
+        dest = self.gen.own_dest()
+        fifo_dest = run.opts.fifos and r.random() < 0.25
+        if fifo_dest:  # a FIFO as the destination, written in place by a high-performance job
+            url, dest = self.gen.http_url(), f"{run.home}/fifos/f-{r.randrange(4)}"
+            self.call(job.path, PROPERTIES, "Set", "ssv",
+                      [dbus.String(run.job_iface), dbus.String("HighPerformance"), as_variant(dbus.Boolean(True))])
+        args = [dbus.String(url), dbus.String(dest)]
         out = self.call(job.path, method.interface, method.name, method.signature, args)
         self.record_reply(job.path, method, args, out)
         if out.ok:
             if (any(url.startswith(p) for p in NON_REGULAR_SOURCES) or "/fifos/" in url) and out.reply:
                 job.special.append((str(out.reply[0]), url))
-            if r.random() < 0.2 and run.opts.fifos:
-                # A FIFO as the destination of a high-performance job (written in place).
-                self.call(job.path, PROPERTIES, "Set", "ssv",
-                          [dbus.String(run.job_iface), dbus.String("HighPerformance"), as_variant(dbus.Boolean(True))])
             self.simple(job, "Resume")
 
     def check_special(self, job: OwnJob | None = None) -> None:
@@ -1688,34 +1690,47 @@ class Worker:
         targets = run.targets + ["/etc/shadow", "/root", "/dev/zero", "/proc/self/mem", "/etc", "/"]
         op = r.choice(["symlink", "symlink", "dirlink", "swap_dir", "restore_dir", "temp", "temp", "local",
                        "chmod", "fifo"])
+
+        def log(what: str, path: str) -> None:
+            run.write_log({"t": round(run.elapsed(), 3), "worker": self.index, "fs": what, "path": path,
+                           "result": "done", "ms": 0})
+
+        def link(path: str, target: str) -> None:
+            _replace(path, lambda: os.symlink(target, path))
+            log(f"symlink -> {target}", path)
+
+        def fifo(path: str) -> None:
+            _replace(path, lambda: os.mkfifo(path, 0o600))
+            log("mkfifo", path)
+
         try:
             if op == "symlink":
-                link = f"{home}/links/l-{r.randrange(8)}"
-                _replace(link, lambda: os.symlink(r.choice(targets), link))
+                link(f"{home}/links/l-{r.randrange(8)}", r.choice(targets))
             elif op == "dirlink":
-                link = f"{home}/links/dir-{r.randrange(3)}"
                 dirs = [t for t in run.targets if os.path.isdir(t)] + ["/etc", "/root", "/"]
-                _replace(link, lambda: os.symlink(r.choice(dirs), link))
+                link(f"{home}/links/dir-{r.randrange(3)}", r.choice(dirs))
             elif op == "swap_dir":
                 d = f"{home}/d{r.randrange(6)}"
                 dirs = [t for t in run.targets if os.path.isdir(t)] + ["/etc", "/root"]
                 if os.path.isdir(d) and not os.path.islink(d):
                     os.rename(d, f"{d}.old-{self.gen.tag()}")
-                _replace(d, lambda: os.symlink(r.choice(dirs), d))
+                link(d, r.choice(dirs))
             elif op == "restore_dir":
                 d = f"{home}/d{r.randrange(6)}"
                 if os.path.islink(d):
                     os.unlink(d)
                 os.makedirs(d, exist_ok=True)
                 os.chmod(d, 0o755)
+                log("restore directory", d)
             elif op == "chmod":
                 d = f"{home}/d{r.randrange(6)}"
                 if os.path.isdir(d) and not os.path.islink(d):
-                    os.chmod(d, r.choice([0o500, 0o000, 0o755, 0o777]))
+                    mode = r.choice([0o500, 0o000, 0o755, 0o777])
+                    os.chmod(d, mode)
+                    log(f"chmod {mode:o}", d)
             elif op == "fifo":
                 if run.opts.fifos:
-                    f = f"{home}/fifos/f-{r.randrange(4)}"
-                    _replace(f, lambda: os.mkfifo(f, 0o666))
+                    fifo(f"{home}/fifos/f-{r.randrange(4)}")
             elif op in ("temp", "local"):
                 files = [f for j in self.jobs for f in j.files]
                 if not files:
@@ -1730,12 +1745,14 @@ class Worker:
                     return
                 choice = r.random()
                 if choice < 0.4 and run.opts.fifos:
-                    _replace(victim, lambda: os.mkfifo(victim, 0o600))
+                    fifo(victim)
                 elif choice < 0.8:
-                    _replace(victim, lambda: os.symlink(r.choice(targets), victim))
+                    link(victim, r.choice(targets))
                 elif os.path.isfile(victim) and not os.path.islink(victim):
+                    size = r.choice([0, 1, 10**9])
                     with open(victim, "r+b") as f:
-                        f.truncate(r.choice([0, 1, 10**9]))
+                        f.truncate(size)
+                    log(f"truncate {size}", victim)
                 if r.random() < 0.6:
                     job = next((j for j in self.jobs if fpath.startswith(j.path + "/")), None)
                     if job:
