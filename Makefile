@@ -51,7 +51,7 @@ RELOAD_SERVICES = if [ -z "$(DESTDIR)" ]; then \
       if [ "$$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl daemon-reload && echo "systemd: units reloaded"; fi; \
     fi
 
-.PHONY: all build release deps test unit-test demo bench clean install-build man install uninstall purge
+.PHONY: all build release deps test unit-test fuzz demo bench clean install-build man install uninstall purge
 
 all: build
 
@@ -74,6 +74,16 @@ test: deps
 .PHONY: check
 check:
 	$(SWIFT) test --disable-swift-testing --skip BitsIntegrationTests
+
+## The D-Bus fuzzer (Tests/Support/dbusfuzz.py), run for BITS_FUZZ_SECONDS seconds (default 600)
+## as an unprivileged test user against a real bitsd, through the integration test FuzzTests
+## (which `make test` / CI runs for 60 s). Root, like the other integration tests; `make deps`
+## first on a fresh machine. BITS_FUZZ_SEED=N repeats a run's choices.
+BITS_FUZZ_SECONDS ?= 600
+fuzz:
+	$(SWIFT) build --scratch-path $(BUILD_DIR) --build-tests
+	BITS_FUZZ_SECONDS=$(BITS_FUZZ_SECONDS) $(SWIFT) test --scratch-path $(BUILD_DIR) --skip-build \
+	  --disable-swift-testing --filter FuzzTests
 
 ## Quick start: a real download through the service, with progress.
 demo:
