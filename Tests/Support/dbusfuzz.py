@@ -821,7 +821,7 @@ class Generator:
             "/etc/shadow", "relative/x", "file:" + "/" * 5000, "http://" + "a." * 120 + "invalid/",
         ]
         if self.run.opts.fifos:
-            pool += [f"file://{home}/fifos/f-{r.randrange(4)}"]
+            pool += [f"file://{home}/fifosrc/s-{r.randrange(4)}"]
         pool += [f"file://{t}" for t in self.run.targets]
         return r.choice(pool)
 
@@ -1522,7 +1522,9 @@ class Worker:
         if h:
             pool += [f"{h}/lm/{i}" for i in range(3)] + [f"{h}/len/0", f"{h}/cr/0", f"{h}/redir/0", f"{h}/redir/1"]
         if run.opts.fifos:
-            pool += [f"file://{run.home}/fifos/f-{self.rng.randrange(4)}"] * 2
+            # Sources are FIFOs of their own directory, which no job writes to: a destination
+            # FIFO (fifos/) can be replaced by a finished download's regular file.
+            pool += [f"file://{run.home}/fifosrc/s-{self.rng.randrange(4)}"] * 2
         return pool
 
     def special(self) -> None:
@@ -1545,7 +1547,7 @@ class Worker:
         out = self.call(job.path, method.interface, method.name, method.signature, args)
         self.record_reply(job.path, method, args, out)
         if out.ok:
-            if (any(url.startswith(p) for p in NON_REGULAR_SOURCES) or "/fifos/" in url) and out.reply:
+            if (any(url.startswith(p) for p in NON_REGULAR_SOURCES) or "/fifosrc/" in url) and out.reply:
                 job.special.append((str(out.reply[0]), url))
             self.simple(job, "Resume")
 
@@ -1570,7 +1572,7 @@ class Worker:
             failed = str(props.get("ErrorFile", "/"))
             for file_path, url in job.special:
                 if failed == file_path:
-                    kind = re.sub(r"/fifos/f-\d+$", "/fifos/*", url.replace(self.run.home, "$HOME"))
+                    kind = re.sub(r"/fifosrc/s-\d+$", "/fifosrc/*", url.replace(self.run.home, "$HOME"))
                     with self.run.stats.lock:
                         self.run.stats.non_regular_codes[f"{kind}: {props.get('ErrorCode', '')}"] += 1
 
@@ -1730,7 +1732,7 @@ class Worker:
                     log(f"chmod {mode:o}", d)
             elif op == "fifo":
                 if run.opts.fifos:
-                    fifo(f"{home}/fifos/f-{r.randrange(4)}")
+                    fifo(r.choice([f"{home}/fifos/f-{r.randrange(4)}", f"{home}/fifosrc/s-{r.randrange(4)}"]))
             elif op in ("temp", "local"):
                 files = [f for j in self.jobs for f in j.files]
                 if not files:
@@ -2055,7 +2057,7 @@ def workers_of(run: Run) -> list[Worker]:
 def prepare_home(run: Run) -> None:
     home = run.home
     os.makedirs(home, exist_ok=True)
-    for d in [f"d{i}" for i in range(6)] + ["up", "certs", "links", "fifos", "ro"]:
+    for d in [f"d{i}" for i in range(6)] + ["up", "certs", "links", "fifos", "fifosrc", "ro"]:
         p = os.path.join(home, d)
         if os.path.islink(p):
             os.unlink(p)
@@ -2069,8 +2071,7 @@ def prepare_home(run: Run) -> None:
     with open(f"{home}/certs/key.pem", "w") as f:
         f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     if run.opts.fifos:
-        for i in range(4):
-            p = f"{home}/fifos/f-{i}"
+        for p in [f"{home}/fifos/f-{i}" for i in range(4)] + [f"{home}/fifosrc/s-{i}" for i in range(4)]:
             _replace(p, lambda p=p: os.mkfifo(p, 0o666))
 
 
