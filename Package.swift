@@ -26,8 +26,14 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
 
-        // Pure logic: model, state machine, validation, limits, scheduler, error catalog.
-        .target(name: "BitsCore", path: "Sources/BitsCore"),
+        // The contract: the interface XML in dbus/ turned into Swift at build time (the contract
+        // table for BitsCore).
+        .executableTarget(name: "bits-interface-codegen", path: "Sources/bits-interface-codegen"),
+        .plugin(name: "InterfaceCodegen", capability: .buildTool(), dependencies: ["bits-interface-codegen"],
+                path: "Plugins/InterfaceCodegen"),
+
+        // Pure logic: model, state machine, validation, limits, scheduler, error catalog, contract.
+        .target(name: "BitsCore", path: "Sources/BitsCore", plugins: ["InterfaceCodegen"]),
         // Durable queue: every job, file, setting and secret in SQLite (GRDB, WAL, migrations).
         .target(name: "BitsStore",
                 dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],

@@ -1,81 +1,85 @@
+import BitsCore
 import BitsDBus
 import CGLib
 import Foundation
 
 /// The introspection data the daemon serves, parsed at start-up from the interface XML in
-/// `dbus/` (the single source of truth) plus the standard ObjectManager interface.
+/// `dbus/` plus the standard ObjectManager interface. The XML must declare exactly the contract
+/// the daemon was built with.
 final class InterfaceDefinitions: @unchecked Sendable {
-    static let managerName = "org.example.Bits.Manager"
-    static let jobName = "org.example.Bits.Job"
-    static let fileName = "org.example.Bits.File"
-    static let objectManagerName = "org.freedesktop.DBus.ObjectManager"
-
     let manager: UnsafeMutablePointer<GDBusInterfaceInfo>
     let job: UnsafeMutablePointer<GDBusInterfaceInfo>
     let file: UnsafeMutablePointer<GDBusInterfaceInfo>
     let objectManager: UnsafeMutablePointer<GDBusInterfaceInfo>
-    /// Property names per interface, in XML order.
-    let jobProperties: [String]
-    let fileProperties: [String]
-    let managerProperties: [String]
 
     private static let objectManagerXML = """
-    <node><interface name="org.freedesktop.DBus.ObjectManager">
-      <method name="GetManagedObjects"><arg type="a{oa{sa{sv}}}" name="objects" direction="out"/></method>
-      <signal name="InterfacesAdded"><arg type="o" name="object_path"/><arg type="a{sa{sv}}" name="interfaces_and_properties"/></signal>
-      <signal name="InterfacesRemoved"><arg type="o" name="object_path"/><arg type="as" name="interfaces"/></signal>
+    <node><interface name="\(StandardInterface.objectManager)">
+      <method name="\(StandardInterface.getManagedObjects)"><arg type="a{oa{sa{sv}}}" name="objects" direction="out"/></method>
+      <signal name="\(StandardInterface.interfacesAdded)"><arg type="o" name="object_path"/><arg type="a{sa{sv}}" name="interfaces_and_properties"/></signal>
+      <signal name="\(StandardInterface.interfacesRemoved)"><arg type="o" name="object_path"/><arg type="as" name="interfaces"/></signal>
     </interface></node>
     """
 
-    /// Loads `<directory>/<interface>.xml` for the three interfaces.
+    /// Loads `<directory>/<interface>.xml` for each interface of the contract.
     init(directory: String) throws {
-        func load(_ name: String, xml: String? = nil) throws -> UnsafeMutablePointer<GDBusInterfaceInfo> {
-            let text: String
-            if let xml { text = xml } else {
-                let path = directory + "/" + name + ".xml"
-                guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw BusSetupError(description: "cannot read interface file \(path)")
-                }
-                text = contents
+        func text(_ interface: BitsInterface) throws -> String {
+            let path = directory + "/" + interface.rawValue + ".xml"
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw BusSetupError(description: "cannot read interface file \(path)")
             }
-            var error: UnsafeMutablePointer<GError>?
-            guard let node = g_dbus_node_info_new_for_xml(text, &error) else {
-                throw BusSetupError(description: "interface \(name): \(GDBus.takeMessage(error))")
+            return contents
+        }
+        func load(_ interface: BitsInterface) throws -> UnsafeMutablePointer<GDBusInterfaceInfo> {
+            let info = try Self.parse(text(interface), name: interface.rawValue)
+            let differences = Self.differences(info, from: interface)
+            guard differences.isEmpty else {
+                throw BusSetupError(description: "interface \(interface.rawValue) differs from the contract bitsd was built with: "
+                                    + differences.joined(separator: "; "))
             }
-            guard let info = g_dbus_node_info_lookup_interface(node, name) else {
-                throw BusSetupError(description: "interface file for \(name) does not define it")
-            }
-            g_dbus_interface_info_ref(info)
-            g_dbus_interface_info_cache_build(info)
-            g_dbus_node_info_unref(node)
             return info
         }
-        manager = try load(Self.managerName)
-        job = try load(Self.jobName)
-        file = try load(Self.fileName)
-        objectManager = try load(Self.objectManagerName, xml: Self.objectManagerXML)
-        jobProperties = Self.propertyNames(job)
-        fileProperties = Self.propertyNames(file)
-        managerProperties = Self.propertyNames(manager)
+        manager = try load(.manager)
+        job = try load(.job)
+        file = try load(.file)
+        objectManager = try Self.parse(Self.objectManagerXML, name: StandardInterface.objectManager)
     }
 
-    private static func propertyNames(_ info: UnsafeMutablePointer<GDBusInterfaceInfo>) -> [String] {
-        var names: [String] = []
-        guard var cursor = info.pointee.properties else { return names }
-        while let property = cursor.pointee {
-            names.append(String(cString: property.pointee.name))
-            cursor += 1
+    /// Interface `name` of the introspection document `xml`, parsed by GDBus.
+    static func parse(_ xml: String, name: String) throws -> UnsafeMutablePointer<GDBusInterfaceInfo> {
+        var error: UnsafeMutablePointer<GError>?
+        guard let node = g_dbus_node_info_new_for_xml(xml, &error) else {
+            throw BusSetupError(description: "interface \(name): \(GDBus.takeMessage(error))")
         }
-        return names
+        defer { g_dbus_node_info_unref(node) }
+        guard let info = g_dbus_node_info_lookup_interface(node, name) else {
+            throw BusSetupError(description: "interface XML for \(name) does not define it")
+        }
+        g_dbus_interface_info_ref(info)
+        g_dbus_interface_info_cache_build(info)
+        return info
+    }
+
+    /// How the parsed interface differs from the contract's table of it (generated from the
+    /// XML bitsd was built with): members missing or extra, and different arguments,
+    /// signatures or access. Empty when they agree.
+    static func differences(_ info: UnsafeMutablePointer<GDBusInterfaceInfo>, from interface: BitsInterface) -> [String] {
+        let parsed = Contract(info)
+        let expected: Contract
+        switch interface {
+        case .manager: expected = Contract(ManagerMethod.self, ManagerProperty.self)
+        case .job: expected = Contract(JobMethod.self, JobProperty.self, signals: JobSignal.self)
+        case .file: expected = Contract(FileProperty.self)
+        }
+        return expected.differences(parsed)
     }
 
     /// The interface info named `name`, if the daemon serves it.
     func info(named name: String) -> UnsafeMutablePointer<GDBusInterfaceInfo>? {
         switch name {
-        case Self.managerName: manager
-        case Self.jobName: job
-        case Self.fileName: file
-        case Self.objectManagerName: objectManager
+        case BitsInterface.manager.rawValue: manager
+        case BitsInterface.job.rawValue: job
+        case BitsInterface.file.rawValue: file
+        case StandardInterface.objectManager: objectManager
         default: nil
         }
     }
@@ -93,7 +97,82 @@ final class InterfaceDefinitions: @unchecked Sendable {
             dir = dir.deletingLastPathComponent()
         }
         candidates += ["/usr/local/share/dbus-1/interfaces", "/usr/share/dbus-1/interfaces"]
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/\(managerName).xml") }
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/\(BitsInterface.manager.rawValue).xml") }
             ?? "/usr/share/dbus-1/interfaces"
+    }
+}
+
+/// One interface's members in comparable form: each method, signal and property by name with
+/// its arguments (`in s remote_url, out o file`) or its type and access (`s readwrite`).
+struct Contract: Equatable {
+    var methods: [String: String] = [:]
+    var signals: [String: String] = [:]
+    var properties: [String: String] = [:]
+
+    init<P: ContractProperty>(_ properties: P.Type) {
+        self.properties = Dictionary(uniqueKeysWithValues: P.allCases.map { ($0.name, "\($0.signature) \($0.access.rawValue)") })
+    }
+
+    init<M: ContractMethod, P: ContractProperty>(_ methods: M.Type, _ properties: P.Type) {
+        self.init(properties)
+        self.methods = Dictionary(uniqueKeysWithValues: M.allCases.map { method in
+            (method.name, (method.inArguments.map { "in \($0)" } + method.outArguments.map { "out \($0)" }).joined(separator: ", "))
+        })
+    }
+
+    init<M: ContractMethod, P: ContractProperty, S: ContractSignal>(_ methods: M.Type, _ properties: P.Type, signals: S.Type) {
+        self.init(methods, properties)
+        self.signals = Dictionary(uniqueKeysWithValues: S.allCases.map { signal in
+            (signal.name, signal.arguments.map(\.description).joined(separator: ", "))
+        })
+    }
+
+    /// The members GDBus parsed.
+    init(_ info: UnsafeMutablePointer<GDBusInterfaceInfo>) {
+        func each<T>(_ list: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ body: (T) -> Void) {
+            guard var cursor = list else { return }
+            while let item = cursor.pointee {
+                body(item.pointee)
+                cursor += 1
+            }
+        }
+        func arguments(_ list: UnsafeMutablePointer<UnsafeMutablePointer<GDBusArgInfo>?>?, _ direction: String?) -> [String] {
+            var result: [String] = []
+            each(list) { arg in
+                let text = "\(String(cString: arg.signature)) \(String(cString: arg.name))"
+                result.append(direction.map { "\($0) \(text)" } ?? text)
+            }
+            return result
+        }
+        each(info.pointee.methods) { method in
+            methods[String(cString: method.name)] = (arguments(method.in_args, "in") + arguments(method.out_args, "out"))
+                .joined(separator: ", ")
+        }
+        each(info.pointee.signals) { signal in
+            signals[String(cString: signal.name)] = arguments(signal.args, nil).joined(separator: ", ")
+        }
+        each(info.pointee.properties) { property in
+            let flags = property.flags.rawValue
+            let readable = flags & G_DBUS_PROPERTY_INFO_FLAGS_READABLE.rawValue != 0
+            let writable = flags & G_DBUS_PROPERTY_INFO_FLAGS_WRITABLE.rawValue != 0
+            let access: PropertyAccess = readable && writable ? .readwrite : writable ? .write : .read
+            properties[String(cString: property.name)] = "\(String(cString: property.signature)) \(access.rawValue)"
+        }
+    }
+
+    /// Each difference of `other` from this one, in words.
+    func differences(_ other: Contract) -> [String] {
+        func compare(_ kind: String, _ mine: [String: String], _ theirs: [String: String]) -> [String] {
+            Set(mine.keys).union(theirs.keys).sorted().compactMap { name in
+                switch (mine[name], theirs[name]) {
+                case (let a?, let b?) where a != b: "\(kind) \(name) is (\(b)), not (\(a))"
+                case (_?, nil): "\(kind) \(name) is missing"
+                case (nil, _?): "\(kind) \(name) is not in the contract"
+                default: nil
+                }
+            }
+        }
+        return compare("method", methods, other.methods) + compare("signal", signals, other.signals)
+            + compare("property", properties, other.properties)
     }
 }
