@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CSystem", path: "Sources/CSystem"),
 
         // The contract: the interface XML in dbus/ turned into Swift at build time (the contract
-        // table for BitsCore).
+        // table for BitsCore, the XML texts the daemon serves for BitsBus).
         .executableTarget(name: "bits-interface-codegen", path: "Sources/bits-interface-codegen"),
         .plugin(name: "InterfaceCodegen", capability: .buildTool(), dependencies: ["bits-interface-codegen"],
                 path: "Plugins/InterfaceCodegen"),
@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "BitsBus",
                 dependencies: ["BitsCore", "BitsService", "BitsDBus", "CGLib",
                                .product(name: "Logging", package: "swift-log")],
-                path: "Sources/BitsBus", swiftSettings: interop),
+                path: "Sources/BitsBus", swiftSettings: interop, plugins: ["InterfaceCodegen"]),
         .executableTarget(name: "bitsd",
                           dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),

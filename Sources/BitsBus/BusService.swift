@@ -53,9 +53,9 @@ public final class BusService: @unchecked Sendable {
         self.manager = manager
         self.version = version
         self.logger = logger
-        let dir = InterfaceDefinitions.locateDirectory(explicit: interfaceDirectory)
-        definitions = try InterfaceDefinitions(directory: dir)
-        logger.info("interface definitions loaded from \(dir)")
+        let directory = InterfaceDefinitions.overrideDirectory(explicit: interfaceDirectory)
+        definitions = try InterfaceDefinitions(directory: directory)
+        if let directory { logger.info("interface definitions loaded from \(directory)") }
     }
 
     /// Connects, exports the objects, starts serving calls, and takes the name last (so no

@@ -5,7 +5,8 @@ import XCTest
 @testable import BitsBus
 
 /// The contract in the code agrees with the interface XML in `dbus/`: the generated tables
-/// (parsed by GDBus, as the daemon parses them), the error names, and the daemon's property coding (each value has the XML's signature, exactly the
+/// (parsed by GDBus, as the daemon parses them), the XML compiled into the daemon, the error
+/// names, and the daemon's property coding (each value has the XML's signature, exactly the
 /// writable properties can be set). Any difference fails here.
 final class ContractTests: XCTestCase {
     static let dbusDirectory = URL(fileURLWithPath: #filePath)
@@ -56,9 +57,15 @@ final class ContractTests: XCTestCase {
         ])
     }
 
-    /// The daemon refuses interface XML that declares another contract.
-    func testTheDaemonRefusesAnotherContract() throws {
+    /// The daemon serves the XML of `dbus/` as it is, with no file at run time; a directory
+    /// given instead must hold the same contract.
+    func testTheDaemonServesTheXMLCompiledIn() throws {
+        for interface in BitsInterface.allCases {
+            XCTAssertEqual(EmbeddedInterfaces.xml[interface.rawValue], try xml(interface), interface.rawValue)
+        }
+        XCTAssertNoThrow(try InterfaceDefinitions(directory: nil))
         XCTAssertNoThrow(try InterfaceDefinitions(directory: Self.dbusDirectory.path))
+
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
