@@ -32,13 +32,14 @@ SWIFT_BUILD_FLAGS ?= --static-swift-stdlib
 RELEASE_DIR = $(BUILD_DIR)/release
 MANUAL_DIR = $(BUILD_DIR)/plugins/GenerateManual/outputs
 
+# The interface XML, installed for introspection tools (gdbus-codegen, D-Feet); bitsd has it
+# compiled in and does not read these copies.
 INTERFACES = $(notdir $(wildcard dbus/org.example.Bits.*.xml))
 # Directories install creates are listed here, so uninstall removes exactly those (if empty).
 CREATED_DIRS_FILE = $(DOCDIR)/installed-directories
 # Rewrites the default (PREFIX=/usr/local) paths in dbus/bitsd.service and
 # dbus/org.example.Bits.service.
 SED_PATHS = sed -e 's|/usr/local/sbin/bitsd|$(SBINDIR)/bitsd|g' \
-                -e 's|/usr/local/share/dbus-1/interfaces|$(DBUS_INTERFACEDIR)|g' \
                 -e 's|/usr/local/share/doc/bitsd|$(DOCDIR)|g'
 # Whether the package has a bitsctl product (added with the client).
 HAS_BITSCTL = $(SWIFT) package --scratch-path $(BUILD_DIR) dump-package 2>/dev/null | \

@@ -26,8 +26,14 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
 
-        // Pure logic: model, state machine, validation, limits, scheduler, error catalog.
-        .target(name: "BitsCore", path: "Sources/BitsCore"),
+        // The contract: the interface XML in dbus/ turned into Swift at build time (the contract
+        // table for BitsCore, the XML texts the daemon serves for BitsBus).
+        .executableTarget(name: "bits-interface-codegen", path: "Sources/bits-interface-codegen"),
+        .plugin(name: "InterfaceCodegen", capability: .buildTool(), dependencies: ["bits-interface-codegen"],
+                path: "Plugins/InterfaceCodegen"),
+
+        // Pure logic: model, state machine, validation, limits, scheduler, error catalog, contract.
+        .target(name: "BitsCore", path: "Sources/BitsCore", plugins: ["InterfaceCodegen"]),
         // Durable queue: every job, file, setting and secret in SQLite (GRDB, WAL, migrations).
         .target(name: "BitsStore",
                 dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],
@@ -46,7 +52,7 @@ let package = Package(
         .target(name: "BitsBus",
                 dependencies: ["BitsCore", "BitsService", "BitsDBus", "CGLib",
                                .product(name: "Logging", package: "swift-log")],
-                path: "Sources/BitsBus", swiftSettings: interop),
+                path: "Sources/BitsBus", swiftSettings: interop, plugins: ["InterfaceCodegen"]),
         .executableTarget(name: "bitsd",
                           dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),

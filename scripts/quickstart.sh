@@ -42,7 +42,7 @@ else
 fi
 export DBUS_SYSTEM_BUS_ADDRESS=$address
 
-"$bitsd" --address "$address" --state-directory "$work/state" --interface-directory "$repo/dbus" 2> "$work/bitsd.log" &
+"$bitsd" --address "$address" --state-directory "$work/state" 2> "$work/bitsd.log" &
 pids+=($!)
 for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
 echo "== bitsd $(busctl --address="$address" get-property org.example.Bits /org/example/Bits org.example.Bits.Manager Version) is serving org.example.Bits"

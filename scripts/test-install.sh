@@ -130,11 +130,11 @@ if diff -u "$work/expected" "$work/actual" > "$work/files.diff"; then
 else
   cat "$work/files.diff"; fail "installed file list"
 fi
-check "activation file: Exec=/usr/sbin/bitsd with the installed interface directory" \
-  grep -qx 'Exec=/usr/sbin/bitsd --system --interface-directory /usr/share/dbus-1/interfaces' \
+check "activation file: Exec=/usr/sbin/bitsd --system (the interface XML is compiled in)" \
+  grep -qx 'Exec=/usr/sbin/bitsd --system' \
   "$stage/usr/share/dbus-1/system-services/org.example.Bits.service"
-check "unit: ExecStart=/usr/sbin/bitsd with the installed interface directory" \
-  grep -qx 'ExecStart=/usr/sbin/bitsd --system --interface-directory /usr/share/dbus-1/interfaces' \
+check "unit: ExecStart=/usr/sbin/bitsd --system (the interface XML is compiled in)" \
+  grep -qx 'ExecStart=/usr/sbin/bitsd --system' \
   "$stage/usr/lib/systemd/system/bitsd.service"
 check "no /usr/local path left outside comments in the activation file and the unit" \
   bash -c '! grep -Hn "^[^#]*/usr/local" "$1" "$2"' _ "$stage/usr/share/dbus-1/system-services/org.example.Bits.service" \
@@ -168,7 +168,7 @@ fi
 # uncommented (the shown defaults are valid values).
 config_exit() {
   timeout 20 "$stage/usr/sbin/bitsd" --address "unix:path=$work/no-bus" --state-directory "$work/cfg-state" \
-    --interface-directory "$stage/usr/share/dbus-1/interfaces" --config "$1" >/dev/null 2>&1
+    --config "$1" >/dev/null 2>&1
   echo $?
 }
 sed -E 's/^#([A-Za-z]+=)/\1/' "$stage/etc/bits/bitsd.conf" > "$work/all-keys.conf"
@@ -275,8 +275,8 @@ daemon_pid=$owner
 check "the owner (pid ${owner:-none}) runs /usr/local/sbin/bitsd as root" bash -c '
   [ -n "$1" ] && [ "$(readlink /proc/$1/exe)" = /usr/local/sbin/bitsd ] &&
   [ "$(awk "/^Uid:/ {print \$2}" /proc/$1/status)" = 0 ]' _ "$owner"
-check "it loaded the interface XML from /usr/local/share/dbus-1/interfaces" \
-  bash -c 'tr "\0" " " < /proc/$1/cmdline | grep -q -- "--interface-directory /usr/local/share/dbus-1/interfaces"' _ "$owner"
+check "it runs without --interface-directory (the interface XML is compiled in)" \
+  bash -c 'tr "\0" " " < /proc/$1/cmdline | grep -qx -- "/usr/local/sbin/bitsd --system "' _ "$owner"
 
 # A download through the installed daemon, as root, from a loopback HTTP server.
 # transfer BUSCTL... -- URL DESTINATION: CreateJob, AddFile, Resume, wait for "transferred", Complete.

@@ -103,10 +103,28 @@ struct CallArguments {
     /// The member the arguments belong to (named in errors).
     let member: String
     let values: [Variant]
+    /// The contract's input arguments of the member, when it is one of the contract's methods.
+    let declared: [ContractArgument]
 
     init(member: String, _ values: [Variant]) {
         self.member = member
         self.values = values
+        declared = []
+    }
+
+    /// The arguments of a method of the contract: named and typed as its XML declares them.
+    init<M: ContractMethod>(_ method: M, _ values: [Variant]) {
+        member = method.name
+        self.values = values
+        declared = method.inArguments
+    }
+
+    /// Argument `index` of a contract method, as a `T`, which must be the declared type
+    /// (`InvalidArgs` naming it as for `callAsFunction(_:_:as:)`).
+    func callAsFunction<T: BusDecodable>(_ index: Int, as type: T.Type = T.self) throws -> T {
+        let argument = declared.indices.contains(index) ? declared[index] : ContractArgument("#\(index)", "")
+        assert(argument.type == T.busType, "\(member) argument \(index) is not declared as '\(T.busType)' in the interface XML")
+        return try self(index, argument.name, as: type)
     }
 
     /// Argument `index`, called `name` in the interface XML, as a `T`; `InvalidArgs` naming

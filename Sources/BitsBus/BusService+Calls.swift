@@ -23,20 +23,17 @@ extension BusService {
     private func plan(for call: IncomingCall) throws -> CallPlan {
         if call.path == ObjectPaths.manager {
             return try ManagerHarness(manager: manager, callers: callers, version: version,
-                                      propertyNames: definitions.managerProperties,
                                       managedObjects: { [unowned self] in managedObjects($0) }).plan(call)
         }
-        if call.interface == "org.freedesktop.DBus.Introspectable" {
+        if call.interface == StandardInterface.introspectable {
             let path = call.path
             return CallPlan(.none) { [unowned self] caller in [.string(await introspect(path: path, caller: caller))] }
         }
         switch ObjectPaths.parse(call.path) {
         case .job(let id)?:
-            return try JobHarness(manager: manager, callers: callers, propertyNames: definitions.jobProperties)
-                .plan(call, id: id)
+            return try JobHarness(manager: manager, callers: callers).plan(call, id: id)
         case .file(let id, let index)?:
-            return try FileHarness(manager: manager, propertyNames: definitions.fileProperties)
-                .plan(call, id: id, index: index)
+            return try FileHarness(manager: manager).plan(call, id: id, index: index)
         case nil:
             throw ServiceError.notFound("No object at \(call.path).")
         }
@@ -47,10 +44,10 @@ extension BusService {
     func managedObjects(_ jobs: [Job]) -> Variant {
         var entries: [(Variant, Variant)] = []
         for job in jobs {
-            entries.append((.objectPath(ObjectPaths.job(job.id)), interfaceMap(InterfaceDefinitions.jobName, jobProperties(job))))
+            entries.append((.objectPath(ObjectPaths.job(job.id)), interfaceMap(BitsInterface.job.rawValue, jobProperties(job))))
             for (index, file) in job.files.enumerated() {
                 entries.append((.objectPath(ObjectPaths.file(job.id, index)),
-                                interfaceMap(InterfaceDefinitions.fileName, fileProperties(file))))
+                                interfaceMap(BitsInterface.file.rawValue, fileProperties(file))))
             }
         }
         return .dictionary(keyType: "o", valueType: "a{sa{sv}}", entries)
@@ -61,10 +58,10 @@ extension BusService {
     }
 
     func jobProperties(_ job: Job) -> [(String, Variant)] {
-        PropertyEncoding.jobProperties(job, names: definitions.jobProperties)
+        PropertyEncoding.jobProperties(job)
     }
 
     func fileProperties(_ file: JobFile) -> [(String, Variant)] {
-        PropertyEncoding.fileProperties(file, names: definitions.fileProperties)
+        PropertyEncoding.fileProperties(file)
     }
 }

@@ -20,18 +20,16 @@ extension BusService: QueueObserver {
 
     public func jobAdded(_ job: Job) {
         directory.set(job.id, owner: job.owner, files: job.files.count)
-        emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesAdded",
-             .tuple([.objectPath(ObjectPaths.job(job.id)), interfaceMap(InterfaceDefinitions.jobName, jobProperties(job))]))
+        emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesAdded,
+             .tuple([.objectPath(ObjectPaths.job(job.id)), interfaceMap(BitsInterface.job.rawValue, jobProperties(job))]))
     }
 
     public func jobChanged(_ job: Job, properties: Set<JobProperty>) {
         if properties.contains(.owner) { directory.set(job.id, owner: job.owner, files: job.files.count) }
-        let changed = properties.map(\.rawValue).sorted().compactMap { name in
-            PropertyEncoding.jobValue(name, job).map { (name, $0) }
-        }
+        let changed = PropertyEncoding.jobProperties(job, properties.sorted { $0.name < $1.name })
         guard !changed.isEmpty else { return }
-        emit(job, path: ObjectPaths.job(job.id), interface: Self.propertiesInterface, member: "PropertiesChanged",
-             .tuple([.string(InterfaceDefinitions.jobName), .vardict(changed), .strings([])]))
+        emit(job, path: ObjectPaths.job(job.id), interface: Self.propertiesInterface, member: StandardInterface.propertiesChanged,
+             .tuple([.string(BitsInterface.job.rawValue), .vardict(changed), .strings([])]))
     }
 
     public func filesAdded(_ job: Job, indices: Range<Int>) {
@@ -40,43 +38,41 @@ extension BusService: QueueObserver {
         }
         directory.set(job.id, owner: job.owner, files: job.files.count)
         for index in indices {
-            emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesAdded",
+            emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesAdded,
                  .tuple([.objectPath(ObjectPaths.file(job.id, index)),
-                         interfaceMap(InterfaceDefinitions.fileName, fileProperties(job.files[index]))]))
+                         interfaceMap(BitsInterface.file.rawValue, fileProperties(job.files[index]))]))
         }
     }
 
     public func fileChanged(_ job: Job, index: Int, properties: Set<FileProperty>) {
         guard job.files.indices.contains(index) else { return }
         let file = job.files[index]
-        let changed = properties.map(\.rawValue).sorted().compactMap { name in
-            PropertyEncoding.fileValue(name, file).map { (name, $0) }
-        }
-        emit(job, path: ObjectPaths.file(job.id, index), interface: Self.propertiesInterface, member: "PropertiesChanged",
-             .tuple([.string(InterfaceDefinitions.fileName), .vardict(changed), .strings([])]))
+        let changed = PropertyEncoding.fileProperties(file, properties.sorted { $0.name < $1.name })
+        emit(job, path: ObjectPaths.file(job.id, index), interface: Self.propertiesInterface, member: StandardInterface.propertiesChanged,
+             .tuple([.string(BitsInterface.file.rawValue), .vardict(changed), .strings([])]))
     }
 
     public func fileTransferred(_ job: Job, index: Int) {
-        emit(job, path: ObjectPaths.job(job.id), interface: InterfaceDefinitions.jobName, member: "FileTransferred",
+        emit(job, path: ObjectPaths.job(job.id), interface: BitsInterface.job.rawValue, member: JobSignal.fileTransferred.name,
              .tuple([.objectPath(ObjectPaths.file(job.id, index))]))
     }
 
     public func jobTransferred(_ job: Job) {
-        emit(job, path: ObjectPaths.job(job.id), interface: InterfaceDefinitions.jobName, member: "Transferred", .tuple([]))
+        emit(job, path: ObjectPaths.job(job.id), interface: BitsInterface.job.rawValue, member: JobSignal.transferred.name, .tuple([]))
     }
 
     public func jobFailed(_ job: Job, error: JobError) {
-        emit(job, path: ObjectPaths.job(job.id), interface: InterfaceDefinitions.jobName, member: "Error",
+        emit(job, path: ObjectPaths.job(job.id), interface: BitsInterface.job.rawValue, member: JobSignal.error.name,
              .tuple([.string(error.context.rawValue), .string(error.code.rawValue), .string(error.description)]))
     }
 
     public func jobRemoved(_ job: Job) {
         for index in job.files.indices.reversed() {
-            emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesRemoved",
-                 .tuple([.objectPath(ObjectPaths.file(job.id, index)), .strings([InterfaceDefinitions.fileName])]))
+            emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesRemoved,
+                 .tuple([.objectPath(ObjectPaths.file(job.id, index)), .strings([BitsInterface.file.rawValue])]))
         }
-        emit(job, path: ObjectPaths.manager, interface: InterfaceDefinitions.objectManagerName, member: "InterfacesRemoved",
-             .tuple([.objectPath(ObjectPaths.job(job.id)), .strings([InterfaceDefinitions.jobName])]))
+        emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesRemoved,
+             .tuple([.objectPath(ObjectPaths.job(job.id)), .strings([BitsInterface.job.rawValue])]))
         if let registration = directory.remove(job.id) { unexportFiles(registration) }
     }
 }

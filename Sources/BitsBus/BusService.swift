@@ -53,14 +53,14 @@ public final class BusService: @unchecked Sendable {
         self.manager = manager
         self.version = version
         self.logger = logger
-        let dir = InterfaceDefinitions.locateDirectory(explicit: interfaceDirectory)
-        definitions = try InterfaceDefinitions(directory: dir)
-        logger.info("interface definitions loaded from \(dir)")
+        let directory = InterfaceDefinitions.overrideDirectory(explicit: interfaceDirectory)
+        definitions = try InterfaceDefinitions(directory: directory)
+        if let directory { logger.info("interface definitions loaded from \(directory)") }
     }
 
     /// Connects, exports the objects, starts serving calls, and takes the name last (so no
     /// call arrives before everything is in place).
-    public func start(address: BusAddress, name: String = "org.example.Bits", networkStateFile: String? = nil) throws {
+    public func start(address: BusAddress, name: String = BitsContract.serviceName, networkStateFile: String? = nil) throws {
         try connect(address: address, networkStateFile: networkStateFile)
         try serve(name: name)
     }
@@ -84,7 +84,7 @@ public final class BusService: @unchecked Sendable {
     }
 
     /// Takes the service name: from now on calls arrive.
-    public func serve(name: String = "org.example.Bits") throws {
+    public func serve(name: String = BitsContract.serviceName) throws {
         try bus.requestName(name)
         logger.info("serving \(name) as \(bus.uniqueName)")
     }

@@ -9,12 +9,10 @@ import BitsService
 /// manage-all-jobs (non-interactive) when the file's job is another user's.
 struct FileHarness: Sendable {
     let manager: QueueManager
-    /// The file's property names, in XML order.
-    let propertyNames: [String]
 
     func plan(_ call: IncomingCall, id: JobID, index: Int) throws -> CallPlan {
         let properties = call.interface == PropertiesCall.interface ? try PropertiesCall(call) : nil
-        let manager = self.manager, names = propertyNames, interface = call.interface, method = call.method
+        let manager = self.manager, interface = call.interface, method = call.method
         return CallPlan(.anotherUsersJob(id)) { caller in
             let job = try await manager.job(id, caller: caller)
             guard job.files.indices.contains(index) else {
@@ -24,16 +22,18 @@ struct FileHarness: Sendable {
                 throw ServiceError(.notSupported, "\(interface).\(method) is not supported on files.")
             }
             let file = job.files[index]
-            return try await properties.answer(names: names, value: { PropertyEncoding.fileValue($0, file) },
+            return try await properties.answer(FileProperty.self, value: { PropertyEncoding.fileValue($0, file) },
                                                set: { name, value in
-                switch name {
-                case "RemoteName":
+                guard let property = FileProperty(rawValue: name) else { throw PropertiesCall.readOnly(name) }
+                switch property {
+                case .remoteName:
                     let url: String = try BusDecoding.property(name, value)
                     try await manager.setRemoteName(id, file: index, caller: caller, url: url)
-                case "ValidationState":
+                case .validationState:
                     let state: String = try BusDecoding.property(name, value)
                     try await manager.setValidationState(id, file: index, caller: caller, value: state)
-                default:
+                case .localName, .temporaryName, .bytesTotal, .bytesTransferred, .completed, .ranges, .lastModified,
+                     .responseHeaders:
                     throw PropertiesCall.readOnly(name)
                 }
             })

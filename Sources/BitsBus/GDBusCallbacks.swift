@@ -1,3 +1,4 @@
+import BitsCore
 import BitsDBus
 import CGLib
 import Foundation
@@ -51,13 +52,13 @@ let introspectionFilterThunk: GDBusMessageFilterFunction = { connection, message
           g_dbus_message_get_message_type(message) == G_DBUS_MESSAGE_TYPE_METHOD_CALL,
           let member = g_dbus_message_get_member(message), String(cString: member) == "Introspect",
           let interface = g_dbus_message_get_interface(message),
-          String(cString: interface) == "org.freedesktop.DBus.Introspectable",
+          String(cString: interface) == StandardInterface.introspectable,
           let pathPointer = g_dbus_message_get_path(message) else { return message }
     let path = String(cString: pathPointer)
     guard path.hasPrefix(ObjectPaths.jobsRoot + "/") else { return message }
     let service = Unmanaged<BusService>.fromOpaque(userData!).takeUnretainedValue()
     service.received(IncomingCall(invocation: Invocation(message: message, connection: connection!),
-                                  path: path, interface: "org.freedesktop.DBus.Introspectable",
+                                  path: path, interface: StandardInterface.introspectable,
                                   method: "Introspect", arguments: []))
     bits_object_unref(UnsafeMutableRawPointer(message))
     return nil

@@ -19,86 +19,84 @@ import BitsService
 struct JobHarness: Sendable {
     let manager: QueueManager
     let callers: CallerRegistry
-    /// The job's property names, in XML order.
-    let propertyNames: [String]
 
     func plan(_ call: IncomingCall, id: JobID) throws -> CallPlan {
         let access = Authorization.anotherUsersJob(id)
         if call.interface == PropertiesCall.interface {
             return CallPlan(access, properties(try PropertiesCall(call), id: id))
         }
-        guard call.interface == InterfaceDefinitions.jobName else { return unsupported(call, id: id, access) }
-        let args = CallArguments(member: call.method, call.arguments)
+        guard call.interface == JobMethod.interface.rawValue, let method = JobMethod(rawValue: call.method) else {
+            return unsupported(call, id: id, access)
+        }
+        let args = CallArguments(method, call.arguments)
         let manager = self.manager
-        switch call.method {
-        case "AddFile":
-            let source = FileSource(remote: try args(0, "remote_url"), local: try args(1, "local_path"))
+        switch method {
+        case .addFile:
+            let source = FileSource(remote: try args(0), local: try args(1))
             return CallPlan(access.exceedingLimits) { [self] caller in
                 let added = try await manager.addFiles(id, caller: withUmask(caller, call), files: [(source.remote, source.local)])
                 return [.objectPath(ObjectPaths.file(id, added.lowerBound))]
             }
-        case "AddFiles":
-            let sources: [FileSource] = try args(0, "files")
+        case .addFiles:
+            let sources: [FileSource] = try args(0)
             return CallPlan(access.exceedingLimits) { [self] caller in
                 let added = try await manager.addFiles(id, caller: withUmask(caller, call), files: sources.map { ($0.remote, $0.local) })
                 return [.objectPaths(added.map { ObjectPaths.file(id, $0) })]
             }
-        case "AddFileWithRanges":
-            let source = FileSource(remote: try args(0, "remote_url"), local: try args(1, "local_path"))
-            let ranges: [FileRange] = try args(2, "ranges")
+        case .addFileWithRanges:
+            let source = FileSource(remote: try args(0), local: try args(1))
+            let ranges: [FileRange] = try args(2)
             return CallPlan(access.exceedingLimits) { [self] caller in
                 let added = try await manager.addFiles(id, caller: withUmask(caller, call), files: [(source.remote, source.local)],
                                                        ranges: ranges)
                 return [.objectPath(ObjectPaths.file(id, added.lowerBound))]
             }
-        case "Resume":
+        case .resume:
             return CallPlan(access) { caller in try await manager.resume(id, caller: caller); return [] }
-        case "Suspend":
+        case .suspend:
             return CallPlan(access) { caller in try await manager.suspend(id, caller: caller); return [] }
-        case "Cancel":
+        case .cancel:
             return CallPlan(access) { caller in try await manager.cancel(id, caller: caller); return [] }
-        case "Complete":
+        case .complete:
             return CallPlan(access) { caller in try await manager.complete(id, caller: caller); return [] }
-        case "TakeOwnership":
+        case .takeOwnership:
             return CallPlan(access) { caller in
                 _ = try await manager.job(id, caller: caller)
                 try await manager.takeOwnership(id, caller: caller)
                 return []
             }
-        case "ReplaceRemotePrefix":
-            let old: String = try args(0, "old_prefix"), new: String = try args(1, "new_prefix")
+        case .replaceRemotePrefix:
+            let old: String = try args(0), new: String = try args(1)
             return CallPlan(access) { caller in
                 [.uint32(try await manager.replaceRemotePrefix(id, caller: caller, old: old, new: new))]
             }
-        case "SetCredentials":
-            let target: String = try args(0, "target"), scheme: String = try args(1, "scheme")
-            let userName: String = try args(2, "user_name"), password: String = try args(3, "password")
+        case .setCredentials:
+            let target: String = try args(0), scheme: String = try args(1)
+            let userName: String = try args(2), password: String = try args(3)
             return CallPlan(access) { caller in
                 try await manager.setCredentials(id, caller: caller, target: target, scheme: scheme,
                                                  userName: userName, password: password)
                 return []
             }
-        case "RemoveCredentials":
-            let target: String = try args(0, "target"), scheme: String = try args(1, "scheme")
+        case .removeCredentials:
+            let target: String = try args(0), scheme: String = try args(1)
             return CallPlan(access) { caller in
                 try await manager.removeCredentials(id, caller: caller, target: target, scheme: scheme)
                 return []
             }
-        case "SetClientCertificate":
-            let certificate: String = try args(0, "certificate_file"), key: String = try args(1, "private_key_file")
+        case .setClientCertificate:
+            let certificate: String = try args(0), key: String = try args(1)
             return CallPlan(access) { caller in
                 try await manager.setClientCertificate(id, caller: caller, certificate: certificate, key: key)
                 return []
             }
-        case "RemoveClientCertificate":
+        case .removeClientCertificate:
             return CallPlan(access) { caller in try await manager.removeClientCertificate(id, caller: caller); return [] }
-        case "GetReplyData":
+        case .getReplyData:
             return CallPlan(access) { caller in
                 let data = try await manager.replyData(id, caller: caller)
                 return [.array(elementType: "y", data.map { .byte($0) })]
             }
-        default:
-            return unsupported(call, id: id, access)
         }
     }
 
@@ -110,14 +108,13 @@ struct JobHarness: Sendable {
     }
 
     private func properties(_ call: PropertiesCall, id: JobID) -> @Sendable (Caller) async throws -> [Variant] {
-        { [manager, propertyNames] caller in
+        { [manager] caller in
             let job = try await manager.job(id, caller: caller)
-            return try await call.answer(names: propertyNames, value: { PropertyEncoding.jobValue($0, job) },
+            return try await call.answer(JobProperty.self, value: { PropertyEncoding.jobValue($0, job) },
                                          set: { name, value in
-                guard let setting = try PropertyEncoding.jobSetting(name, value) else {
-                    if propertyNames.contains(name), PropertyEncoding.jobValue(name, job) != nil {
-                        throw PropertiesCall.readOnly(name)
-                    }
+                guard let property = JobProperty(rawValue: name) else { throw PropertiesCall.unsupportedProperty(name) }
+                guard let setting = try PropertyEncoding.jobSetting(property, value) else {
+                    if PropertyEncoding.jobValue(property, job) != nil { throw PropertiesCall.readOnly(name) }
                     throw PropertiesCall.unsupportedProperty(name)
                 }
                 try await manager.set(setting, on: id, caller: caller)

@@ -16,33 +16,32 @@ struct ManagerHarness: Sendable {
     let manager: QueueManager
     let callers: CallerRegistry
     let version: String
-    /// The manager's property names, in XML order.
-    let propertyNames: [String]
     /// Encodes jobs and their files for `GetManagedObjects` (shared with the ObjectManager signals).
     let managedObjects: @Sendable ([Job]) -> Variant
 
     func plan(_ call: IncomingCall) throws -> CallPlan {
         switch call.interface {
-        case InterfaceDefinitions.managerName: return try managerMember(call)
-        case InterfaceDefinitions.objectManagerName: return objectManagerMember(call)
+        case ManagerMethod.interface.rawValue: return try managerMember(call)
+        case StandardInterface.objectManager: return objectManagerMember(call)
         case PropertiesCall.interface: return properties(try PropertiesCall(call))
         default: return unsupported(call)
         }
     }
 
     private func managerMember(_ call: IncomingCall) throws -> CallPlan {
-        let args = CallArguments(member: call.method, call.arguments)
+        guard let method = ManagerMethod(rawValue: call.method) else { return unsupported(call) }
+        let args = CallArguments(method, call.arguments)
         let manager = self.manager
-        switch call.method {
-        case "CreateJob":
-            let displayName: String = try args(0, "display_name")
-            let type: String = try args(1, "type")
+        switch method {
+        case .createJob:
+            let displayName: String = try args(0)
+            let type: String = try args(1)
             return CallPlan(Authorization.none.exceedingLimits) { caller in
                 let job = try await manager.createJob(caller: caller, displayName: displayName, type: type)
                 return [.objectPath(ObjectPaths.job(job.id))]
             }
-        case "GetJob":
-            let text: String = try args(0, "id")
+        case .getJob:
+            let text: String = try args(0)
             // Another user's job by GUID: as for its object path, never interactive.
             let authorization = JobID(guid: text).map(Authorization.anotherUsersJob) ?? .none
             return CallPlan(authorization) { caller in
@@ -52,8 +51,8 @@ struct ManagerHarness: Sendable {
                 let job = try await manager.lookUp(id, caller: caller)
                 return [.objectPath(ObjectPaths.job(job.id))]
             }
-        case "ListJobs":
-            let allUsers: Bool = try args(0, "all_users")
+        case .listJobs:
+            let allUsers: Bool = try args(0)
             let authorization: Authorization = allUsers
                 ? .manageAllJobs(challengeMessage: "Listing every user's jobs needs authentication as an administrator (org.example.bits.manage-all-jobs); call again allowing interactive authorization.")
                 : .none
@@ -63,14 +62,12 @@ struct ManagerHarness: Sendable {
                 if allUsers { callers.addAllUsersListener(sender) }
                 return [.objectPaths(jobs.map { ObjectPaths.job($0.id) })]
             }
-        default:
-            return unsupported(call)
         }
     }
 
     private func objectManagerMember(_ call: IncomingCall) -> CallPlan {
         switch call.method {
-        case "GetManagedObjects":
+        case StandardInterface.getManagedObjects:
             let manager = self.manager, callers = self.callers, encode = managedObjects, sender = call.invocation.sender
             return CallPlan(.none) { caller in
                 // A connection polkit authorized for every user's jobs (ListJobs(true)) sees
@@ -84,18 +81,22 @@ struct ManagerHarness: Sendable {
     }
 
     private func properties(_ call: PropertiesCall) -> CallPlan {
-        let limits = manager.limits, version = self.version, names = propertyNames
+        let limits = manager.limits, version = self.version
         return CallPlan(.none) { _ in
-            try await call.answer(names: names, value: { name in
-                switch name {
-                case "Version": .string(version)
-                case "MaxJobsPerUser": .uint32(limits.maxJobsPerUser)
-                case "MaxJobsPerMachine": .uint32(limits.maxJobsPerMachine)
-                case "MaxFilesPerJob": .uint32(limits.maxFilesPerJob)
-                case "MaxRangesPerFile": .uint32(limits.maxRangesPerFile)
-                default: nil
-                }
+            try await call.answer(ManagerProperty.self, value: { property in
+                Self.value(property, version: version, limits: limits)
             }, set: { name, _ in throw PropertiesCall.readOnly(name) })
+        }
+    }
+
+    /// A manager property (all are read-only and constant while the service runs).
+    static func value(_ property: ManagerProperty, version: String, limits: JobLimits) -> Variant {
+        switch property {
+        case .version: .string(version)
+        case .maxJobsPerUser: .uint32(limits.maxJobsPerUser)
+        case .maxJobsPerMachine: .uint32(limits.maxJobsPerMachine)
+        case .maxFilesPerJob: .uint32(limits.maxFilesPerJob)
+        case .maxRangesPerFile: .uint32(limits.maxRangesPerFile)
         }
     }
 

@@ -5,7 +5,7 @@ import BitsDBus
 /// on answers it from its own property values and setters (`answer`). The `interface_name`
 /// argument is not consulted: each object path serves one interface of properties.
 enum PropertiesCall: Sendable {
-    static let interface = "org.freedesktop.DBus.Properties"
+    static let interface = StandardInterface.properties
 
     case get(property: String)
     case getAll
@@ -23,16 +23,16 @@ enum PropertiesCall: Sendable {
         }
     }
 
-    /// Answers with `value` (nil: not supported) for the properties `names` (in XML order),
-    /// and `set` for a new value.
-    func answer(names: [String], value: (String) -> Variant?,
-                set: (String, Variant) async throws -> Void) async throws -> [Variant] {
+    /// Answers with `value` (nil: not supported) for the contract's properties `P` (GetAll in
+    /// XML order), and `set` for a new value of the property named.
+    func answer<P: ContractProperty>(_: P.Type, value: (P) -> Variant?,
+                                     set: (String, Variant) async throws -> Void) async throws -> [Variant] {
         switch self {
         case .get(let name):
-            guard let v = value(name) else { throw Self.unsupportedProperty(name) }
+            guard let v = P(rawValue: name).flatMap(value) else { throw Self.unsupportedProperty(name) }
             return [.variant(v)]
         case .getAll:
-            return [.vardict(names.compactMap { name in value(name).map { (name, $0) } })]
+            return [.vardict(P.allCases.compactMap { property in value(property).map { (property.name, $0) } })]
         case .set(let name, let newValue):
             try await set(name, newValue)
             return []

@@ -22,13 +22,13 @@ public struct ServiceLimits: Sendable, Equatable {
 /// for try await update in job.updates() { … }
 /// ```
 public final class BitsClient: Sendable {
-    public static let serviceName = "org.example.Bits"
-    public static let managerPath = "/org/example/Bits"
-    static let managerInterface = "org.example.Bits.Manager"
-    static let jobInterface = "org.example.Bits.Job"
-    static let fileInterface = "org.example.Bits.File"
-    static let propertiesInterface = "org.freedesktop.DBus.Properties"
-    static let objectManagerInterface = "org.freedesktop.DBus.ObjectManager"
+    public static let serviceName = BitsContract.serviceName
+    public static let managerPath = BitsContract.managerPath
+    static let managerInterface = BitsInterface.manager.rawValue
+    static let jobInterface = BitsInterface.job.rawValue
+    static let fileInterface = BitsInterface.file.rawValue
+    static let propertiesInterface = StandardInterface.properties
+    static let objectManagerInterface = StandardInterface.objectManager
 
     let connection: ClientConnection
 
@@ -41,14 +41,14 @@ public final class BitsClient: Sendable {
 
     /// `CreateJob`: a new suspended job owned by the caller.
     public func createJob(displayName: String, type: JobType = .download) async throws -> BitsJob {
-        let reply = try await call(Self.managerPath, Self.managerInterface, "CreateJob",
+        let reply = try await call(Self.managerPath, ManagerMethod.createJob,
                                    [.string(displayName), .string(type.rawValue)])
         return job(path: reply.first?.stringValue ?? "/")
     }
 
     /// `GetJob`: the job with this GUID (braces and upper case accepted).
     public func job(id: String) async throws -> BitsJob {
-        let reply = try await call(Self.managerPath, Self.managerInterface, "GetJob", [.string(id)])
+        let reply = try await call(Self.managerPath, ManagerMethod.getJob, [.string(id)])
         return job(path: reply.first?.stringValue ?? "/")
     }
 
@@ -61,7 +61,7 @@ public final class BitsClient: Sendable {
     /// `ListJobs`: the caller's non-final jobs, or every user's (`allUsers`, administrators;
     /// `interactive` lets polkit ask for a password).
     public func listJobs(allUsers: Bool = false, interactive: Bool = false) async throws -> [BitsJob] {
-        let reply = try await call(Self.managerPath, Self.managerInterface, "ListJobs", [.bool(allUsers)],
+        let reply = try await call(Self.managerPath, ManagerMethod.listJobs, [.bool(allUsers)],
                                    interactive: interactive)
         return (reply.first?.items ?? []).compactMap(\.stringValue).map(job(path:))
     }
@@ -71,7 +71,7 @@ public final class BitsClient: Sendable {
     /// (the service shows an administrator every job; without `allUsers` they are filtered
     /// to the caller's uid, like `ListJobs(false)`).
     public func snapshot(allUsers: Bool = false) async throws -> [JobSnapshot] {
-        let reply = try await call(Self.managerPath, Self.objectManagerInterface, "GetManagedObjects", [])
+        let reply = try await call(Self.managerPath, Self.objectManagerInterface, StandardInterface.getManagedObjects, [])
         return Self.snapshot(fromManagedObjects: reply.first, allUsers: allUsers)
     }
 
@@ -99,16 +99,16 @@ public final class BitsClient: Sendable {
 
     /// The service's `Version`.
     public func version() async throws -> String {
-        try await managerProperty("Version").stringValue ?? ""
+        try await managerProperty(ManagerProperty.version.name).stringValue ?? ""
     }
 
     /// The limits in force.
     public func limits() async throws -> ServiceLimits {
         let all = try await getAll(Self.managerPath, Self.managerInterface)
-        return ServiceLimits(maxJobsPerUser: all["MaxJobsPerUser"]?.uint32Value ?? 0,
-                             maxJobsPerMachine: all["MaxJobsPerMachine"]?.uint32Value ?? 0,
-                             maxFilesPerJob: all["MaxFilesPerJob"]?.uint32Value ?? 0,
-                             maxRangesPerFile: all["MaxRangesPerFile"]?.uint32Value ?? 0)
+        return ServiceLimits(maxJobsPerUser: all[ManagerProperty.maxJobsPerUser.name]?.uint32Value ?? 0,
+                             maxJobsPerMachine: all[ManagerProperty.maxJobsPerMachine.name]?.uint32Value ?? 0,
+                             maxFilesPerJob: all[ManagerProperty.maxFilesPerJob.name]?.uint32Value ?? 0,
+                             maxRangesPerFile: all[ManagerProperty.maxRangesPerFile.name]?.uint32Value ?? 0)
     }
 
     /// A Manager property by name.
@@ -122,6 +122,12 @@ public final class BitsClient: Sendable {
               interactive: Bool = false) async throws -> [Variant] {
         try await connection.call(destination: Self.serviceName, path: path, interface: interface, method: method,
                                   arguments: arguments, interactive: interactive)
+    }
+
+    /// A method of the contract, on the object at `path`.
+    func call<M: ContractMethod>(_ path: String, _ method: M, _ arguments: [Variant] = [],
+                                 interactive: Bool = false) async throws -> [Variant] {
+        try await call(path, M.interface.rawValue, method.name, arguments, interactive: interactive)
     }
 
     func getAll(_ path: String, _ interface: String) async throws -> [String: Variant] {

@@ -24,7 +24,7 @@ public struct BitsJob: Sendable, Hashable {
     /// `AddFile`: download remote → local (absolute) path; upload local file → URL.
     @discardableResult
     public func addFile(remote: String, local: String) async throws -> BitsFile {
-        let reply = try await call("AddFile", [.string(remote), .string(local)])
+        let reply = try await call(.addFile, [.string(remote), .string(local)])
         return client.file(path: reply.first?.stringValue ?? "/")
     }
 
@@ -32,7 +32,7 @@ public struct BitsJob: Sendable, Hashable {
     @discardableResult
     public func addFiles(_ pairs: [(remote: String, local: String)]) async throws -> [BitsFile] {
         let list = Variant.array(elementType: "(ss)", pairs.map { .tuple([.string($0.remote), .string($0.local)]) })
-        let reply = try await call("AddFiles", [list])
+        let reply = try await call(.addFiles, [list])
         return (reply.first?.items ?? []).compactMap(\.stringValue).map(client.file(path:))
     }
 
@@ -40,19 +40,19 @@ public struct BitsJob: Sendable, Hashable {
     @discardableResult
     public func addFile(remote: String, local: String, ranges: [(offset: UInt64, length: UInt64)]) async throws -> BitsFile {
         let list = Variant.array(elementType: "(tt)", ranges.map { .tuple([.uint64($0.offset), .uint64($0.length)]) })
-        let reply = try await call("AddFileWithRanges", [.string(remote), .string(local), list])
+        let reply = try await call(.addFileWithRanges, [.string(remote), .string(local), list])
         return client.file(path: reply.first?.stringValue ?? "/")
     }
 
-    public func resume() async throws { _ = try await call("Resume") }
-    public func suspend() async throws { _ = try await call("Suspend") }
-    public func cancel() async throws { _ = try await call("Cancel") }
-    public func complete() async throws { _ = try await call("Complete") }
-    public func takeOwnership() async throws { _ = try await call("TakeOwnership") }
+    public func resume() async throws { _ = try await call(.resume) }
+    public func suspend() async throws { _ = try await call(.suspend) }
+    public func cancel() async throws { _ = try await call(.cancel) }
+    public func complete() async throws { _ = try await call(.complete) }
+    public func takeOwnership() async throws { _ = try await call(.takeOwnership) }
 
     /// `ReplaceRemotePrefix`: how many files changed.
     public func replaceRemotePrefix(_ old: String, with new: String) async throws -> UInt32 {
-        try await call("ReplaceRemotePrefix", [.string(old), .string(new)]).first?.uint32Value ?? 0
+        try await call(.replaceRemotePrefix, [.string(old), .string(new)]).first?.uint32Value ?? 0
     }
 
     /// Who the credentials are for.
@@ -61,24 +61,24 @@ public struct BitsJob: Sendable, Hashable {
     public enum AuthScheme: String, Sendable, CaseIterable { case basic, digest, ntlm, negotiate }
 
     public func setCredentials(target: CredentialTarget, scheme: AuthScheme, userName: String, password: String) async throws {
-        _ = try await call("SetCredentials", [.string(target.rawValue), .string(scheme.rawValue),
+        _ = try await call(.setCredentials, [.string(target.rawValue), .string(scheme.rawValue),
                                               .string(userName), .string(password)])
     }
 
     public func removeCredentials(target: CredentialTarget, scheme: AuthScheme) async throws {
-        _ = try await call("RemoveCredentials", [.string(target.rawValue), .string(scheme.rawValue)])
+        _ = try await call(.removeCredentials, [.string(target.rawValue), .string(scheme.rawValue)])
     }
 
     /// PEM files the owner can read.
     public func setClientCertificate(certificateFile: String, privateKeyFile: String) async throws {
-        _ = try await call("SetClientCertificate", [.string(certificateFile), .string(privateKeyFile)])
+        _ = try await call(.setClientCertificate, [.string(certificateFile), .string(privateKeyFile)])
     }
 
-    public func removeClientCertificate() async throws { _ = try await call("RemoveClientCertificate") }
+    public func removeClientCertificate() async throws { _ = try await call(.removeClientCertificate) }
 
     /// `GetReplyData` of an upload-reply job (≤ 1 MiB).
     public func replyData() async throws -> [UInt8] {
-        let reply = try await call("GetReplyData")
+        let reply = try await call(.getReplyData)
         return (reply.first?.items ?? []).map { if case .byte(let b) = $0 { b } else { 0 } }
     }
 
@@ -95,7 +95,7 @@ public struct BitsJob: Sendable, Hashable {
     }
 
     public func state() async throws -> JobState {
-        let value = try await property("State").stringValue ?? ""
+        let value = try await property(JobProperty.state.name).stringValue ?? ""
         guard let state = JobState(rawValue: value) else {
             throw BitsClientError(code: .failed, name: "", message: "The service answered an unknown state \"\(value)\".")
         }
@@ -109,7 +109,7 @@ public struct BitsJob: Sendable, Hashable {
 
     /// The job's files, in the order they were added.
     public func files() async throws -> [BitsFile] {
-        try await property("Files").items.compactMap(\.stringValue).map(client.file(path:))
+        try await property(JobProperty.files.name).items.compactMap(\.stringValue).map(client.file(path:))
     }
 
     /// Every file's properties.
@@ -119,8 +119,8 @@ public struct BitsJob: Sendable, Hashable {
         return result
     }
 
-    private func call(_ method: String, _ arguments: [Variant] = []) async throws -> [Variant] {
-        try await client.call(path, BitsClient.jobInterface, method, arguments)
+    private func call(_ method: JobMethod, _ arguments: [Variant] = []) async throws -> [Variant] {
+        try await client.call(path, method, arguments)
     }
 }
 
@@ -142,11 +142,11 @@ public struct BitsFile: Sendable, Hashable {
 
     /// `SetRemoteName`: fix a URL after an error.
     public func setRemoteName(_ url: String) async throws {
-        try await client.setProperty(path, BitsClient.fileInterface, "RemoteName", .string(url))
+        try await client.setProperty(path, BitsClient.fileInterface, FileProperty.remoteName.name, .string(url))
     }
 
     /// `unknown`, `valid` or `invalid` (invalid puts the job in error).
     public func setValidationState(_ state: String) async throws {
-        try await client.setProperty(path, BitsClient.fileInterface, "ValidationState", .string(state))
+        try await client.setProperty(path, BitsClient.fileInterface, FileProperty.validationState.name, .string(state))
     }
 }

@@ -65,57 +65,58 @@ public struct JobProperties: Sendable, Equatable {
     /// True once the job is `acknowledged` or `cancelled`: it is gone from the service.
     public var isFinal: Bool { state == .acknowledged || state == .cancelled }
 
-    /// Merges changed properties (from `PropertiesChanged` or `GetAll`).
+    /// Merges changed properties (from `PropertiesChanged` or `GetAll`). The switch covers
+    /// every property of the contract; unknown names are kept in `raw` only.
     public mutating func apply(_ changes: [String: Variant]) {
         for (name, boxed) in changes {
             let value = boxed.unboxed
             raw[name] = value
-            switch name {
-            case "Id": id = value.stringValue ?? id
-            case "Type": type = value.stringValue.flatMap(JobType.init(rawValue:)) ?? type
-            case "Owner": owner = value.uint32Value ?? owner
-            case "DisplayName": displayName = value.stringValue ?? displayName
-            case "Description": description = value.stringValue ?? description
-            case "State": state = value.stringValue.flatMap(JobState.init(rawValue:)) ?? state
-            case "Priority": priority = value.stringValue.flatMap(JobPriority.init(rawValue:)) ?? priority
-            case "BytesTotal": bytesTotal = Self.size(value)
-            case "BytesTransferred": bytesTransferred = value.uint64Value ?? bytesTransferred
-            case "FilesTotal": filesTotal = value.uint32Value ?? filesTotal
-            case "FilesTransferred": filesTransferred = value.uint32Value ?? filesTransferred
-            case "CreationTime": creationTime = value.uint64Value ?? creationTime
-            case "ModificationTime": modificationTime = value.uint64Value ?? modificationTime
-            case "TransferCompletionTime": transferCompletionTime = value.uint64Value ?? transferCompletionTime
-            case "ErrorContext": errorContext = value.stringValue.flatMap(ErrorContext.init(rawValue:)) ?? .unknown
-            case "ErrorCode": errorCode = value.stringValue ?? errorCode
-            case "ErrorDescription": errorDescription = value.stringValue ?? errorDescription
-            case "ErrorFile": errorFile = value.stringValue ?? errorFile
-            case "ErrorCount": errorCount = value.uint32Value ?? errorCount
-            case "MinimumRetryDelay": minimumRetryDelay = value.uint32Value ?? minimumRetryDelay
-            case "NoProgressTimeout": noProgressTimeout = value.uint32Value ?? noProgressTimeout
-            case "MaximumDownloadTime": maximumDownloadTime = value.uint32Value ?? maximumDownloadTime
-            case "NotifyFlags": notifyFlags = value.uint32Value ?? notifyFlags
-            case "NotifyCommandLine": notifyCommandLine = value.items.compactMap(\.stringValue)
-            case "ProxyUsage": proxyUsage = value.stringValue ?? proxyUsage
-            case "ProxyList": proxyList = value.stringValue ?? proxyList
-            case "ProxyBypassList": proxyBypassList = value.stringValue ?? proxyBypassList
-            case "CustomHeaders": customHeaders = value.items.compactMap(\.stringValue)
-            case "CustomHeadersWriteOnly": customHeadersWriteOnly = value.boolValue ?? customHeadersWriteOnly
-            case "HttpMethod": httpMethod = value.stringValue ?? httpMethod
-            case "RedirectPolicy": redirectPolicy = value.stringValue ?? redirectPolicy
-            case "AllowHttpsToHttpRedirect": allowHttpsToHttpRedirect = value.boolValue ?? allowHttpsToHttpRedirect
-            case "VerifyPeer": verifyPeer = value.boolValue ?? verifyPeer
-            case "VerifyHost": verifyHost = value.boolValue ?? verifyHost
-            case "CheckRevocation": checkRevocation = value.boolValue ?? checkRevocation
-            case "TransferPolicy": transferPolicy = value.stringValue ?? transferPolicy
-            case "DynamicContent": dynamicContent = value.boolValue ?? dynamicContent
-            case "HighPerformance": highPerformance = value.boolValue ?? highPerformance
-            case "MaximumDownloadSize": maximumDownloadSize = value.uint64Value ?? maximumDownloadSize
-            case "MinimumNotificationInterval": minimumNotificationInterval = value.uint32Value ?? minimumNotificationInterval
-            case "ReplyFileName": replyFileName = value.stringValue ?? replyFileName
-            case "ReplyBytesTotal": replyBytesTotal = Self.size(value)
-            case "ReplyBytesTransferred": replyBytesTransferred = value.uint64Value ?? replyBytesTransferred
-            case "Files": files = value.items.compactMap(\.stringValue)
-            default: break
+            switch JobProperty(rawValue: name) {
+            case .id?: id = value.stringValue ?? id
+            case .type?: type = value.stringValue.flatMap(JobType.init(rawValue:)) ?? type
+            case .owner?: owner = value.uint32Value ?? owner
+            case .displayName?: displayName = value.stringValue ?? displayName
+            case .description?: description = value.stringValue ?? description
+            case .state?: state = value.stringValue.flatMap(JobState.init(rawValue:)) ?? state
+            case .priority?: priority = value.stringValue.flatMap(JobPriority.init(rawValue:)) ?? priority
+            case .bytesTotal?: bytesTotal = Self.size(value)
+            case .bytesTransferred?: bytesTransferred = value.uint64Value ?? bytesTransferred
+            case .filesTotal?: filesTotal = value.uint32Value ?? filesTotal
+            case .filesTransferred?: filesTransferred = value.uint32Value ?? filesTransferred
+            case .creationTime?: creationTime = value.uint64Value ?? creationTime
+            case .modificationTime?: modificationTime = value.uint64Value ?? modificationTime
+            case .transferCompletionTime?: transferCompletionTime = value.uint64Value ?? transferCompletionTime
+            case .errorContext?: errorContext = value.stringValue.flatMap(ErrorContext.init(rawValue:)) ?? .unknown
+            case .errorCode?: errorCode = value.stringValue ?? errorCode
+            case .errorDescription?: errorDescription = value.stringValue ?? errorDescription
+            case .errorFile?: errorFile = value.stringValue ?? errorFile
+            case .errorCount?: errorCount = value.uint32Value ?? errorCount
+            case .minimumRetryDelay?: minimumRetryDelay = value.uint32Value ?? minimumRetryDelay
+            case .noProgressTimeout?: noProgressTimeout = value.uint32Value ?? noProgressTimeout
+            case .maximumDownloadTime?: maximumDownloadTime = value.uint32Value ?? maximumDownloadTime
+            case .notifyFlags?: notifyFlags = value.uint32Value ?? notifyFlags
+            case .notifyCommandLine?: notifyCommandLine = value.items.compactMap(\.stringValue)
+            case .proxyUsage?: proxyUsage = value.stringValue ?? proxyUsage
+            case .proxyList?: proxyList = value.stringValue ?? proxyList
+            case .proxyBypassList?: proxyBypassList = value.stringValue ?? proxyBypassList
+            case .customHeaders?: customHeaders = value.items.compactMap(\.stringValue)
+            case .customHeadersWriteOnly?: customHeadersWriteOnly = value.boolValue ?? customHeadersWriteOnly
+            case .httpMethod?: httpMethod = value.stringValue ?? httpMethod
+            case .redirectPolicy?: redirectPolicy = value.stringValue ?? redirectPolicy
+            case .allowHttpsToHttpRedirect?: allowHttpsToHttpRedirect = value.boolValue ?? allowHttpsToHttpRedirect
+            case .verifyPeer?: verifyPeer = value.boolValue ?? verifyPeer
+            case .verifyHost?: verifyHost = value.boolValue ?? verifyHost
+            case .checkRevocation?: checkRevocation = value.boolValue ?? checkRevocation
+            case .transferPolicy?: transferPolicy = value.stringValue ?? transferPolicy
+            case .dynamicContent?: dynamicContent = value.boolValue ?? dynamicContent
+            case .highPerformance?: highPerformance = value.boolValue ?? highPerformance
+            case .maximumDownloadSize?: maximumDownloadSize = value.uint64Value ?? maximumDownloadSize
+            case .minimumNotificationInterval?: minimumNotificationInterval = value.uint32Value ?? minimumNotificationInterval
+            case .replyFileName?: replyFileName = value.stringValue ?? replyFileName
+            case .replyBytesTotal?: replyBytesTotal = Self.size(value)
+            case .replyBytesTransferred?: replyBytesTransferred = value.uint64Value ?? replyBytesTransferred
+            case .files?: files = value.items.compactMap(\.stringValue)
+            case nil: break
             }
         }
     }
@@ -155,21 +156,21 @@ public struct FileProperties: Sendable, Equatable {
         for (name, boxed) in changes {
             let value = boxed.unboxed
             raw[name] = value
-            switch name {
-            case "RemoteName": remoteName = value.stringValue ?? remoteName
-            case "LocalName": localName = value.stringValue ?? localName
-            case "TemporaryName": temporaryName = value.stringValue ?? temporaryName
-            case "BytesTotal": bytesTotal = JobProperties.size(value)
-            case "BytesTransferred": bytesTransferred = value.uint64Value ?? bytesTransferred
-            case "Completed": completed = value.boolValue ?? completed
-            case "Ranges":
+            switch FileProperty(rawValue: name) {
+            case .remoteName?: remoteName = value.stringValue ?? remoteName
+            case .localName?: localName = value.stringValue ?? localName
+            case .temporaryName?: temporaryName = value.stringValue ?? temporaryName
+            case .bytesTotal?: bytesTotal = JobProperties.size(value)
+            case .bytesTransferred?: bytesTransferred = value.uint64Value ?? bytesTransferred
+            case .completed?: completed = value.boolValue ?? completed
+            case .ranges?:
                 ranges = value.items.map { pair in
                     (pair.items.first?.uint64Value ?? 0, pair.items.dropFirst().first?.uint64Value ?? UInt64.max)
                 }
-            case "LastModified": lastModified = value.uint64Value ?? lastModified
-            case "ValidationState": validationState = value.stringValue ?? validationState
-            case "ResponseHeaders": responseHeaders = value.stringValue ?? responseHeaders
-            default: break
+            case .lastModified?: lastModified = value.uint64Value ?? lastModified
+            case .validationState?: validationState = value.stringValue ?? validationState
+            case .responseHeaders?: responseHeaders = value.stringValue ?? responseHeaders
+            case nil: break
             }
         }
     }

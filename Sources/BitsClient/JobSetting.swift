@@ -7,45 +7,51 @@ extension BitsJob {
         public let name: String
         public let value: Variant
 
-        public static func displayName(_ v: String) -> Setting { .init(name: "DisplayName", value: .string(v)) }
-        public static func description(_ v: String) -> Setting { .init(name: "Description", value: .string(v)) }
-        public static func priority(_ v: JobPriority) -> Setting { .init(name: "Priority", value: .string(v.rawValue)) }
-        public static func minimumRetryDelay(_ seconds: UInt32) -> Setting { .init(name: "MinimumRetryDelay", value: .uint32(seconds)) }
-        public static func noProgressTimeout(_ seconds: UInt32) -> Setting { .init(name: "NoProgressTimeout", value: .uint32(seconds)) }
-        public static func maximumDownloadTime(_ seconds: UInt32) -> Setting { .init(name: "MaximumDownloadTime", value: .uint32(seconds)) }
-        public static func notifyFlags(_ v: UInt32) -> Setting { .init(name: "NotifyFlags", value: .uint32(v)) }
-        public static func notifyCommandLine(_ argv: [String]) -> Setting { .init(name: "NotifyCommandLine", value: .strings(argv)) }
-        public static func proxyUsage(_ v: String) -> Setting { .init(name: "ProxyUsage", value: .string(v)) }
-        public static func proxyList(_ v: String) -> Setting { .init(name: "ProxyList", value: .string(v)) }
-        public static func proxyBypassList(_ v: String) -> Setting { .init(name: "ProxyBypassList", value: .string(v)) }
-        public static func customHeaders(_ lines: [String]) -> Setting { .init(name: "CustomHeaders", value: .strings(lines)) }
-        public static func customHeadersWriteOnly(_ v: Bool) -> Setting { .init(name: "CustomHeadersWriteOnly", value: .bool(v)) }
-        public static func httpMethod(_ v: String) -> Setting { .init(name: "HttpMethod", value: .string(v)) }
-        public static func redirectPolicy(_ v: String) -> Setting { .init(name: "RedirectPolicy", value: .string(v)) }
-        public static func allowHttpsToHttpRedirect(_ v: Bool) -> Setting { .init(name: "AllowHttpsToHttpRedirect", value: .bool(v)) }
-        public static func verifyPeer(_ v: Bool) -> Setting { .init(name: "VerifyPeer", value: .bool(v)) }
-        public static func verifyHost(_ v: Bool) -> Setting { .init(name: "VerifyHost", value: .bool(v)) }
-        public static func checkRevocation(_ v: Bool) -> Setting { .init(name: "CheckRevocation", value: .bool(v)) }
-        public static func transferPolicy(_ v: String) -> Setting { .init(name: "TransferPolicy", value: .string(v)) }
-        public static func dynamicContent(_ v: Bool) -> Setting { .init(name: "DynamicContent", value: .bool(v)) }
-        public static func highPerformance(_ v: Bool) -> Setting { .init(name: "HighPerformance", value: .bool(v)) }
-        public static func maximumDownloadSize(_ bytes: UInt64) -> Setting { .init(name: "MaximumDownloadSize", value: .uint64(bytes)) }
-        public static func minimumNotificationInterval(_ ms: UInt32) -> Setting { .init(name: "MinimumNotificationInterval", value: .uint32(ms)) }
-        public static func replyFileName(_ v: String) -> Setting { .init(name: "ReplyFileName", value: .string(v)) }
+        public static func displayName(_ v: String) -> Setting { .init(.displayName, .string(v)) }
+        public static func description(_ v: String) -> Setting { .init(.description, .string(v)) }
+        public static func priority(_ v: JobPriority) -> Setting { .init(.priority, .string(v.rawValue)) }
+        public static func minimumRetryDelay(_ seconds: UInt32) -> Setting { .init(.minimumRetryDelay, .uint32(seconds)) }
+        public static func noProgressTimeout(_ seconds: UInt32) -> Setting { .init(.noProgressTimeout, .uint32(seconds)) }
+        public static func maximumDownloadTime(_ seconds: UInt32) -> Setting { .init(.maximumDownloadTime, .uint32(seconds)) }
+        public static func notifyFlags(_ v: UInt32) -> Setting { .init(.notifyFlags, .uint32(v)) }
+        public static func notifyCommandLine(_ argv: [String]) -> Setting { .init(.notifyCommandLine, .strings(argv)) }
+        public static func proxyUsage(_ v: String) -> Setting { .init(.proxyUsage, .string(v)) }
+        public static func proxyList(_ v: String) -> Setting { .init(.proxyList, .string(v)) }
+        public static func proxyBypassList(_ v: String) -> Setting { .init(.proxyBypassList, .string(v)) }
+        public static func customHeaders(_ lines: [String]) -> Setting { .init(.customHeaders, .strings(lines)) }
+        public static func customHeadersWriteOnly(_ v: Bool) -> Setting { .init(.customHeadersWriteOnly, .bool(v)) }
+        public static func httpMethod(_ v: String) -> Setting { .init(.httpMethod, .string(v)) }
+        public static func redirectPolicy(_ v: String) -> Setting { .init(.redirectPolicy, .string(v)) }
+        public static func allowHttpsToHttpRedirect(_ v: Bool) -> Setting { .init(.allowHttpsToHttpRedirect, .bool(v)) }
+        public static func verifyPeer(_ v: Bool) -> Setting { .init(.verifyPeer, .bool(v)) }
+        public static func verifyHost(_ v: Bool) -> Setting { .init(.verifyHost, .bool(v)) }
+        public static func checkRevocation(_ v: Bool) -> Setting { .init(.checkRevocation, .bool(v)) }
+        public static func transferPolicy(_ v: String) -> Setting { .init(.transferPolicy, .string(v)) }
+        public static func dynamicContent(_ v: Bool) -> Setting { .init(.dynamicContent, .bool(v)) }
+        public static func highPerformance(_ v: Bool) -> Setting { .init(.highPerformance, .bool(v)) }
+        public static func maximumDownloadSize(_ bytes: UInt64) -> Setting { .init(.maximumDownloadSize, .uint64(bytes)) }
+        public static func minimumNotificationInterval(_ ms: UInt32) -> Setting { .init(.minimumNotificationInterval, .uint32(ms)) }
+        public static func replyFileName(_ v: String) -> Setting { .init(.replyFileName, .string(v)) }
 
-        /// The D-Bus type of every writable job property.
-        public static let writableJobProperties: [String: String] = [
-            "DisplayName": "s", "Description": "s", "Priority": "s", "MinimumRetryDelay": "u",
-            "NoProgressTimeout": "u", "MaximumDownloadTime": "u", "NotifyFlags": "u", "NotifyCommandLine": "as",
-            "ProxyUsage": "s", "ProxyList": "s", "ProxyBypassList": "s", "CustomHeaders": "as",
-            "CustomHeadersWriteOnly": "b", "HttpMethod": "s", "RedirectPolicy": "s", "AllowHttpsToHttpRedirect": "b",
-            "VerifyPeer": "b", "VerifyHost": "b", "CheckRevocation": "b", "TransferPolicy": "s",
-            "DynamicContent": "b", "HighPerformance": "b", "MaximumDownloadSize": "t",
-            "MinimumNotificationInterval": "u", "ReplyFileName": "s",
-        ]
+        init(_ property: JobProperty, _ value: Variant) {
+            name = property.name
+            self.value = value
+        }
+
+        init(name: String, value: Variant) {
+            self.name = name
+            self.value = value
+        }
+
+        /// The D-Bus type of every writable job property (from the contract).
+        public static let writableJobProperties = types(JobProperty.writable)
 
         /// The D-Bus type of every writable file property.
-        public static let writableFileProperties: [String: String] = ["RemoteName": "s", "ValidationState": "s"]
+        public static let writableFileProperties = types(FileProperty.writable)
+
+        static func types<P: ContractProperty>(_ properties: [P]) -> [String: String] {
+            Dictionary(uniqueKeysWithValues: properties.map { ($0.name, $0.signature) })
+        }
 
         /// Parses command-line text into a value of the property's type: strings as they
         /// are, numbers in decimal or `0x` hex, booleans `true`/`false` (also yes/no, 1/0),

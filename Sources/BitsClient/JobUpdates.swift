@@ -51,14 +51,14 @@ final class JobWatcher: @unchecked Sendable {
         let path = job.path
         let list = [
             connection.subscribe(sender: BitsClient.serviceName, interface: BitsClient.propertiesInterface,
-                                 member: "PropertiesChanged", path: path) { [weak self] signal in
+                                 member: StandardInterface.propertiesChanged, path: path) { [weak self] signal in
                 guard signal.arguments.first?.stringValue == BitsClient.jobInterface else { return }
                 self?.changed(propertyDictionary(signal.arguments.dropFirst().first))
             },
             connection.subscribe(sender: BitsClient.serviceName, interface: BitsClient.jobInterface,
                                  member: nil, path: path) { [weak self] signal in self?.jobSignal(signal) },
             connection.subscribe(sender: BitsClient.serviceName, interface: BitsClient.objectManagerInterface,
-                                 member: "InterfacesRemoved", path: BitsClient.managerPath) { [weak self] signal in
+                                 member: StandardInterface.interfacesRemoved, path: BitsClient.managerPath) { [weak self] signal in
                 if signal.arguments.first?.stringValue == path { self?.finish(with: .removed) }
             },
             // The service restarted (or was started by activation): read everything again,
@@ -107,12 +107,12 @@ final class JobWatcher: @unchecked Sendable {
     private func jobSignal(_ signal: ReceivedSignal) {
         guard !finished, current != nil else { return }
         let strings = signal.arguments.map { $0.stringValue ?? "" }
-        switch signal.member {
-        case "Transferred": continuation.yield(.transferred)
-        case "FileTransferred": continuation.yield(.fileTransferred(path: strings.first ?? "/"))
-        case "Error" where strings.count >= 3:
+        switch JobSignal(rawValue: signal.member) {
+        case .transferred?: continuation.yield(.transferred)
+        case .fileTransferred?: continuation.yield(.fileTransferred(path: strings.first ?? "/"))
+        case .error? where strings.count >= 3:
             continuation.yield(.error(context: strings[0], code: strings[1], description: strings[2]))
-        default: break
+        case .error?, nil: break
         }
     }
 

@@ -50,7 +50,7 @@ final class ServiceWatcher: @unchecked Sendable {
         let connection = client.connection
         let list = [
             connection.subscribe(sender: BitsClient.serviceName, interface: BitsClient.propertiesInterface,
-                                 member: "PropertiesChanged", path: nil) { [weak self] signal in
+                                 member: StandardInterface.propertiesChanged, path: nil) { [weak self] signal in
                 guard signal.arguments.first?.stringValue == BitsClient.jobInterface else { return }
                 self?.changed(path: signal.path, propertyDictionary(signal.arguments.dropFirst().first))
             },
@@ -75,12 +75,12 @@ final class ServiceWatcher: @unchecked Sendable {
         let generation = self.generation
         let connection = client.connection
         connection.call(destination: BitsClient.serviceName, path: BitsClient.managerPath,
-                        interface: BitsClient.managerInterface, method: "ListJobs", arguments: [.bool(allUsers)],
+                        interface: BitsClient.managerInterface, method: ManagerMethod.listJobs.name, arguments: [.bool(allUsers)],
                         interactive: interactive) { [weak self] result in
             guard let self, generation == self.generation else { return }
             if case .failure(let error) = result { return fail(error) }
             connection.call(destination: BitsClient.serviceName, path: BitsClient.managerPath,
-                            interface: BitsClient.objectManagerInterface, method: "GetManagedObjects") { [weak self] result in
+                            interface: BitsClient.objectManagerInterface, method: StandardInterface.getManagedObjects) { [weak self] result in
                 guard let self, generation == self.generation else { return }
                 switch result {
                 case .failure(let error): fail(error)
@@ -110,14 +110,14 @@ final class ServiceWatcher: @unchecked Sendable {
     private func objectManagerSignal(_ signal: ReceivedSignal) {
         guard jobs != nil, let path = signal.arguments.first?.stringValue else { return }
         switch signal.member {
-        case "InterfacesAdded":
+        case StandardInterface.interfacesAdded:
             guard case .dictionary(_, _, let byInterface)? = signal.arguments.dropFirst().first,
                   let entry = byInterface.first(where: { $0.0.stringValue == BitsClient.jobInterface }) else { return }
             let job = JobProperties(path: path, properties: propertyDictionary(entry.1))
             guard allUsers || job.owner == getuid() else { return }
             jobs?[path] = job
             continuation.yield(.jobChanged(job))
-        case "InterfacesRemoved":
+        case StandardInterface.interfacesRemoved:
             let interfaces = signal.arguments.dropFirst().first?.items.compactMap(\.stringValue) ?? []
             guard interfaces.contains(BitsClient.jobInterface), jobs?.removeValue(forKey: path) != nil else { return }
             continuation.yield(.jobRemoved(path: path))

@@ -13,7 +13,7 @@ public enum JobSettingRules {
             job.description = try InputValidation.description(value)
             return [.description]
         case .priority(let value):
-            let priority = try InputValidation.enumValue(JobPriority.self, value, what: "Priority")
+            let priority = try InputValidation.enumValue(JobPriority.self, value, what: JobProperty.priority.name)
             if job.options.usesCustomMethod && priority != .foreground {
                 throw ServiceError(.notSupported, "Job \(job.id) uses HTTP method \(job.options.httpMethod), which runs in the foreground only; Priority '\(value)' is not possible.")
             }
@@ -41,10 +41,10 @@ public enum JobSettingRules {
             job.options.notifyCommandLine = try InputValidation.notifyCommandLine(argv)
             return [.notifyCommandLine]
         case .proxyUsage(let value):
-            job.options.proxyUsage = try InputValidation.enumValue(ProxyUsage.self, value, what: "ProxyUsage")
+            job.options.proxyUsage = try InputValidation.enumValue(ProxyUsage.self, value, what: JobProperty.proxyUsage.name)
             return [.proxyUsage]
         case .proxyList(let value):
-            job.options.proxyList = try InputValidation.proxyList(value, what: "ProxyList")
+            job.options.proxyList = try InputValidation.proxyList(value, what: JobProperty.proxyList.name)
             return [.proxyList]
         case .proxyBypassList(let value):
             job.options.proxyBypassList = try InputValidation.proxyBypassList(value)
@@ -61,8 +61,8 @@ public enum JobSettingRules {
             return [.customHeadersWriteOnly, .customHeaders]
         case .httpMethod(let value):
             let method = try InputValidation.httpMethod(value)
-            try requireDownload(job, "HttpMethod")
-            try requireNotResumed(job, "HttpMethod")
+            try requireDownload(job, JobProperty.httpMethod.name)
+            try requireNotResumed(job, JobProperty.httpMethod.name)
             if method != "GET" && job.options.dynamicContent {
                 throw ServiceError(.notSupported, "HttpMethod '\(method)' cannot be combined with DynamicContent on job \(job.id).")
             }
@@ -74,7 +74,7 @@ public enum JobSettingRules {
             }
             return changed
         case .redirectPolicy(let value):
-            job.options.redirectPolicy = try InputValidation.enumValue(JobRedirectPolicy.self, value, what: "RedirectPolicy")
+            job.options.redirectPolicy = try InputValidation.enumValue(JobRedirectPolicy.self, value, what: JobProperty.redirectPolicy.name)
             return [.redirectPolicy]
         case .allowHttpsToHttpRedirect(let value):
             job.options.allowHttpsToHttpRedirect = value
@@ -89,11 +89,11 @@ public enum JobSettingRules {
             job.options.checkRevocation = value
             return [.checkRevocation]
         case .transferPolicy(let value):
-            job.options.transferPolicy = try InputValidation.enumValue(TransferPolicy.self, value, what: "TransferPolicy")
+            job.options.transferPolicy = try InputValidation.enumValue(TransferPolicy.self, value, what: JobProperty.transferPolicy.name)
             return [.transferPolicy]
         case .dynamicContent(let value):
-            try requireDownload(job, "DynamicContent")
-            try requireNotResumed(job, "DynamicContent")
+            try requireDownload(job, JobProperty.dynamicContent.name)
+            try requireNotResumed(job, JobProperty.dynamicContent.name)
             if value && job.options.usesCustomMethod {
                 throw ServiceError(.notSupported, "DynamicContent cannot be combined with HttpMethod '\(job.options.httpMethod)' on job \(job.id).")
             }
@@ -103,15 +103,15 @@ public enum JobSettingRules {
             job.options.dynamicContent = value
             return [.dynamicContent]
         case .highPerformance(let value):
-            try requireDownload(job, "HighPerformance")
+            try requireDownload(job, JobProperty.highPerformance.name)
             if !job.files.isEmpty {
                 throw ServiceError.invalidState("HighPerformance must be set before files are added; job \(job.id) has \(job.files.count).")
             }
             job.options.highPerformance = value
             return [.highPerformance]
         case .maximumDownloadSize(let value):
-            try requireDownload(job, "MaximumDownloadSize")
-            try requireNotResumed(job, "MaximumDownloadSize")
+            try requireDownload(job, JobProperty.maximumDownloadSize.name)
+            try requireNotResumed(job, JobProperty.maximumDownloadSize.name)
             job.options.maximumDownloadSize = value
             return [.maximumDownloadSize]
         case .replyFileName(let value):

@@ -208,7 +208,7 @@ extension QueueManager {
 
     /// `File.ValidationState` Set: `invalid` puts the job in error (validation-failed).
     public func setValidationState(_ id: JobID, file index: Int, caller: Caller, value: String) throws {
-        let state = try InputValidation.enumValue(ValidationState.self, value, what: "ValidationState")
+        let state = try InputValidation.enumValue(ValidationState.self, value, what: FileProperty.validationState.name)
         let job = try mutate(id, caller: caller) { job in
             try JobStateMachine.checkSetProperty(job, name: "change validation state")
             guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }

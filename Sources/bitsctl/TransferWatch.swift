@@ -63,9 +63,10 @@ struct TransferWatch {
             let message = "Transferred \(job.filesTotal) file(s), \(HumanFormat.bytes(job.bytesTransferred)) in "
                 + String(format: "%.1f s", seconds)
                 + (seconds > 0 ? " (\(HumanFormat.rate(Double(job.bytesTransferred) / seconds)))" : "") + "."
-            summary = ["Id": job.id, "State": "acknowledged", "BytesTransferred": job.bytesTransferred,
-                       "FilesTransferred": job.filesTransferred, "Seconds": seconds]
-            if job.type == .uploadReply, !job.replyFileName.isEmpty { summary["ReplyFileName"] = job.replyFileName }
+            summary = [JobProperty.id.name: job.id, JobProperty.state.name: "acknowledged",
+                       JobProperty.bytesTransferred.name: job.bytesTransferred,
+                       JobProperty.filesTransferred.name: job.filesTransferred, "Seconds": seconds]
+            if job.type == .uploadReply, !job.replyFileName.isEmpty { summary[JobProperty.replyFileName.name] = job.replyFileName }
             Terminal.writeError(message + "\n")
             return 0
         case .error:
@@ -77,7 +78,8 @@ struct TransferWatch {
                 try? await self.job.cancel()
                 printError("Transfer failed: \(HumanFormat.sentence(text)) The job was cancelled.")
             }
-            summary = ["Id": job.id, "State": "error", "ErrorCode": job.errorCode, "ErrorDescription": job.errorDescription]
+            summary = [JobProperty.id.name: job.id, JobProperty.state.name: "error", JobProperty.errorCode.name: job.errorCode,
+                       JobProperty.errorDescription.name: job.errorDescription]
             return ExitStatus.failed
         case .transientError:
             if job.errorCount != reportedErrorCount {

@@ -25,7 +25,7 @@ struct BitsDaemon: ParsableCommand {
     var stateDirectory = "/var/lib/bits"
     @Option(name: .long, help: "Configuration file (INI).")
     var config = "/etc/bits/bitsd.conf"
-    @Option(name: .long, help: "Directory holding the interface XML files.")
+    @Option(name: .long, help: "Serve the interface XML files of this directory instead of those compiled in (they must declare the same contract).")
     var interfaceDirectory: String?
     @Option(name: .long, help: "Take the network state from this file (lines available=…, metered=…) instead of the system's network monitor.")
     var networkStateFile: String?

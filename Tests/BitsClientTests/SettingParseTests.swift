@@ -4,6 +4,26 @@ import XCTest
 final class SettingParseTests: XCTestCase {
     typealias Setting = BitsJob.Setting
 
+    /// The typed settings cover the contract's writable job properties, each with a value of
+    /// the property's XML signature; `bitsctl set` parses by the same table.
+    func testTypedSettingsFollowTheContract() {
+        let typed: [Setting] = [
+            .displayName("d"), .description("d"), .priority(.high), .minimumRetryDelay(1), .noProgressTimeout(1),
+            .maximumDownloadTime(1), .notifyFlags(1), .notifyCommandLine(["a"]), .proxyUsage("override"), .proxyList("p"),
+            .proxyBypassList("b"), .customHeaders(["A: b"]), .customHeadersWriteOnly(true), .httpMethod("GET"),
+            .redirectPolicy("allow"), .allowHttpsToHttpRedirect(true), .verifyPeer(true), .verifyHost(true),
+            .checkRevocation(true), .transferPolicy("always"), .dynamicContent(true), .highPerformance(true),
+            .maximumDownloadSize(1), .minimumNotificationInterval(1), .replyFileName("/tmp/r"),
+        ]
+        XCTAssertEqual(typed.map(\.name), JobProperty.writable.map(\.name))
+        for setting in typed {
+            XCTAssertEqual(setting.value.typeString, JobProperty(rawValue: setting.name)?.signature, setting.name)
+        }
+        XCTAssertEqual(Setting.writableJobProperties,
+                       Dictionary(uniqueKeysWithValues: JobProperty.writable.map { ($0.name, $0.signature) }))
+        XCTAssertEqual(Setting.writableFileProperties, ["RemoteName": "s", "ValidationState": "s"])
+    }
+
     func testString() throws {
         XCTAssertEqual(try Setting.parse(name: "DisplayName", arguments: ["my iso"]),
                        Setting(name: "DisplayName", value: .string("my iso")))

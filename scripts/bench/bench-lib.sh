@@ -48,7 +48,7 @@ bus_pid=$!
 for _ in $(seq 50); do [ -s "$work/address" ] && break; sleep 0.1; done
 address=$(head -1 "$work/address")
 "$bitsd" --address "$address" --state-directory "$work/state" --config "$work/bitsd.conf" \
-  --interface-directory "$repo/dbus" 2> "$work/bitsd.log" & pids+=($!)
+  2> "$work/bitsd.log" & pids+=($!)
 bitsd_pid=$!
 for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }

@@ -24,7 +24,7 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "   bitsd %.1f ms per Creat
 
 launch() {
   "$bitsd" --address "$address" --state-directory "$work/state" --config "$work/bitsd.conf" \
-    --interface-directory "$repo/dbus" > /dev/null 2>> "$work/bitsd.log" & bitsd_pid=$!; pids+=($bitsd_pid)
+    > /dev/null 2>> "$work/bitsd.log" & bitsd_pid=$!; pids+=($bitsd_pid)
 }
 restart() {  # restart bitsd; sets $took to the seconds from exec to the first answered ListJobs
   kill "$bitsd_pid"; wait "$bitsd_pid" 2>/dev/null || true

@@ -18,7 +18,7 @@ struct Create: AsyncParsableCommand {
         }
         try await reportingErrors {
             let job = try await connection.connect().createJob(displayName: displayName, type: jobType)
-            if output.json { JSONOutput.print(["Id": job.id, "Path": job.path]) } else { print(job.id) }
+            if output.json { JSONOutput.print([JobProperty.id.name: job.id, "Path": job.path]) } else { print(job.id) }
         }
     }
 }

@@ -30,9 +30,8 @@ struct Info: AsyncParsableCommand {
             "Created: \(HumanFormat.time(job.creationTime))   Modified: \(HumanFormat.time(job.modificationTime))   Completed: \(HumanFormat.time(job.transferCompletionTime))",
         ]
         if let error = HumanFormat.error(job) { lines.append("Error: \(error) [\(job.errorCount) so far]") }
-        let shown: Set<String> = ["Id", "DisplayName", "Type", "State", "Priority", "Owner", "BytesTotal", "BytesTransferred",
-                                  "FilesTotal", "FilesTransferred", "CreationTime", "ModificationTime",
-                                  "TransferCompletionTime", "Files"]
+        let shown = Set(([.id, .displayName, .type, .state, .priority, .owner, .bytesTotal, .bytesTransferred, .filesTotal,
+                          .filesTransferred, .creationTime, .modificationTime, .transferCompletionTime, .files] as [JobProperty]).map(\.name))
         for name in job.raw.keys.sorted() where !shown.contains(name) {
             lines.append("\(name): \(HumanFormat.value(job.raw[name]!).replacingOccurrences(of: "\n", with: " | "))")
         }

@@ -34,7 +34,7 @@ struct SetProperty: AsyncParsableCommand {
             let handle = try await JobReference.resolve(job.job, client: connection.connect())
             if let file {
                 let target = try await FileSelection.file(file, of: handle)
-                if setting.name == "RemoteName" {
+                if setting.name == FileProperty.remoteName.name {
                     try await target.setRemoteName(setting.value.stringValue ?? "")
                 } else {
                     try await target.setValidationState(setting.value.stringValue ?? "")

@@ -14,9 +14,11 @@ struct Version: AsyncParsableCommand {
             let version = try await client.version()
             let limits = try await client.limits()
             if output.json {
-                return JSONOutput.print(["Version": version, "MaxJobsPerUser": limits.maxJobsPerUser,
-                                         "MaxJobsPerMachine": limits.maxJobsPerMachine,
-                                         "MaxFilesPerJob": limits.maxFilesPerJob, "MaxRangesPerFile": limits.maxRangesPerFile])
+                return JSONOutput.print([ManagerProperty.version.name: version,
+                                         ManagerProperty.maxJobsPerUser.name: limits.maxJobsPerUser,
+                                         ManagerProperty.maxJobsPerMachine.name: limits.maxJobsPerMachine,
+                                         ManagerProperty.maxFilesPerJob.name: limits.maxFilesPerJob,
+                                         ManagerProperty.maxRangesPerFile.name: limits.maxRangesPerFile])
             }
             print("bitsd \(version)")
             print("limits: \(limits.maxJobsPerUser) jobs per user, \(limits.maxJobsPerMachine) per machine, "

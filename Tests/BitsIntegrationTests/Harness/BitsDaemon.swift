@@ -33,9 +33,14 @@ final class BitsDaemon {
     /// Extra environment of the daemon process (used by the next `start`).
     var environment: [String: String]
 
-    init(env: TestEnvironment, name: String, config: String? = nil, environment: [String: String] = [:]) throws {
+    /// Extra arguments of the daemon (used by the next `start`).
+    var extraArguments: [String] = []
+
+    /// - Parameter binary: the bitsd to run; nil = `locateBinary()`.
+    init(env: TestEnvironment, name: String, config: String? = nil, environment: [String: String] = [:],
+         binary: String? = nil) throws {
         self.environment = environment
-        let (found, searched) = Self.locateBinary()
+        let (found, searched): (String?, [String]) = if let binary { (binary, [binary]) } else { Self.locateBinary() }
         guard let found else {
             throw HarnessError("bitsd binary not found — build it first (`swift build`, or `swift build --scratch-path .build-itest`) "
                                + "or set BITSD_BINARY; looked at: \(searched.joined(separator: ", "))")
@@ -46,7 +51,7 @@ final class BitsDaemon {
                                + "nobody may own org.example.Bits on a bus with system semantics")
         }
         self.env = env
-        binary = found
+        self.binary = found
         directory = "\(env.directory)/daemon-\(name)"
         stateDirectory = "\(directory)/state"
         logPath = "\(directory)/bitsd.log"
@@ -87,7 +92,7 @@ final class BitsDaemon {
         }
         var args = [binary, "--address", env.address, "--state-directory", stateDirectory]
         if let configPath { args += ["--config", configPath] }
-        args += ["--network-state-file", networkStateFile, "--boot-id-file", bootIDFile]
+        args += ["--network-state-file", networkStateFile, "--boot-id-file", bootIDFile] + extraArguments
         let p = try ManagedProcess(name: "bitsd", command: args, environment: environment, logPath: logPath, cwd: directory)
         process = p
         let ok = waitUntil(timeout: timeout) { env.root.nameHasOwner(BitsNames.service) || !p.isRunning }

@@ -1,3 +1,4 @@
+import BitsCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -148,23 +149,24 @@ func oneShotCall(as user: TestUser?, address: String, script: String, dest: Stri
     return DBusResult(json: json)
 }
 
-/// The fixed names of the contract (api.md).
+/// The fixed names of the contract (api.md), from its tables in BitsCore (generated from
+/// dbus/*.xml), and the bus's own error names.
 enum BitsNames {
-    static let service = "org.example.Bits"
-    static let managerPath = "/org/example/Bits"
-    static let manager = "org.example.Bits.Manager"
-    static let job = "org.example.Bits.Job"
-    static let file = "org.example.Bits.File"
-    static let objectManager = "org.freedesktop.DBus.ObjectManager"
-    static let properties = "org.freedesktop.DBus.Properties"
+    static let service = BitsContract.serviceName
+    static let managerPath = BitsContract.managerPath
+    static let manager = BitsInterface.manager.rawValue
+    static let job = BitsInterface.job.rawValue
+    static let file = BitsInterface.file.rawValue
+    static let objectManager = StandardInterface.objectManager
+    static let properties = StandardInterface.properties
 
-    static let notFound = "org.example.Bits.Error.NotFound"
-    static let invalidState = "org.example.Bits.Error.InvalidState"
-    static let empty = "org.example.Bits.Error.Empty"
-    static let tooManyJobsPerUser = "org.example.Bits.Error.TooManyJobsPerUser"
-    static let notSupported = "org.example.Bits.Error.NotSupported"
-    static let invalidArgs = "org.freedesktop.DBus.Error.InvalidArgs"
-    static let accessDenied = "org.freedesktop.DBus.Error.AccessDenied"
+    static let notFound = ServiceError.Name.notFound.rawValue
+    static let invalidState = ServiceError.Name.invalidState.rawValue
+    static let empty = ServiceError.Name.empty.rawValue
+    static let tooManyJobsPerUser = ServiceError.Name.tooManyJobsPerUser.rawValue
+    static let notSupported = ServiceError.Name.notSupported.rawValue
+    static let invalidArgs = ServiceError.Name.invalidArgs.rawValue
+    static let accessDenied = ServiceError.Name.accessDenied.rawValue
     static let unknownObject = "org.freedesktop.DBus.Error.UnknownObject"
     static let unknownMethod = "org.freedesktop.DBus.Error.UnknownMethod"
 }
