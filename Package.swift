@@ -68,6 +68,11 @@ let package = Package(
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
+        // The queue manager against fakes (store, engine, owner files, clock): no bus, no root.
+        .testTarget(name: "BitsServiceTests",
+                    dependencies: ["BitsService", "BitsStore", "BitsTransfer", "BitsCore",
+                                   .product(name: "Logging", package: "swift-log")],
+                    path: "Tests/BitsServiceTests", swiftSettings: interop),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),

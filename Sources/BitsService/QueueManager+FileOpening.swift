@@ -97,7 +97,7 @@ extension QueueManager {
     }
 
     /// Runs on a file worker.
-    private static func open(_ order: OpenOrder, files: OwnerFiles, owner: OwnerIdentity,
+    private static func open(_ order: OpenOrder, files: any OwnerFileAccess, owner: OwnerIdentity,
                              resolution: PathResolution) -> Result<OpenedFile, ServiceError> {
         do {
             if order.upload {

@@ -12,7 +12,7 @@ extension QueueManager {
         var job = before
         var changed = try change(&job)
         if !changed.isEmpty {
-            job.modificationTime = Self.now()
+            job.modificationTime = wallNow()
             changed.insert(.modificationTime)
         }
         // Also secrets, which no property shows.
@@ -77,12 +77,12 @@ extension QueueManager {
             file.umask = umask
             return file
         }
-        CrashPoint.reach("add-files:checked")
+        crashPoints.reach("add-files:checked")
         let start = current.files.count
         current.files.append(contentsOf: created)
-        current.modificationTime = Self.now()
+        current.modificationTime = wallNow()
         try persist(current)
-        CrashPoint.reach("add-files:stored")
+        crashPoints.reach("add-files:stored")
         jobs[id] = current
         let range = start..<current.files.count
         observer?.filesAdded(current, indices: range)
@@ -163,7 +163,7 @@ extension QueueManager {
         }
         stopTransfer(of: id)
         sendCancelSession(for: job)
-        CrashPoint.reach("cancel:stored")
+        crashPoints.reach("cancel:stored")
         if let owner = try? identity(of: job.owner) {
             let files = self.files
             let resolution = job.pathResolution
@@ -173,7 +173,7 @@ extension QueueManager {
                 for temporary in temporaries { files.remove(temporary, owner: owner, resolution: resolution) }
             }
         }
-        CrashPoint.reach("cancel:deleted")
+        crashPoints.reach("cancel:deleted")
         logger.info("job \(id) cancelled")
         forget(id)
         retire(id)
@@ -211,12 +211,13 @@ extension QueueManager {
         completing.state = .acknowledged
         try persist(completing)
         jobs[id] = completing
-        CrashPoint.reach("complete:stored")
+        crashPoints.reach("complete:stored")
         let finished = job.files.indices.filter { job.files[$0].completed && job.files[$0].temporaryName != job.files[$0].localName }
         let renames = finished.map {
             OwnerFiles.Rename(temporary: job.files[$0].temporaryName, localPath: job.files[$0].localName, pinned: job.files[$0].directory)
         }
         let files = self.files
+        let crashPoints = self.crashPoints
         let resolution = job.pathResolution
         // The renames, the reply's, the directories' fsync and the partial files' removal, as
         // the owner; the renames done so far come back even when one fails.
@@ -225,7 +226,7 @@ extension QueueManager {
             do {
                 try files.commit(renames, owner: owner, resolution: resolution) { _ in
                     renamed += 1
-                    CrashPoint.reach("complete:renamed-one")
+                    crashPoints.reach("complete:renamed-one")
                 }
             } catch {
                 return (renamed, (error as? ServiceError) ?? ServiceError(.failed, "\(error)"), nil)
@@ -261,10 +262,10 @@ extension QueueManager {
             throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
         }
         if job.reply?.done == true { updated.reply?.temporaryName = nil }
-        CrashPoint.reach("complete:renamed")
+        crashPoints.reach("complete:renamed")
         // Stored as acknowledged above and about to leave the database: nothing more to write.
         var changed = enter(.acknowledged, job: &updated)
-        updated.modificationTime = Self.now()
+        updated.modificationTime = wallNow()
         changed.insert(.modificationTime)
         jobs[id] = updated
         observer?.jobChanged(updated, properties: changed)
@@ -354,7 +355,7 @@ extension QueueManager {
             nextQueueSequence += 1
         }
         if state == .transferred {
-            job.transferCompletionTime = Self.now()
+            job.transferCompletionTime = wallNow()
             changed.insert(.transferCompletionTime)
         }
         return changed
@@ -369,9 +370,8 @@ extension QueueManager {
             rt.activeSince = now
             if limit > 0 {
                 let remaining = Duration.seconds(Int64(limit)) - rt.activeTime
-                Task { [weak self] in
-                    try? await Task.sleep(for: max(remaining, .milliseconds(1)))
-                    await self?.checkDownloadTime(id)
+                after(max(remaining, .milliseconds(1))) {
+                    $0.checkDownloadTime(id)
                 }
             }
         } else if !active, let since = rt.activeSince {
@@ -388,9 +388,8 @@ extension QueueManager {
         let used = rt.activeTime + since.duration(to: clock.now)
         let limit = Duration.seconds(Int64(job.maximumDownloadTime))
         guard used >= limit else {
-            Task { [weak self] in
-                try? await Task.sleep(for: limit - used)
-                await self?.checkDownloadTime(id)
+            after(limit - used) {
+                $0.checkDownloadTime(id)
             }
             return
         }
@@ -412,9 +411,8 @@ extension QueueManager {
         }
         if let job = jobs[id] { observer?.jobRemoved(job) }
         let grace = finalStateGrace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
-            await self?.remove(id)
+        after(grace) {
+            $0.remove(id)
         }
     }
 

@@ -123,7 +123,7 @@ extension QueueManager {
         }
         updated.previousOwner = job.owner
         var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
-        updated.modificationTime = Self.now()
+        updated.modificationTime = wallNow()
         changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
         try persist(updated)
         let previousTemporaries = renewed.map { job.files[$0].temporaryName }

@@ -25,7 +25,7 @@ extension QueueManager {
     /// Stores a job durably before a method that changed it returns; a failure (a full disk)
     /// fails the method and the in-memory job stays as it was.
     func persist(_ job: Job, settling: [String] = []) throws {
-        let now = Self.now()
+        let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
         guard let store else {
             runtime[job.id]?.activity = now
@@ -73,10 +73,10 @@ extension QueueManager {
         runtime[id]?.syncingCheckpoint = true
         runtime[id]?.lastDurableCheckpoint = clock.now
         let index = active.fileIndex
-        Task { [weak self, fileWorkers] in
+        Task { [weak self, fileWorkers, files] in
             let synced = await fileWorkers.run { () -> Bool in
                 defer { close(copy) }
-                return FsyncFault.sync(copy) == 0
+                return files.sync(copy) == 0
             }
             await self?.durableCheckpointDone(id, index: index, transfer: tid, written: written, synced: synced)
         }
@@ -118,12 +118,18 @@ extension QueueManager {
     /// and valid, so downloads resume from the length of their files on disk. After a reboot
     /// only `durableBytes` (fsynced before it was stored) is trusted and files are cut there.
     public func restore(_ opened: JobStore.Opened, bootID: String?) {
-        store = opened.store
-        let previousBoot = (try? opened.store.fact(Self.bootIDFact)) ?? nil
+        restore(store: opened.store, jobs: opened.jobs, pendingTemporaries: opened.pendingTemporaries, bootID: bootID)
+    }
+
+    /// `restore(_:bootID:)` from any store: its jobs and pending temporaries as loaded.
+    public func restore(store opened: any JobStoring, jobs storedJobs: [JobStore.StoredJob],
+                        pendingTemporaries: [JobStore.PendingTemporary], bootID: String?) {
+        store = opened
+        let previousBoot = (try? opened.fact(Self.bootIDFact)) ?? nil
         let trust: DiskTrust = previousBoot == nil ? .storedProgress
             : (previousBoot == bootID ? .fileLength : .durableBytes)
         var referenced = Set<String>()
-        for stored in opened.jobs {
+        for stored in storedJobs {
             var job = stored.job
             for file in job.files { referenced.insert(file.temporaryName) }
             if let temporary = job.reply?.temporaryName { referenced.insert(temporary) }
@@ -153,9 +159,9 @@ extension QueueManager {
             observer?.jobRestored(job)
             if job.state == .transientError { armRetry(job.id, after: .seconds(Int64(job.minimumRetryDelay))) }
         }
-        removeStrayTemporaries(opened.pendingTemporaries, referenced: referenced)
+        removeStrayTemporaries(pendingTemporaries, referenced: referenced)
         if let bootID {
-            do { try opened.store.setFact(Self.bootIDFact, bootID) } catch {
+            do { try opened.setFact(Self.bootIDFact, bootID) } catch {
                 logger.error("could not store the boot id: \(error)")
             }
         }
@@ -260,10 +266,8 @@ extension QueueManager {
     /// Queues a job in transient-error again after `delay`.
     func armRetry(_ id: JobID, after delay: Duration) {
         runtime[id]?.retryTask?.cancel()
-        runtime[id]?.retryTask = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled else { return }
-            await self?.retry(id)
+        runtime[id]?.retryTask = after(delay) {
+            $0.retry(id)
         }
     }
 
@@ -276,7 +280,7 @@ extension QueueManager {
         inactivityTask = nil
         let timeout = UInt64(config.jobInactivityTimeout) * 1_000_000
         guard timeout > 0 else { return }
-        let now = Self.now()
+        let now = wallNow()
         var nextDeadline: UInt64?
         for (id, job) in jobs where !job.state.isFinal {
             let activity = runtime[id]?.activity ?? job.modificationTime
@@ -289,10 +293,8 @@ extension QueueManager {
         }
         guard let nextDeadline else { return }
         let wait = Duration.microseconds(Int64(min(nextDeadline - now, UInt64(Int64.max / 2))))
-        inactivityTask = Task { [weak self] in
-            try? await Task.sleep(for: wait)
-            guard !Task.isCancelled else { return }
-            await self?.cancelInactiveJobs()
+        inactivityTask = after(wait) {
+            $0.cancelInactiveJobs()
         }
     }
 
@@ -301,7 +303,7 @@ extension QueueManager {
         stopTransfer(of: id)
         let changed = enter(.cancelled, job: &job)
         jobs[id] = job
-        try? store?.save(job, activity: Self.now())  // a crash from here on finishes the Cancel
+        try? store?.save(job, activity: wallNow(), settling: [])  // a crash from here on finishes the Cancel
         observer?.jobChanged(job, properties: changed)
         if let owner = try? identity(of: job.owner) {
             let files = self.files

@@ -73,7 +73,7 @@ extension QueueManager {
 
     /// The background cap now: nil = unlimited, 0 = blocked.
     func currentBackgroundCap() -> UInt64? {
-        config.bandwidth.cap(atMinute: Self.localMinuteOfDay())
+        config.bandwidth.cap(atMinute: clock.localTime().minuteOfDay)
     }
 
     /// The engine's cap for a transfer of `job` (0 = unlimited).
@@ -90,11 +90,11 @@ extension QueueManager {
 
     /// Re-applies the cap at each edge of the daily bandwidth window.
     func watchBandwidthWindow() {
-        guard let minutes = config.bandwidth.minutesUntilChange(from: Self.localMinuteOfDay()) else { return }
-        let seconds = Int64(minutes * 60 - Self.localSecondOfMinute())
-        Task { [weak self] in
-            try? await Task.sleep(for: .seconds(max(seconds, 1)))
-            await self?.bandwidthWindowChanged()
+        let local = clock.localTime()
+        guard let minutes = config.bandwidth.minutesUntilChange(from: local.minuteOfDay) else { return }
+        let seconds = Int64(minutes * 60 - local.secondOfMinute)
+        after(.seconds(max(seconds, 1))) {
+            $0.bandwidthWindowChanged()
         }
     }
 
@@ -113,19 +113,5 @@ extension QueueManager {
             jobs[id] = updated
             observer?.jobChanged(updated, properties: changed)
         }
-    }
-
-    static func localMinuteOfDay() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return Int(parts.tm_hour) * 60 + Int(parts.tm_min)
-    }
-
-    static func localSecondOfMinute() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return Int(parts.tm_sec)
     }
 }

@@ -92,9 +92,8 @@ extension QueueManager {
             if job.priority.isBackground {
                 // Give an equal-priority job its turn when this slice ends.
                 let slice = Duration.seconds(Int64(config.timeSlice))
-                Task { [weak self] in
-                    try? await Task.sleep(for: slice)
-                    await self?.schedule()
+                after(slice) {
+                    $0.schedule()
                 }
             }
         }
@@ -426,7 +425,7 @@ extension QueueManager {
         var changed = enter(next, job: &job)
         changed.formUnion(JobProperty.errorProperties)
         changed.formUnion([.bytesTransferred, .modificationTime])
-        job.modificationTime = Self.now()
+        job.modificationTime = wallNow()
         jobs[id] = job
         persistQuietly(id)
         logger.notice("job \(id): \(next.rawValue) \(error.code.rawValue): \(error.description)")
@@ -440,10 +439,8 @@ extension QueueManager {
             // If NoProgressTimeout runs out before the retry, the job fails at that moment.
             let remaining = Duration.seconds(Int64(job.noProgressTimeout)) - (rt.noProgressSince ?? now).duration(to: now)
             rt.retryTask?.cancel()
-            rt.retryTask = Task { [weak self] in
-                try? await Task.sleep(for: min(delay, remaining))
-                guard !Task.isCancelled else { return }
-                if remaining <= delay { await self?.giveUp(id) } else { await self?.retry(id) }
+            rt.retryTask = after(min(delay, remaining)) {
+                if remaining <= delay { $0.giveUp(id) } else { $0.retry(id) }
             }
         }
         runtime[id] = rt
@@ -479,10 +476,11 @@ extension QueueManager {
 
     // MARK: - Progress notifications
 
+    /// Milliseconds of the monotonic clock since the queue manager started (plus a day, so
+    /// that the first notification of a job is never held back).
     func monotonicMilliseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+        let elapsed = clockOrigin.duration(to: clock.now).components
+        return 86_400_000 + UInt64(max(elapsed.seconds, 0)) * 1000 + UInt64(max(elapsed.attoseconds, 0) / 1_000_000_000_000_000)
     }
 
     /// Marks a file's progress counters (and `also`) for the job's next coalesced progress
@@ -500,9 +498,8 @@ extension QueueManager {
         switch decision {
         case .some(0): publishProgress(id)
         case .some(let wait):
-            Task { [weak self] in
-                try? await Task.sleep(for: .milliseconds(Int64(wait)))
-                await self?.flushProgress(id)
+            after(.milliseconds(Int64(wait))) {
+                $0.flushProgress(id)
             }
         case .none: break
         }

@@ -118,7 +118,7 @@ extension QueueManager {
         }
         let affinity = UploadProtocol.HostAffinity(originalURL: file.remoteName, hostID: state.hostID,
                                                    fallbackTimeoutSeconds: state.hostIDFallbackTimeout)
-        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(clamping: Self.now().subtractingSaturating($0))) }
+        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(clamping: wallNow().subtractingSaturating($0))) }
         if affinity.affinityURL != nil, affinity.shouldFallBack(failingFor: failingFor) {
             logger.notice("job \(id): Host-Id \(state.hostID ?? "") failed for longer than its fallback timeout; back to \(RemoteURL.redactingPassword(file.remoteName))")
             jobs[id]?.files[index].upload?.hostID = nil
@@ -151,7 +151,7 @@ extension QueueManager {
             // The acknowledged offset stays; the next attempt asks the server where it is.
             // Failures of the affinity host count towards its fallback timeout.
             if jobs[id]?.files[index].upload?.hostID != nil, jobs[id]?.files[index].upload?.hostFailingSince == nil {
-                jobs[id]?.files[index].upload?.hostFailingSince = Self.now()
+                jobs[id]?.files[index].upload?.hostFailingSince = wallNow()
                 persistQuietly(id)
             }
             endUploadRun(id)
@@ -317,7 +317,7 @@ extension QueueManager {
         file.upload = UploadState(sourceSize: size, sourceModified: modified)
         file.umask = caller.umask
         updated.files = [file]
-        updated.modificationTime = Self.now()
+        updated.modificationTime = wallNow()
         try persist(updated)
         jobs[id] = updated
         observer?.filesAdded(updated, indices: 0..<1)
@@ -371,9 +371,8 @@ extension QueueManager {
         var next = pending
         next.attempt += 1
         let delay = Self.cancelSessionRetryDelays[pending.attempt]
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.sendCancelSession(next)
+        after(delay) {
+            $0.sendCancelSession(next)
         }
     }
 

@@ -133,7 +133,7 @@ extension QueueManager {
             case .finished(let bytes):
                 // Durable before Close-Session, after which the server may drop the reply: a
                 // failed fsync fails the reply half while the reply can still be fetched again.
-                if FsyncFault.sync(active.descriptors[0]) != 0 {
+                if files.sync(active.descriptors[0]) != 0 {
                     replyFailed(id, fileIndex: active.fileIndex,
                                 .notDurable(errno: errno, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
                     return

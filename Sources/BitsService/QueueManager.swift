@@ -84,13 +84,17 @@ public actor QueueManager {
     let config: ServiceConfig
     /// What the network monitor last said.
     var network = NetworkStatus(available: true, metered: false)
-    let files: OwnerFiles
+    let files: any OwnerFileAccess
     /// Where every blocking file operation of a job runs (never on this actor's executor).
-    nonisolated let fileWorkers = FileWorkers()
-    let flusher = FileFlusher(sync: FsyncFault.sync)
+    nonisolated let fileWorkers: FileWorkers
+    let flusher: FileFlusher
     let logger: Logger
-    let clock = ContinuousClock()
-    nonisolated let engine: TransferEngine
+    nonisolated let clock: any ServiceClock
+    /// The monotonic time at start (`monotonicMilliseconds`).
+    let clockOrigin: ContinuousClock.Instant
+    nonisolated let engine: any TransferEngineProtocol
+    let crashPoints: any CrashPoints
+    let networkMonitor: (any NetworkMonitoring)?
     private nonisolated let bridge: EngineEventBridge
     weak var observerStorage: (any QueueObserver)?
 
@@ -99,7 +103,7 @@ public actor QueueManager {
     var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
     var jobs: [JobID: Job] = [:]
     /// The durable queue (nil: jobs live in memory only, as in unit tests).
-    var store: JobStore?
+    var store: (any JobStoring)?
     /// Wakes up when the next job would reach JobInactivityTimeout.
     var inactivityTask: Task<Void, Never>?
     var runtime: [JobID: Runtime] = [:]
@@ -115,17 +119,58 @@ public actor QueueManager {
     /// How long a job in a final state stays readable before its object goes away.
     let finalStateGrace: Duration
 
+    /// The daemon's queue manager: the real engine (libcurl), owner files, clock and crash
+    /// points `crashPoints` (none unless a test armed one); the network is reported through
+    /// `networkChanged` (the bus layer's monitor) or `networkMonitor`.
     public init(config: ServiceConfig, userAgent: String, logger: Logger,
+                finalStateGrace: Duration = .seconds(60),
+                files: any OwnerFileAccess = OwnerFiles(),
+                crashPoints: any CrashPoints = NoCrashPoints(),
+                networkMonitor: (any NetworkMonitoring)? = nil) {
+        self.init(config: config, logger: logger, engine: { TransferEngine(delegate: $0, userAgent: userAgent) },
+                  files: files, clock: SystemClock(), networkMonitor: networkMonitor,
+                  crashPoints: crashPoints, finalStateGrace: finalStateGrace)
+    }
+
+    /// A queue manager with the given collaborators (the unit tests pass fakes). The store is
+    /// given with `restore` (without one, jobs live in memory only).
+    public init(config: ServiceConfig, logger: Logger,
+                engine makeEngine: TransferEngineFactory,
+                files: any OwnerFileAccess,
+                clock: any ServiceClock,
+                networkMonitor: (any NetworkMonitoring)? = nil,
+                crashPoints: any CrashPoints = NoCrashPoints(),
+                fileWorkers: FileWorkers = FileWorkers(),
                 finalStateGrace: Duration = .seconds(60)) {
         self.limits = config.limits
         self.config = config
-        self.files = OwnerFiles()
+        self.files = files
         self.logger = logger
+        self.clock = clock
+        self.clockOrigin = clock.now
+        self.crashPoints = crashPoints
+        self.networkMonitor = networkMonitor
+        self.fileWorkers = fileWorkers
         self.finalStateGrace = finalStateGrace
+        self.flusher = FileFlusher(sync: { files.sync($0) })
         let bridge = EngineEventBridge()
         self.bridge = bridge
-        self.engine = TransferEngine(delegate: bridge, userAgent: userAgent)
+        self.engine = makeEngine(bridge)
     }
+
+    /// Runs `body` on this actor after `delay` of the clock's time, unless the task was
+    /// cancelled meanwhile or the queue manager is gone. Every timer of the service is one.
+    @discardableResult
+    nonisolated func after(_ delay: Duration,
+                           _ body: @escaping @Sendable (isolated QueueManager) -> Void) -> Task<Void, Never> {
+        Task { [weak self, clock] in
+            try? await clock.sleep(for: delay)
+            guard !Task.isCancelled, let self else { return }
+            await self.run(body)
+        }
+    }
+
+    private func run(_ body: @Sendable (isolated QueueManager) -> Void) { body(self) }
 
     /// Looks up the system proxy for a URL (nil = none known: use the environment rules).
     var proxyResolver: (@Sendable (String) async -> String?)?
@@ -142,6 +187,13 @@ public actor QueueManager {
         flusher.onFailure { [weak self] in Task { await self?.collectUndurableFiles() } }
         let events = bridge.events
         Task { await self.consume(events) }
+        if let networkMonitor {
+            do {
+                try networkMonitor.start { [weak self] status in Task { await self?.networkChanged(status) } }
+            } catch {
+                logger.error("the network monitor could not start: \(error)")
+            }
+        }
     }
 
     /// Handles engine events in order, on the actor itself: each event resumes this loop
@@ -157,17 +209,14 @@ public actor QueueManager {
 
     var observer: (any QueueObserver)? { observerStorage }
 
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
-    }
+    /// Wall-clock microseconds since the epoch.
+    func wallNow() -> UInt64 { clock.wallMicroseconds() }
 
     /// The owner's identity, cached for 10 seconds.
     func identity(of uid: UInt32) throws -> OwnerIdentity {
         let now = clock.now
         if let cached = identities[uid], cached.at.duration(to: now) < .seconds(10) { return cached.identity }
-        let identity = try OwnerIdentity.lookup(uid: uid)
+        let identity = try files.identity(of: uid)
         identities[uid] = (identity, now)
         return identity
     }
@@ -183,7 +232,7 @@ public actor QueueManager {
                                exempt: caller.exemptFromLimits)
         var id = JobID.random()
         while jobs[id] != nil { id = JobID.random() }
-        let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: Self.now())
+        let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: wallNow())
         runtime[id] = Runtime()
         do { try persist(job) } catch { runtime[id] = nil; throw error }
         jobs[id] = job

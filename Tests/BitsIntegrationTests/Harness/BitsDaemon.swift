@@ -32,6 +32,9 @@ final class BitsDaemon {
     ///   the defaults apply whatever /etc/bits/bitsd.conf says on this machine.
     /// Extra environment of the daemon process (used by the next `start`).
     var environment: [String: String]
+    /// Extra arguments of the daemon process, such as the hidden test hooks `--crash-at` and
+    /// `--fail-fsync-of` (used by the next `start`).
+    var extraArguments: [String] = []
 
     init(env: TestEnvironment, name: String, config: String? = nil, environment: [String: String] = [:]) throws {
         self.environment = environment
@@ -88,6 +91,7 @@ final class BitsDaemon {
         var args = [binary, "--address", env.address, "--state-directory", stateDirectory]
         if let configPath { args += ["--config", configPath] }
         args += ["--network-state-file", networkStateFile, "--boot-id-file", bootIDFile]
+        args += extraArguments
         let p = try ManagedProcess(name: "bitsd", command: args, environment: environment, logPath: logPath, cwd: directory)
         process = p
         let ok = waitUntil(timeout: timeout) { env.root.nameHasOwner(BitsNames.service) || !p.isRunning }

@@ -1,0 +1,379 @@
+import BitsCore
+import BitsService
+import BitsStore
+import BitsTransfer
+import Foundation
+import XCTest
+
+extension Rig {
+    /// A rig whose queue manager has restored an empty queue from its (fake) store.
+    static func make() async -> Rig {
+        let rig = await Rig()
+        await rig.restoreEmpty()
+        return rig
+    }
+
+    /// The running download of a job (its files' URLs name the job).
+    func download(of id: JobID) -> DownloadRequest? {
+        engine.running.last { request in
+            if case .url(let url) = request.source { return url.contains(id.hex) }
+            return false
+        }
+    }
+
+    func waitForDownload(of id: JobID, file: StaticString = #filePath, line: UInt = #line) async -> DownloadRequest? {
+        await waitUntil("a download of job \(id.hex)", file: file, line: line) { self.download(of: id) != nil }
+        return download(of: id)
+    }
+
+    /// A download job whose file URLs name it.
+    func namedJob(files count: Int = 1, _ settings: [JobSetting] = []) async throws -> JobID {
+        let id = try await downloadJob(files: 0, settings)
+        let entries = (0..<count).map { (remote: "https://example.invalid/\(id.hex)/f\($0)", local: "\(directory)/\(id.hex)-\($0).bin") }
+        _ = try await manager.addFiles(id, caller: alice, files: entries)
+        return id
+    }
+
+    func resume(_ id: JobID) async throws { try await manager.resume(id, caller: alice) }
+
+    func waitForState(_ id: JobID, _ state: JobState, file: StaticString = #filePath, line: UInt = #line) async {
+        await waitUntil("job \(id.hex) \(state.rawValue)", file: file, line: line) { await self.state(id) == state }
+    }
+
+    /// Ends the running download of `id` as finished with `size` bytes.
+    func finish(_ id: JobID, size: UInt64 = 10) async {
+        guard let request = await waitForDownload(of: id) else { return }
+        engine.respond(request.id, size: size)
+        engine.end(request.id, .finished(bytesOnDisk: size))
+    }
+}
+
+final class SchedulingTests: XCTestCase {
+    /// One background job at a time, the highest priority first: a high job that arrives
+    /// stops the running low one, which continues when the high one is done.
+    func testHigherPriorityBackgroundJobRunsFirst() async throws {
+        let rig = await Rig.make()
+        let low = try await rig.namedJob(files: 1, [.priority("low")])
+        let high = try await rig.namedJob(files: 1, [.priority("high")])
+        try await rig.resume(low)
+        let first = await rig.waitForDownload(of: low)
+        XCTAssertNotNil(first)
+        try await rig.resume(high)
+        _ = await rig.waitForDownload(of: high)
+        XCTAssertTrue(rig.engine.state.current.cancelled.contains(first!.id), "the low job was not stopped")
+        await rig.waitForState(low, .queued)
+        XCTAssertNil(rig.download(of: low))
+
+        await rig.finish(high)
+        await rig.waitForState(high, .transferred)
+        _ = await rig.waitForDownload(of: low)
+        await rig.finish(low)
+        await rig.waitForState(low, .transferred)
+        XCTAssertTrue(rig.observer.events.current.contains(.transferred(low)))
+    }
+
+    /// Every foreground job runs at once, beside one background job.
+    func testForegroundJobsRunTogether() async throws {
+        let rig = await Rig.make()
+        let a = try await rig.namedJob(files: 1, [.priority("foreground")])
+        let b = try await rig.namedJob(files: 1, [.priority("foreground")])
+        let c = try await rig.namedJob(files: 1, [.priority("normal")])
+        let d = try await rig.namedJob(files: 1, [.priority("normal")])
+        for id in [a, b, c, d] { try await rig.resume(id) }
+        _ = await rig.waitForDownload(of: a)
+        _ = await rig.waitForDownload(of: b)
+        _ = await rig.waitForDownload(of: c)
+        try? await Task.sleep(for: .milliseconds(50))
+        XCTAssertNil(rig.download(of: d), "two background jobs ran at once")
+    }
+
+    /// The files of a job follow each other: the next ones are queued behind the running one.
+    func testFilesAreQueuedAheadAndCompleteInOrder() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 3, [.priority("foreground")])
+        try await rig.resume(id)
+        await rig.waitUntil("three requests") { rig.engine.running.count == 3 }
+        let requests = rig.engine.running
+        XCTAssertEqual(rig.engine.state.current.queuedAfter[requests[1].id], requests[0].id)
+        XCTAssertEqual(rig.engine.state.current.queuedAfter[requests[2].id], requests[1].id)
+        for request in requests {
+            rig.engine.respond(request.id, size: 5)
+            rig.engine.end(request.id, .finished(bytesOnDisk: 5))
+        }
+        await rig.waitForState(id, .transferred)
+        let job = await rig.job(id)
+        XCTAssertEqual(job?.files.map(\.completed), [true, true, true])
+        XCTAssertEqual(rig.store.stored(id)?.state, .transferred)
+    }
+}
+
+final class RetryTests: XCTestCase {
+    /// A transient error puts the job in transient-error; it is queued again after
+    /// MinimumRetryDelay, not before, and resumes from the bytes on disk.
+    func testTransientErrorRetriesAfterMinimumRetryDelay() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(60)])
+        try await rig.resume(id)
+        let first = await rig.waitForDownload(of: id)!
+        rig.engine.respond(first.id, size: 100)
+        rig.engine.end(first.id, .failed(.connectionReset("reset by peer"), bytesOnDisk: 40))
+        await rig.waitForState(id, .transientError)
+        let job = await rig.job(id)
+        XCTAssertEqual(job?.lastError?.code, .connectionReset)
+        XCTAssertEqual(job?.errorCount, 1)
+        XCTAssertEqual(rig.store.stored(id)?.state, .transientError)
+
+        await rig.advance(by: .seconds(59))
+        let stateBefore = await rig.state(id)
+        XCTAssertEqual(stateBefore, .transientError)
+        XCTAssertEqual(rig.engine.running.count, 0)
+        await rig.advance(by: .seconds(1))
+        await rig.waitUntil("a second request") { rig.engine.downloads.count == 2 }
+        let value1 = await rig.state(id)
+        XCTAssertEqual(value1, .connecting)
+    }
+
+    /// A fatal error (TLS) puts the job in error at once and is reported.
+    func testFatalErrorPutsTheJobInError() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
+        try await rig.resume(id)
+        let request = await rig.waitForDownload(of: id)!
+        rig.engine.end(request.id, .failed(.tls("certificate expired"), bytesOnDisk: 0))
+        await rig.waitForState(id, .error)
+        XCTAssertTrue(rig.observer.events.current.contains(.failed(id, .tls)))
+    }
+
+    /// NoProgressTimeout: transient errors without progress for that long make the job fail
+    /// with no-progress, at the moment it runs out (even between retries).
+    func testNoProgressTimeoutEndsRetries() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(60), .noProgressTimeout(100)])
+        try await rig.resume(id)
+        let first = await rig.waitForDownload(of: id)!
+        rig.engine.end(first.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
+        await rig.waitForState(id, .transientError)
+        await rig.advance(by: .seconds(60))
+        await rig.waitUntil("the retry") { rig.engine.downloads.count == 2 }
+        let second = await rig.waitForDownload(of: id)!
+        rig.engine.end(second.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
+        await rig.waitForState(id, .transientError)
+        // 60 s of the 100 are used: the next retry would come after the timeout.
+        await rig.advance(by: .seconds(39))
+        let value2 = await rig.state(id)
+        XCTAssertEqual(value2, .transientError)
+        await rig.advance(by: .seconds(1))
+        await rig.waitForState(id, .error)
+        let job = await rig.job(id)
+        XCTAssertEqual(job?.lastError?.code, .noProgress)
+        XCTAssertEqual(rig.engine.downloads.count, 2)
+    }
+
+    /// Progress resets the NoProgressTimeout clock.
+    func testProgressResetsTheNoProgressClock() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(60), .noProgressTimeout(100)])
+        try await rig.resume(id)
+        let first = await rig.waitForDownload(of: id)!
+        rig.engine.end(first.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
+        await rig.waitForState(id, .transientError)
+        await rig.advance(by: .seconds(60))
+        await rig.waitUntil("the retry") { rig.engine.downloads.count == 2 }
+        let retried = rig.engine.downloads[1]
+        rig.engine.respond(retried.id, size: 100)
+        rig.engine.progress(retried.id, 10)
+        rig.engine.end(retried.id, .failed(.timeout("no answer"), bytesOnDisk: 10))
+        await rig.waitForState(id, .transientError)
+        await rig.advance(by: .seconds(60))
+        await rig.waitUntil("the third attempt") { rig.engine.downloads.count == 3 }
+        let value3 = await rig.state(id)
+        XCTAssertNotEqual(value3, .error)
+    }
+
+    /// Losing the network puts active jobs in transient-error; its return queues them again.
+    func testNetworkLossBlocksAndItsReturnRequeues() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
+        try await rig.resume(id)
+        let first = await rig.waitForDownload(of: id)!
+        await rig.manager.networkChanged(NetworkStatus(available: false, metered: false))
+        await rig.waitForState(id, .transientError)
+        XCTAssertTrue(rig.engine.state.current.cancelled.contains(first.id))
+        let value4 = await rig.job(id)?.lastError?.code
+        XCTAssertEqual(value4, .networkDisconnected)
+        await rig.manager.networkChanged(NetworkStatus(available: true, metered: false))
+        await rig.waitUntil("a new request") { rig.engine.downloads.count == 2 }
+    }
+
+    /// A store that cannot write (a full disk) fails the method, and nothing changes.
+    func testAFailingStoreFailsTheMethod() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1)
+        rig.store.state.with { $0.failSaves = true }
+        do {
+            try await rig.resume(id)
+            XCTFail("Resume succeeded without storing")
+        } catch let error as ServiceError {
+            XCTAssertTrue(error.message.contains("the disk is full"), error.message)
+        }
+        let value5 = await rig.state(id)
+        XCTAssertEqual(value5, .suspended)
+    }
+
+    /// MaximumDownloadTime: a job connecting or transferring for longer fails.
+    func testMaximumDownloadTime() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .maximumDownloadTime(30)])
+        try await rig.resume(id)
+        let request = await rig.waitForDownload(of: id)!
+        rig.engine.respond(request.id, size: 1000)
+        await rig.advance(by: .seconds(29))
+        let value6 = await rig.state(id)
+        XCTAssertNotEqual(value6, .error)
+        await rig.advance(by: .seconds(1))
+        await rig.waitForState(id, .error)
+        let value7 = await rig.job(id)?.lastError?.code
+        XCTAssertEqual(value7, .maxDownloadTime)
+    }
+}
+
+final class RestoreTests: XCTestCase {
+    /// After a crash (a new queue manager on the same store, same boot) an active job is
+    /// queued again and resumes from the length of its file on disk with its validator.
+    func testActiveJobResumesAfterRestart() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
+        try await rig.resume(id)
+        let request = await rig.waitForDownload(of: id)!
+        rig.engine.respond(request.id, size: 100, entityTag: "\"tag-1\"")
+        // The engine wrote 60 bytes; a small file's validators are stored with the first
+        // progress 250 ms after its response.
+        XCTAssertEqual(pwrite(request.destinationDescriptor, [UInt8](repeating: 7, count: 60), 60, 0), 60)
+        await rig.advance(by: .milliseconds(250))
+        rig.engine.progress(request.id, 60)
+        await rig.waitUntil("the validator stored") { rig.store.stored(id)?.files[0].entityTag == "\"tag-1\"" }
+
+        let after = await rig.reopened(bootID: "boot-1")
+        XCTAssertTrue(after.observer.events.current.contains(.restored(id)))
+        let resumed = await after.waitForDownload(of: id)
+        XCTAssertEqual(resumed?.resumeOffset, 60)
+        XCTAssertEqual(resumed?.ifRange, "\"tag-1\"")
+        after.engine.respond(resumed!.id, size: 100, offset: 60, entityTag: "\"tag-1\"")
+        after.engine.end(resumed!.id, .finished(bytesOnDisk: 100))
+        await after.waitForState(id, .transferred)
+    }
+
+    /// After a reboot only durable bytes are trusted: the file is cut and restarts from 0
+    /// when nothing was fsynced.
+    func testAfterARebootOnlyDurableBytesAreTrusted() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
+        try await rig.resume(id)
+        let request = await rig.waitForDownload(of: id)!
+        // A large file's validators are stored with its response.
+        rig.engine.respond(request.id, size: 4 << 20)
+        XCTAssertEqual(pwrite(request.destinationDescriptor, [UInt8](repeating: 7, count: 60), 60, 0), 60)
+        await rig.waitUntil("the validator stored") { rig.store.stored(id)?.files[0].entityTag != nil }
+
+        let after = await rig.reopened(bootID: "boot-2")
+        let resumed = await after.waitForDownload(of: id)
+        XCTAssertEqual(resumed?.resumeOffset, 0)
+    }
+
+    /// Suspended, errored and transferred jobs stay as they were; transient-error jobs retry
+    /// after MinimumRetryDelay; a Cancel cut short is finished.
+    func testRestoreKeepsStatesAndRetriesTransientErrors() async throws {
+        let rig = await Rig.make()
+        let suspended = try await rig.namedJob(files: 1)
+        let waiting = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(30)])
+        try await rig.resume(waiting)
+        let request = await rig.waitForDownload(of: waiting)!
+        rig.engine.end(request.id, .failed(.dnsFailure("no such host"), bytesOnDisk: 0))
+        await rig.waitForState(waiting, .transientError)
+        // A Cancel stored as such whose file work a crash cut short.
+        let cancelledID = JobID.random()
+        var cancelled = Job(id: cancelledID, type: .download, owner: 1000, displayName: "x", now: 1)
+        cancelled.state = .cancelled
+        try rig.store.save(cancelled, activity: 1, settling: [])
+
+        let after = await rig.reopened()
+        let value8 = await after.state(suspended)
+        XCTAssertEqual(value8, .suspended)
+        let value9 = await after.state(waiting)
+        XCTAssertEqual(value9, .transientError)
+        let value10 = await after.job(cancelledID)
+        XCTAssertNil(value10)
+        XCTAssertNil(after.store.stored(cancelledID), "the interrupted Cancel was not finished")
+        await after.advance(by: .seconds(30))
+        _ = await after.waitForDownload(of: waiting)
+    }
+}
+
+final class UploadTests: XCTestCase {
+    /// A whole upload session: Ping, Create-Session, the fragments from the acknowledged
+    /// offset, Close-Session; the job is then transferred.
+    func testUploadSession() async throws {
+        let rig = await Rig.make()
+        let source = "\(rig.directory)/upload.bin"
+        FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
+        let job = try await rig.manager.createJob(caller: rig.alice, displayName: "up", type: "upload")
+        try await rig.manager.set(.priority("foreground"), on: job.id, caller: rig.alice)
+        _ = try await rig.manager.addFiles(job.id, caller: rig.alice, files: [(remote: "https://example.invalid/up", local: source)])
+        try await rig.resume(job.id)
+
+        func next(_ count: Int) async -> ExchangeRequest? {
+            await rig.waitUntil("exchange \(count)") { rig.engine.exchanges.count >= count }
+            return rig.engine.exchanges.count >= count ? rig.engine.exchanges[count - 1] : nil
+        }
+        let value11 = await next(1)
+        let ping = try XCTUnwrap(value11)
+        XCTAssertTrue(ping.headers.contains("BITS-Packet-Type: Ping"), "\(ping.headers)")
+        rig.engine.answer(ping.id, ["BITS-Packet-Type": "Ack"])
+
+        let value12 = await next(2)
+        let create = try XCTUnwrap(value12)
+        XCTAssertTrue(create.headers.contains("BITS-Packet-Type: Create-Session"), "\(create.headers)")
+        rig.engine.answer(create.id, ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID,
+                                      "BITS-Session-Id": "{session-1}"])
+
+        let value13 = await next(3)
+        let fragment = try XCTUnwrap(value13)
+        XCTAssertTrue(fragment.headers.contains("BITS-Packet-Type: Fragment"), "\(fragment.headers)")
+        XCTAssertEqual(fragment.body?.offset, 0)
+        XCTAssertEqual(fragment.body?.length, 1000)
+        XCTAssertEqual(rig.store.stored(job.id)?.files[0].upload?.sessionID, "{session-1}")
+        rig.engine.answer(fragment.id, ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{session-1}",
+                                        "BITS-Received-Content-Range": "1000"])
+
+        let value14 = await next(4)
+        let close = try XCTUnwrap(value14)
+        XCTAssertTrue(close.headers.contains("BITS-Packet-Type: Close-Session"), "\(close.headers)")
+        rig.engine.answer(close.id, ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{session-1}"])
+        await rig.waitForState(job.id, .transferred)
+        let value15 = await rig.job(job.id)?.files[0].bytesTransferred
+        XCTAssertEqual(value15, 1000)
+    }
+
+    /// A server that lost the session (BG_E_SESSION_NOT_FOUND) gets a new Create-Session and
+    /// the upload starts again from 0.
+    func testLostSessionStartsANewOne() async throws {
+        let rig = await Rig.make()
+        let source = "\(rig.directory)/upload.bin"
+        FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
+        let job = try await rig.manager.createJob(caller: rig.alice, displayName: "up", type: "upload")
+        try await rig.manager.set(.priority("foreground"), on: job.id, caller: rig.alice)
+        _ = try await rig.manager.addFiles(job.id, caller: rig.alice, files: [(remote: "https://example.invalid/up", local: source)])
+        try await rig.resume(job.id)
+        func next(_ count: Int) async -> ExchangeRequest {
+            await rig.waitUntil("exchange \(count)") { rig.engine.exchanges.count >= count }
+            return rig.engine.exchanges[count - 1]
+        }
+        rig.engine.answer(await next(1).id, ["BITS-Packet-Type": "Ack"])
+        rig.engine.answer(await next(2).id, ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID,
+                                             "BITS-Session-Id": "{s1}"])
+        rig.engine.answer(await next(3).id, status: 404, ["BITS-Packet-Type": "Ack", "BITS-Error-Code": "0x8020001f",
+                                                          "BITS-Error-Context": "0x5"])
+        let again = await next(4)
+        XCTAssertTrue(again.headers.contains("BITS-Packet-Type: Create-Session"), "\(again.headers)")
+    }
+}
