@@ -136,10 +136,7 @@ extension QueueManager {
             guard next != job.state else { return [] }
             return self.enter(next, job: &job)
         }
-        runtime[id]?.retryTask?.cancel()
-        runtime[id]?.noProgressSince = nil
-        runtime[id]?.activeTime = .zero
-        if runtime[id]?.activeSince != nil { runtime[id]?.activeSince = clock.now }
+        runtime[id]?.timers.resumed(now: clock.now)
         schedule()
     }
 
@@ -364,33 +361,17 @@ extension QueueManager {
     /// Keeps the MaximumDownloadTime clock: it runs only while the job connects or
     /// transfers, and a check is scheduled for the moment the limit would be reached.
     func trackActiveTime(_ id: JobID, active: Bool, limit: UInt32) {
-        guard var rt = runtime[id] else { return }
-        let now = clock.now
-        if active, rt.activeSince == nil {
-            rt.activeSince = now
-            if limit > 0 {
-                let remaining = Duration.seconds(Int64(limit)) - rt.activeTime
-                after(max(remaining, .milliseconds(1))) {
-                    $0.checkDownloadTime(id)
-                }
-            }
-        } else if !active, let since = rt.activeSince {
-            rt.activeTime += since.duration(to: now)
-            rt.activeSince = nil
+        if let check = runtime[id]?.timers.setActive(active, now: clock.now, limit: limit) {
+            after(check) { $0.checkDownloadTime(id) }
         }
-        runtime[id] = rt
     }
 
     /// Fails a job that has been active for longer than its MaximumDownloadTime.
     func checkDownloadTime(_ id: JobID) {
-        guard let job = jobs[id], job.maximumDownloadTime > 0, let rt = runtime[id],
-              let since = rt.activeSince else { return }
-        let used = rt.activeTime + since.duration(to: clock.now)
-        let limit = Duration.seconds(Int64(job.maximumDownloadTime))
-        guard used >= limit else {
-            after(limit - used) {
-                $0.checkDownloadTime(id)
-            }
+        guard let job = jobs[id],
+              let check = runtime[id]?.timers.checkDownloadTime(now: clock.now, limit: job.maximumDownloadTime) else { return }
+        guard check == .exceeded else {
+            if case .checkAgain(let wait) = check { after(wait) { $0.checkDownloadTime(id) } }
             return
         }
         stopTransfer(of: id)
@@ -402,7 +383,7 @@ extension QueueManager {
     /// (InterfacesRemoved), and the service forgets it after a grace period in which its
     /// final state can still be read from its path.
     func retire(_ id: JobID) {
-        runtime[id]?.retryTask?.cancel()
+        runtime[id]?.timers.cancelRetry()
         flusher.discardFailures(prefix: Self.flushTag(id, file: nil))
         if let owner = jobs[id]?.owner {
             liveJobsByOwner[owner, default: 1] -= 1

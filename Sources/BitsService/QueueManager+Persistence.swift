@@ -265,10 +265,8 @@ extension QueueManager {
 
     /// Queues a job in transient-error again after `delay`.
     func armRetry(_ id: JobID, after delay: Duration) {
-        runtime[id]?.retryTask?.cancel()
-        runtime[id]?.retryTask = after(delay) {
-            $0.retry(id)
-        }
+        guard runtime[id] != nil else { return }
+        runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
     }
 
     // MARK: - JobInactivityTimeout
@@ -278,20 +276,11 @@ extension QueueManager {
     func cancelInactiveJobs() {
         inactivityTask?.cancel()
         inactivityTask = nil
-        let timeout = UInt64(config.jobInactivityTimeout) * 1_000_000
-        guard timeout > 0 else { return }
         let now = wallNow()
-        var nextDeadline: UInt64?
-        for (id, job) in jobs where !job.state.isFinal {
-            let activity = runtime[id]?.activity ?? job.modificationTime
-            let deadline = activity.addingSaturating(timeout)
-            if deadline <= now {
-                cancelForInactivity(id)
-            } else {
-                nextDeadline = min(nextDeadline ?? deadline, deadline)
-            }
-        }
-        guard let nextDeadline else { return }
+        let activity = jobs.values.filter { !$0.state.isFinal }.map { (id: $0.id, at: runtime[$0.id]?.activity ?? $0.modificationTime) }
+        let (expired, next) = InactivityDeadlines.evaluate(activity, now: now, timeout: config.jobInactivityTimeout)
+        for id in expired { cancelForInactivity(id) }
+        guard let nextDeadline = next else { return }
         let wait = Duration.microseconds(Int64(min(nextDeadline - now, UInt64(Int64.max / 2))))
         inactivityTask = after(wait) {
             $0.cancelInactiveJobs()

@@ -43,7 +43,7 @@ extension QueueManager {
         changed.formUnion(JobProperty.errorProperties)
         jobs[id] = job
         persistQuietly(id)
-        runtime[id]?.retryTask?.cancel()
+        runtime[id]?.timers.cancelRetry()
         logger.notice("job \(id) waits: \(reason.code.rawValue)")
         observer?.jobChanged(job, properties: changed)
     }
@@ -64,7 +64,7 @@ extension QueueManager {
             var updated = job
             let changed = enter(.queued, job: &updated)
             jobs[id] = updated
-            runtime[id]?.retryTask?.cancel()
+            runtime[id]?.timers.cancelRetry()
             observer?.jobChanged(updated, properties: changed)
         }
     }

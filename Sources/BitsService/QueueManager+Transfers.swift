@@ -327,7 +327,7 @@ extension QueueManager {
             jobs[id] = job
             observer?.jobChanged(job, properties: changed)
         }
-        runtime[id]?.noProgressSince = nil
+        runtime[id]?.timers.progressed()
         markProgress(id, file: active.fileIndex)
         noteProgress(id)
         checkpointProgress(id)
@@ -367,9 +367,9 @@ extension QueueManager {
                 file.completed = true
             }
             let job = jobs[id]!
-            runtime[job.id]?.noProgressSince = nil
+            runtime[job.id]?.timers.progressed()
             // The file's pending changes go out with its completion.
-            let pending = runtime[id]?.dirtyFiles.removeValue(forKey: i) ?? []
+            let pending = runtime[id]?.progress.takeFile(i) ?? []
             observer?.fileChanged(job, index: i, properties: pending.union([.completed]).union(FileProperty.progress))
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
@@ -410,12 +410,11 @@ extension QueueManager {
         job.errorCount = job.errorCount.addingSaturating(1)
         let disposition = job.options.usesCustomMethod ? .fatal : classified.disposition
         var next = JobStateMachine.stateAfterFailure(disposition, noProgressTimeout: job.noProgressTimeout)
-        var rt = runtime[id] ?? Runtime()
-        let now = clock.now
+        var plan: JobTimers.RetryPlan?
         if next == .transientError {
-            let since = rt.noProgressSince ?? now
-            rt.noProgressSince = since
-            if since.duration(to: now) >= .seconds(Int64(job.noProgressTimeout)) {
+            let delay = Duration.seconds(Int64(max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)))
+            plan = runtime[id, default: Runtime()].timers.transientFailure(now: clock.now, noProgressTimeout: job.noProgressTimeout, retryDelay: delay)
+            if plan == .timedOut {
                 next = .error
                 job.lastError = JobError(context: classified.context, code: .noProgress,
                                          description: "No progress for \(job.noProgressTimeout) seconds; the last error was: \(classified.description)",
@@ -434,16 +433,12 @@ extension QueueManager {
         if next == .error {
             observer?.jobFailed(job, error: job.lastError ?? error)
             notifyCommand(id)
-        } else {
-            let delay = Duration.seconds(Int64(max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)))
-            // If NoProgressTimeout runs out before the retry, the job fails at that moment.
-            let remaining = Duration.seconds(Int64(job.noProgressTimeout)) - (rt.noProgressSince ?? now).duration(to: now)
-            rt.retryTask?.cancel()
-            rt.retryTask = after(min(delay, remaining)) {
-                if remaining <= delay { $0.giveUp(id) } else { $0.retry(id) }
-            }
+        } else if case .retry(let delay) = plan {
+            runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
+        } else if case .giveUp(let remaining) = plan {
+            // NoProgressTimeout runs out before the retry: the job fails at that moment.
+            runtime[id]?.timers.armRetry(after(remaining) { $0.giveUp(id) })
         }
-        runtime[id] = rt
         schedule()
     }
 
@@ -486,38 +481,30 @@ extension QueueManager {
     /// Marks a file's progress counters (and `also`) for the job's next coalesced progress
     /// signal; `noteProgress` schedules it.
     func markProgress(_ id: JobID, file index: Int, also: Set<FileProperty> = []) {
-        runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress.union(also))
+        runtime[id]?.progress.mark(file: index, also: also)
     }
 
     /// Progress changed: publish now, or once the job's MinimumNotificationInterval allows.
     func noteProgress(_ id: JobID) {
-        guard let job = jobs[id], var rt = runtime[id] else { return }
-        rt.progressChanged = true
-        let decision = rt.throttle.changed(now: monotonicMilliseconds(), interval: job.minimumNotificationInterval)
-        runtime[id] = rt
+        guard let interval = jobs[id]?.minimumNotificationInterval,
+              let decision = runtime[id]?.progress.changed(now: monotonicMilliseconds(), interval: interval) else { return }
         switch decision {
-        case .some(0): publishProgress(id)
-        case .some(let wait):
-            after(.milliseconds(Int64(wait))) {
-                $0.flushProgress(id)
-            }
-        case .none: break
+        case .publishNow: publishProgress(id)
+        case .publishAfter(let wait): after(.milliseconds(Int64(wait))) { $0.flushProgress(id) }
+        case .alreadyScheduled: break
         }
     }
 
     func flushProgress(_ id: JobID) {
         guard runtime[id] != nil else { return }
-        runtime[id]?.throttle.flush(now: monotonicMilliseconds())
+        runtime[id]?.progress.flush(now: monotonicMilliseconds())
         publishProgress(id)
     }
 
     /// Publishes the coalesced progress counters of a job and its changed files.
     private func publishProgress(_ id: JobID) {
-        guard let job = jobs[id], let rt = runtime[id], rt.progressChanged || !rt.dirtyFiles.isEmpty else { return }
-        let dirty = rt.dirtyFiles
-        runtime[id]?.dirtyFiles = [:]
-        runtime[id]?.progressChanged = false
-        for (index, properties) in dirty.sorted(by: { $0.key < $1.key }) where job.files.indices.contains(index) {
+        guard let job = jobs[id], let files = runtime[id]?.progress.take() else { return }
+        for (index, properties) in files where job.files.indices.contains(index) {
             observer?.fileChanged(job, index: index, properties: properties)
         }
         observer?.jobChanged(job, properties: [.bytesTotal, .bytesTransferred, .filesTransferred])

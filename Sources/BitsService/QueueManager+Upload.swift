@@ -196,7 +196,7 @@ extension QueueManager {
             job.files[index].upload = state
             if job.state == .connecting { _ = enter(.transferring, job: &job) }
             jobs[id] = job
-            runtime[id]?.noProgressSince = nil
+            runtime[id]?.timers.progressed()
             markProgress(id, file: index)
             noteProgress(id)
             if complete {

@@ -19,19 +19,10 @@ public actor QueueManager {
         var stopping: Set<TransferID> = []
         /// Order in which the job was queued, for FIFO among equals.
         var queuedSequence: UInt64 = 0
-        var throttle = NotificationThrottle()
-        /// Files whose progress changed since the last progress notification, with other
-        /// properties published along with it (a response's LastModified, ResponseHeaders).
-        var dirtyFiles: [Int: Set<FileProperty>] = [:]
-        /// The job's progress counters changed since the last progress notification.
-        var progressChanged = false
-        var retryTask: Task<Void, Never>?
-        /// Monotonic time of the first transient error since the last progress.
-        var noProgressSince: ContinuousClock.Instant?
-        /// Time spent connecting or transferring since the last Resume (MaximumDownloadTime),
-        /// and since when the current active stretch runs.
-        var activeTime: Duration = .zero
-        var activeSince: ContinuousClock.Instant?
+        /// Progress not yet published (coalesced per MinimumNotificationInterval).
+        var progress = ProgressCoalescer()
+        /// MaximumDownloadTime, NoProgressTimeout and the retry timer.
+        var timers = JobTimers()
         /// When the current transfer started (time slices among equal background jobs).
         var runningSince: ContinuousClock.Instant?
         /// The system proxy (ProxyUsage preconfig/autodetect) last looked up for an origin,
