@@ -9,11 +9,6 @@ import Foundation
 extension QueueManager {
     static let maxReplyData = 1 << 20
 
-    /// Whether an upload whose file the server has whole still needs its reply downloaded.
-    func needsReply(_ job: Job, fileIndex index: Int) -> Bool {
-        job.type == .uploadReply && job.files[index].upload?.replyURL != nil && job.reply?.done != true
-    }
-
     /// Downloads the reply of an upload-reply job (always from 0). Its temporary file is
     /// created and opened on the file workers; the download starts when it is.
     func startReplyDownload(_ id: JobID, fileIndex index: Int) {
