@@ -341,29 +341,15 @@ extension QueueManager {
         }
     }
 
-    /// Moves a job to `state`, keeping the derived bookkeeping (completion time, queue order).
+    /// Moves a job to `state`, keeping the derived bookkeeping (`JobController.enter`: the
+    /// MaximumDownloadTime clock, queue order, completion time). The caller keeps `job`.
     func enter(_ state: JobState, job: inout Job) -> Set<JobProperty> {
-        job.state = state
-        var changed: Set<JobProperty> = [.state]
-        trackActiveTime(job.id, active: state == .connecting || state == .transferring,
-                        limit: job.maximumDownloadTime)
-        if state == .queued {
-            runtime[job.id]?.queuedSequence = nextQueueSequence
-            nextQueueSequence += 1
-        }
-        if state == .transferred {
-            job.transferCompletionTime = wallNow()
-            changed.insert(.transferCompletionTime)
-        }
-        return changed
-    }
-
-    /// Keeps the MaximumDownloadTime clock: it runs only while the job connects or
-    /// transfers, and a check is scheduled for the moment the limit would be reached.
-    func trackActiveTime(_ id: JobID, active: Bool, limit: UInt32) {
-        if let check = runtime[id]?.timers.setActive(active, now: clock.now, limit: limit) {
-            after(check) { $0.checkDownloadTime(id) }
-        }
+        var controller = JobController(job: job, runtime: runtime[job.id] ?? Runtime())
+        let transition = controller.enter(state, at: moment, sequence: &nextQueueSequence)
+        job = controller.job
+        if runtime[job.id] != nil { runtime[job.id] = controller.runtime }
+        if let wait = transition.checkDownloadTimeAfter { after(wait) { [id = job.id] in $0.checkDownloadTime(id) } }
+        return transition.changed
     }
 
     /// Fails a job that has been active for longer than its MaximumDownloadTime.

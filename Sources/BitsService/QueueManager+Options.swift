@@ -143,12 +143,8 @@ extension QueueManager {
             observer?.fileChanged(updated, index: index, properties: [.bytesTransferred, .bytesTotal, .completed])
         }
         if updated.state.isActive || updated.state == .transferred {
-            var requeued = updated
             if updated.state == .transferred {
-                _ = enter(.queued, job: &requeued)
-                jobs[id] = requeued
-                persistQuietly(id)
-                observer?.jobChanged(requeued, properties: [.state])
+                transition(id, persist: true) { $0.enter(.queued, at: $1, sequence: &$2) }
             }
             schedule()
         }

@@ -36,16 +36,8 @@ extension QueueManager {
     /// condition ends (network, cost or window change), not by the retry timer.
     func block(_ id: JobID, _ reason: BlockReason) {
         stopTransfer(of: id)
-        guard var job = jobs[id] else { return }
-        job.lastError = JobError(context: .generalTransport, code: reason.code, description: reason.description)
-        job.errorCount = job.errorCount.addingSaturating(1)
-        var changed = enter(.transientError, job: &job)
-        changed.formUnion(JobProperty.errorProperties)
-        jobs[id] = job
-        persistQuietly(id)
-        runtime[id]?.timers.cancelRetry()
+        guard transition(id, persist: true, { $0.block(reason.code, reason.description, at: $1, sequence: &$2) }) else { return }
         logger.notice("job \(id) waits: \(reason.code.rawValue)")
-        observer?.jobChanged(job, properties: changed)
     }
 
     /// The network monitor changed: losing the network moves every active job to
@@ -61,11 +53,7 @@ extension QueueManager {
     /// Every job in transient-error is queued again at once (the reason may have gone).
     func requeueWaitingJobs() {
         for (id, job) in jobs where job.state == .transientError {
-            var updated = job
-            let changed = enter(.queued, job: &updated)
-            jobs[id] = updated
-            runtime[id]?.timers.cancelRetry()
-            observer?.jobChanged(updated, properties: changed)
+            transition(id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
         }
     }
 
@@ -108,10 +96,7 @@ extension QueueManager {
 
     func requeueBlocked(code: ErrorCode) {
         for (id, job) in jobs where job.state == .transientError && job.lastError?.code == code {
-            var updated = job
-            let changed = enter(.queued, job: &updated)
-            jobs[id] = updated
-            observer?.jobChanged(updated, properties: changed)
+            transition(id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
         }
     }
 }

@@ -28,10 +28,8 @@ extension QueueManager {
         let selected = Scheduler.select(candidates)
         for candidate in candidates where candidate.running && !selected.contains(candidate.id) {
             stopTransfer(of: candidate.id)
-            if var job = jobs[candidate.id], job.state != .queued {
-                let changed = enter(.queued, job: &job)
-                jobs[job.id] = job
-                observer?.jobChanged(job, properties: changed)
+            transition(candidate.id, persist: false) { controller, moment, sequence in
+                controller.job.state == .queued ? nil : controller.enter(.queued, at: moment, sequence: &sequence)
             }
         }
         for id in selected where runtime[id]?.transfer == nil && (runtime[id]?.stopping.isEmpty ?? true) {
@@ -44,11 +42,8 @@ extension QueueManager {
         guard var job = jobs[id] else { return }
         guard let index = job.nextFileIndex else {
             flushProgress(id)  // final counters go out before the state change
-            let changed = enter(.transferred, job: &job)
-            jobs[id] = job
-            observer?.jobChanged(job, properties: changed)
-            persistQuietly(id)
-            observer?.jobTransferred(job)
+            transition(id, persist: true) { $0.enter(.transferred, at: $1, sequence: &$2) }
+            if let job = jobs[id] { observer?.jobTransferred(job) }
             notifyCommand(id)
             return
         }
@@ -291,13 +286,10 @@ extension QueueManager {
             }
         }
         // Sizes are progress counters: coalesced with the rest of the progress.
-        guard var job = jobs[id] else { return }
-        var changed: Set<JobProperty> = []
+        guard jobs[id] != nil else { return }
         if state == .connecting {
-            changed = enter(.transferring, job: &job)
-            jobs[id] = job
+            transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
         }
-        if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
         // Published with the progress (or the file's completion), not in a signal of its own.
         markProgress(id, file: i, also: fileChanged)
         noteProgress(id)
@@ -322,10 +314,8 @@ extension QueueManager {
             file.bytesTransferred = bytes
         }
         guard changedBytes else { return }
-        if state == .connecting, var job = jobs[id] {
-            let changed = enter(.transferring, job: &job)
-            jobs[id] = job
-            observer?.jobChanged(job, properties: changed)
+        if state == .connecting {
+            transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
         }
         runtime[id]?.timers.progressed()
         markProgress(id, file: active.fileIndex)
@@ -399,44 +389,23 @@ extension QueueManager {
 
     // MARK: - Errors and retries
 
-    /// Records a failed attempt: the last error, the count, and `error` or `transient-error`
-    /// with a retry after MinimumRetryDelay (or the server's Retry-After when longer).
+    /// Records a failed attempt (`JobController.fail`): `error`, or `transient-error` with a
+    /// retry after MinimumRetryDelay (or the server's Retry-After when longer) or, when
+    /// NoProgressTimeout runs out first, a give-up at that moment.
     func fail(_ id: JobID, fileIndex: Int?, failure: TransferFailure) {
-        guard var job = jobs[id] else { return }
-        let classified = FailureClassifier.classify(failure)
-        let error = JobError(context: classified.context, code: classified.code,
-                             description: classified.description, fileIndex: fileIndex)
-        job.lastError = error
-        job.errorCount = job.errorCount.addingSaturating(1)
-        let disposition = job.options.usesCustomMethod ? .fatal : classified.disposition
-        var next = JobStateMachine.stateAfterFailure(disposition, noProgressTimeout: job.noProgressTimeout)
-        var plan: JobTimers.RetryPlan?
-        if next == .transientError {
-            let delay = Duration.seconds(Int64(max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)))
-            plan = runtime[id, default: Runtime()].timers.transientFailure(now: clock.now, noProgressTimeout: job.noProgressTimeout, retryDelay: delay)
-            if plan == .timedOut {
-                next = .error
-                job.lastError = JobError(context: classified.context, code: .noProgress,
-                                         description: "No progress for \(job.noProgressTimeout) seconds; the last error was: \(classified.description)",
-                                         fileIndex: fileIndex)
-            }
-        }
-        var changed = enter(next, job: &job)
-        changed.formUnion(JobProperty.errorProperties)
-        changed.formUnion([.bytesTransferred, .modificationTime])
-        job.modificationTime = wallNow()
-        jobs[id] = job
-        persistQuietly(id)
-        logger.notice("job \(id): \(next.rawValue) \(error.code.rawValue): \(error.description)")
-        observer?.jobChanged(job, properties: changed)
+        guard var controller = controller(id) else { return }
+        let result = controller.fail(failure, fileIndex: fileIndex, at: moment, sequence: &nextQueueSequence)
+        let job = controller.job
+        logger.notice("job \(id): \(job.state.rawValue) \(result.attempt.code.rawValue): \(result.attempt.description)")
+        commit(controller, result.transition, persist: true)
         if let fileIndex { observer?.fileChanged(job, index: fileIndex, properties: [.bytesTransferred]) }
-        if next == .error {
-            observer?.jobFailed(job, error: job.lastError ?? error)
+        switch result.plan {
+        case nil, .timedOut?:
+            observer?.jobFailed(job, error: result.error)
             notifyCommand(id)
-        } else if case .retry(let delay) = plan {
+        case .retry(let delay)?:
             runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
-        } else if case .giveUp(let remaining) = plan {
-            // NoProgressTimeout runs out before the retry: the job fails at that moment.
+        case .giveUp(let remaining)?:
             runtime[id]?.timers.armRetry(after(remaining) { $0.giveUp(id) })
         }
         schedule()
@@ -444,28 +413,15 @@ extension QueueManager {
 
     /// NoProgressTimeout ran out while the job waited to retry: the last error becomes fatal.
     func giveUp(_ id: JobID) {
-        guard var job = jobs[id], job.state == .transientError else { return }
-        let last = job.lastError
-        job.lastError = JobError(context: last?.context ?? .unknown, code: .noProgress,
-                                 description: "No progress for \(job.noProgressTimeout) seconds; the last error was: \(last?.description ?? "unknown")",
-                                 fileIndex: last?.fileIndex)
-        var changed = enter(.error, job: &job)
-        changed.formUnion(JobProperty.errorProperties)
-        jobs[id] = job
-        persistQuietly(id)
+        guard transition(id, persist: true, { $0.giveUp(at: $1, sequence: &$2) }), let job = jobs[id] else { return }
         logger.notice("job \(id): error no-progress")
-        observer?.jobChanged(job, properties: changed)
-        observer?.jobFailed(job, error: job.lastError!)
+        if let error = job.lastError { observer?.jobFailed(job, error: error) }
         notifyCommand(id)
     }
 
     /// MinimumRetryDelay elapsed: a job still in transient-error is queued again.
     func retry(_ id: JobID) {
-        guard var job = jobs[id], job.state == .transientError else { return }
-        let changed = enter(.queued, job: &job)
-        jobs[id] = job
-        persistQuietly(id)
-        observer?.jobChanged(job, properties: changed)
+        guard transition(id, persist: true, { $0.requeue(at: $1, sequence: &$2) }) else { return }
         schedule()
     }
 

@@ -57,11 +57,8 @@ extension QueueManager {
             startReplyDownload(id, fileIndex: index)
             return
         }
-        var started = job
-        if started.state != .connecting {
-            let changed = enter(.connecting, job: &started)
-            jobs[id] = started
-            observer?.jobChanged(started, properties: changed)
+        if job.state != .connecting {
+            transition(id, persist: false) { $0.enter(.connecting, at: $1, sequence: &$2) }
         }
         send(id, fileIndex: index)
     }

@@ -8,49 +8,8 @@ import Logging
 /// the scheduler and the transfers, and reports every change to its observer. Transport-free:
 /// the D-Bus layer decodes calls into these methods and publishes the observer's events.
 public actor QueueManager {
-    /// Per-job bookkeeping that is not part of the job's public state.
-    struct Runtime {
-        /// Transfer in flight for this job, if any.
-        var transfer: TransferID?
-        /// The job's next files, handed to the engine to start one after the other when
-        /// `transfer` finishes (at most `filesQueuedAhead`).
-        var queued: [TransferID] = []
-        /// Transfers told to stop whose end has not arrived yet (they may still write).
-        var stopping: Set<TransferID> = []
-        /// Order in which the job was queued, for FIFO among equals.
-        var queuedSequence: UInt64 = 0
-        /// Progress not yet published (coalesced per MinimumNotificationInterval).
-        var progress = ProgressCoalescer()
-        /// MaximumDownloadTime, NoProgressTimeout and the retry timer.
-        var timers = JobTimers()
-        /// When the current transfer started (time slices among equal background jobs).
-        var runningSince: ContinuousClock.Instant?
-        /// The system proxy (ProxyUsage preconfig/autodetect) last looked up for an origin,
-        /// reused by the job's next files from that origin for a minute; `resolvingProxy`
-        /// while a lookup runs.
-        var systemProxy: ResolvedProxy?
-        var resolvingProxy = false
-        /// Wall-clock microseconds of the last stored change or progress (JobInactivityTimeout).
-        var activity: UInt64 = 0
-        /// When the job was last written to the database (progress checkpoints), when its
-        /// file being downloaded was last fsynced for `durableBytes`, and whether that runs.
-        var lastCheckpoint: ContinuousClock.Instant?
-        var lastDurableCheckpoint: ContinuousClock.Instant?
-        var syncingCheckpoint = false
-        /// The upload in progress (upload jobs).
-        var upload: UploadRun?
-        /// Files opened ahead on the file workers (by index) for their transfers, the
-        /// indices being opened now, and a counter that makes opens asked for before the
-        /// last `closeOpenedFiles` stale.
-        var opened: [Int: Result<OpenedFile, ServiceError>] = [:]
-        var opening: Set<Int> = []
-        var openGeneration = 0
-        /// A Complete, Cancel or TakeOwnership is doing its file work (off this actor): the
-        /// job is not scheduled and takes no other such call meanwhile.
-        var busyWithFiles = false
-        /// An upload-reply job's reply file is being made ready on the file workers.
-        var openingReply = false
-    }
+    /// Per-job bookkeeping that is not part of the job's public state (`JobRuntime`).
+    typealias Runtime = JobRuntime
 
     /// The system resolver's answer for one origin (`scheme://host:port`): a proxy URL or
     /// nil for a direct connection.
@@ -202,6 +161,38 @@ public actor QueueManager {
 
     /// Wall-clock microseconds since the epoch.
     func wallNow() -> UInt64 { clock.wallMicroseconds() }
+
+    /// Now, for a transition.
+    var moment: Moment { Moment(now: clock.now, wall: wallNow()) }
+
+    /// A job with its runtime, to make a transition on (then `commit`).
+    func controller(_ id: JobID) -> JobController? {
+        guard let job = jobs[id] else { return nil }
+        return JobController(job: job, runtime: runtime[id] ?? Runtime())
+    }
+
+    /// The one commit step after a transition: keeps the job and its runtime, stores the job
+    /// when `persist` (a failure is logged; the next change writes it again), arms the
+    /// MaximumDownloadTime check the transition asks for and tells the observer what changed.
+    func commit(_ controller: JobController, _ transition: JobController.Transition, persist: Bool) {
+        let id = controller.job.id
+        jobs[id] = controller.job
+        runtime[id] = controller.runtime
+        if persist { persistQuietly(id) }
+        if let wait = transition.checkDownloadTimeAfter { after(wait) { $0.checkDownloadTime(id) } }
+        if !transition.changed.isEmpty { observer?.jobChanged(controller.job, properties: transition.changed) }
+    }
+
+    /// Makes `transition` on job `id` and commits it; false when there is no such job or the
+    /// transition does not apply (it returned nil).
+    @discardableResult
+    func transition(_ id: JobID, persist: Bool,
+                    _ body: (inout JobController, Moment, inout UInt64) -> JobController.Transition?) -> Bool {
+        guard var controller = controller(id),
+              let transition = body(&controller, moment, &nextQueueSequence) else { return false }
+        commit(controller, transition, persist: persist)
+        return true
+    }
 
     /// The owner's identity, cached for 10 seconds.
     func identity(of uid: UInt32) throws -> OwnerIdentity {
