@@ -3,21 +3,14 @@ import BitsTransfer
 
 /// Per-job bookkeeping that is not part of the job's public state.
 struct JobRuntime: Sendable {
-    /// Transfer in flight for this job, if any.
-    var transfer: TransferID?
-    /// The job's next files, handed to the engine to start one after the other when
-    /// `transfer` finishes (at most `filesQueuedAhead`).
-    var queued: [TransferID] = []
-    /// Transfers told to stop whose end has not arrived yet (they may still write).
-    var stopping: Set<TransferID> = []
+    /// The job's requests to the engine: in flight, queued ahead, stopping; its running time.
+    var requests = EngineRequests()
     /// Order in which the job was queued, for FIFO among equals.
     var queuedSequence: UInt64 = 0
     /// Progress not yet published (coalesced per MinimumNotificationInterval).
     var progress = ProgressCoalescer()
     /// MaximumDownloadTime, NoProgressTimeout and the retry timer.
     var timers = JobTimers()
-    /// When the current transfer started (time slices among equal background jobs).
-    var runningSince: ContinuousClock.Instant?
     /// The system proxy (ProxyUsage preconfig/autodetect) last looked up for an origin,
     /// reused by the job's next files from that origin for a minute; `resolvingProxy`
     /// while a lookup runs.

@@ -140,7 +140,7 @@ extension QueueManager {
             runtime[id]?.opening.remove(index)
             runtime[id]?.opened[index] = result
         }
-        if runtime[id]?.transfer == nil {
+        if runtime[id]?.requests.isRunning != true {
             schedule()
         } else {
             queueFollowingFiles(of: id)

@@ -176,7 +176,7 @@ extension QueueManager {
             return []
         }
         for index in changedFiles { observer?.fileChanged(job, index: index, properties: [.remoteName]) }
-        if let running = runtime[id]?.transfer, let active = transfers[running], changedFiles.contains(active.fileIndex) {
+        if let running = runtime[id]?.requests.current, let active = transfers[running], changedFiles.contains(active.fileIndex) {
             stopTransfer(of: id)
             schedule()
         }
@@ -196,7 +196,7 @@ extension QueueManager {
             return []
         }
         observer?.fileChanged(job, index: index, properties: [.remoteName])
-        if let running = runtime[id]?.transfer, transfers[running]?.fileIndex == index {
+        if let running = runtime[id]?.requests.current, transfers[running]?.fileIndex == index {
             stopTransfer(of: id)
             schedule()
         }

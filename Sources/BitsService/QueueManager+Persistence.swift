@@ -64,7 +64,7 @@ extension QueueManager {
     /// written before the fsync as durable: `durableBytes` never counts a byte that is not on
     /// disk, so after a reboot the file is cut there and resumed.
     private func startDurableCheckpoint(_ id: JobID) {
-        guard let tid = runtime[id]?.transfer, let active = transfers[tid], !active.isReply,
+        guard let tid = runtime[id]?.requests.current, let active = transfers[tid], !active.isReply,
               jobs[id]?.type == .download, let fd = active.descriptors.first,
               let file = jobs[id]?.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
         let written = file.bytesTransferred

@@ -71,7 +71,7 @@ extension QueueManager {
 
     /// Applies the cap to the running transfers (after a priority or window change).
     func applyRateLimits() {
-        for (tid, active) in transfers where runtime[active.jobID].map({ $0.transfer == tid || $0.queued.contains(tid) }) ?? false {
+        for (tid, active) in transfers where runtime[active.jobID]?.requests.isLive(tid) ?? false {
             if let job = jobs[active.jobID] { engine.setRateLimit(id: tid, bytesPerSecond: rateLimit(for: job)) }
         }
     }

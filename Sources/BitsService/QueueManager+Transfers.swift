@@ -18,12 +18,10 @@ extension QueueManager {
                 continue
             }
             let rt = runtime[job.id]
-            let running = rt?.transfer != nil
-            let expired = running && job.priority.isBackground
-                && (rt?.runningSince.map { $0.duration(to: now) >= slice } ?? false)
+            let requests = rt?.requests ?? EngineRequests()
             candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
-                                                  queuedSequence: rt?.queuedSequence ?? 0,
-                                                  running: running, sliceExpired: expired))
+                                                  queuedSequence: rt?.queuedSequence ?? 0, running: requests.isRunning,
+                                                  sliceExpired: job.priority.isBackground && requests.sliceExpired(now: now, slice: slice)))
         }
         let selected = Scheduler.select(candidates)
         for candidate in candidates where candidate.running && !selected.contains(candidate.id) {
@@ -32,7 +30,7 @@ extension QueueManager {
                 controller.job.state == .queued ? nil : controller.enter(.queued, at: moment, sequence: &sequence)
             }
         }
-        for id in selected where runtime[id]?.transfer == nil && (runtime[id]?.stopping.isEmpty ?? true) {
+        for id in selected where runtime[id]?.requests.isIdle ?? true {
             startNextFile(of: id)
         }
     }
@@ -81,16 +79,9 @@ extension QueueManager {
         }
         let request = prepared.request
         transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
-        runtime[id]?.transfer = request.id
-        if runtime[id]?.runningSince == nil {
-            runtime[id]?.runningSince = clock.now
-            if job.priority.isBackground {
-                // Give an equal-priority job its turn when this slice ends.
-                let slice = Duration.seconds(Int64(config.timeSlice))
-                after(slice) {
-                    $0.schedule()
-                }
-            }
+        if runtime[id]?.requests.started(request.id, now: clock.now) == true, job.priority.isBackground {
+            // Give an equal-priority job its turn when this slice ends.
+            after(.seconds(Int64(config.timeSlice))) { $0.schedule() }
         }
         var changed: Set<JobProperty> = []
         if job.state != .connecting { changed = enter(.connecting, job: &job) }
@@ -110,9 +101,8 @@ extension QueueManager {
     /// cannot be prepared now is simply started the usual way when its turn comes. Any change
     /// to the job discards the queued requests (`discardQueuedFiles`).
     func queueFollowingFiles(of id: JobID) {
-        while var job = jobs[id], job.type == .download, let rt = runtime[id],
-              rt.queued.count < Self.filesQueuedAhead, let current = rt.transfer {
-            let predecessor = rt.queued.last ?? current
+        while var job = jobs[id], job.type == .download, let requests = runtime[id]?.requests,
+              requests.queued.count < Self.filesQueuedAhead, requests.isRunning, let predecessor = requests.last {
             guard let previousIndex = transfers[predecessor]?.fileIndex,
                   let index = job.files.indices.dropFirst(previousIndex + 1).first(where: { !job.files[$0].completed }),
                   !job.files[index].remoteName.hasPrefixIgnoringASCIICase("file:"),
@@ -129,7 +119,7 @@ extension QueueManager {
             else { return }
             jobs[id] = job
             transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
-            runtime[id]?.queued.append(prepared.request.id)
+            runtime[id]?.requests.queue(prepared.request.id)
             engine.start(prepared.request, after: predecessor)
         }
     }
@@ -137,10 +127,7 @@ extension QueueManager {
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
     func discardQueuedFiles(of id: JobID) {
         closeOpenedFiles(of: id)
-        guard let queued = runtime[id]?.queued, !queued.isEmpty else { return }
-        runtime[id]?.queued = []
-        runtime[id]?.stopping.formUnion(queued)
-        for tid in queued { engine.cancel(id: tid) }
+        for tid in runtime[id]?.requests.discardQueued() ?? [] { engine.cancel(id: tid) }
     }
 
     /// The system proxy for a file: `.known` (an optional proxy URL, `.none` meaning "not
@@ -227,11 +214,8 @@ extension QueueManager {
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
-        runtime[id]?.runningSince = nil
         discardQueuedFiles(of: id)
-        guard let transferID = runtime[id]?.transfer else { return }
-        runtime[id]?.transfer = nil
-        runtime[id]?.stopping.insert(transferID)
+        guard let transferID = runtime[id]?.requests.stopCurrent() else { return }
         engine.cancel(id: transferID)
     }
 
@@ -254,7 +238,7 @@ extension QueueManager {
 
     /// The transfer is current for its job (not stopped meanwhile).
     private func current(_ tid: TransferID) -> ActiveTransfer? {
-        guard let active = transfers[tid], runtime[active.jobID]?.transfer == tid else { return nil }
+        guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid else { return nil }
         return active
     }
 
@@ -325,8 +309,7 @@ extension QueueManager {
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
-        let isCurrent = runtime[active.jobID]?.transfer == tid
-        runtime[active.jobID]?.stopping.remove(tid)
+        let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
         defer { for fd in active.descriptors { close(fd) } }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
@@ -337,9 +320,8 @@ extension QueueManager {
             if jobs[id]?.state.isActive == true { Task { self.schedule() } }
             return
         }
-        runtime[id]?.transfer = nil
         if case .finished = outcome {} else {
-            runtime[id]?.runningSince = nil
+            runtime[id]?.requests.stoppedRunning()
             discardQueuedFiles(of: id)  // the engine ends it unstarted; this is for the record
         }
         switch outcome {
@@ -365,17 +347,15 @@ extension QueueManager {
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
             let lastFile = job.nextFileIndex == nil
-            if store == nil || (lastFile && !(runtime[job.id]?.stopping.isEmpty ?? true)) {
+            if store == nil || (lastFile && !(runtime[job.id]?.requests.stopping.isEmpty ?? true)) {
                 persistQuietly(job.id)
             } else if !lastFile {
                 checkpointProgress(job.id)
             }  // else the job is now transferred: startNextFile below stores it once, as such
-            if let next = runtime[job.id]?.queued.first {
+            if runtime[job.id]?.requests.promoteQueued() != nil {
                 // The engine started the first queued file as this one finished.
-                runtime[job.id]?.queued.removeFirst()
-                runtime[job.id]?.transfer = next
                 queueFollowingFiles(of: job.id)
-            } else if runtime[job.id]?.stopping.isEmpty ?? true {
+            } else if runtime[job.id]?.requests.stopping.isEmpty ?? true {
                 startNextFile(of: job.id)
                 if jobs[job.id]?.state == .transferred { schedule() }
             }  // else the end of the stopped transfer schedules the job again

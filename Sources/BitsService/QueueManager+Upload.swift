@@ -89,8 +89,7 @@ extension QueueManager {
         nextTransferID += 1
         run.sentAt = clock.now
         runtime[id]?.upload = run
-        runtime[id]?.transfer = tid
-        if runtime[id]?.runningSince == nil { runtime[id]?.runningSince = clock.now }
+        _ = runtime[id]?.requests.started(tid, now: clock.now)
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
         engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.session.packet) + job.options.customHeaders,
@@ -128,14 +127,12 @@ extension QueueManager {
         }
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let id = active.jobID
-        let isCurrent = runtime[id]?.transfer == tid
-        runtime[id]?.stopping.remove(tid)
+        let isCurrent = runtime[id]?.requests.ended(tid) ?? false
         guard isCurrent, let job = jobs[id], let run = runtime[id]?.upload else {
             endUploadRun(id)
             if jobs[id]?.state.isActive == true { Task { self.schedule() } }
             return
         }
-        runtime[id]?.transfer = nil
         let index = active.fileIndex
         switch outcome {
         case .cancelled:
@@ -229,7 +226,7 @@ extension QueueManager {
             close(run.descriptor)
             runtime[id]?.upload = nil
         }
-        runtime[id]?.runningSince = nil
+        runtime[id]?.requests.stoppedRunning()
     }
 
     // MARK: - AddFile

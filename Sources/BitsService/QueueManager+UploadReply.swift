@@ -98,7 +98,7 @@ extension QueueManager {
         let tid = nextTransferID
         nextTransferID += 1
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [fd], isReply: true)
-        runtime[id]?.transfer = tid
+        _ = runtime[id]?.requests.started(tid, now: clock.now)
         var http = run.http
         http.method = "GET"
         engine.start(DownloadRequest(id: tid, source: .url(url), destinationDescriptor: fd, http: http))
@@ -107,23 +107,22 @@ extension QueueManager {
     func handleReplyEvent(_ event: EngineEvent) {
         switch event {
         case .response(let tid, let info):
-            guard let active = transfers[tid], runtime[active.jobID]?.transfer == tid, var job = jobs[active.jobID] else { return }
+            guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid, var job = jobs[active.jobID] else { return }
             job.reply?.bytesTotal = info.totalSize
             job.reply?.bytesTransferred = info.writeOffset
             jobs[job.id] = job
             observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
         case .progress(let tid, let bytes):
-            guard let active = transfers[tid], runtime[active.jobID]?.transfer == tid, var job = jobs[active.jobID] else { return }
+            guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid, var job = jobs[active.jobID] else { return }
             job.reply?.bytesTransferred = bytes
             jobs[job.id] = job
             observer?.jobChanged(job, properties: [.replyBytesTransferred])
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            let isCurrent = runtime[id]?.transfer == tid
+            let isCurrent = runtime[id]?.requests.ended(tid) ?? false
             defer { for fd in active.descriptors { close(fd) } }
             guard isCurrent, var job = jobs[id] else { return }
-            runtime[id]?.transfer = nil
             switch outcome {
             case .finished(let bytes):
                 // Durable before Close-Session, after which the server may drop the reply: a
