@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "BitsService",
                 dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "CSystem",
                                .product(name: "Logging", package: "swift-log")],
-                path: "Sources/BitsService", swiftSettings: interop),
+                path: "Sources/BitsService"),
         // D-Bus plumbing shared by the daemon and the client: Variant <-> GVariant, GLib loop thread.
         .target(name: "BitsDBus", dependencies: ["CGLib"], path: "Sources/BitsDBus", swiftSettings: interop),
         // D-Bus layer: GDBus loop thread, GVariant coding, Manager/Job/File objects, signals.
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "BitsServiceTests",
                     dependencies: ["BitsService", "BitsStore", "BitsTransfer", "BitsCore",
                                    .product(name: "Logging", package: "swift-log")],
-                    path: "Tests/BitsServiceTests", swiftSettings: interop),
+                    path: "Tests/BitsServiceTests"),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),

@@ -314,9 +314,7 @@ extension QueueManager {
         var next = pending
         next.attempt += 1
         let delay = Self.cancelSessionRetryDelays[pending.attempt]
-        after(delay) {
-            $0.sendCancelSession(next)
-        }
+        after(delay) { [next] in $0.sendCancelSession(next) }
     }
 
 }
