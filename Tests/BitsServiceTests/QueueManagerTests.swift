@@ -40,6 +40,31 @@ extension Rig {
         await waitUntil("job \(id.hex) \(state.rawValue)", file: file, line: line) { await self.state(id) == state }
     }
 
+    /// A foreground job of one file with `settings`, resumed, and its first download request.
+    func runningJob(_ settings: [JobSetting] = []) async throws -> (JobID, DownloadRequest) {
+        let id = try await namedJob(files: 1, [.priority("foreground")] + settings)
+        try await resume(id)
+        let request = await waitForDownload(of: id)
+        return (id, try XCTUnwrap(request))
+    }
+
+    /// A foreground job with `settings` whose first attempt failed with a timeout: it waits
+    /// in transient-error.
+    func jobWaitingAfterATimeout(_ settings: [JobSetting]) async throws -> JobID {
+        let (id, first) = try await runningJob(settings)
+        engine.end(first.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
+        await waitForState(id, .transientError)
+        return id
+    }
+
+    /// Moves the clock on by `delay` and waits for attempt number `attempt` to be asked of
+    /// the engine; returns it.
+    func retried(after delay: Duration, attempt: Int) async -> DownloadRequest? {
+        await advance(by: delay)
+        await waitUntil("attempt \(attempt)") { self.engine.downloads.count == attempt }
+        return engine.downloads.count >= attempt ? engine.downloads[attempt - 1] : nil
+    }
+
     /// Ends the running download of `id` as finished with `size` bytes.
     func finish(_ id: JobID, size: UInt64 = 10) async {
         guard let request = await waitForDownload(of: id) else { return }
@@ -112,9 +137,7 @@ final class RetryTests: XCTestCase {
     /// MinimumRetryDelay, not before, and resumes from the bytes on disk.
     func testTransientErrorRetriesAfterMinimumRetryDelay() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(60)])
-        try await rig.resume(id)
-        let first = await rig.waitForDownload(of: id)!
+        let (id, first) = try await rig.runningJob([.minimumRetryDelay(60)])
         rig.engine.respond(first.id, size: 100)
         rig.engine.end(first.id, .failed(.connectionReset("reset by peer"), bytesOnDisk: 40))
         await rig.waitForState(id, .transientError)
@@ -129,16 +152,14 @@ final class RetryTests: XCTestCase {
         XCTAssertEqual(rig.engine.running.count, 0)
         await rig.advance(by: .seconds(1))
         await rig.waitUntil("a second request") { rig.engine.downloads.count == 2 }
-        let value1 = await rig.state(id)
-        XCTAssertEqual(value1, .connecting)
+        let state = await rig.state(id)
+        XCTAssertEqual(state, .connecting)
     }
 
     /// A fatal error (TLS) puts the job in error at once and is reported.
     func testFatalErrorPutsTheJobInError() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
-        try await rig.resume(id)
-        let request = await rig.waitForDownload(of: id)!
+        let (id, request) = try await rig.runningJob()
         rig.engine.end(request.id, .failed(.tls("certificate expired"), bytesOnDisk: 0))
         await rig.waitForState(id, .error)
         XCTAssertTrue(rig.observer.events.current.contains(.failed(id, .tls)))
@@ -148,20 +169,15 @@ final class RetryTests: XCTestCase {
     /// with no-progress, at the moment it runs out (even between retries).
     func testNoProgressTimeoutEndsRetries() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(60), .noProgressTimeout(100)])
-        try await rig.resume(id)
-        let first = await rig.waitForDownload(of: id)!
-        rig.engine.end(first.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
-        await rig.waitForState(id, .transientError)
-        await rig.advance(by: .seconds(60))
-        await rig.waitUntil("the retry") { rig.engine.downloads.count == 2 }
-        let second = await rig.waitForDownload(of: id)!
+        let id = try await rig.jobWaitingAfterATimeout([.minimumRetryDelay(60), .noProgressTimeout(100)])
+        let retry = await rig.retried(after: .seconds(60), attempt: 2)
+        let second = try XCTUnwrap(retry)
         rig.engine.end(second.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
         await rig.waitForState(id, .transientError)
         // 60 s of the 100 are used: the next retry would come after the timeout.
         await rig.advance(by: .seconds(39))
-        let value2 = await rig.state(id)
-        XCTAssertEqual(value2, .transientError)
+        let waiting = await rig.state(id)
+        XCTAssertEqual(waiting, .transientError)
         await rig.advance(by: .seconds(1))
         await rig.waitForState(id, .error)
         let job = await rig.job(id)
@@ -172,35 +188,27 @@ final class RetryTests: XCTestCase {
     /// Progress resets the NoProgressTimeout clock.
     func testProgressResetsTheNoProgressClock() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .minimumRetryDelay(60), .noProgressTimeout(100)])
-        try await rig.resume(id)
-        let first = await rig.waitForDownload(of: id)!
-        rig.engine.end(first.id, .failed(.timeout("no answer"), bytesOnDisk: 0))
-        await rig.waitForState(id, .transientError)
-        await rig.advance(by: .seconds(60))
-        await rig.waitUntil("the retry") { rig.engine.downloads.count == 2 }
-        let retried = rig.engine.downloads[1]
+        let id = try await rig.jobWaitingAfterATimeout([.minimumRetryDelay(60), .noProgressTimeout(100)])
+        let retry = await rig.retried(after: .seconds(60), attempt: 2)
+        let retried = try XCTUnwrap(retry)
         rig.engine.respond(retried.id, size: 100)
         rig.engine.progress(retried.id, 10)
         rig.engine.end(retried.id, .failed(.timeout("no answer"), bytesOnDisk: 10))
         await rig.waitForState(id, .transientError)
-        await rig.advance(by: .seconds(60))
-        await rig.waitUntil("the third attempt") { rig.engine.downloads.count == 3 }
-        let value3 = await rig.state(id)
-        XCTAssertNotEqual(value3, .error)
+        _ = await rig.retried(after: .seconds(60), attempt: 3)
+        let state = await rig.state(id)
+        XCTAssertNotEqual(state, .error)
     }
 
     /// Losing the network puts active jobs in transient-error; its return queues them again.
     func testNetworkLossBlocksAndItsReturnRequeues() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
-        try await rig.resume(id)
-        let first = await rig.waitForDownload(of: id)!
+        let (id, first) = try await rig.runningJob()
         await rig.manager.networkChanged(NetworkStatus(available: false, metered: false))
         await rig.waitForState(id, .transientError)
         XCTAssertTrue(rig.engine.state.current.cancelled.contains(first.id))
-        let value4 = await rig.job(id)?.lastError?.code
-        XCTAssertEqual(value4, .networkDisconnected)
+        let code = await rig.job(id)?.lastError?.code
+        XCTAssertEqual(code, .networkDisconnected)
         await rig.manager.networkChanged(NetworkStatus(available: true, metered: false))
         await rig.waitUntil("a new request") { rig.engine.downloads.count == 2 }
     }
@@ -216,24 +224,22 @@ final class RetryTests: XCTestCase {
         } catch let error as ServiceError {
             XCTAssertTrue(error.message.contains("the disk is full"), error.message)
         }
-        let value5 = await rig.state(id)
-        XCTAssertEqual(value5, .suspended)
+        let state = await rig.state(id)
+        XCTAssertEqual(state, .suspended)
     }
 
     /// MaximumDownloadTime: a job connecting or transferring for longer fails.
     func testMaximumDownloadTime() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground"), .maximumDownloadTime(30)])
-        try await rig.resume(id)
-        let request = await rig.waitForDownload(of: id)!
+        let (id, request) = try await rig.runningJob([.maximumDownloadTime(30)])
         rig.engine.respond(request.id, size: 1000)
         await rig.advance(by: .seconds(29))
-        let value6 = await rig.state(id)
-        XCTAssertNotEqual(value6, .error)
+        let state = await rig.state(id)
+        XCTAssertNotEqual(state, .error)
         await rig.advance(by: .seconds(1))
         await rig.waitForState(id, .error)
-        let value7 = await rig.job(id)?.lastError?.code
-        XCTAssertEqual(value7, .maxDownloadTime)
+        let code = await rig.job(id)?.lastError?.code
+        XCTAssertEqual(code, .maxDownloadTime)
     }
 }
 
@@ -242,9 +248,7 @@ final class RestoreTests: XCTestCase {
     /// queued again and resumes from the length of its file on disk with its validator.
     func testActiveJobResumesAfterRestart() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
-        try await rig.resume(id)
-        let request = await rig.waitForDownload(of: id)!
+        let (id, request) = try await rig.runningJob()
         rig.engine.respond(request.id, size: 100, entityTag: "\"tag-1\"")
         // The engine wrote 60 bytes; a small file's validators are stored with the first
         // progress 250 ms after its response.
@@ -267,9 +271,7 @@ final class RestoreTests: XCTestCase {
     /// when nothing was fsynced.
     func testAfterARebootOnlyDurableBytesAreTrusted() async throws {
         let rig = await Rig.make()
-        let id = try await rig.namedJob(files: 1, [.priority("foreground")])
-        try await rig.resume(id)
-        let request = await rig.waitForDownload(of: id)!
+        let (id, request) = try await rig.runningJob()
         // A large file's validators are stored with its response.
         rig.engine.respond(request.id, size: 4 << 20)
         XCTAssertEqual(pwrite(request.destinationDescriptor, [UInt8](repeating: 7, count: 60), 60, 0), 60)
@@ -297,15 +299,34 @@ final class RestoreTests: XCTestCase {
         try rig.store.save(cancelled, activity: 1, settling: [])
 
         let after = await rig.reopened()
-        let value8 = await after.state(suspended)
-        XCTAssertEqual(value8, .suspended)
-        let value9 = await after.state(waiting)
-        XCTAssertEqual(value9, .transientError)
-        let value10 = await after.job(cancelledID)
-        XCTAssertNil(value10)
+        let suspendedState = await after.state(suspended)
+        XCTAssertEqual(suspendedState, .suspended)
+        let waitingState = await after.state(waiting)
+        XCTAssertEqual(waitingState, .transientError)
+        let cancelledJob = await after.job(cancelledID)
+        XCTAssertNil(cancelledJob)
         XCTAssertNil(after.store.stored(cancelledID), "the interrupted Cancel was not finished")
         await after.advance(by: .seconds(30))
         _ = await after.waitForDownload(of: waiting)
+    }
+}
+
+extension Rig {
+    /// A foreground upload job of a 1000-byte file, resumed.
+    func runningUpload() async throws -> Job {
+        let source = "\(directory)/upload.bin"
+        FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
+        let job = try await manager.createJob(caller: alice, displayName: "up", type: "upload")
+        try await manager.set(.priority("foreground"), on: job.id, caller: alice)
+        _ = try await manager.addFiles(job.id, caller: alice, files: [(remote: "https://example.invalid/up", local: source)])
+        try await resume(job.id)
+        return job
+    }
+
+    /// The `count`-th exchange (upload packet) asked of the engine, once it is.
+    func exchange(_ count: Int) async -> ExchangeRequest? {
+        await waitUntil("exchange \(count)") { self.engine.exchanges.count >= count }
+        return engine.exchanges.count >= count ? engine.exchanges[count - 1] : nil
     }
 }
 
@@ -314,30 +335,22 @@ final class UploadTests: XCTestCase {
     /// offset, Close-Session; the job is then transferred.
     func testUploadSession() async throws {
         let rig = await Rig.make()
-        let source = "\(rig.directory)/upload.bin"
-        FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
-        let job = try await rig.manager.createJob(caller: rig.alice, displayName: "up", type: "upload")
-        try await rig.manager.set(.priority("foreground"), on: job.id, caller: rig.alice)
-        _ = try await rig.manager.addFiles(job.id, caller: rig.alice, files: [(remote: "https://example.invalid/up", local: source)])
-        try await rig.resume(job.id)
+        let job = try await rig.runningUpload()
 
-        func next(_ count: Int) async -> ExchangeRequest? {
-            await rig.waitUntil("exchange \(count)") { rig.engine.exchanges.count >= count }
-            return rig.engine.exchanges.count >= count ? rig.engine.exchanges[count - 1] : nil
-        }
-        let value11 = await next(1)
-        let ping = try XCTUnwrap(value11)
+        func next(_ count: Int) async -> ExchangeRequest? { await rig.exchange(count) }
+        let first = await next(1)
+        let ping = try XCTUnwrap(first)
         XCTAssertTrue(ping.headers.contains("BITS-Packet-Type: Ping"), "\(ping.headers)")
         rig.engine.answer(ping.id, ["BITS-Packet-Type": "Ack"])
 
-        let value12 = await next(2)
-        let create = try XCTUnwrap(value12)
+        let second = await next(2)
+        let create = try XCTUnwrap(second)
         XCTAssertTrue(create.headers.contains("BITS-Packet-Type: Create-Session"), "\(create.headers)")
         rig.engine.answer(create.id, ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID,
                                       "BITS-Session-Id": "{session-1}"])
 
-        let value13 = await next(3)
-        let fragment = try XCTUnwrap(value13)
+        let third = await next(3)
+        let fragment = try XCTUnwrap(third)
         XCTAssertTrue(fragment.headers.contains("BITS-Packet-Type: Fragment"), "\(fragment.headers)")
         XCTAssertEqual(fragment.body?.offset, 0)
         XCTAssertEqual(fragment.body?.length, 1000)
@@ -345,29 +358,21 @@ final class UploadTests: XCTestCase {
         rig.engine.answer(fragment.id, ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{session-1}",
                                         "BITS-Received-Content-Range": "1000"])
 
-        let value14 = await next(4)
-        let close = try XCTUnwrap(value14)
+        let fourth = await next(4)
+        let close = try XCTUnwrap(fourth)
         XCTAssertTrue(close.headers.contains("BITS-Packet-Type: Close-Session"), "\(close.headers)")
         rig.engine.answer(close.id, ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{session-1}"])
         await rig.waitForState(job.id, .transferred)
-        let value15 = await rig.job(job.id)?.files[0].bytesTransferred
-        XCTAssertEqual(value15, 1000)
+        let transferred = await rig.job(job.id)?.files[0].bytesTransferred
+        XCTAssertEqual(transferred, 1000)
     }
 
     /// A server that lost the session (BG_E_SESSION_NOT_FOUND) gets a new Create-Session and
     /// the upload starts again from 0.
     func testLostSessionStartsANewOne() async throws {
         let rig = await Rig.make()
-        let source = "\(rig.directory)/upload.bin"
-        FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
-        let job = try await rig.manager.createJob(caller: rig.alice, displayName: "up", type: "upload")
-        try await rig.manager.set(.priority("foreground"), on: job.id, caller: rig.alice)
-        _ = try await rig.manager.addFiles(job.id, caller: rig.alice, files: [(remote: "https://example.invalid/up", local: source)])
-        try await rig.resume(job.id)
-        func next(_ count: Int) async -> ExchangeRequest {
-            await rig.waitUntil("exchange \(count)") { rig.engine.exchanges.count >= count }
-            return rig.engine.exchanges[count - 1]
-        }
+        let job = try await rig.runningUpload()
+        func next(_ count: Int) async -> ExchangeRequest { await rig.exchange(count)! }
         rig.engine.answer(await next(1).id, ["BITS-Packet-Type": "Ack"])
         rig.engine.answer(await next(2).id, ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID,
                                              "BITS-Session-Id": "{s1}"])
