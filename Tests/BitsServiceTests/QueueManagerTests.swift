@@ -311,6 +311,38 @@ final class RestoreTests: XCTestCase {
     }
 }
 
+extension RestoreTests {
+    /// A Complete cut short after it was stored: start-up redoes the renames of finished
+    /// files, deletes partial ones and drops the job; a stray reply file is deleted.
+    func testAnInterruptedCompleteIsFinished() async throws {
+        let rig = await Rig.make()
+        let dir = rig.directory
+        var job = Job(id: JobID.random(), type: .download, owner: 1000, displayName: "c", now: 1)
+        var done = JobFile(remoteName: "https://example.invalid/a", localName: "\(dir)/a.bin", temporaryName: "\(dir)/BITa.tmp")
+        done.completed = true
+        done.bytesTotal = 3
+        let partial = JobFile(remoteName: "https://example.invalid/b", localName: "\(dir)/b.bin", temporaryName: "\(dir)/BITb.tmp")
+        job.files = [done, partial]
+        job.state = .acknowledged
+        FileManager.default.createFile(atPath: done.temporaryName, contents: Data("abc".utf8))
+        FileManager.default.createFile(atPath: partial.temporaryName, contents: Data("x".utf8))
+        FileManager.default.createFile(atPath: "\(dir)/BITstray.tmp", contents: Data())
+        try rig.store.save(job, activity: 1, settling: [])
+        try rig.store.recordPendingTemporaries([.init(path: "\(dir)/BITstray.tmp", owner: 1000)])
+
+        let after = await rig.reopened()
+        XCTAssertEqual(FileManager.default.contents(atPath: "\(dir)/a.bin"), Data("abc".utf8))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: done.temporaryName))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial.temporaryName))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/b.bin"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/BITstray.tmp"))
+        XCTAssertNil(after.store.stored(job.id))
+        XCTAssertEqual(after.store.state.current.pending, [])
+        let restored = await after.job(job.id)
+        XCTAssertNil(restored)
+    }
+}
+
 extension Rig {
     /// A foreground upload job of a 1000-byte file, resumed.
     func runningUpload() async throws -> Job {
