@@ -120,33 +120,49 @@ extension QueueManager {
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            let isCurrent = runtime[id]?.requests.ended(tid) ?? false
             defer { for fd in active.descriptors { close(fd) } }
-            guard isCurrent, var job = jobs[id] else { return }
-            switch outcome {
-            case .finished(let bytes):
-                // Durable before Close-Session, after which the server may drop the reply: a
-                // failed fsync fails the reply half while the reply can still be fetched again.
-                if files.sync(active.descriptors[0]) != 0 {
-                    replyFailed(id, fileIndex: active.fileIndex,
-                                .notDurable(errno: errno, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
-                    return
+            guard case .finished(let bytes) = outcome, runtime[id]?.requests.current == tid, jobs[id] != nil else {
+                let isCurrent = runtime[id]?.requests.ended(tid) ?? false
+                if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }
+                return
+            }
+            // Durable before Close-Session, after which the server may drop the reply. The
+            // fsync runs on a file worker; the reply stays the job's current request until then.
+            let copy = dup(active.descriptors[0])
+            let index = active.fileIndex
+            Task { [weak self, fileWorkers, files] in
+                let code: Int32 = copy < 0 ? EBADF : await fileWorkers.run {
+                    defer { close(copy) }
+                    return files.sync(copy) == 0 ? 0 : errno
                 }
-                job.reply?.done = true
-                job.reply?.bytesTransferred = bytes
-                if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
-                jobs[id] = job
-                persistQuietly(id)
-                observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
-                closeSessionAfterReply(id, fileIndex: active.fileIndex)
-            case .failed(let failure, _):
-                replyFailed(id, fileIndex: active.fileIndex, failure)
-            case .cancelled:
-                break
+                await self?.replySynced(id, transfer: tid, fileIndex: index, bytes: bytes, error: code)
             }
         case .exchanged:
             break
         }
+    }
+
+    /// The finished reply was fsynced (`error` 0) or not: a failed fsync fails the reply half
+    /// while the reply can still be fetched again; else the reply is done and the session is
+    /// closed. A job stopped meanwhile goes on as the scheduler decides.
+    private func replySynced(_ id: JobID, transfer tid: TransferID, fileIndex index: Int, bytes: UInt64, error: Int32) {
+        let isCurrent = runtime[id]?.requests.ended(tid) ?? false
+        guard isCurrent, var job = jobs[id], job.state.isActive else {
+            if jobs[id]?.state.isActive == true { schedule() }
+            return
+        }
+        guard error == 0 else {
+            replyFailed(id, fileIndex: index,
+                        .notDurable(errno: error, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
+            return
+        }
+        job.reply?.done = true
+        job.reply?.bytesTransferred = bytes
+        if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
+        jobs[id] = job
+        persistQuietly(id)
+        observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
+        closeSessionAfterReply(id, fileIndex: index)
     }
 
     /// A failure of the reply half: described as such (the upload half is done).

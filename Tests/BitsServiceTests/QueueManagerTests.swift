@@ -344,11 +344,11 @@ extension RestoreTests {
 }
 
 extension Rig {
-    /// A foreground upload job of a 1000-byte file, resumed.
-    func runningUpload() async throws -> Job {
+    /// A foreground upload job (of `type`) of a 1000-byte file, resumed.
+    func runningUpload(type: String = "upload") async throws -> Job {
         let source = "\(directory)/upload.bin"
         FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
-        let job = try await manager.createJob(caller: alice, displayName: "up", type: "upload")
+        let job = try await manager.createJob(caller: alice, displayName: "up", type: type)
         try await manager.set(.priority("foreground"), on: job.id, caller: alice)
         _ = try await manager.addFiles(job.id, caller: alice, files: [(remote: "https://example.invalid/up", local: source)])
         try await resume(job.id)
@@ -397,6 +397,56 @@ final class UploadTests: XCTestCase {
         await rig.waitForState(job.id, .transferred)
         let transferred = await rig.job(job.id)?.files[0].bytesTransferred
         XCTAssertEqual(transferred, 1000)
+    }
+
+    /// An upload-reply job whose server has the whole file and names a reply:
+    /// Ping, Create-Session and the fragment; returns the reply's download.
+    func uploadUntilTheReply(_ rig: Rig) async throws -> (Job, DownloadRequest) {
+        let job = try await rig.runningUpload(type: "upload-reply")
+        let acks: [[String: String]] = [
+            ["BITS-Packet-Type": "Ack"],
+            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
+            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
+             "BITS-Reply-URL": "/reply/7"],
+        ]
+        for (count, ack) in acks.enumerated() {
+            let packet = await rig.exchange(count + 1)
+            rig.engine.answer(try XCTUnwrap(packet).id, ack)
+        }
+        await rig.waitUntil("the reply's download") { rig.engine.downloads.count == 1 }
+        let reply = try XCTUnwrap(rig.engine.downloads.first)
+        XCTAssertEqual(reply.source, .url("https://example.invalid/reply/7"))
+        return (job, reply)
+    }
+
+    /// The reply is downloaded and made durable (on a file worker) before Close-Session.
+    func testUploadReplyFetchesTheReplyBeforeClosing() async throws {
+        let rig = await Rig.make()
+        let (job, reply) = try await uploadUntilTheReply(rig)
+        XCTAssertEqual(pwrite(reply.destinationDescriptor, Array("hello".utf8), 5, 0), 5)
+        rig.engine.respond(reply.id, size: 5)
+        rig.engine.end(reply.id, .finished(bytesOnDisk: 5))
+        let packet = await rig.exchange(4)
+        let close = try XCTUnwrap(packet)
+        XCTAssertTrue(close.headers.contains("BITS-Packet-Type: Close-Session"), "\(close.headers)")
+        XCTAssertEqual(rig.store.stored(job.id)?.reply?.done, true)
+        rig.engine.answer(close.id, ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}"])
+        await rig.waitForState(job.id, .transferred)
+    }
+
+    /// A reply whose fsync fails is not done: the reply half fails and no Close-Session goes out.
+    func testAReplyThatCannotBeMadeDurableFailsTheReplyHalf() async throws {
+        let rig = await Rig.make()
+        rig.files.failingFsync.with { $0 = rig.directory }
+        let (job, reply) = try await uploadUntilTheReply(rig)
+        rig.engine.respond(reply.id, size: 5)
+        rig.engine.end(reply.id, .finished(bytesOnDisk: 5))
+        await rig.waitUntil("the failure") { await rig.job(job.id)?.lastError != nil }
+        let failed = await rig.job(job.id)
+        XCTAssertTrue(failed?.lastError?.description.hasPrefix("Downloading the server's reply") ?? false,
+                      failed?.lastError?.description ?? "")
+        XCTAssertNotEqual(failed?.reply?.done, true)
+        XCTAssertEqual(rig.engine.exchanges.count, 3)
     }
 
     /// A server that lost the session (BG_E_SESSION_NOT_FOUND) gets a new Create-Session and
