@@ -70,8 +70,9 @@ release:
 test: deps
 	scripts/test.sh
 
-## The unit tests alone (pure logic, store, transfer engine against loopback servers, client
-## parsing): no root, no bus, no users. `make test` is the whole suite.
+## The unit tests alone (pure logic, the queue manager against fakes, store, transfer engine
+## against loopback servers, client parsing): no root, no bus, no users. `make test` is the
+## whole suite.
 .PHONY: check
 check:
 	$(SWIFT) test --disable-swift-testing --skip BitsIntegrationTests

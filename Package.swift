@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "BitsService",
                 dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "CSystem",
                                .product(name: "Logging", package: "swift-log")],
-                path: "Sources/BitsService", swiftSettings: interop),
+                path: "Sources/BitsService"),
         // D-Bus plumbing shared by the daemon and the client: Variant <-> GVariant, GLib loop thread.
         .target(name: "BitsDBus", dependencies: ["CGLib"], path: "Sources/BitsDBus", swiftSettings: interop),
         // D-Bus layer: GDBus loop thread, GVariant coding, Manager/Job/File objects, signals.
@@ -74,6 +74,11 @@ let package = Package(
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
+        // The queue manager against fakes (store, engine, owner files, clock): no bus, no root.
+        .testTarget(name: "BitsServiceTests",
+                    dependencies: ["BitsService", "BitsStore", "BitsTransfer", "BitsCore",
+                                   .product(name: "Logging", package: "swift-log")],
+                    path: "Tests/BitsServiceTests"),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),

@@ -128,10 +128,9 @@ extension QueueManager {
         // BITS re-runs a failing command line after MinimumRetryDelay while the job is
         // still neither acknowledged nor cancelled (and still in the state it was run for).
         let delay = job.minimumRetryDelay
-        Task { [weak self] in
-            try? await Task.sleep(for: .seconds(Int64(delay)))
-            guard let self, await self.jobIfPresent(id)?.state == state else { return }
-            await self.notifyCommand(id, attempt: attempt + 1)
+        after(.seconds(Int64(delay))) { manager in
+            guard manager.jobIfPresent(id)?.state == state else { return }
+            manager.notifyCommand(id, attempt: attempt + 1)
         }
     }
 }

@@ -16,6 +16,10 @@ public struct OwnerFiles: Sendable {
     public struct Prepared: Sendable {
         public let path: String
         public let directory: DirectoryIdentity
+        public init(path: String, directory: DirectoryIdentity) {
+            self.path = path
+            self.directory = directory
+        }
     }
 
     static func identity(of dirfd: Int32) throws -> DirectoryIdentity {

@@ -9,6 +9,12 @@ public struct OwnerIdentity: Sendable, Equatable {
     public let gid: UInt32
     public let groups: [UInt32]
 
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32]) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+    }
+
     /// Looks up `uid` in the user database. Fails closed: an unknown uid gets no identity.
     public static func lookup(uid: UInt32) throws -> OwnerIdentity {
         if uid == 0 { return OwnerIdentity(uid: 0, gid: 0, groups: []) }

@@ -97,7 +97,7 @@ extension QueueManager {
     }
 
     /// Runs on a file worker.
-    private static func open(_ order: OpenOrder, files: OwnerFiles, owner: OwnerIdentity,
+    private static func open(_ order: OpenOrder, files: any OwnerFileAccess, owner: OwnerIdentity,
                              resolution: PathResolution) -> Result<OpenedFile, ServiceError> {
         do {
             if order.upload {
@@ -140,7 +140,7 @@ extension QueueManager {
             runtime[id]?.opening.remove(index)
             runtime[id]?.opened[index] = result
         }
-        if runtime[id]?.transfer == nil {
+        if runtime[id]?.requests.isRunning != true {
             schedule()
         } else {
             queueFollowingFiles(of: id)

@@ -12,7 +12,7 @@ extension QueueManager {
         var job = before
         var changed = try change(&job)
         if !changed.isEmpty {
-            job.modificationTime = Self.now()
+            job.modificationTime = wallNow()
             changed.insert(.modificationTime)
         }
         // Also secrets, which no property shows.
@@ -77,12 +77,12 @@ extension QueueManager {
             file.umask = umask
             return file
         }
-        CrashPoint.reach("add-files:checked")
+        crashPoints.reach("add-files:checked")
         let start = current.files.count
         current.files.append(contentsOf: created)
-        current.modificationTime = Self.now()
+        current.modificationTime = wallNow()
         try persist(current)
-        CrashPoint.reach("add-files:stored")
+        crashPoints.reach("add-files:stored")
         jobs[id] = current
         let range = start..<current.files.count
         observer?.filesAdded(current, indices: range)
@@ -136,10 +136,7 @@ extension QueueManager {
             guard next != job.state else { return [] }
             return self.enter(next, job: &job)
         }
-        runtime[id]?.retryTask?.cancel()
-        runtime[id]?.noProgressSince = nil
-        runtime[id]?.activeTime = .zero
-        if runtime[id]?.activeSince != nil { runtime[id]?.activeSince = clock.now }
+        runtime[id]?.timers.resumed(now: clock.now)
         schedule()
     }
 
@@ -163,7 +160,7 @@ extension QueueManager {
         }
         stopTransfer(of: id)
         sendCancelSession(for: job)
-        CrashPoint.reach("cancel:stored")
+        crashPoints.reach("cancel:stored")
         if let owner = try? identity(of: job.owner) {
             let files = self.files
             let resolution = job.pathResolution
@@ -173,7 +170,7 @@ extension QueueManager {
                 for temporary in temporaries { files.remove(temporary, owner: owner, resolution: resolution) }
             }
         }
-        CrashPoint.reach("cancel:deleted")
+        crashPoints.reach("cancel:deleted")
         logger.info("job \(id) cancelled")
         forget(id)
         retire(id)
@@ -211,12 +208,13 @@ extension QueueManager {
         completing.state = .acknowledged
         try persist(completing)
         jobs[id] = completing
-        CrashPoint.reach("complete:stored")
+        crashPoints.reach("complete:stored")
         let finished = job.files.indices.filter { job.files[$0].completed && job.files[$0].temporaryName != job.files[$0].localName }
         let renames = finished.map {
             OwnerFiles.Rename(temporary: job.files[$0].temporaryName, localPath: job.files[$0].localName, pinned: job.files[$0].directory)
         }
         let files = self.files
+        let crashPoints = self.crashPoints
         let resolution = job.pathResolution
         // The renames, the reply's, the directories' fsync and the partial files' removal, as
         // the owner; the renames done so far come back even when one fails.
@@ -225,7 +223,7 @@ extension QueueManager {
             do {
                 try files.commit(renames, owner: owner, resolution: resolution) { _ in
                     renamed += 1
-                    CrashPoint.reach("complete:renamed-one")
+                    crashPoints.reach("complete:renamed-one")
                 }
             } catch {
                 return (renamed, (error as? ServiceError) ?? ServiceError(.failed, "\(error)"), nil)
@@ -261,10 +259,10 @@ extension QueueManager {
             throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
         }
         if job.reply?.done == true { updated.reply?.temporaryName = nil }
-        CrashPoint.reach("complete:renamed")
+        crashPoints.reach("complete:renamed")
         // Stored as acknowledged above and about to leave the database: nothing more to write.
         var changed = enter(.acknowledged, job: &updated)
-        updated.modificationTime = Self.now()
+        updated.modificationTime = wallNow()
         changed.insert(.modificationTime)
         jobs[id] = updated
         observer?.jobChanged(updated, properties: changed)
@@ -343,55 +341,23 @@ extension QueueManager {
         }
     }
 
-    /// Moves a job to `state`, keeping the derived bookkeeping (completion time, queue order).
+    /// Moves a job to `state`, keeping the derived bookkeeping (`JobController.enter`: the
+    /// MaximumDownloadTime clock, queue order, completion time). The caller keeps `job`.
     func enter(_ state: JobState, job: inout Job) -> Set<JobProperty> {
-        job.state = state
-        var changed: Set<JobProperty> = [.state]
-        trackActiveTime(job.id, active: state == .connecting || state == .transferring,
-                        limit: job.maximumDownloadTime)
-        if state == .queued {
-            runtime[job.id]?.queuedSequence = nextQueueSequence
-            nextQueueSequence += 1
-        }
-        if state == .transferred {
-            job.transferCompletionTime = Self.now()
-            changed.insert(.transferCompletionTime)
-        }
-        return changed
-    }
-
-    /// Keeps the MaximumDownloadTime clock: it runs only while the job connects or
-    /// transfers, and a check is scheduled for the moment the limit would be reached.
-    func trackActiveTime(_ id: JobID, active: Bool, limit: UInt32) {
-        guard var rt = runtime[id] else { return }
-        let now = clock.now
-        if active, rt.activeSince == nil {
-            rt.activeSince = now
-            if limit > 0 {
-                let remaining = Duration.seconds(Int64(limit)) - rt.activeTime
-                Task { [weak self] in
-                    try? await Task.sleep(for: max(remaining, .milliseconds(1)))
-                    await self?.checkDownloadTime(id)
-                }
-            }
-        } else if !active, let since = rt.activeSince {
-            rt.activeTime += since.duration(to: now)
-            rt.activeSince = nil
-        }
-        runtime[id] = rt
+        var controller = JobController(job: job, runtime: runtime[job.id] ?? Runtime())
+        let transition = controller.enter(state, at: moment, sequence: &nextQueueSequence)
+        job = controller.job
+        if runtime[job.id] != nil { runtime[job.id] = controller.runtime }
+        if let wait = transition.checkDownloadTimeAfter { after(wait) { [id = job.id] in $0.checkDownloadTime(id) } }
+        return transition.changed
     }
 
     /// Fails a job that has been active for longer than its MaximumDownloadTime.
     func checkDownloadTime(_ id: JobID) {
-        guard let job = jobs[id], job.maximumDownloadTime > 0, let rt = runtime[id],
-              let since = rt.activeSince else { return }
-        let used = rt.activeTime + since.duration(to: clock.now)
-        let limit = Duration.seconds(Int64(job.maximumDownloadTime))
-        guard used >= limit else {
-            Task { [weak self] in
-                try? await Task.sleep(for: limit - used)
-                await self?.checkDownloadTime(id)
-            }
+        guard let job = jobs[id],
+              let check = runtime[id]?.timers.checkDownloadTime(now: clock.now, limit: job.maximumDownloadTime) else { return }
+        guard check == .exceeded else {
+            if case .checkAgain(let wait) = check { after(wait) { $0.checkDownloadTime(id) } }
             return
         }
         stopTransfer(of: id)
@@ -403,7 +369,7 @@ extension QueueManager {
     /// (InterfacesRemoved), and the service forgets it after a grace period in which its
     /// final state can still be read from its path.
     func retire(_ id: JobID) {
-        runtime[id]?.retryTask?.cancel()
+        runtime[id]?.timers.cancelRetry()
         flusher.discardFailures(prefix: Self.flushTag(id, file: nil))
         if let owner = jobs[id]?.owner {
             liveJobsByOwner[owner, default: 1] -= 1
@@ -412,9 +378,8 @@ extension QueueManager {
         }
         if let job = jobs[id] { observer?.jobRemoved(job) }
         let grace = finalStateGrace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
-            await self?.remove(id)
+        after(grace) {
+            $0.remove(id)
         }
     }
 

@@ -123,7 +123,7 @@ extension QueueManager {
         }
         updated.previousOwner = job.owner
         var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
-        updated.modificationTime = Self.now()
+        updated.modificationTime = wallNow()
         changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
         try persist(updated)
         let previousTemporaries = renewed.map { job.files[$0].temporaryName }
@@ -143,12 +143,8 @@ extension QueueManager {
             observer?.fileChanged(updated, index: index, properties: [.bytesTransferred, .bytesTotal, .completed])
         }
         if updated.state.isActive || updated.state == .transferred {
-            var requeued = updated
             if updated.state == .transferred {
-                _ = enter(.queued, job: &requeued)
-                jobs[id] = requeued
-                persistQuietly(id)
-                observer?.jobChanged(requeued, properties: [.state])
+                transition(id, persist: true) { $0.enter(.queued, at: $1, sequence: &$2) }
             }
             schedule()
         }
@@ -180,7 +176,7 @@ extension QueueManager {
             return []
         }
         for index in changedFiles { observer?.fileChanged(job, index: index, properties: [.remoteName]) }
-        if let running = runtime[id]?.transfer, let active = transfers[running], changedFiles.contains(active.fileIndex) {
+        if let running = runtime[id]?.requests.current, let active = transfers[running], changedFiles.contains(active.fileIndex) {
             stopTransfer(of: id)
             schedule()
         }
@@ -200,7 +196,7 @@ extension QueueManager {
             return []
         }
         observer?.fileChanged(job, index: index, properties: [.remoteName])
-        if let running = runtime[id]?.transfer, transfers[running]?.fileIndex == index {
+        if let running = runtime[id]?.requests.current, transfers[running]?.fileIndex == index {
             stopTransfer(of: id)
             schedule()
         }

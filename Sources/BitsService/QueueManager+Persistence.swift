@@ -25,7 +25,7 @@ extension QueueManager {
     /// Stores a job durably before a method that changed it returns; a failure (a full disk)
     /// fails the method and the in-memory job stays as it was.
     func persist(_ job: Job, settling: [String] = []) throws {
-        let now = Self.now()
+        let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
         guard let store else {
             runtime[job.id]?.activity = now
@@ -64,7 +64,7 @@ extension QueueManager {
     /// written before the fsync as durable: `durableBytes` never counts a byte that is not on
     /// disk, so after a reboot the file is cut there and resumed.
     private func startDurableCheckpoint(_ id: JobID) {
-        guard let tid = runtime[id]?.transfer, let active = transfers[tid], !active.isReply,
+        guard let tid = runtime[id]?.requests.current, let active = transfers[tid], !active.isReply,
               jobs[id]?.type == .download, let fd = active.descriptors.first,
               let file = jobs[id]?.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
         let written = file.bytesTransferred
@@ -73,10 +73,10 @@ extension QueueManager {
         runtime[id]?.syncingCheckpoint = true
         runtime[id]?.lastDurableCheckpoint = clock.now
         let index = active.fileIndex
-        Task { [weak self, fileWorkers] in
+        Task { [weak self, fileWorkers, files] in
             let synced = await fileWorkers.run { () -> Bool in
                 defer { close(copy) }
-                return FsyncFault.sync(copy) == 0
+                return files.sync(copy) == 0
             }
             await self?.durableCheckpointDone(id, index: index, transfer: tid, written: written, synced: synced)
         }
@@ -107,36 +107,31 @@ extension QueueManager {
     /// - jobs that were queued, connecting or transferring are queued again; suspended,
     ///   error and transferred jobs stay as they were; transient-error jobs retry after their
     ///   MinimumRetryDelay;
-    /// - every unfinished file is reconciled with its temporary file (a shorter file on disk
-    ///   wins; a missing one restarts that file from 0);
-    /// - a Complete or Cancel cut short by a crash is finished (renames / deletes as the owner);
-    /// - reply files of upload-reply jobs created but never stored are deleted;
+    /// - every unfinished file is reconciled with its temporary file, a Complete or Cancel cut
+    ///   short by a crash is finished and stray reply files are deleted (`StartupReconciler`,
+    ///   on the file workers);
     /// - jobs inactive for longer than JobInactivityTimeout are cancelled.
     ///
     /// `bootID` is the kernel's boot id now. When the queue was last written in the same boot,
     /// the daemon itself crashed (or was stopped): every byte it wrote is in the page cache
     /// and valid, so downloads resume from the length of their files on disk. After a reboot
     /// only `durableBytes` (fsynced before it was stored) is trusted and files are cut there.
-    public func restore(_ opened: JobStore.Opened, bootID: String?) {
-        store = opened.store
-        let previousBoot = (try? opened.store.fact(Self.bootIDFact)) ?? nil
+    public func restore(_ opened: JobStore.Opened, bootID: String?) async {
+        await restore(store: opened.store, jobs: opened.jobs, pendingTemporaries: opened.pendingTemporaries, bootID: bootID)
+    }
+
+    /// `restore(_:bootID:)` from any store: its jobs and pending temporaries as loaded.
+    public func restore(store opened: any JobStoring, jobs storedJobs: [JobStore.StoredJob],
+                        pendingTemporaries: [JobStore.PendingTemporary], bootID: String?) async {
+        store = opened
+        let previousBoot = (try? opened.fact(Self.bootIDFact)) ?? nil
         let trust: DiskTrust = previousBoot == nil ? .storedProgress
             : (previousBoot == bootID ? .fileLength : .durableBytes)
-        var referenced = Set<String>()
-        for stored in opened.jobs {
-            var job = stored.job
-            for file in job.files { referenced.insert(file.temporaryName) }
-            if let temporary = job.reply?.temporaryName { referenced.insert(temporary) }
-            switch job.state {
-            case .acknowledged:
-                finishInterruptedComplete(job)
-                continue
-            case .cancelled:
-                finishInterruptedCancel(job)
-                continue
-            default: break
-            }
-            reconcileFiles(of: &job, trusting: trust)
+        let reconciler = StartupReconciler(files: files, trust: trust, logger: logger)
+        let outcome = await fileWorkers.run { reconciler.run(storedJobs, pending: pendingTemporaries) }
+        for id in outcome.finished { forget(id) }
+        for (stored, reconciled) in outcome.jobs {
+            var job = reconciled
             if job.state.isActive { job.state = .queued }
             var rt = Runtime()
             rt.activity = stored.activity
@@ -153,9 +148,13 @@ extension QueueManager {
             observer?.jobRestored(job)
             if job.state == .transientError { armRetry(job.id, after: .seconds(Int64(job.minimumRetryDelay))) }
         }
-        removeStrayTemporaries(opened.pendingTemporaries, referenced: referenced)
+        if !pendingTemporaries.isEmpty {
+            do { try opened.clearPendingTemporaries(pendingTemporaries.map(\.path)) } catch {
+                logger.error("could not clear the pending temporary files: \(error)")
+            }
+        }
         if let bootID {
-            do { try opened.store.setFact(Self.bootIDFact, bootID) } catch {
+            do { try opened.setFact(Self.bootIDFact, bootID) } catch {
                 logger.error("could not store the boot id: \(error)")
             }
         }
@@ -165,106 +164,10 @@ extension QueueManager {
         schedule()
     }
 
-    /// What start-up trusts of an unfinished file on disk.
-    enum DiskTrust: String {
-        /// Same boot: the whole file (the process died, the page cache did not).
-        case fileLength = "the files' lengths (same boot)"
-        /// After a reboot: only what was fsynced before it was stored.
-        case durableBytes = "only fsynced bytes (the machine restarted)"
-        /// No boot id stored yet (a queue of an older version): the stored progress.
-        case storedProgress = "the stored progress (no boot id stored)"
-    }
-
-    /// Reconciles the stored progress of each unfinished file with its file on disk: the
-    /// file is cut to what `trust` allows and its progress is what remains.
-    private func reconcileFiles(of job: inout Job, trusting trust: DiskTrust) {
-        // An upload's "file on disk" is the user's source: never touched (the server's
-        // received range decides where the upload continues).
-        guard job.type == .download, let owner = try? identity(of: job.owner) else { return }
-        for index in job.files.indices {
-            let file = job.files[index]
-            let keeping: UInt64
-            switch trust {
-            case _ where file.completed: keeping = .max
-            // Bytes beyond the stored progress are of use only with validators to resume with.
-            case .fileLength: keeping = file.entityTag != nil || file.lastModifiedText != nil
-                ? file.bytesTotal ?? .max : file.bytesTransferred
-            case .durableBytes: keeping = file.durableBytes ?? 0
-            case .storedProgress: keeping = file.bytesTransferred
-            }
-            let onDisk = files.reconcileTemporary(file.temporaryName, keeping: keeping,
-                                                  owner: owner, resolution: job.pathResolution)
-            if file.completed {
-                // A finished file must still be whole; otherwise it is fetched again.
-                if onDisk == nil || (file.bytesTotal.map { onDisk != $0 } ?? false) {
-                    logger.notice("job \(job.id): finished file \(index) is missing or changed on disk; it is fetched again")
-                    job.files[index].restart()
-                }
-            } else if let length = onDisk {
-                job.files[index].bytesTransferred = min(length, keeping)
-                job.files[index].durableBytes = file.durableBytes.map { min($0, length) }
-            } else {
-                job.files[index].bytesTransferred = 0
-                job.files[index].durableBytes = nil
-            }
-        }
-    }
-
-    /// A Complete that was cut short: the renames are redone (a temporary file that is gone
-    /// was already renamed), partial files deleted, and the job leaves the database.
-    private func finishInterruptedComplete(_ job: Job) {
-        if let owner = try? identity(of: job.owner) {
-            for file in job.files where file.temporaryName != file.localName {
-                if file.completed {
-                    try? files.commit(temporary: file.temporaryName, to: file.localName, pinned: file.directory, owner: owner,
-                                      resolution: job.pathResolution)
-                } else {
-                    files.remove(file.temporaryName, owner: owner, resolution: job.pathResolution)
-                }
-            }
-            if let reply = job.reply, reply.done, let temporary = reply.temporaryName {
-                try? files.commit(temporary: temporary, to: reply.fileName, pinned: reply.directory, owner: owner,
-                                  resolution: job.pathResolution)
-            }
-            files.syncDirectories(of: job.files.filter(\.completed).map(\.localName), owner: owner,
-                                  resolution: job.pathResolution)
-        }
-        logger.info("job \(job.id): finished the Complete that a restart interrupted")
-        forget(job.id)
-    }
-
-    /// A Cancel that was cut short: its temporary files are deleted and the job is dropped.
-    private func finishInterruptedCancel(_ job: Job) {
-        if let owner = try? identity(of: job.owner) {
-            for file in job.files where file.temporaryName != file.localName { files.remove(file.temporaryName, owner: owner, resolution: job.pathResolution) }
-            if let temporary = job.reply?.temporaryName { files.remove(temporary, owner: owner, resolution: job.pathResolution) }
-        }
-        logger.info("job \(job.id): finished the Cancel that a restart interrupted")
-        forget(job.id)
-    }
-
-    /// Deletes the pending temporary files (upload-reply replies) that no stored job refers to.
-    private func removeStrayTemporaries(_ pending: [JobStore.PendingTemporary], referenced: Set<String>) {
-        guard !pending.isEmpty else { return }
-        for item in pending where !referenced.contains(item.path) {
-            if let owner = try? identity(of: item.owner) {
-                files.remove(item.path, owner: owner, resolution: .noSymlinks)
-                logger.notice("removed stray temporary file \(item.path) that no job refers to")
-            }
-        }
-        do { try store?.clearPendingTemporaries(pending.map(\.path)) } catch {
-            logger.error("could not clear the pending temporary files: \(error)")
-        }
-    }
-
     /// Queues a job in transient-error again after `delay`.
     func armRetry(_ id: JobID, after delay: Duration) {
-        runtime[id]?.retryTask?.cancel()
-        runtime[id]?.retryTask = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled else { return }
-            await self?.retry(id)
-        }
+        guard runtime[id] != nil else { return }
+        runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
     }
 
     // MARK: - JobInactivityTimeout
@@ -274,25 +177,14 @@ extension QueueManager {
     func cancelInactiveJobs() {
         inactivityTask?.cancel()
         inactivityTask = nil
-        let timeout = UInt64(config.jobInactivityTimeout) * 1_000_000
-        guard timeout > 0 else { return }
-        let now = Self.now()
-        var nextDeadline: UInt64?
-        for (id, job) in jobs where !job.state.isFinal {
-            let activity = runtime[id]?.activity ?? job.modificationTime
-            let deadline = activity.addingSaturating(timeout)
-            if deadline <= now {
-                cancelForInactivity(id)
-            } else {
-                nextDeadline = min(nextDeadline ?? deadline, deadline)
-            }
-        }
-        guard let nextDeadline else { return }
+        let now = wallNow()
+        let activity = jobs.values.filter { !$0.state.isFinal }.map { (id: $0.id, at: runtime[$0.id]?.activity ?? $0.modificationTime) }
+        let (expired, next) = InactivityDeadlines.evaluate(activity, now: now, timeout: config.jobInactivityTimeout)
+        for id in expired { cancelForInactivity(id) }
+        guard let nextDeadline = next else { return }
         let wait = Duration.microseconds(Int64(min(nextDeadline - now, UInt64(Int64.max / 2))))
-        inactivityTask = Task { [weak self] in
-            try? await Task.sleep(for: wait)
-            guard !Task.isCancelled else { return }
-            await self?.cancelInactiveJobs()
+        inactivityTask = after(wait) {
+            $0.cancelInactiveJobs()
         }
     }
 
@@ -301,7 +193,7 @@ extension QueueManager {
         stopTransfer(of: id)
         let changed = enter(.cancelled, job: &job)
         jobs[id] = job
-        try? store?.save(job, activity: Self.now())  // a crash from here on finishes the Cancel
+        try? store?.save(job, activity: wallNow(), settling: [])  // a crash from here on finishes the Cancel
         observer?.jobChanged(job, properties: changed)
         if let owner = try? identity(of: job.owner) {
             let files = self.files

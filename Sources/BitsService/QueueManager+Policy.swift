@@ -36,16 +36,8 @@ extension QueueManager {
     /// condition ends (network, cost or window change), not by the retry timer.
     func block(_ id: JobID, _ reason: BlockReason) {
         stopTransfer(of: id)
-        guard var job = jobs[id] else { return }
-        job.lastError = JobError(context: .generalTransport, code: reason.code, description: reason.description)
-        job.errorCount = job.errorCount.addingSaturating(1)
-        var changed = enter(.transientError, job: &job)
-        changed.formUnion(JobProperty.errorProperties)
-        jobs[id] = job
-        persistQuietly(id)
-        runtime[id]?.retryTask?.cancel()
+        guard transition(id, persist: true, { $0.block(reason.code, reason.description, at: $1, sequence: &$2) }) else { return }
         logger.notice("job \(id) waits: \(reason.code.rawValue)")
-        observer?.jobChanged(job, properties: changed)
     }
 
     /// The network monitor changed: losing the network moves every active job to
@@ -61,11 +53,7 @@ extension QueueManager {
     /// Every job in transient-error is queued again at once (the reason may have gone).
     func requeueWaitingJobs() {
         for (id, job) in jobs where job.state == .transientError {
-            var updated = job
-            let changed = enter(.queued, job: &updated)
-            jobs[id] = updated
-            runtime[id]?.retryTask?.cancel()
-            observer?.jobChanged(updated, properties: changed)
+            transition(id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
         }
     }
 
@@ -73,7 +61,7 @@ extension QueueManager {
 
     /// The background cap now: nil = unlimited, 0 = blocked.
     func currentBackgroundCap() -> UInt64? {
-        config.bandwidth.cap(atMinute: Self.localMinuteOfDay())
+        config.bandwidth.cap(atMinute: clock.localTime().minuteOfDay)
     }
 
     /// The engine's cap for a transfer of `job` (0 = unlimited).
@@ -83,18 +71,18 @@ extension QueueManager {
 
     /// Applies the cap to the running transfers (after a priority or window change).
     func applyRateLimits() {
-        for (tid, active) in transfers where runtime[active.jobID].map({ $0.transfer == tid || $0.queued.contains(tid) }) ?? false {
+        for (tid, active) in transfers where runtime[active.jobID]?.requests.isLive(tid) ?? false {
             if let job = jobs[active.jobID] { engine.setRateLimit(id: tid, bytesPerSecond: rateLimit(for: job)) }
         }
     }
 
     /// Re-applies the cap at each edge of the daily bandwidth window.
     func watchBandwidthWindow() {
-        guard let minutes = config.bandwidth.minutesUntilChange(from: Self.localMinuteOfDay()) else { return }
-        let seconds = Int64(minutes * 60 - Self.localSecondOfMinute())
-        Task { [weak self] in
-            try? await Task.sleep(for: .seconds(max(seconds, 1)))
-            await self?.bandwidthWindowChanged()
+        let local = clock.localTime()
+        guard let minutes = config.bandwidth.minutesUntilChange(from: local.minuteOfDay) else { return }
+        let seconds = Int64(minutes * 60 - local.secondOfMinute)
+        after(.seconds(max(seconds, 1))) {
+            $0.bandwidthWindowChanged()
         }
     }
 
@@ -108,24 +96,7 @@ extension QueueManager {
 
     func requeueBlocked(code: ErrorCode) {
         for (id, job) in jobs where job.state == .transientError && job.lastError?.code == code {
-            var updated = job
-            let changed = enter(.queued, job: &updated)
-            jobs[id] = updated
-            observer?.jobChanged(updated, properties: changed)
+            transition(id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
         }
-    }
-
-    static func localMinuteOfDay() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return Int(parts.tm_hour) * 60 + Int(parts.tm_min)
-    }
-
-    static func localSecondOfMinute() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return Int(parts.tm_sec)
     }
 }

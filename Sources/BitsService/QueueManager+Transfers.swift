@@ -18,23 +18,19 @@ extension QueueManager {
                 continue
             }
             let rt = runtime[job.id]
-            let running = rt?.transfer != nil
-            let expired = running && job.priority.isBackground
-                && (rt?.runningSince.map { $0.duration(to: now) >= slice } ?? false)
+            let requests = rt?.requests ?? EngineRequests()
             candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
-                                                  queuedSequence: rt?.queuedSequence ?? 0,
-                                                  running: running, sliceExpired: expired))
+                                                  queuedSequence: rt?.queuedSequence ?? 0, running: requests.isRunning,
+                                                  sliceExpired: job.priority.isBackground && requests.sliceExpired(now: now, slice: slice)))
         }
         let selected = Scheduler.select(candidates)
         for candidate in candidates where candidate.running && !selected.contains(candidate.id) {
             stopTransfer(of: candidate.id)
-            if var job = jobs[candidate.id], job.state != .queued {
-                let changed = enter(.queued, job: &job)
-                jobs[job.id] = job
-                observer?.jobChanged(job, properties: changed)
+            transition(candidate.id, persist: false) { controller, moment, sequence in
+                controller.job.state == .queued ? nil : controller.enter(.queued, at: moment, sequence: &sequence)
             }
         }
-        for id in selected where runtime[id]?.transfer == nil && (runtime[id]?.stopping.isEmpty ?? true) {
+        for id in selected where runtime[id]?.requests.isIdle ?? true {
             startNextFile(of: id)
         }
     }
@@ -44,11 +40,8 @@ extension QueueManager {
         guard var job = jobs[id] else { return }
         guard let index = job.nextFileIndex else {
             flushProgress(id)  // final counters go out before the state change
-            let changed = enter(.transferred, job: &job)
-            jobs[id] = job
-            observer?.jobChanged(job, properties: changed)
-            persistQuietly(id)
-            observer?.jobTransferred(job)
+            transition(id, persist: true) { $0.enter(.transferred, at: $1, sequence: &$2) }
+            if let job = jobs[id] { observer?.jobTransferred(job) }
             notifyCommand(id)
             return
         }
@@ -86,17 +79,9 @@ extension QueueManager {
         }
         let request = prepared.request
         transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
-        runtime[id]?.transfer = request.id
-        if runtime[id]?.runningSince == nil {
-            runtime[id]?.runningSince = clock.now
-            if job.priority.isBackground {
-                // Give an equal-priority job its turn when this slice ends.
-                let slice = Duration.seconds(Int64(config.timeSlice))
-                Task { [weak self] in
-                    try? await Task.sleep(for: slice)
-                    await self?.schedule()
-                }
-            }
+        if runtime[id]?.requests.started(request.id, now: clock.now) == true, job.priority.isBackground {
+            // Give an equal-priority job its turn when this slice ends.
+            after(.seconds(Int64(config.timeSlice))) { $0.schedule() }
         }
         var changed: Set<JobProperty> = []
         if job.state != .connecting { changed = enter(.connecting, job: &job) }
@@ -116,9 +101,8 @@ extension QueueManager {
     /// cannot be prepared now is simply started the usual way when its turn comes. Any change
     /// to the job discards the queued requests (`discardQueuedFiles`).
     func queueFollowingFiles(of id: JobID) {
-        while var job = jobs[id], job.type == .download, let rt = runtime[id],
-              rt.queued.count < Self.filesQueuedAhead, let current = rt.transfer {
-            let predecessor = rt.queued.last ?? current
+        while var job = jobs[id], job.type == .download, let requests = runtime[id]?.requests,
+              requests.queued.count < Self.filesQueuedAhead, requests.isRunning, let predecessor = requests.last {
             guard let previousIndex = transfers[predecessor]?.fileIndex,
                   let index = job.files.indices.dropFirst(previousIndex + 1).first(where: { !job.files[$0].completed }),
                   !job.files[index].remoteName.hasPrefixIgnoringASCIICase("file:"),
@@ -135,7 +119,7 @@ extension QueueManager {
             else { return }
             jobs[id] = job
             transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
-            runtime[id]?.queued.append(prepared.request.id)
+            runtime[id]?.requests.queue(prepared.request.id)
             engine.start(prepared.request, after: predecessor)
         }
     }
@@ -143,10 +127,7 @@ extension QueueManager {
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
     func discardQueuedFiles(of id: JobID) {
         closeOpenedFiles(of: id)
-        guard let queued = runtime[id]?.queued, !queued.isEmpty else { return }
-        runtime[id]?.queued = []
-        runtime[id]?.stopping.formUnion(queued)
-        for tid in queued { engine.cancel(id: tid) }
+        for tid in runtime[id]?.requests.discardQueued() ?? [] { engine.cancel(id: tid) }
     }
 
     /// The system proxy for a file: `.known` (an optional proxy URL, `.none` meaning "not
@@ -233,11 +214,8 @@ extension QueueManager {
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
-        runtime[id]?.runningSince = nil
         discardQueuedFiles(of: id)
-        guard let transferID = runtime[id]?.transfer else { return }
-        runtime[id]?.transfer = nil
-        runtime[id]?.stopping.insert(transferID)
+        guard let transferID = runtime[id]?.requests.stopCurrent() else { return }
         engine.cancel(id: transferID)
     }
 
@@ -260,7 +238,7 @@ extension QueueManager {
 
     /// The transfer is current for its job (not stopped meanwhile).
     private func current(_ tid: TransferID) -> ActiveTransfer? {
-        guard let active = transfers[tid], runtime[active.jobID]?.transfer == tid else { return nil }
+        guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid else { return nil }
         return active
     }
 
@@ -292,13 +270,10 @@ extension QueueManager {
             }
         }
         // Sizes are progress counters: coalesced with the rest of the progress.
-        guard var job = jobs[id] else { return }
-        var changed: Set<JobProperty> = []
+        guard jobs[id] != nil else { return }
         if state == .connecting {
-            changed = enter(.transferring, job: &job)
-            jobs[id] = job
+            transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
         }
-        if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
         // Published with the progress (or the file's completion), not in a signal of its own.
         markProgress(id, file: i, also: fileChanged)
         noteProgress(id)
@@ -323,12 +298,10 @@ extension QueueManager {
             file.bytesTransferred = bytes
         }
         guard changedBytes else { return }
-        if state == .connecting, var job = jobs[id] {
-            let changed = enter(.transferring, job: &job)
-            jobs[id] = job
-            observer?.jobChanged(job, properties: changed)
+        if state == .connecting {
+            transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
         }
-        runtime[id]?.noProgressSince = nil
+        runtime[id]?.timers.progressed()
         markProgress(id, file: active.fileIndex)
         noteProgress(id)
         checkpointProgress(id)
@@ -336,8 +309,7 @@ extension QueueManager {
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
-        let isCurrent = runtime[active.jobID]?.transfer == tid
-        runtime[active.jobID]?.stopping.remove(tid)
+        let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
         defer { for fd in active.descriptors { close(fd) } }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
@@ -348,9 +320,8 @@ extension QueueManager {
             if jobs[id]?.state.isActive == true { Task { self.schedule() } }
             return
         }
-        runtime[id]?.transfer = nil
         if case .finished = outcome {} else {
-            runtime[id]?.runningSince = nil
+            runtime[id]?.requests.stoppedRunning()
             discardQueuedFiles(of: id)  // the engine ends it unstarted; this is for the record
         }
         switch outcome {
@@ -368,25 +339,23 @@ extension QueueManager {
                 file.completed = true
             }
             let job = jobs[id]!
-            runtime[job.id]?.noProgressSince = nil
+            runtime[job.id]?.timers.progressed()
             // The file's pending changes go out with its completion.
-            let pending = runtime[id]?.dirtyFiles.removeValue(forKey: i) ?? []
+            let pending = runtime[id]?.progress.takeFile(i) ?? []
             observer?.fileChanged(job, index: i, properties: pending.union([.completed]).union(FileProperty.progress))
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
             let lastFile = job.nextFileIndex == nil
-            if store == nil || (lastFile && !(runtime[job.id]?.stopping.isEmpty ?? true)) {
+            if store == nil || (lastFile && !(runtime[job.id]?.requests.stopping.isEmpty ?? true)) {
                 persistQuietly(job.id)
             } else if !lastFile {
                 checkpointProgress(job.id)
             }  // else the job is now transferred: startNextFile below stores it once, as such
-            if let next = runtime[job.id]?.queued.first {
+            if runtime[job.id]?.requests.promoteQueued() != nil {
                 // The engine started the first queued file as this one finished.
-                runtime[job.id]?.queued.removeFirst()
-                runtime[job.id]?.transfer = next
                 queueFollowingFiles(of: job.id)
-            } else if runtime[job.id]?.stopping.isEmpty ?? true {
+            } else if runtime[job.id]?.requests.stopping.isEmpty ?? true {
                 startNextFile(of: job.id)
                 if jobs[job.id]?.state == .transferred { schedule() }
             }  // else the end of the stopped transfer schedules the job again
@@ -400,127 +369,78 @@ extension QueueManager {
 
     // MARK: - Errors and retries
 
-    /// Records a failed attempt: the last error, the count, and `error` or `transient-error`
-    /// with a retry after MinimumRetryDelay (or the server's Retry-After when longer).
+    /// Records a failed attempt (`JobController.fail`): `error`, or `transient-error` with a
+    /// retry after MinimumRetryDelay (or the server's Retry-After when longer) or, when
+    /// NoProgressTimeout runs out first, a give-up at that moment.
     func fail(_ id: JobID, fileIndex: Int?, failure: TransferFailure) {
-        guard var job = jobs[id] else { return }
-        let classified = FailureClassifier.classify(failure)
-        let error = JobError(context: classified.context, code: classified.code,
-                             description: classified.description, fileIndex: fileIndex)
-        job.lastError = error
-        job.errorCount = job.errorCount.addingSaturating(1)
-        let disposition = job.options.usesCustomMethod ? .fatal : classified.disposition
-        var next = JobStateMachine.stateAfterFailure(disposition, noProgressTimeout: job.noProgressTimeout)
-        var rt = runtime[id] ?? Runtime()
-        let now = clock.now
-        if next == .transientError {
-            let since = rt.noProgressSince ?? now
-            rt.noProgressSince = since
-            if since.duration(to: now) >= .seconds(Int64(job.noProgressTimeout)) {
-                next = .error
-                job.lastError = JobError(context: classified.context, code: .noProgress,
-                                         description: "No progress for \(job.noProgressTimeout) seconds; the last error was: \(classified.description)",
-                                         fileIndex: fileIndex)
-            }
-        }
-        var changed = enter(next, job: &job)
-        changed.formUnion(JobProperty.errorProperties)
-        changed.formUnion([.bytesTransferred, .modificationTime])
-        job.modificationTime = Self.now()
-        jobs[id] = job
-        persistQuietly(id)
-        logger.notice("job \(id): \(next.rawValue) \(error.code.rawValue): \(error.description)")
-        observer?.jobChanged(job, properties: changed)
+        guard var controller = controller(id) else { return }
+        let result = controller.fail(failure, fileIndex: fileIndex, at: moment, sequence: &nextQueueSequence)
+        let job = controller.job
+        logger.notice("job \(id): \(job.state.rawValue) \(result.attempt.code.rawValue): \(result.attempt.description)")
+        commit(controller, result.transition, persist: true)
         if let fileIndex { observer?.fileChanged(job, index: fileIndex, properties: [.bytesTransferred]) }
-        if next == .error {
-            observer?.jobFailed(job, error: job.lastError ?? error)
+        switch result.plan {
+        case nil, .timedOut?:
+            observer?.jobFailed(job, error: result.error)
             notifyCommand(id)
-        } else {
-            let delay = Duration.seconds(Int64(max(job.minimumRetryDelay, classified.retryAfterSeconds ?? 0)))
-            // If NoProgressTimeout runs out before the retry, the job fails at that moment.
-            let remaining = Duration.seconds(Int64(job.noProgressTimeout)) - (rt.noProgressSince ?? now).duration(to: now)
-            rt.retryTask?.cancel()
-            rt.retryTask = Task { [weak self] in
-                try? await Task.sleep(for: min(delay, remaining))
-                guard !Task.isCancelled else { return }
-                if remaining <= delay { await self?.giveUp(id) } else { await self?.retry(id) }
-            }
+        case .retry(let delay)?:
+            runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
+        case .giveUp(let remaining)?:
+            runtime[id]?.timers.armRetry(after(remaining) { $0.giveUp(id) })
         }
-        runtime[id] = rt
         schedule()
     }
 
     /// NoProgressTimeout ran out while the job waited to retry: the last error becomes fatal.
     func giveUp(_ id: JobID) {
-        guard var job = jobs[id], job.state == .transientError else { return }
-        let last = job.lastError
-        job.lastError = JobError(context: last?.context ?? .unknown, code: .noProgress,
-                                 description: "No progress for \(job.noProgressTimeout) seconds; the last error was: \(last?.description ?? "unknown")",
-                                 fileIndex: last?.fileIndex)
-        var changed = enter(.error, job: &job)
-        changed.formUnion(JobProperty.errorProperties)
-        jobs[id] = job
-        persistQuietly(id)
+        guard transition(id, persist: true, { $0.giveUp(at: $1, sequence: &$2) }), let job = jobs[id] else { return }
         logger.notice("job \(id): error no-progress")
-        observer?.jobChanged(job, properties: changed)
-        observer?.jobFailed(job, error: job.lastError!)
+        if let error = job.lastError { observer?.jobFailed(job, error: error) }
         notifyCommand(id)
     }
 
     /// MinimumRetryDelay elapsed: a job still in transient-error is queued again.
     func retry(_ id: JobID) {
-        guard var job = jobs[id], job.state == .transientError else { return }
-        let changed = enter(.queued, job: &job)
-        jobs[id] = job
-        persistQuietly(id)
-        observer?.jobChanged(job, properties: changed)
+        guard transition(id, persist: true, { $0.requeue(at: $1, sequence: &$2) }) else { return }
         schedule()
     }
 
     // MARK: - Progress notifications
 
+    /// Milliseconds of the monotonic clock since the queue manager started (plus a day, so
+    /// that the first notification of a job is never held back).
     func monotonicMilliseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+        let elapsed = clockOrigin.duration(to: clock.now).components
+        return 86_400_000 + UInt64(max(elapsed.seconds, 0)) * 1000 + UInt64(max(elapsed.attoseconds, 0) / 1_000_000_000_000_000)
     }
 
     /// Marks a file's progress counters (and `also`) for the job's next coalesced progress
     /// signal; `noteProgress` schedules it.
     func markProgress(_ id: JobID, file index: Int, also: Set<FileProperty> = []) {
-        runtime[id]?.dirtyFiles[index, default: []].formUnion(FileProperty.progress.union(also))
+        runtime[id]?.progress.mark(file: index, also: also)
     }
 
     /// Progress changed: publish now, or once the job's MinimumNotificationInterval allows.
     func noteProgress(_ id: JobID) {
-        guard let job = jobs[id], var rt = runtime[id] else { return }
-        rt.progressChanged = true
-        let decision = rt.throttle.changed(now: monotonicMilliseconds(), interval: job.minimumNotificationInterval)
-        runtime[id] = rt
+        guard let interval = jobs[id]?.minimumNotificationInterval,
+              let decision = runtime[id]?.progress.changed(now: monotonicMilliseconds(), interval: interval) else { return }
         switch decision {
-        case .some(0): publishProgress(id)
-        case .some(let wait):
-            Task { [weak self] in
-                try? await Task.sleep(for: .milliseconds(Int64(wait)))
-                await self?.flushProgress(id)
-            }
-        case .none: break
+        case .publishNow: publishProgress(id)
+        case .publishAfter(let wait): after(.milliseconds(Int64(wait))) { $0.flushProgress(id) }
+        case .alreadyScheduled: break
         }
     }
 
     func flushProgress(_ id: JobID) {
         guard runtime[id] != nil else { return }
-        runtime[id]?.throttle.flush(now: monotonicMilliseconds())
+        runtime[id]?.progress.flush(now: monotonicMilliseconds())
         publishProgress(id)
     }
 
     /// Publishes the coalesced progress counters of a job and its changed files.
     private func publishProgress(_ id: JobID) {
-        guard let job = jobs[id], let rt = runtime[id], rt.progressChanged || !rt.dirtyFiles.isEmpty else { return }
-        let dirty = rt.dirtyFiles
-        runtime[id]?.dirtyFiles = [:]
-        runtime[id]?.progressChanged = false
-        for (index, properties) in dirty.sorted(by: { $0.key < $1.key }) where job.files.indices.contains(index) {
+        guard let job = jobs[id], let files = runtime[id]?.progress.take() else { return }
+        for (index, properties) in files where job.files.indices.contains(index) {
             observer?.fileChanged(job, index: index, properties: properties)
         }
         observer?.jobChanged(job, properties: [.bytesTotal, .bytesTransferred, .filesTransferred])

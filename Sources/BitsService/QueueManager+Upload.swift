@@ -7,14 +7,22 @@ import Foundation
 /// when the job is cancelled. One packet at a time, each an engine exchange; the protocol's
 /// rules (headers, Acks, error mapping, fragment sizes) are `UploadProtocol`'s.
 extension QueueManager {
-    /// The upload running for a job: its source descriptor (opened as the owner), the packet
-    /// in flight and the fragment sizer.
+    /// The upload running for a job: its source descriptor (opened as the owner), the
+    /// protocol's state (`UploadSession`: the packet in flight, the fragment sizer), when the
+    /// packet went out and the HTTP options.
     struct UploadRun {
         var descriptor: Int32
-        var sizer = UploadProtocol.FragmentSizer()
-        var packet: UploadProtocol.Packet = .ping
+        var session: UploadSession
         var sentAt: ContinuousClock.Instant
         var http: HTTPOptions
+    }
+
+    /// The protocol's view of an upload job's file.
+    func uploadFile(_ job: Job, _ index: Int) -> UploadSession.File? {
+        guard let state = job.files[index].upload else { return nil }
+        return UploadSession.File(state: state, acknowledged: job.files[index].bytesTransferred,
+                                  remoteName: job.files[index].remoteName,
+                                  expectsReply: job.type == .uploadReply && job.reply?.done != true)
     }
 
     /// Starts (or resumes) the upload of a job's file: Ping and Create-Session for a new
@@ -41,33 +49,18 @@ extension QueueManager {
             fail(id, fileIndex: index, failure: changed)
             return
         }
-        var run = UploadRun(descriptor: descriptor, sentAt: clock.now, http: http)
-        if let session = state.sessionID {
-            if file.bytesTransferred >= state.sourceSize, needsReply(job, fileIndex: index) {
-                runtime[id]?.upload = run
-                startReplyDownload(id, fileIndex: index)
-                return
-            }
-            run.packet = file.bytesTransferred >= state.sourceSize
-                ? .closeSession(sessionID: session)
-                : fragment(session: session, offset: file.bytesTransferred, state: state, sizer: run.sizer, name: file.localName)
-        } else {
-            run.packet = .ping
-        }
+        var run = UploadRun(descriptor: descriptor, session: UploadSession(path: file.localName), sentAt: clock.now, http: http)
+        guard let upload = uploadFile(job, index) else { return }
+        let action = run.session.start(upload)
         runtime[id]?.upload = run
-        var started = job
-        if started.state != .connecting {
-            let changed = enter(.connecting, job: &started)
-            jobs[id] = started
-            observer?.jobChanged(started, properties: changed)
+        if action == .downloadReply {
+            startReplyDownload(id, fileIndex: index)
+            return
+        }
+        if job.state != .connecting {
+            transition(id, persist: false) { $0.enter(.connecting, at: $1, sequence: &$2) }
         }
         send(id, fileIndex: index)
-    }
-
-    private func fragment(session: String, offset: UInt64, state: UploadState,
-                          sizer: UploadProtocol.FragmentSizer, name: String) -> UploadProtocol.Packet {
-        .fragment(sessionID: session, offset: offset, length: sizer.length(at: offset, total: state.sourceSize),
-                  total: state.sourceSize, contentName: OwnerFiles.split(name).name)
     }
 
     /// A source whose size or modification time differs from AddFile's is fatal (BITS:
@@ -88,7 +81,7 @@ extension QueueManager {
         guard let job = jobs[id], var run = runtime[id]?.upload else { return }
         var body: ExchangeRequest.Body?
         var base: UInt64 = 0
-        if case let .fragment(_, offset, length, _, _) = run.packet {
+        if case let .fragment(_, offset, length, _, _) = run.session.packet {
             body = .init(descriptor: run.descriptor, offset: offset, length: length)
             base = offset
         }
@@ -96,11 +89,10 @@ extension QueueManager {
         nextTransferID += 1
         run.sentAt = clock.now
         runtime[id]?.upload = run
-        runtime[id]?.transfer = tid
-        if runtime[id]?.runningSince == nil { runtime[id]?.runningSince = clock.now }
+        _ = runtime[id]?.requests.started(tid, now: clock.now)
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
         engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
-                                        headers: UploadProtocol.headers(for: run.packet) + job.options.customHeaders,
+                                        headers: UploadProtocol.headers(for: run.session.packet) + job.options.customHeaders,
                                         body: body, http: run.http, maxBytesPerSecond: rateLimit(for: job)))
     }
 
@@ -118,7 +110,7 @@ extension QueueManager {
         }
         let affinity = UploadProtocol.HostAffinity(originalURL: file.remoteName, hostID: state.hostID,
                                                    fallbackTimeoutSeconds: state.hostIDFallbackTimeout)
-        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(clamping: Self.now().subtractingSaturating($0))) }
+        let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(clamping: wallNow().subtractingSaturating($0))) }
         if affinity.affinityURL != nil, affinity.shouldFallBack(failingFor: failingFor) {
             logger.notice("job \(id): Host-Id \(state.hostID ?? "") failed for longer than its fallback timeout; back to \(RemoteURL.redactingPassword(file.remoteName))")
             jobs[id]?.files[index].upload?.hostID = nil
@@ -135,14 +127,12 @@ extension QueueManager {
         }
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let id = active.jobID
-        let isCurrent = runtime[id]?.transfer == tid
-        runtime[id]?.stopping.remove(tid)
+        let isCurrent = runtime[id]?.requests.ended(tid) ?? false
         guard isCurrent, let job = jobs[id], let run = runtime[id]?.upload else {
             endUploadRun(id)
             if jobs[id]?.state.isActive == true { Task { self.schedule() } }
             return
         }
-        runtime[id]?.transfer = nil
         let index = active.fileIndex
         switch outcome {
         case .cancelled:
@@ -151,7 +141,7 @@ extension QueueManager {
             // The acknowledged offset stays; the next attempt asks the server where it is.
             // Failures of the affinity host count towards its fallback timeout.
             if jobs[id]?.files[index].upload?.hostID != nil, jobs[id]?.files[index].upload?.hostFailingSince == nil {
-                jobs[id]?.files[index].upload?.hostFailingSince = Self.now()
+                jobs[id]?.files[index].upload?.hostFailingSince = wallNow()
                 persistQuietly(id)
             }
             endUploadRun(id)
@@ -161,98 +151,50 @@ extension QueueManager {
             let ack = Self.ack(response)
             // Bound acknowledged offsets by the file's size: after a restart the server may
             // hold bytes of a fragment sent after the last stored checkpoint.
-            let result = UploadProtocol.interpret(packet: run.packet, ack: ack,
+            let result = UploadProtocol.interpret(packet: run.session.packet, ack: ack,
                                                   highestSentOffset: job.files[index].upload?.sourceSize,
                                                   replyExpected: job.type == .uploadReply)
             advance(id, fileIndex: index, run: run, result: result, elapsed: run.sentAt.duration(to: clock.now))
         }
     }
 
-    /// The next packet after an interpreted Ack.
+    /// The next packet after an interpreted Ack (`UploadSession`), and what it changed of
+    /// the file stored and published.
     private func advance(_ id: JobID, fileIndex index: Int, run: UploadRun, result: UploadProtocol.Outcome,
                          elapsed: Duration) {
-        guard var job = jobs[id], var state = job.files[index].upload else { return }
+        guard var job = jobs[id], var file = uploadFile(job, index) else { return }
         var run = run
-        let name = job.files[index].localName
-        switch result {
-        case .pinged:
-            run.packet = .createSession
-        case .sessionCreated(let session):
-            state.sessionID = session.id
-            state.hostID = session.hostID
-            state.hostIDFallbackTimeout = session.hostIDFallbackTimeout
-            state.hostFailingSince = nil
-            job.files[index].upload = state
-            job.files[index].bytesTransferred = 0
-            jobs[id] = job
-            persistQuietly(id)
-            run.packet = fragment(session: session.id, offset: 0, state: state, sizer: run.sizer, name: name)
-        case let .fragmentAccepted(next, complete, replyURL):
-            if case let .fragment(_, _, length, _, _) = run.packet {
-                run.sizer.recordAcknowledged(length: length, elapsed: elapsed)
-            }
-            job.files[index].bytesTransferred = next
-            if let replyURL { state.replyURL = UploadProtocol.resolveReplyURL(replyURL, requestURL: job.files[index].remoteName) }
-            job.files[index].upload = state
-            if job.state == .connecting { _ = enter(.transferring, job: &job) }
-            jobs[id] = job
-            runtime[id]?.noProgressSince = nil
+        let step = run.session.advance(result, file: &file, elapsed: elapsed)
+        job.files[index].upload = file.state
+        job.files[index].bytesTransferred = file.acknowledged
+        if step.progressed, job.state == .connecting { _ = enter(.transferring, job: &job) }
+        jobs[id] = job
+        if step.sessionLost { logger.notice("job \(id): the upload server lost the session; starting a new one") }
+        if step.persist { persistQuietly(id) }
+        if step.progressed {
+            runtime[id]?.timers.progressed()
             markProgress(id, file: index)
             noteProgress(id)
-            if complete {
-                persistQuietly(id)
-                if needsReply(job, fileIndex: index) {
-                    runtime[id]?.upload = run
-                    startReplyDownload(id, fileIndex: index)
-                    return
-                }
-                run.packet = .closeSession(sessionID: state.sessionID ?? "")
-            } else {
-                checkpointProgress(id)
-                run.packet = fragment(session: state.sessionID ?? "", offset: next, state: state, sizer: run.sizer, name: name)
-            }
-        case .resync(let next):
-            job.files[index].bytesTransferred = next
-            jobs[id] = job
-            run.packet = next >= state.sourceSize
-                ? .closeSession(sessionID: state.sessionID ?? "")
-                : fragment(session: state.sessionID ?? "", offset: next, state: state, sizer: run.sizer, name: name)
-        case .shrinkFragment:
-            if case let .fragment(session, offset, length, _, _) = run.packet, run.sizer.recordTooLarge(failedLength: length) {
-                run.packet = fragment(session: session, offset: offset, state: state, sizer: run.sizer, name: name)
-            } else {
+        }
+        if step.checkpoint { checkpointProgress(id) }
+        switch step.action {
+        case .send:
+            if let changed = sourceChange(run.descriptor, state: file.state, path: job.files[index].localName) {
                 endUploadRun(id)
-                fail(id, fileIndex: index, failure: .classified(ClassifiedFailure(
-                    disposition: .fatal, context: .remoteFile, code: .uploadTooLarge,
-                    description: "The server refused even the smallest fragment of '\(name)' as too large.", retryAfterSeconds: nil)))
+                fail(id, fileIndex: index, failure: changed)
                 return
             }
-        case .sessionNotFound:
-            if case .closeSession = run.packet, job.files[index].bytesTransferred >= state.sourceSize {
-                // The server had the whole file and has forgotten the session: done.
-                return finishUpload(id, fileIndex: index)
-            }
-            state.sessionID = nil
-            job.files[index].upload = state
-            job.files[index].bytesTransferred = 0
-            jobs[id] = job
-            persistQuietly(id)
-            logger.notice("job \(id): the upload server lost the session; starting a new one")
-            run.packet = .createSession
-        case .sessionClosed:
-            return finishUpload(id, fileIndex: index)
-        case .failed(let failure):
+            runtime[id]?.upload = run
+            send(id, fileIndex: index)
+        case .downloadReply:
+            runtime[id]?.upload = run
+            startReplyDownload(id, fileIndex: index)
+        case .finish:
+            finishUpload(id, fileIndex: index)
+        case .fail(let failure):
             endUploadRun(id)
-            fail(id, fileIndex: index, failure: .classified(failure.classified))
-            return
+            fail(id, fileIndex: index, failure: failure)
         }
-        if let changed = sourceChange(run.descriptor, state: state, path: name) {
-            endUploadRun(id)
-            fail(id, fileIndex: index, failure: changed)
-            return
-        }
-        runtime[id]?.upload = run
-        send(id, fileIndex: index)
     }
 
     /// Close-Session was acknowledged: the server has the whole file.
@@ -272,8 +214,9 @@ extension QueueManager {
 
     /// The reply is in: the session can be closed.
     func closeSessionAfterReply(_ id: JobID, fileIndex index: Int) {
-        guard var run = runtime[id]?.upload, let session = jobs[id]?.files[index].upload?.sessionID else { return }
-        run.packet = .closeSession(sessionID: session)
+        guard var run = runtime[id]?.upload, let job = jobs[id], job.files[index].upload?.sessionID != nil,
+              let file = uploadFile(job, index) else { return }
+        _ = run.session.replyDone(file)
         runtime[id]?.upload = run
         send(id, fileIndex: index)
     }
@@ -283,7 +226,7 @@ extension QueueManager {
             close(run.descriptor)
             runtime[id]?.upload = nil
         }
-        runtime[id]?.runningSince = nil
+        runtime[id]?.requests.stoppedRunning()
     }
 
     // MARK: - AddFile
@@ -317,7 +260,7 @@ extension QueueManager {
         file.upload = UploadState(sourceSize: size, sourceModified: modified)
         file.umask = caller.umask
         updated.files = [file]
-        updated.modificationTime = Self.now()
+        updated.modificationTime = wallNow()
         try persist(updated)
         jobs[id] = updated
         observer?.filesAdded(updated, indices: 0..<1)
@@ -371,10 +314,7 @@ extension QueueManager {
         var next = pending
         next.attempt += 1
         let delay = Self.cancelSessionRetryDelays[pending.attempt]
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.sendCancelSession(next)
-        }
+        after(delay) { [next] in $0.sendCancelSession(next) }
     }
 
 }

@@ -9,11 +9,6 @@ import Foundation
 extension QueueManager {
     static let maxReplyData = 1 << 20
 
-    /// Whether an upload whose file the server has whole still needs its reply downloaded.
-    func needsReply(_ job: Job, fileIndex index: Int) -> Bool {
-        job.type == .uploadReply && job.files[index].upload?.replyURL != nil && job.reply?.done != true
-    }
-
     /// Downloads the reply of an upload-reply job (always from 0). Its temporary file is
     /// created and opened on the file workers; the download starts when it is.
     func startReplyDownload(_ id: JobID, fileIndex index: Int) {
@@ -103,7 +98,7 @@ extension QueueManager {
         let tid = nextTransferID
         nextTransferID += 1
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [fd], isReply: true)
-        runtime[id]?.transfer = tid
+        _ = runtime[id]?.requests.started(tid, now: clock.now)
         var http = run.http
         http.method = "GET"
         engine.start(DownloadRequest(id: tid, source: .url(url), destinationDescriptor: fd, http: http))
@@ -112,47 +107,62 @@ extension QueueManager {
     func handleReplyEvent(_ event: EngineEvent) {
         switch event {
         case .response(let tid, let info):
-            guard let active = transfers[tid], runtime[active.jobID]?.transfer == tid, var job = jobs[active.jobID] else { return }
+            guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid, var job = jobs[active.jobID] else { return }
             job.reply?.bytesTotal = info.totalSize
             job.reply?.bytesTransferred = info.writeOffset
             jobs[job.id] = job
             observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
         case .progress(let tid, let bytes):
-            guard let active = transfers[tid], runtime[active.jobID]?.transfer == tid, var job = jobs[active.jobID] else { return }
+            guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid, var job = jobs[active.jobID] else { return }
             job.reply?.bytesTransferred = bytes
             jobs[job.id] = job
             observer?.jobChanged(job, properties: [.replyBytesTransferred])
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            let isCurrent = runtime[id]?.transfer == tid
             defer { for fd in active.descriptors { close(fd) } }
-            guard isCurrent, var job = jobs[id] else { return }
-            runtime[id]?.transfer = nil
-            switch outcome {
-            case .finished(let bytes):
-                // Durable before Close-Session, after which the server may drop the reply: a
-                // failed fsync fails the reply half while the reply can still be fetched again.
-                if FsyncFault.sync(active.descriptors[0]) != 0 {
-                    replyFailed(id, fileIndex: active.fileIndex,
-                                .notDurable(errno: errno, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
-                    return
+            guard case .finished(let bytes) = outcome, runtime[id]?.requests.current == tid, jobs[id] != nil else {
+                let isCurrent = runtime[id]?.requests.ended(tid) ?? false
+                if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }
+                return
+            }
+            // Durable before Close-Session, after which the server may drop the reply. The
+            // fsync runs on a file worker; the reply stays the job's current request until then.
+            let copy = dup(active.descriptors[0])
+            let index = active.fileIndex
+            Task { [weak self, fileWorkers, files] in
+                let code: Int32 = copy < 0 ? EBADF : await fileWorkers.run {
+                    defer { close(copy) }
+                    return files.sync(copy) == 0 ? 0 : errno
                 }
-                job.reply?.done = true
-                job.reply?.bytesTransferred = bytes
-                if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
-                jobs[id] = job
-                persistQuietly(id)
-                observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
-                closeSessionAfterReply(id, fileIndex: active.fileIndex)
-            case .failed(let failure, _):
-                replyFailed(id, fileIndex: active.fileIndex, failure)
-            case .cancelled:
-                break
+                await self?.replySynced(id, transfer: tid, fileIndex: index, bytes: bytes, error: code)
             }
         case .exchanged:
             break
         }
+    }
+
+    /// The finished reply was fsynced (`error` 0) or not: a failed fsync fails the reply half
+    /// while the reply can still be fetched again; else the reply is done and the session is
+    /// closed. A job stopped meanwhile goes on as the scheduler decides.
+    private func replySynced(_ id: JobID, transfer tid: TransferID, fileIndex index: Int, bytes: UInt64, error: Int32) {
+        let isCurrent = runtime[id]?.requests.ended(tid) ?? false
+        guard isCurrent, var job = jobs[id], job.state.isActive else {
+            if jobs[id]?.state.isActive == true { schedule() }
+            return
+        }
+        guard error == 0 else {
+            replyFailed(id, fileIndex: index,
+                        .notDurable(errno: error, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
+            return
+        }
+        job.reply?.done = true
+        job.reply?.bytesTransferred = bytes
+        if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
+        jobs[id] = job
+        persistQuietly(id)
+        observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
+        closeSessionAfterReply(id, fileIndex: index)
     }
 
     /// A failure of the reply half: described as such (the upload half is done).

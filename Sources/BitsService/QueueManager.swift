@@ -8,58 +8,8 @@ import Logging
 /// the scheduler and the transfers, and reports every change to its observer. Transport-free:
 /// the D-Bus layer decodes calls into these methods and publishes the observer's events.
 public actor QueueManager {
-    /// Per-job bookkeeping that is not part of the job's public state.
-    struct Runtime {
-        /// Transfer in flight for this job, if any.
-        var transfer: TransferID?
-        /// The job's next files, handed to the engine to start one after the other when
-        /// `transfer` finishes (at most `filesQueuedAhead`).
-        var queued: [TransferID] = []
-        /// Transfers told to stop whose end has not arrived yet (they may still write).
-        var stopping: Set<TransferID> = []
-        /// Order in which the job was queued, for FIFO among equals.
-        var queuedSequence: UInt64 = 0
-        var throttle = NotificationThrottle()
-        /// Files whose progress changed since the last progress notification, with other
-        /// properties published along with it (a response's LastModified, ResponseHeaders).
-        var dirtyFiles: [Int: Set<FileProperty>] = [:]
-        /// The job's progress counters changed since the last progress notification.
-        var progressChanged = false
-        var retryTask: Task<Void, Never>?
-        /// Monotonic time of the first transient error since the last progress.
-        var noProgressSince: ContinuousClock.Instant?
-        /// Time spent connecting or transferring since the last Resume (MaximumDownloadTime),
-        /// and since when the current active stretch runs.
-        var activeTime: Duration = .zero
-        var activeSince: ContinuousClock.Instant?
-        /// When the current transfer started (time slices among equal background jobs).
-        var runningSince: ContinuousClock.Instant?
-        /// The system proxy (ProxyUsage preconfig/autodetect) last looked up for an origin,
-        /// reused by the job's next files from that origin for a minute; `resolvingProxy`
-        /// while a lookup runs.
-        var systemProxy: ResolvedProxy?
-        var resolvingProxy = false
-        /// Wall-clock microseconds of the last stored change or progress (JobInactivityTimeout).
-        var activity: UInt64 = 0
-        /// When the job was last written to the database (progress checkpoints), when its
-        /// file being downloaded was last fsynced for `durableBytes`, and whether that runs.
-        var lastCheckpoint: ContinuousClock.Instant?
-        var lastDurableCheckpoint: ContinuousClock.Instant?
-        var syncingCheckpoint = false
-        /// The upload in progress (upload jobs).
-        var upload: UploadRun?
-        /// Files opened ahead on the file workers (by index) for their transfers, the
-        /// indices being opened now, and a counter that makes opens asked for before the
-        /// last `closeOpenedFiles` stale.
-        var opened: [Int: Result<OpenedFile, ServiceError>] = [:]
-        var opening: Set<Int> = []
-        var openGeneration = 0
-        /// A Complete, Cancel or TakeOwnership is doing its file work (off this actor): the
-        /// job is not scheduled and takes no other such call meanwhile.
-        var busyWithFiles = false
-        /// An upload-reply job's reply file is being made ready on the file workers.
-        var openingReply = false
-    }
+    /// Per-job bookkeeping that is not part of the job's public state (`JobRuntime`).
+    typealias Runtime = JobRuntime
 
     /// The system resolver's answer for one origin (`scheme://host:port`): a proxy URL or
     /// nil for a direct connection.
@@ -84,13 +34,17 @@ public actor QueueManager {
     let config: ServiceConfig
     /// What the network monitor last said.
     var network = NetworkStatus(available: true, metered: false)
-    let files: OwnerFiles
+    let files: any OwnerFileAccess
     /// Where every blocking file operation of a job runs (never on this actor's executor).
-    nonisolated let fileWorkers = FileWorkers()
-    let flusher = FileFlusher(sync: FsyncFault.sync)
+    nonisolated let fileWorkers: FileWorkers
+    let flusher: FileFlusher
     let logger: Logger
-    let clock = ContinuousClock()
-    nonisolated let engine: TransferEngine
+    nonisolated let clock: any ServiceClock
+    /// The monotonic time at start (`monotonicMilliseconds`).
+    let clockOrigin: ContinuousClock.Instant
+    nonisolated let engine: any TransferEngineProtocol
+    let crashPoints: any CrashPoints
+    let networkMonitor: (any NetworkMonitoring)?
     private nonisolated let bridge: EngineEventBridge
     weak var observerStorage: (any QueueObserver)?
 
@@ -99,7 +53,7 @@ public actor QueueManager {
     var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
     var jobs: [JobID: Job] = [:]
     /// The durable queue (nil: jobs live in memory only, as in unit tests).
-    var store: JobStore?
+    var store: (any JobStoring)?
     /// Wakes up when the next job would reach JobInactivityTimeout.
     var inactivityTask: Task<Void, Never>?
     var runtime: [JobID: Runtime] = [:]
@@ -115,17 +69,58 @@ public actor QueueManager {
     /// How long a job in a final state stays readable before its object goes away.
     let finalStateGrace: Duration
 
+    /// The daemon's queue manager: the real engine (libcurl), owner files, clock and crash
+    /// points `crashPoints` (none unless a test armed one); the network is reported through
+    /// `networkChanged` (the bus layer's monitor) or `networkMonitor`.
     public init(config: ServiceConfig, userAgent: String, logger: Logger,
+                finalStateGrace: Duration = .seconds(60),
+                files: any OwnerFileAccess = OwnerFiles(),
+                crashPoints: any CrashPoints = NoCrashPoints(),
+                networkMonitor: (any NetworkMonitoring)? = nil) {
+        self.init(config: config, logger: logger, engine: { TransferEngine(delegate: $0, userAgent: userAgent) },
+                  files: files, clock: SystemClock(), networkMonitor: networkMonitor,
+                  crashPoints: crashPoints, finalStateGrace: finalStateGrace)
+    }
+
+    /// A queue manager with the given collaborators (the unit tests pass fakes). The store is
+    /// given with `restore` (without one, jobs live in memory only).
+    public init(config: ServiceConfig, logger: Logger,
+                engine makeEngine: TransferEngineFactory,
+                files: any OwnerFileAccess,
+                clock: any ServiceClock,
+                networkMonitor: (any NetworkMonitoring)? = nil,
+                crashPoints: any CrashPoints = NoCrashPoints(),
+                fileWorkers: FileWorkers = FileWorkers(),
                 finalStateGrace: Duration = .seconds(60)) {
         self.limits = config.limits
         self.config = config
-        self.files = OwnerFiles()
+        self.files = files
         self.logger = logger
+        self.clock = clock
+        self.clockOrigin = clock.now
+        self.crashPoints = crashPoints
+        self.networkMonitor = networkMonitor
+        self.fileWorkers = fileWorkers
         self.finalStateGrace = finalStateGrace
+        self.flusher = FileFlusher(sync: { files.sync($0) })
         let bridge = EngineEventBridge()
         self.bridge = bridge
-        self.engine = TransferEngine(delegate: bridge, userAgent: userAgent)
+        self.engine = makeEngine(bridge)
     }
+
+    /// Runs `body` on this actor after `delay` of the clock's time, unless the task was
+    /// cancelled meanwhile or the queue manager is gone. Every timer of the service is one.
+    @discardableResult
+    nonisolated func after(_ delay: Duration,
+                           _ body: @escaping @Sendable (isolated QueueManager) -> Void) -> Task<Void, Never> {
+        Task { [weak self, clock] in
+            try? await clock.sleep(for: delay)
+            guard !Task.isCancelled, let self else { return }
+            await self.run(body)
+        }
+    }
+
+    private func run(_ body: @Sendable (isolated QueueManager) -> Void) { body(self) }
 
     /// Looks up the system proxy for a URL (nil = none known: use the environment rules).
     var proxyResolver: (@Sendable (String) async -> String?)?
@@ -142,6 +137,13 @@ public actor QueueManager {
         flusher.onFailure { [weak self] in Task { await self?.collectUndurableFiles() } }
         let events = bridge.events
         Task { await self.consume(events) }
+        if let networkMonitor {
+            do {
+                try networkMonitor.start { [weak self] status in Task { await self?.networkChanged(status) } }
+            } catch {
+                logger.error("the network monitor could not start: \(error)")
+            }
+        }
     }
 
     /// Handles engine events in order, on the actor itself: each event resumes this loop
@@ -157,17 +159,46 @@ public actor QueueManager {
 
     var observer: (any QueueObserver)? { observerStorage }
 
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+    /// Wall-clock microseconds since the epoch.
+    func wallNow() -> UInt64 { clock.wallMicroseconds() }
+
+    /// Now, for a transition.
+    var moment: Moment { Moment(now: clock.now, wall: wallNow()) }
+
+    /// A job with its runtime, to make a transition on (then `commit`).
+    func controller(_ id: JobID) -> JobController? {
+        guard let job = jobs[id] else { return nil }
+        return JobController(job: job, runtime: runtime[id] ?? Runtime())
+    }
+
+    /// The one commit step after a transition: keeps the job and its runtime, stores the job
+    /// when `persist` (a failure is logged; the next change writes it again), arms the
+    /// MaximumDownloadTime check the transition asks for and tells the observer what changed.
+    func commit(_ controller: JobController, _ transition: JobController.Transition, persist: Bool) {
+        let id = controller.job.id
+        jobs[id] = controller.job
+        runtime[id] = controller.runtime
+        if persist { persistQuietly(id) }
+        if let wait = transition.checkDownloadTimeAfter { after(wait) { $0.checkDownloadTime(id) } }
+        if !transition.changed.isEmpty { observer?.jobChanged(controller.job, properties: transition.changed) }
+    }
+
+    /// Makes `transition` on job `id` and commits it; false when there is no such job or the
+    /// transition does not apply (it returned nil).
+    @discardableResult
+    func transition(_ id: JobID, persist: Bool,
+                    _ body: (inout JobController, Moment, inout UInt64) -> JobController.Transition?) -> Bool {
+        guard var controller = controller(id),
+              let transition = body(&controller, moment, &nextQueueSequence) else { return false }
+        commit(controller, transition, persist: persist)
+        return true
     }
 
     /// The owner's identity, cached for 10 seconds.
     func identity(of uid: UInt32) throws -> OwnerIdentity {
         let now = clock.now
         if let cached = identities[uid], cached.at.duration(to: now) < .seconds(10) { return cached.identity }
-        let identity = try OwnerIdentity.lookup(uid: uid)
+        let identity = try files.identity(of: uid)
         identities[uid] = (identity, now)
         return identity
     }
@@ -183,7 +214,7 @@ public actor QueueManager {
                                exempt: caller.exemptFromLimits)
         var id = JobID.random()
         while jobs[id] != nil { id = JobID.random() }
-        let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: Self.now())
+        let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: wallNow())
         runtime[id] = Runtime()
         do { try persist(job) } catch { runtime[id] = nil; throw error }
         jobs[id] = job

@@ -51,7 +51,7 @@ struct ClientCertificate: Sendable {
     static let maximumSize = 1 << 20
 
     /// Reads the job's certificate files as the owner (on a file worker); nil when it has none.
-    static func read(_ secrets: JobSecrets, files: OwnerFiles, owner: OwnerIdentity,
+    static func read(_ secrets: JobSecrets, files: any OwnerFileAccess, owner: OwnerIdentity,
                      resolution: PathResolution) throws -> ClientCertificate? {
         guard let cert = secrets.clientCertificateFile, let key = secrets.clientKeyFile else { return nil }
         return ClientCertificate(

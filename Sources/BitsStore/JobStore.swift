@@ -18,6 +18,10 @@ public final class JobStore: @unchecked Sendable {
         public var job: Job
         /// Microseconds since the epoch of the last change or progress (JobInactivityTimeout).
         public var activity: UInt64
+        public init(job: Job, activity: UInt64) {
+            self.job = job
+            self.activity = activity
+        }
     }
 
     /// A temporary file being created by an AddFile that has not committed yet. At start-up

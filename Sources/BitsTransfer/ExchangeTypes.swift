@@ -64,6 +64,18 @@ public struct ExchangeResponse: Sendable, Equatable {
     public struct HeaderField: Sendable, Equatable {
         public var name: String
         public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(status: Int, headers: [HeaderField], body: [UInt8] = [], truncated: Bool = false, bytesSent: UInt64 = 0) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.truncated = truncated
+        self.bytesSent = bytesSent
     }
 
     /// The first value of a header, compared case-insensitively.

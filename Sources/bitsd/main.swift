@@ -31,6 +31,10 @@ struct BitsDaemon: ParsableCommand {
     var networkStateFile: String?
     @Option(name: .long, help: ArgumentHelp("Read the kernel's boot id from this file (tests simulate a reboot with it).", visibility: .hidden))
     var bootIdFile = "/proc/sys/kernel/random/boot_id"
+    @Option(name: .long, help: ArgumentHelp("Test hook: kill the daemon (SIGKILL) when it reaches this crash point.", visibility: .hidden))
+    var crashAt: String?
+    @Option(name: .long, help: ArgumentHelp("Test hook: fail (EIO) the fsync of every file whose path contains this text.", visibility: .hidden))
+    var failFsyncOf: String?
     @Flag(name: .long, help: "Log debug messages.")
     var verbose = false
 
@@ -84,7 +88,11 @@ struct BitsDaemon: ParsableCommand {
         }
 
         let bus: BusAddress = address.map { .address($0) } ?? (session ? .session : .system)
-        let manager = QueueManager(config: serviceConfig, userAgent: "bitsd/\(Self.version)", logger: logger)
+        // The test hooks reach the queue manager through its injected file access and crash points.
+        let files: any OwnerFileAccess = failFsyncOf.map { FsyncFailingFiles(failingPathsContaining: $0) } ?? OwnerFiles()
+        let crashPoints: any CrashPoints = crashAt.map { KillingCrashPoint(point: $0) } ?? NoCrashPoints()
+        let manager = QueueManager(config: serviceConfig, userAgent: "bitsd/\(Self.version)", logger: logger,
+                                   files: files, crashPoints: crashPoints)
         let service: BusService
         do {
             service = try BusService(manager: manager, interfaceDirectory: interfaceDirectory,

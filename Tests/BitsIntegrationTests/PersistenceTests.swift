@@ -196,7 +196,7 @@ final class PersistenceTests: BitsTestCase {
     }
 
     /// Complete right after the transfer fsyncs what is pending; a file whose fsync fails
-    /// (EIO, injected with `BITSD_FSYNC_FAILS`) makes it refuse and publish nothing.
+    /// (EIO, injected with the hidden `--fail-fsync-of` option) makes it refuse and publish nothing.
     func testCompleteRefusesAFileThatCouldNotBeMadeDurable() throws {
         let t = try jobWithAnUndurableFile()
         // Complete comes well within the flusher's idle second: its own wait finds the failure.
@@ -216,7 +216,7 @@ final class PersistenceTests: BitsTestCase {
         try assertUndurable(t)
         XCTAssertTrue((try property(as: alice, t.job, "ErrorDescription").string ?? "").contains("could not be made durable"))
 
-        daemon.environment = [:]
+        daemon.extraArguments = []
         try daemon.restart()
         try assertUndurable(t)
         try resume(as: alice, job: t.job)
@@ -232,7 +232,7 @@ final class PersistenceTests: BitsTestCase {
     private func crashCase(_ point: String, files: Int = 0, transfer: Bool = false,
                            action: (String, String) throws -> Void, check: (String, String) throws -> Void) throws {
         let dir = try downloadDirectory(alice)
-        daemon.environment = ["BITSD_CRASH_POINT": point]
+        daemon.extraArguments = ["--crash-at", point]
         try daemon.restart()
         let job = try createJob(as: alice, name: point)
         let sources = ["/small.bin", "/medium.bin"]
@@ -244,7 +244,7 @@ final class PersistenceTests: BitsTestCase {
         }
         try action(dir, job)
         daemon.waitForExit()
-        daemon.environment = [:]
+        daemon.extraArguments = []
         try daemon.start()
         XCTAssertTrue(daemon.logTail(lines: 50).contains("restored"), "no restore line after the crash at \(point)")
         try check(dir, job)

@@ -245,7 +245,7 @@ final class UploadTests: UploadTestCase {
                     "ReplyFileName of a completed job")
     }
 
-    /// A reply whose fsync fails (injected with `BITSD_FSYNC_FAILS`) fails the reply half before
+    /// A reply whose fsync fails (injected with the hidden `--fail-fsync-of` option) fails the reply half before
     /// Close-Session (`local-io`); after a restart without the fault, Resume fetches the reply
     /// again from the still open session and Complete delivers it.
     func testAReplyThatCouldNotBeMadeDurableIsFetchedAgain() throws {
@@ -263,7 +263,7 @@ final class UploadTests: UploadTestCase {
         assertError(try call(as: alice, job, BitsNames.job, "GetReplyData"), [BitsNames.invalidState], "reply data of an undurable reply")
         XCTAssertFalse(TestFiles.exists("\(dir)/answer.txt"))
 
-        daemon.environment = [:]
+        daemon.extraArguments = []
         try daemon.restart()
         try resume(as: alice, job: job)
         try waitForState(as: alice, job: job, ["transferred"], timeout: 30)

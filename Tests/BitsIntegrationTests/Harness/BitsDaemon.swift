@@ -32,8 +32,8 @@ final class BitsDaemon {
     ///   the defaults apply whatever /etc/bits/bitsd.conf says on this machine.
     /// Extra environment of the daemon process (used by the next `start`).
     var environment: [String: String]
-
-    /// Extra arguments of the daemon (used by the next `start`).
+    /// Extra arguments of the daemon process, such as the hidden test hooks `--crash-at` and
+    /// `--fail-fsync-of` (used by the next `start`).
     var extraArguments: [String] = []
 
     /// - Parameter binary: the bitsd to run; nil = `locateBinary()`.

@@ -108,14 +108,14 @@ class BitsTestCase: XCTestCase {
     func addCleanup(_ block: @escaping () -> Void) { cleanups.append(block) }
 
     /// Restarts this class's daemon so that its fsync of any finished file whose path contains
-    /// `text` fails with EIO (`BITSD_FSYNC_FAILS`). Restarting without it is up to the test;
-    /// a test that fails half-way has it restarted without it at tearDown.
+    /// `text` fails with EIO (the hidden `--fail-fsync-of` option). Restarting without it is up
+    /// to the test; a test that fails half-way has it restarted without it at tearDown.
     func restartDaemonWithFailingFsync(forPathsContaining text: String) throws {
-        daemon.environment = ["BITSD_FSYNC_FAILS": text]
+        daemon.extraArguments = ["--fail-fsync-of", text]
         try daemon.restart()
         addCleanup { [daemon] in
-            guard !daemon.environment.isEmpty else { return }
-            daemon.environment = [:]
+            guard !daemon.extraArguments.isEmpty else { return }
+            daemon.extraArguments = []
             try? daemon.restart()
         }
     }

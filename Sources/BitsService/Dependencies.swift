@@ -1,0 +1,135 @@
+import BitsCore
+import BitsStore
+import BitsTransfer
+import Foundation
+
+// The queue manager's collaborators, injected as protocols: the daemon passes the real ones
+// (`QueueManager.init(config:userAgent:logger:)`), the unit tests (`Tests/BitsServiceTests`)
+// in-memory fakes. Fault injection for tests goes through these too (a store that fails, an
+// owner-file access whose fsync fails, crash points), never through the environment.
+
+/// What the queue manager needs of the durable queue (`BitsStore.JobStore`).
+public protocol JobStoring: AnyObject, Sendable {
+    /// Stores a job durably (see `JobStore.save`); `settling` clears pending temporaries.
+    func save(_ job: Job, activity: UInt64, settling: [String]) throws
+    func delete(_ id: JobID) throws
+    func fact(_ name: String) throws -> String?
+    func setFact(_ name: String, _ value: String) throws
+    func recordPendingTemporaries(_ pending: [JobStore.PendingTemporary]) throws
+    func clearPendingTemporaries(_ paths: [String]) throws
+}
+
+extension JobStore: JobStoring {}
+
+/// What the queue manager needs of the transfer engine (`BitsTransfer.TransferEngine`).
+/// Events come back through the `TransferEngineDelegate` the engine was made with.
+public protocol TransferEngineProtocol: AnyObject, Sendable {
+    func start(_ request: DownloadRequest)
+    func start(_ request: DownloadRequest, after predecessor: TransferID)
+    func exchange(_ request: ExchangeRequest)
+    func cancel(id: TransferID)
+    func setRateLimit(id: TransferID, bytesPerSecond: UInt64)
+    func shutdown()
+}
+
+extension TransferEngine: TransferEngineProtocol {}
+
+/// Makes the engine, given where its events go.
+public typealias TransferEngineFactory = @Sendable (any TransferEngineDelegate) -> any TransferEngineProtocol
+
+/// Every blocking operation on a user's files, as the owner (`OwnerFiles`), and the lookup
+/// of owners' identities. Called on the file workers only, never on the queue manager's
+/// executor (except `identity`, which reads the user database).
+public protocol OwnerFileAccess: Sendable {
+    /// The owner's credentials (the user database); throws for an unknown uid.
+    func identity(of uid: UInt32) throws -> OwnerIdentity
+    func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity,
+                            umask: UInt32, resolution: PathResolution) throws -> OwnerFiles.Prepared
+    func checkDestinations(_ localPaths: [String], owner: OwnerIdentity,
+                           resolution: PathResolution) throws -> [DirectoryIdentity]
+    func prepareDirectDestination(localPath: String, owner: OwnerIdentity, umask: UInt32,
+                                  resolution: PathResolution) throws -> OwnerFiles.Prepared
+    func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
+                       resolution: PathResolution) throws -> (fd: Int32, length: UInt64)
+    func openSource(_ path: String, owner: OwnerIdentity,
+                    resolution: PathResolution) throws -> (fd: Int32, size: UInt64)
+    func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int,
+                       resolution: PathResolution) throws -> [UInt8]
+    func syncDirectories(of paths: [String], owner: OwnerIdentity, resolution: PathResolution)
+    func commit(_ renames: [OwnerFiles.Rename], owner: OwnerIdentity, resolution: PathResolution,
+                renamed: (Int) -> Void) throws
+    func reconcileTemporary(_ path: String, keeping: UInt64, owner: OwnerIdentity,
+                            resolution: PathResolution) -> UInt64?
+    func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution)
+    /// fsync of a descriptor the service opened (a finished file, a file being downloaded,
+    /// a reply): 0, or -1 with errno set.
+    func sync(_ descriptor: Int32) -> Int32
+}
+
+extension OwnerFileAccess {
+    /// Moves one finished temporary file to its final name.
+    func commit(temporary: String, to localPath: String, pinned: DirectoryIdentity?, owner: OwnerIdentity,
+                resolution: PathResolution) throws {
+        try commit([OwnerFiles.Rename(temporary: temporary, localPath: localPath, pinned: pinned)], owner: owner,
+                   resolution: resolution) { _ in }
+    }
+}
+
+extension OwnerFiles: OwnerFileAccess {
+    public func identity(of uid: UInt32) throws -> OwnerIdentity { try OwnerIdentity.lookup(uid: uid) }
+    public func sync(_ descriptor: Int32) -> Int32 { fsync(descriptor) }
+}
+
+/// Time as the queue manager sees it: a monotonic clock for timers and intervals, the wall
+/// clock for stored times, the local time of day for bandwidth windows, and sleeping.
+/// (Named `ServiceClock` so as not to shadow the standard library's `Clock`.)
+public protocol ServiceClock: Sendable {
+    /// Monotonic now.
+    var now: ContinuousClock.Instant { get }
+    /// Microseconds since the epoch (stored times: creation, modification, activity).
+    func wallMicroseconds() -> UInt64
+    /// The local time: minute of the day (0..<1440) and second of the minute.
+    func localTime() -> (minuteOfDay: Int, secondOfMinute: Int)
+    /// Sleeps for `duration` of this clock's time; throws `CancellationError` when the task
+    /// is cancelled first.
+    func sleep(for duration: Duration) async throws
+}
+
+/// The system's clocks.
+public struct SystemClock: ServiceClock {
+    public init() {}
+    public var now: ContinuousClock.Instant { ContinuousClock.now }
+    public func wallMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+    }
+    public func localTime() -> (minuteOfDay: Int, secondOfMinute: Int) {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return (Int(parts.tm_hour) * 60 + Int(parts.tm_min), Int(parts.tm_sec))
+    }
+    public func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}
+
+/// Reports whether a network is available and whether it is metered.
+public protocol NetworkMonitoring: AnyObject, Sendable {
+    /// Starts watching; `report` gets the current status and every change, on any thread.
+    func start(reporting report: @escaping @Sendable (NetworkStatus) -> Void) throws
+}
+
+/// Named points between the steps of AddFile, Complete and Cancel where the crash-consistency
+/// tests stop the daemon. `reach` does nothing in the shipped daemon unless its hidden
+/// `--crash-at` option armed one point.
+public protocol CrashPoints: Sendable {
+    func reach(_ point: String)
+}
+
+/// No crash points (the default).
+public struct NoCrashPoints: CrashPoints {
+    public init() {}
+    public func reach(_ point: String) {}
+}
