@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
+        // The only Swift door to raw Linux calls: typed `SystemError`s, owned `FileDescriptor`s.
+        .target(name: "BitsSystem", dependencies: ["CSystem"], path: "Sources/BitsSystem", swiftSettings: interop),
 
         // Pure logic: model, state machine, validation, limits, scheduler, error catalog.
         .target(name: "BitsCore", path: "Sources/BitsCore"),
@@ -65,6 +67,7 @@ let package = Package(
                           path: "examples/swift-download"),
 
         .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
+        .testTarget(name: "BitsSystemTests", dependencies: ["BitsSystem"], path: "Tests/BitsSystemTests"),
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
