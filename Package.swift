@@ -35,11 +35,11 @@ let package = Package(
                 dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],
                 path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
-        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "CSystem"],
+        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "BitsSystem"],
                 path: "Sources/BitsTransfer", swiftSettings: interop),
         // Queue manager: jobs, scheduling, owner-credential file work; no D-Bus.
         .target(name: "BitsService",
-                dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "CSystem",
+                dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "BitsSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsService", swiftSettings: interop),
         // D-Bus plumbing shared by the daemon and the client: Variant <-> GVariant, GLib loop thread.
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "BitsSystemTests", dependencies: ["BitsSystem"], path: "Tests/BitsSystemTests"),
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
+        .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore", "BitsSystem"], path: "Tests/BitsTransferTests", swiftSettings: interop),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),

@@ -1,3 +1,4 @@
+import BitsSystem
 import Foundation
 
 /// Crash-consistency test hook: with `BITSD_CRASH_POINT=<name>` in its environment the daemon
@@ -9,6 +10,6 @@ enum CrashPoint {
 
     static func reach(_ name: StaticString) {
         guard let armed, armed == "\(name)" else { return }
-        kill(getpid(), SIGKILL)
+        ChildProcess.killSelf()
     }
 }

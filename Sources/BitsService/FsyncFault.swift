@@ -1,3 +1,4 @@
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -8,11 +9,10 @@ import Foundation
 enum FsyncFault {
     static let armed = ProcessInfo.processInfo.environment["BITSD_FSYNC_FAILS"].flatMap { $0.isEmpty ? nil : $0 }
 
-    @Sendable static func sync(_ descriptor: Int32) -> Int32 {
-        if let armed, descriptorName(descriptor).contains(armed) {
-            errno = EIO
-            return -1
+    @Sendable static func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
+        if let armed, descriptorName(descriptor.raw).contains(armed) {
+            throw SystemError(code: Errno.io, operation: "fsync")
         }
-        return fsync(descriptor)
+        try descriptor.sync()
     }
 }

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import Foundation
 
 /// What the network monitor reports.
@@ -116,16 +117,11 @@ extension QueueManager {
     }
 
     static func localMinuteOfDay() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return Int(parts.tm_hour) * 60 + Int(parts.tm_min)
+        let parts = SystemClock.localFields()
+        return Int(parts.hour) * 60 + Int(parts.minute)
     }
 
     static func localSecondOfMinute() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return Int(parts.tm_sec)
+        Int(SystemClock.localFields().second)
     }
 }

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -185,7 +186,7 @@ extension QueueManager {
             // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`).
             let canResume = length > 0 && Self.canResume(file, in: job)
             let offset = canResume ? length : 0
-            if !canResume && length > 0 { ftruncate(fd, 0) }  // only if the settings changed since
+            if !canResume && length > 0 { try? BorrowedDescriptor(fd).truncate(to: 0) }  // only if the settings changed since
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
@@ -213,7 +214,7 @@ extension QueueManager {
             }
             return .success(PreparedDownload(request: request, descriptors: descriptors))
         } catch {
-            for fd in descriptors { close(fd) }
+            for fd in descriptors { FileDescriptor.close(fd) }
             if let serviceError = error as? ServiceError {
                 if serviceError.jobErrorCode == .notARegularFile { return .failure(.notRegularFile(serviceError.message)) }
                 return .failure(serviceError.name == .accessDenied
@@ -338,7 +339,7 @@ extension QueueManager {
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let isCurrent = runtime[active.jobID]?.transfer == tid
         runtime[active.jobID]?.stopping.remove(tid)
-        defer { for fd in active.descriptors { close(fd) } }
+        defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
@@ -480,9 +481,7 @@ extension QueueManager {
     // MARK: - Progress notifications
 
     func monotonicMilliseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+        SystemClock.monotonicNanoseconds() / 1_000_000
     }
 
     /// Marks a file's progress counters (and `also`) for the job's next coalesced progress

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -37,7 +38,7 @@ extension QueueManager {
             return
         }
         if let changed = sourceChange(descriptor, state: state, path: file.localName) {
-            close(descriptor)
+            FileDescriptor.close(descriptor)
             fail(id, fileIndex: index, failure: changed)
             return
         }
@@ -280,7 +281,7 @@ extension QueueManager {
 
     func endUploadRun(_ id: JobID) {
         if let run = runtime[id]?.upload {
-            close(run.descriptor)
+            FileDescriptor.close(run.descriptor)
             runtime[id]?.upload = nil
         }
         runtime[id]?.runningSince = nil
@@ -303,9 +304,8 @@ extension QueueManager {
         let files = self.files
         let resolution = job.pathResolution
         let (size, modified) = try await fileWorkers.run {
-            let (fd, size) = try files.openSource(path, owner: owner, resolution: resolution)
-            defer { close(fd) }
-            return (size, SourceStamp.of(fd)?.modified ?? 0)
+            let source = try files.openSource(path, owner: owner, resolution: resolution)
+            return (source.length, SourceStamp.of(source.descriptor.raw)?.modified ?? 0)
         }
         var updated = try self.job(id, caller: caller)
         guard updated.files.isEmpty else {

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -58,9 +59,9 @@ extension QueueManager {
                                                                 owner: owner, umask: umask, resolution: resolution)
                     }
                     let path = prepared?.path ?? existing ?? ""
-                    let (descriptor, _) = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
-                    ftruncate(descriptor, 0)
-                    return .success((descriptor, prepared))
+                    let reply = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
+                    try? reply.descriptor.truncate(to: 0)
+                    return .success((reply.descriptor.take(), prepared))
                 } catch {
                     return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                 }
@@ -75,7 +76,7 @@ extension QueueManager {
         runtime[id]?.openingReply = false
         guard runtime[id]?.openGeneration == generation, var job = jobs[id], job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
-            if case .success(let opened) = result { close(opened.fd) }
+            if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
             return
         }
         let fd: Int32
@@ -91,7 +92,7 @@ extension QueueManager {
                 job.reply?.directory = prepared.directory
                 jobs[id] = job
                 do { try persist(job, settling: [newTemporary]) } catch {
-                    close(fd)
+                    FileDescriptor.close(fd)
                     replyFailed(id, fileIndex: index, .localIO("The reply's temporary file could not be recorded: \(error)."))
                     return
                 }
@@ -126,16 +127,18 @@ extension QueueManager {
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
             let isCurrent = runtime[id]?.transfer == tid
-            defer { for fd in active.descriptors { close(fd) } }
+            defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
             guard isCurrent, var job = jobs[id] else { return }
             runtime[id]?.transfer = nil
             switch outcome {
             case .finished(let bytes):
                 // Durable before Close-Session, after which the server may drop the reply: a
                 // failed fsync fails the reply half while the reply can still be fetched again.
-                if FsyncFault.sync(active.descriptors[0]) != 0 {
+                do throws(SystemError) {
+                    try FsyncFault.sync(BorrowedDescriptor(active.descriptors[0]))
+                } catch {
                     replyFailed(id, fileIndex: active.fileIndex,
-                                .notDurable(errno: errno, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
+                                .notDurable(errno: error.code, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
                     return
                 }
                 job.reply?.done = true

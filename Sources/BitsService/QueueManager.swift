@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsStore
 import BitsTransfer
 import Foundation
@@ -158,9 +159,7 @@ public actor QueueManager {
     var observer: (any QueueObserver)? { observerStorage }
 
     static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
+        SystemClock.realtimeMicroseconds()
     }
 
     /// The owner's identity, cached for 10 seconds.
