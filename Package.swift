@@ -50,7 +50,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop),
         .executableTarget(name: "bitsd",
-                          dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore",
+                          dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore", "BitsSystem",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
@@ -59,7 +59,7 @@ let package = Package(
                 path: "Sources/BitsClient", swiftSettings: interop),
         // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
         .executableTarget(name: "bitsctl",
-                          dependencies: ["BitsClient",
+                          dependencies: ["BitsClient", "BitsSystem",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/bitsctl"),
         // A small app using BitsClient (shown in docs/clients.md, run by the tests).
