@@ -55,7 +55,7 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
         // Client library for apps: async/await calls, job handles, updates from signals.
-        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus", "CGLib"],
+        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus"],
                 path: "Sources/BitsClient", swiftSettings: interop),
         // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
         .executableTarget(name: "bitsctl",
