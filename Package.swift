@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "BitsCore", path: "Sources/BitsCore"),
         // Durable queue: every job, file, setting and secret in SQLite (GRDB, WAL, migrations).
         .target(name: "BitsStore",
-                dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],
+                dependencies: ["BitsCore", "BitsSystem", .product(name: "GRDB", package: "GRDB.swift")],
                 path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
         .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "BitsSystem"],

@@ -43,15 +43,6 @@ SYSCALL_ALLOWED=(
   # jobs from others' and does not link BitsSystem for that one call.
   Sources/BitsClient/BitsClient.swift:getuid
   Sources/BitsClient/ServiceEvents.swift:getuid
-  # The daemon's own state directory (root's, never a user's path), checked and narrowed at
-  # start-up before any thread exists; to move to BitsSystem with BitsStore's next change.
-  Sources/BitsStore/StateDirectory.swift:lstat
-  Sources/BitsStore/StateDirectory.swift:mkdir
-  Sources/BitsStore/StateDirectory.swift:chmod
-  Sources/BitsStore/StateDirectory.swift:geteuid
-  Sources/BitsStore/StateDirectory.swift:strerror
-  Sources/BitsStore/JobStore+Open.swift:rename
-  Sources/BitsStore/JobStore+Open.swift:chmod
 )
 
 # --- The calls looked for. --------------------------------------------------------------------

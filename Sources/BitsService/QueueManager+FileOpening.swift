@@ -8,7 +8,9 @@ import Foundation
 /// FIFO, a hung NFS server or a user's FUSE mount thus holds up that one file, never this
 /// actor and the other jobs' calls.
 extension QueueManager {
-    /// Descriptors opened for one file's transfer.
+    /// Descriptors opened for one file's transfer. Raw numbers taken from `FileDescriptor`s:
+    /// the actor keeps them in dictionaries, which cannot hold non-copyable values; whoever
+    /// ends up with them closes them (`close()`, `FileDescriptor.close(_:)`).
     struct OpenedFile: Sendable {
         /// The temporary file (download) or the source (upload).
         let fd: Int32

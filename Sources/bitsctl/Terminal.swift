@@ -16,6 +16,7 @@ enum Terminal {
         defer { try? tty.writeAll(Array("\n".utf8)) }
         return try tty.withoutEcho {
             try? tty.writeAll(Array(prompt.utf8))
+            // Lent to a FileHandle that must not close it: `tty` does.
             return try readLine(from: FileHandle(fileDescriptor: tty.raw, closeOnDealloc: false))
         }
     }
