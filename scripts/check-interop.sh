@@ -12,7 +12,7 @@
 #
 # What still breaks a rule is listed below, each entry with its reason. An entry that no longer
 # matches anything fails the check too: remove it. Exit status 0 when clean, 1 with one line
-# per finding otherwise. Run by `make check` and by BitsTransferTests' InteropRuleTests.
+# per finding otherwise. Run by `make check` and by the unit test InteropRuleTests (Tests/BitsCoreTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
