@@ -71,10 +71,11 @@ test: deps
 	scripts/test.sh
 
 ## The unit tests alone (pure logic, the queue manager against fakes, store, transfer engine
-## against loopback servers, client parsing): no root, no bus, no users. `make test` is the
-## whole suite.
+## against loopback servers, client parsing): no root, no bus, no users; first the C interop
+## rule (scripts/check-interop.sh, docs/architecture.md "C interop"). `make test` is the whole suite.
 .PHONY: check
 check:
+	scripts/check-interop.sh
 	$(SWIFT) test --disable-swift-testing --skip BitsIntegrationTests
 
 ## The D-Bus fuzzer (Tests/Support/dbusfuzz.py), run for BITS_FUZZ_SECONDS seconds (default 600)

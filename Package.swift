@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
+        // The only Swift door to raw Linux calls: typed `SystemError`s, owned `FileDescriptor`s.
+        .target(name: "BitsSystem", dependencies: ["CSystem"], path: "Sources/BitsSystem", swiftSettings: interop),
 
         // The contract: the interface XML in dbus/ turned into Swift at build time (the contract
         // table for BitsCore, the XML texts the daemon serves for BitsBus).
@@ -36,14 +38,14 @@ let package = Package(
         .target(name: "BitsCore", path: "Sources/BitsCore", plugins: ["InterfaceCodegen"]),
         // Durable queue: every job, file, setting and secret in SQLite (GRDB, WAL, migrations).
         .target(name: "BitsStore",
-                dependencies: ["BitsCore", .product(name: "GRDB", package: "GRDB.swift")],
+                dependencies: ["BitsCore", "BitsSystem", .product(name: "GRDB", package: "GRDB.swift")],
                 path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
-        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "CSystem"],
+        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "BitsSystem"],
                 path: "Sources/BitsTransfer", swiftSettings: interop),
         // Queue manager: jobs, scheduling, owner-credential file work; no D-Bus.
         .target(name: "BitsService",
-                dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "CSystem",
+                dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "BitsSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsService"),
         // D-Bus plumbing shared by the daemon and the client: Variant <-> GVariant, GLib loop thread.
@@ -54,16 +56,16 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop, plugins: ["InterfaceCodegen"]),
         .executableTarget(name: "bitsd",
-                          dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore",
+                          dependencies: ["BitsBus", "BitsDBus", "BitsService", "BitsStore", "BitsCore", "BitsSystem",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
         // Client library for apps: async/await calls, job handles, updates from signals.
-        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus", "CGLib"],
+        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus"],
                 path: "Sources/BitsClient", swiftSettings: interop),
         // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
         .executableTarget(name: "bitsctl",
-                          dependencies: ["BitsClient",
+                          dependencies: ["BitsClient", "BitsSystem",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/bitsctl"),
         // A small app using BitsClient (shown in docs/clients.md, run by the tests).
@@ -71,12 +73,13 @@ let package = Package(
                           path: "examples/swift-download"),
 
         .testTarget(name: "BitsCoreTests", dependencies: ["BitsCore"], path: "Tests/BitsCoreTests"),
+        .testTarget(name: "BitsSystemTests", dependencies: ["BitsSystem"], path: "Tests/BitsSystemTests"),
         .testTarget(name: "BitsStoreTests", dependencies: ["BitsStore", "BitsCore"], path: "Tests/BitsStoreTests",
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore"], path: "Tests/BitsTransferTests", swiftSettings: interop),
+        .testTarget(name: "BitsTransferTests", dependencies: ["BitsTransfer", "BitsCore", "BitsSystem"], path: "Tests/BitsTransferTests", swiftSettings: interop),
         // The queue manager against fakes (store, engine, owner files, clock): no bus, no root.
         .testTarget(name: "BitsServiceTests",
-                    dependencies: ["BitsService", "BitsStore", "BitsTransfer", "BitsCore",
+                    dependencies: ["BitsService", "BitsStore", "BitsTransfer", "BitsCore", "BitsSystem",
                                    .product(name: "Logging", package: "swift-log")],
                     path: "Tests/BitsServiceTests"),
         .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",

@@ -1,9 +1,9 @@
 import BitsDBus
-import CGLib
 import Foundation
 
 /// The client's GDBus connection: async method calls and signal subscriptions, served by a
-/// GLib main loop on its own thread. The only file of BitsClient that touches GDBus.
+/// GLib main loop on its own thread. The only file of BitsClient that uses GDBus (through
+/// BitsDBus: BitsClient never calls GLib itself).
 final class ClientConnection: @unchecked Sendable {
     private let connection: OpaquePointer
     private let loop: MainLoopThread
@@ -25,12 +25,12 @@ final class ClientConnection: @unchecked Sendable {
 
     deinit {
         let connection = self.connection
-        loop.perform { g_dbus_connection_close_sync(connection, nil, nil); g_object_unref(UnsafeMutableRawPointer(connection)) }
+        loop.perform { GDBus.close(connection) }
         loop.stop()
     }
 
     /// Unique name of this connection on the bus.
-    var uniqueName: String { String(cString: g_dbus_connection_get_unique_name(connection)) }
+    var uniqueName: String { GDBus.uniqueName(of: connection) }
 
     /// Calls a method; the reply's values as a tuple. `interactive` lets polkit ask the user
     /// (ALLOW_INTERACTIVE_AUTHORIZATION), `timeout` is in milliseconds (-1 = GDBus default).
@@ -61,21 +61,14 @@ final class ClientConnection: @unchecked Sendable {
     /// its current owner (GLib's fix for CVE-2024-34397, in Debian 12's 2.74.6-2+deb12u1).
     func subscribe(sender: String?, interface: String?, member: String?, path: String?, arg0: String? = nil,
                    handler: @escaping @Sendable (ReceivedSignal) -> Void) -> SignalSubscription {
-        let box = Unmanaged.passRetained(SignalBox(handler)).toOpaque()
         let id: UInt32 = loop.perform { [connection] in
-            g_dbus_connection_signal_subscribe(connection, sender, interface, member, path, arg0,
-                                               G_DBUS_SIGNAL_FLAGS_NONE, { _, sender, path, interface, member, parameters, data in
-                let box = Unmanaged<SignalBox>.fromOpaque(data!).takeUnretainedValue()
-                box.handler(ReceivedSignal(sender: sender.map { String(cString: $0) } ?? "",
-                                           path: String(cString: path!), interface: String(cString: interface!),
-                                           member: String(cString: member!),
-                                           arguments: parameters.map { Variant(gvariant: $0).items } ?? []))
-            }, box, { data in Unmanaged<SignalBox>.fromOpaque(data!).release() })
+            GDBus.subscribe(connection, sender: sender, interface: interface, member: member, path: path, arg0: arg0,
+                            handler: handler)
         }
         return SignalSubscription { [weak self] in
             guard let self else { return }
             let connection = self.connection
-            self.loop.async { g_dbus_connection_signal_unsubscribe(connection, id) }
+            self.loop.async { GDBus.unsubscribe(connection, id) }
         }
     }
 
@@ -91,15 +84,6 @@ final class ClientConnection: @unchecked Sendable {
 
     /// Runs `work` on the loop thread, ordered with signal handlers and call completions.
     func onLoop(_ work: @escaping () -> Void) { loop.async(work) }
-}
-
-/// One signal as delivered.
-struct ReceivedSignal: Sendable {
-    let sender: String
-    let path: String
-    let interface: String
-    let member: String
-    let arguments: [Variant]
 }
 
 /// Ends a signal subscription when cancelled or released.
@@ -128,9 +112,4 @@ final class SubscriptionGroup: @unchecked Sendable {
         }
         list.forEach { $0.cancel() }
     }
-}
-
-private final class SignalBox {
-    let handler: @Sendable (ReceivedSignal) -> Void
-    init(_ handler: @escaping @Sendable (ReceivedSignal) -> Void) { self.handler = handler }
 }

@@ -1,5 +1,6 @@
 import BitsCore
 import BitsStore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -50,9 +51,9 @@ public protocol OwnerFileAccess: Sendable {
     func prepareDirectDestination(localPath: String, owner: OwnerIdentity, umask: UInt32,
                                   resolution: PathResolution) throws -> OwnerFiles.Prepared
     func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
-                       resolution: PathResolution) throws -> (fd: Int32, length: UInt64)
+                       resolution: PathResolution) throws -> OwnerFiles.Opened
     func openSource(_ path: String, owner: OwnerIdentity,
-                    resolution: PathResolution) throws -> (fd: Int32, size: UInt64)
+                    resolution: PathResolution) throws -> OwnerFiles.Opened
     func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int,
                        resolution: PathResolution) throws -> [UInt8]
     func syncDirectories(of paths: [String], owner: OwnerIdentity, resolution: PathResolution)
@@ -62,8 +63,8 @@ public protocol OwnerFileAccess: Sendable {
                             resolution: PathResolution) -> UInt64?
     func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution)
     /// fsync of a descriptor the service opened (a finished file, a file being downloaded,
-    /// a reply): 0, or -1 with errno set.
-    func sync(_ descriptor: Int32) -> Int32
+    /// a reply).
+    func sync(_ descriptor: BorrowedDescriptor) throws(SystemError)
 }
 
 extension OwnerFileAccess {
@@ -77,7 +78,7 @@ extension OwnerFileAccess {
 
 extension OwnerFiles: OwnerFileAccess {
     public func identity(of uid: UInt32) throws -> OwnerIdentity { try OwnerIdentity.lookup(uid: uid) }
-    public func sync(_ descriptor: Int32) -> Int32 { fsync(descriptor) }
+    public func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) { try descriptor.sync() }
 }
 
 /// Time as the queue manager sees it: a monotonic clock for timers and intervals, the wall
@@ -95,20 +96,14 @@ public protocol ServiceClock: Sendable {
     func sleep(for duration: Duration) async throws
 }
 
-/// The system's clocks.
-public struct SystemClock: ServiceClock {
+/// The system's clocks (through `BitsSystem.SystemClock`).
+public struct RealClock: ServiceClock {
     public init() {}
     public var now: ContinuousClock.Instant { ContinuousClock.now }
-    public func wallMicroseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec / 1000)
-    }
+    public func wallMicroseconds() -> UInt64 { SystemClock.realtimeMicroseconds() }
     public func localTime() -> (minuteOfDay: Int, secondOfMinute: Int) {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return (Int(parts.tm_hour) * 60 + Int(parts.tm_min), Int(parts.tm_sec))
+        let parts = SystemClock.localFields()
+        return (Int(parts.hour) * 60 + Int(parts.minute), Int(parts.second))
     }
     public func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)

@@ -1,4 +1,4 @@
-import CSystem
+import BitsSystem
 import Foundation
 
 /// A few threads for the blocking file work of jobs: opening, creating, renaming, reading and
@@ -45,7 +45,7 @@ public final class FileWorkers: @unchecked Sendable {
     }
 
     private func serve() {
-        Self.hasOwnFileSystemContext = bits_thread_unshare_fs() == 0
+        Self.hasOwnFileSystemContext = (try? ThreadIdentity.unshareFileSystemContext()) != nil
         while true {
             condition.lock()
             while head == queue.count { condition.wait() }
@@ -71,10 +71,10 @@ public final class FileWorkers: @unchecked Sendable {
     /// have created the file: 0666 less the umask, or as the directory's default ACL says.
     /// On a thread that is not a worker the process-wide umask must not change; the daemon's
     /// own umask applies there (the queue manager creates files on workers only).
-    static func creatingFiles<T>(umask mask: UInt32, _ create: () -> T) -> T {
-        guard hasOwnFileSystemContext else { return create() }
-        let previous = bits_thread_umask(mask & 0o777)
-        defer { _ = bits_thread_umask(previous) }
-        return create()
+    static func creatingFiles<T: ~Copyable>(umask mask: UInt32, _ create: () throws(SystemError) -> T) throws(SystemError) -> T {
+        guard hasOwnFileSystemContext else { return try create() }
+        let previous = ThreadIdentity.exchangeUmask(mask & 0o777)
+        defer { _ = ThreadIdentity.exchangeUmask(previous) }
+        return try create()
     }
 }

@@ -1,9 +1,9 @@
 import BitsCore
-import CSystem
+import BitsSystem
 import Foundation
 
 /// Runs a job's NotifyCommandLine as the job's owner. The daemon never forks Swift code:
-/// `bits_spawn_isolated` (C, posix_spawn) starts `setpriv`, which switches to the owner's
+/// `ChildProcess.spawnIsolated` (C, posix_spawn) starts `setpriv`, which switches to the owner's
 /// uid, gid and groups before it execs the program. The program inherits nothing of the
 /// daemon: fds 0–2 are /dev/null and no other descriptor is open, the environment is clean,
 /// the working directory is `/`, the signal mask is empty with default dispositions, and it
@@ -31,7 +31,7 @@ struct NotifyCommand {
         guard owner.uid == job.owner else {
             return .notExecutable("The identity found for user \(job.owner) is uid \(owner.uid); NotifyCommandLine was not run.")
         }
-        let executable = (try? owner.perform { faccessat(AT_FDCWD, program, X_OK, AT_EACCESS) == 0 }) ?? false
+        let executable = (try? owner.perform { (try? FileDescriptor.access(program, .execute)) != nil }) ?? false
         guard executable else {
             return .notExecutable("User \(owner.uid) cannot execute NotifyCommandLine program '\(program)'.")
         }
@@ -42,40 +42,29 @@ struct NotifyCommand {
                          // the owner) plus the job's identity, set by env(1).
                          "--reset-env", "--", "/usr/bin/env",
                          "BITS_JOB_ID=\(job.id.guid)", "BITS_JOB_STATE=\(job.state.rawValue)"] + argv
-        let pid = spawn(arguments, environment: ["PATH=/usr/bin:/bin"])
-        guard pid > 0 else {
-            return .notExecutable("NotifyCommandLine could not be started: \(String(cString: strerror(errno))).")
+        let pid: Int32
+        do throws(SystemError) {
+            pid = try ChildProcess.spawnIsolated(arguments, environment: ["PATH=/usr/bin:/bin"])
+        } catch {
+            return .notExecutable("NotifyCommandLine could not be started: \(error.text).")
         }
         let limitMs = Int32(clamping: UInt64(timeLimit) * 1000)
         return await withCheckedContinuation { continuation in
             // waitpid blocks: on a thread of its own, never on one of Swift concurrency's.
             let waiter = Thread {
-                var end = bits_child_end()
-                let rc = bits_child_wait(pid, limitMs, Int32(killGrace * 1000), &end)
-                if rc != 0 {
-                    continuation.resume(returning: .notExecutable("NotifyCommandLine (pid \(pid)) could not be waited for: \(String(cString: strerror(errno)))."))
-                } else if end.timed_out != 0 {
-                    continuation.resume(returning: .timedOut(timeLimit))
-                } else if end.signal != 0 {
-                    continuation.resume(returning: .signalled(end.signal))
-                } else {
-                    continuation.resume(returning: .exited(end.exit_status))
+                do throws(SystemError) {
+                    switch try ChildProcess.wait(pid, timeLimitMs: limitMs, graceMs: Int32(killGrace * 1000)) {
+                    case .timedOut: continuation.resume(returning: .timedOut(timeLimit))
+                    case .signalled(let signal): continuation.resume(returning: .signalled(signal))
+                    case .exited(let status): continuation.resume(returning: .exited(status))
+                    }
+                } catch {
+                    continuation.resume(returning: .notExecutable("NotifyCommandLine (pid \(pid)) could not be waited for: \(error.text)."))
                 }
             }
             waiter.name = "bitsd-notify-\(pid)"
             waiter.start()
         }
-    }
-
-    /// `bits_spawn_isolated` with Swift strings: the pid, or -1 with errno set.
-    private static func spawn(_ arguments: [String], environment: [String]) -> pid_t {
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
-        return bits_spawn_isolated(arguments[0], argv, envp)
     }
 }
 

@@ -1,6 +1,6 @@
-import CSystem
-import Foundation
 import BitsCore
+import BitsSystem
+import Foundation
 
 /// Every file operation of a job, performed with the owner's credentials (`OwnerIdentity`)
 /// so the kernel applies the owner's permissions: the daemon's root rights never touch a
@@ -22,10 +22,25 @@ public struct OwnerFiles: Sendable {
         }
     }
 
-    static func identity(of dirfd: Int32) throws -> DirectoryIdentity {
-        var st = stat()
-        guard fstat(dirfd, &st) == 0 else { throw ServiceError(.failed, "Cannot inspect a directory: \(String(cString: strerror(errno))).") }
-        return DirectoryIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    static func identity(of directory: borrowing FileDescriptor) throws -> DirectoryIdentity {
+        do throws(SystemError) {
+            let st = try directory.status()
+            return DirectoryIdentity(device: st.device, inode: st.inode)
+        } catch {
+            throw ServiceError(.failed, "Cannot inspect a directory: \(error.text).")
+        }
+    }
+
+    /// A file opened as its owner: the descriptor (closed when this goes, unless taken) and
+    /// the file's length when it was opened.
+    public struct Opened: ~Copyable {
+        public let descriptor: FileDescriptor
+        public let length: UInt64
+
+        public init(descriptor: consuming FileDescriptor, length: UInt64) {
+            self.descriptor = descriptor
+            self.length = length
+        }
     }
 
     /// A fresh temporary file name, `BIT<16 hex digits>.tmp` (BITS's naming).
@@ -48,20 +63,19 @@ public struct OwnerFiles: Sendable {
                                    umask: UInt32, resolution: PathResolution) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
-            defer { close(dirfd) }
-            try Self.refuseExistingNonRegular(dirfd, name, path: localPath)
-            let fd = FileWorkers.creatingFiles(umask: umask) {
-                bits_openat(dirfd, temporaryName, O_WRONLY | O_CREAT | O_EXCL | Self.userFileFlags, Self.creationMode)
-            }
-            guard fd >= 0 else {
-                if errno == EEXIST {
+            let dir = try openDirectory(directory, owner: owner, resolution: resolution)
+            try Self.refuseExistingNonRegular(dir, name, path: localPath)
+            do throws(SystemError) {
+                _ = try FileWorkers.creatingFiles(umask: umask) { () throws(SystemError) in
+                    try dir.open(temporaryName, Self.newFileFlags, mode: Self.creationMode)
+                }
+            } catch {
+                if error.code == Errno.exists {
                     throw ServiceError(.failed, "Temporary file '\(temporaryName)' already exists in '\(directory)'; try again.")
                 }
-                throw Self.directoryError(errno, directory: directory, uid: owner.uid)
+                throw Self.directoryError(error.code, directory: directory, uid: owner.uid)
             }
-            close(fd)
-            return Prepared(path: Self.temporaryPath(for: localPath, name: temporaryName), directory: try Self.identity(of: dirfd))
+            return Prepared(path: Self.temporaryPath(for: localPath, name: temporaryName), directory: try Self.identity(of: dir))
         }
     }
 
@@ -76,18 +90,19 @@ public struct OwnerFiles: Sendable {
                                   resolution: PathResolution) throws -> [DirectoryIdentity] {
         try owner.perform {
             var opened = OpenedDirectories()
-            defer { opened.closeAll() }
             return try localPaths.map { localPath in
                 let (directory, name) = Self.split(localPath)
                 let dir = try opened.open(directory, owner: owner, files: self, resolution: resolution) { fd in
                     // The thread's filesystem identity is the owner's (fsuid, groups, no
                     // root override), which AT_EACCESS checks against.
-                    guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
-                        throw Self.directoryError(errno, directory: directory, uid: owner.uid)
+                    do throws(SystemError) {
+                        try fd.access(".", [.write, .execute])
+                    } catch {
+                        throw Self.directoryError(error.code, directory: directory, uid: owner.uid)
                     }
                 }
-                try Self.refuseExistingNonRegular(dir.fd, name, path: localPath, allowingLink: true)
-                return dir.identity
+                try Self.refuseExistingNonRegular(dir.descriptor, name, path: localPath, allowingLink: true)
+                return dir.info
             }
         }
     }
@@ -99,20 +114,20 @@ public struct OwnerFiles: Sendable {
                                          resolution: PathResolution) throws -> Prepared {
         let (directory, name) = Self.split(localPath)
         return try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
-            defer { close(dirfd) }
-            try Self.refuseExistingNonRegular(dirfd, name, path: localPath)
-            let fd = FileWorkers.creatingFiles(umask: umask) {
-                bits_openat(dirfd, name, O_WRONLY | O_CREAT | Self.userFileFlags, Self.creationMode)
+            let dir = try openDirectory(directory, owner: owner, resolution: resolution)
+            try Self.refuseExistingNonRegular(dir, name, path: localPath)
+            let fd: FileDescriptor
+            do throws(SystemError) {
+                fd = try FileWorkers.creatingFiles(umask: umask) { () throws(SystemError) in
+                    try dir.open(name, [.writeOnly, .create, Self.userFileFlags], mode: Self.creationMode)
+                }
+            } catch {
+                throw error.code == Errno.accessDenied || error.code == Errno.notPermitted || error.code == Errno.readOnlyFileSystem
+                    ? Self.directoryError(error.code, directory: directory, uid: owner.uid)
+                    : Self.fileError(error.code, path: localPath, uid: owner.uid)
             }
-            guard fd >= 0 else {
-                throw errno == EACCES || errno == EPERM || errno == EROFS
-                    ? Self.directoryError(errno, directory: directory, uid: owner.uid)
-                    : Self.fileError(errno, path: localPath, uid: owner.uid)
-            }
-            defer { close(fd) }
             try Self.requireRegular(fd, path: localPath)
-            return Prepared(path: localPath, directory: try Self.identity(of: dirfd))
+            return Prepared(path: localPath, directory: try Self.identity(of: dir))
         }
     }
 
@@ -122,63 +137,52 @@ public struct OwnerFiles: Sendable {
     /// symlink fails through O_NOFOLLOW, a FIFO, socket or device is refused before it is
     /// opened and again after (O_NONBLOCK: opening one never waits).
     public func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
-                              resolution: PathResolution) throws -> (fd: Int32, length: UInt64) {
+                              resolution: PathResolution) throws -> Opened {
         let (directory, name) = Self.split(path)
-        return try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
-            defer { close(dirfd) }
+        return try owner.perform { () throws -> Opened in
+            let dir = try openDirectory(directory, owner: owner, resolution: resolution)
             // Usually new (created when its transfer first starts); an existing one is resumed.
-            var fd = FileWorkers.creatingFiles(umask: umask) {
-                bits_openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | Self.userFileFlags, Self.creationMode)
-            }
-            if fd < 0 && errno == EEXIST {
-                try Self.refuseExistingNonRegular(dirfd, name, path: path)
-                fd = bits_openat(dirfd, name, O_WRONLY | Self.userFileFlags, 0)
-            }
-            guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
-            do {
-                let st = try Self.requireRegular(fd, path: path)
-                guard st.st_uid == owner.uid else {
-                    throw ServiceError.accessDenied("'\(path)' is not a file of user \(owner.uid); refusing to write to it.")
+            let fd: FileDescriptor
+            do throws(SystemError) {
+                fd = try FileWorkers.creatingFiles(umask: umask) { () throws(SystemError) in
+                    try dir.open(name, Self.newFileFlags, mode: Self.creationMode)
                 }
-                return (fd, UInt64(clamping: st.st_size))
+            } catch let error where error.code == Errno.exists {
+                try Self.refuseExistingNonRegular(dir, name, path: path)
+                fd = try Self.opening(path, uid: owner.uid) { () throws(SystemError) in try dir.open(name, [.writeOnly, Self.userFileFlags]) }
             } catch {
-                close(fd)
-                throw error
+                throw Self.fileError(error.code, path: path, uid: owner.uid)
             }
+            let st = try Self.requireRegular(fd, path: path)
+            guard st.uid == owner.uid else {
+                throw ServiceError.accessDenied("'\(path)' is not a file of user \(owner.uid); refusing to write to it.")
+            }
+            return Opened(descriptor: fd, length: st.length)
         }
     }
 
     /// Opens a local source (a file:// URL, an upload's file, a certificate) for reading as
     /// the owner. Anything but a regular file is refused before a byte is read.
-    public func openSource(_ path: String, owner: OwnerIdentity,
-                           resolution: PathResolution) throws -> (fd: Int32, size: UInt64) {
+    public func openSource(_ path: String, owner: OwnerIdentity, resolution: PathResolution) throws -> Opened {
         let (directory, name) = Self.split(path)
-        return try owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution, reading: true)
-            defer { close(dirfd) }
-            try Self.refuseExistingNonRegular(dirfd, name, path: path)
-            let fd = bits_openat(dirfd, name, O_RDONLY | Self.userFileFlags, 0)
-            guard fd >= 0 else { throw Self.fileError(errno, path: path, uid: owner.uid) }
-            do {
-                let st = try Self.requireRegular(fd, path: path)
-                _ = bits_fcntl_int(fd, F_SETFL, 0)
-                return (fd, UInt64(clamping: st.st_size))
-            } catch {
-                close(fd)
-                throw error
-            }
+        return try owner.perform { () throws -> Opened in
+            let dir = try openDirectory(directory, owner: owner, resolution: resolution, reading: true)
+            try Self.refuseExistingNonRegular(dir, name, path: path)
+            let fd = try Self.opening(path, uid: owner.uid) { () throws(SystemError) in try dir.open(name, [.readOnly, Self.userFileFlags]) }
+            let st = try Self.requireRegular(fd, path: path)
+            try? fd.clearStatusFlags()
+            return Opened(descriptor: fd, length: st.length)
         }
     }
 
     /// Reads a small file (a PEM certificate or key) as the owner, up to `limit` bytes.
     public func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int,
                               resolution: PathResolution) throws -> [UInt8] {
-        let (fd, size) = try openSource(path, owner: owner, resolution: resolution)
-        defer { close(fd) }
+        let source = try openSource(path, owner: owner, resolution: resolution)
+        let size = source.length
         guard size <= UInt64(limit) else { throw ServiceError.invalidArgs("'\(path)' is larger than \(limit) bytes.") }
         var bytes = [UInt8](repeating: 0, count: Int(size))
-        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(size), 0) }
+        let got = bytes.withUnsafeMutableBytes { try? source.descriptor.read(into: $0.baseAddress, count: Int(size), at: 0) }
         guard got == Int(size) else { throw ServiceError(.failed, "'\(path)' could not be read.") }
         return bytes
     }
@@ -188,8 +192,7 @@ public struct OwnerFiles: Sendable {
         for directory in Set(paths.map { Self.split($0).directory }) {
             _ = try? owner.perform {
                 let fd = try openDirectory(directory, owner: owner, resolution: resolution)
-                fsync(fd)
-                close(fd)
+                try? fd.sync()
             }
         }
     }
@@ -223,7 +226,6 @@ public struct OwnerFiles: Sendable {
                        renamed: (Int) -> Void) throws {
         try owner.perform {
             var opened = OpenedDirectories()
-            defer { opened.closeAll() }
             for (i, rename) in renames.enumerated() {
                 let (directory, finalName) = Self.split(rename.localPath)
                 let (tempDirectory, tempName) = Self.split(rename.temporary)
@@ -231,18 +233,17 @@ public struct OwnerFiles: Sendable {
                     throw ServiceError(.failed, "Temporary file '\(rename.temporary)' is not beside '\(rename.localPath)'.")
                 }
                 let dir = try opened.open(directory, owner: owner, files: self, resolution: resolution)
-                if let pinned = rename.pinned, dir.identity != pinned {
+                if let pinned = rename.pinned, dir.info != pinned {
                     throw ServiceError.accessDenied("Directory '\(directory)' is no longer the directory the file was added to (it was replaced or moved); not renaming into it.")
                 }
-                var st = stat()
-                guard fstatat(dir.fd, tempName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    throw Self.fileError(errno, path: rename.temporary, uid: owner.uid)
+                let st = try Self.opening(rename.temporary, uid: owner.uid) { () throws(SystemError) in
+                    try dir.descriptor.status(of: tempName)
                 }
-                guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else {
+                guard st.type == .regular, st.uid == owner.uid else {
                     throw ServiceError.accessDenied("Temporary file '\(rename.temporary)' was replaced by something that is not a regular file of user \(owner.uid); not renaming it.")
                 }
-                guard renameat(dir.fd, tempName, dir.fd, finalName) == 0 else {
-                    throw Self.fileError(errno, path: rename.localPath, uid: owner.uid)
+                try Self.opening(rename.localPath, uid: owner.uid) { () throws(SystemError) in
+                    try dir.descriptor.rename(tempName, to: finalName)
                 }
                 renamed(i)
             }
@@ -256,19 +257,15 @@ public struct OwnerFiles: Sendable {
     public func reconcileTemporary(_ path: String, keeping: UInt64, owner: OwnerIdentity,
                                    resolution: PathResolution) -> UInt64? {
         let (directory, name) = Self.split(path)
-        return try? owner.perform {
-            let dirfd = try openDirectory(directory, owner: owner, resolution: resolution)
-            defer { close(dirfd) }
+        return try? owner.perform { () throws -> UInt64? in
+            let dir = try openDirectory(directory, owner: owner, resolution: resolution)
             // Never opens what is not a regular file (a FIFO planted there would block).
-            try Self.refuseExistingNonRegular(dirfd, name, path: path)
-            let fd = bits_openat(dirfd, name, O_WRONLY | Self.userFileFlags, 0)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var st = stat()
-            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid else { return nil }
-            let length = UInt64(clamping: st.st_size)
+            try Self.refuseExistingNonRegular(dir, name, path: path)
+            guard let fd = try? dir.open(name, [.writeOnly, Self.userFileFlags]) else { return nil }
+            guard let st = try? fd.status(), st.type == .regular, st.uid == owner.uid else { return nil }
+            let length = st.length
             if length > keeping {
-                guard ftruncate(fd, off_t(keeping)) == 0 else { return nil }
+                guard (try? fd.truncate(to: Int64(keeping))) != nil else { return nil }
                 return keeping
             }
             return length
@@ -279,12 +276,10 @@ public struct OwnerFiles: Sendable {
     public func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution) {
         _ = try? owner.perform {
             let (directory, name) = Self.split(path)
-            guard let dirfd = try? openDirectory(directory, owner: owner, resolution: resolution) else { return }
-            defer { close(dirfd) }
-            var st = stat()
+            guard let dir = try? openDirectory(directory, owner: owner, resolution: resolution) else { return }
             // Only our own regular temporary files; a planted symlink is left alone.
-            if fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-                unlinkat(dirfd, name, 0)
+            if let st = try? dir.status(of: name), st.type == .regular {
+                try? dir.unlink(name)
             }
         }
     }
@@ -292,98 +287,83 @@ public struct OwnerFiles: Sendable {
     // MARK: - helpers
 
     /// Directories opened as the owner inside one `perform`, each once (a job's files mostly
-    /// share one); `closeAll()` when done.
+    /// share one); they are closed when this goes.
     private struct OpenedDirectories {
-        private var entries: [String: (fd: Int32, identity: DirectoryIdentity)] = [:]
+        private var entries: [String: SharedDescriptor<DirectoryIdentity>] = [:]
 
-        /// The descriptor and identity of `directory`; `check` runs once, when it is opened.
+        /// The directory `directory`, opened, and its identity; `check` runs once, when it is
+        /// opened.
         mutating func open(_ directory: String, owner: OwnerIdentity, files: OwnerFiles, resolution: PathResolution,
-                           check: (Int32) throws -> Void = { _ in }) throws -> (fd: Int32, identity: DirectoryIdentity) {
+                           check: (borrowing FileDescriptor) throws -> Void = { _ in }) throws -> SharedDescriptor<DirectoryIdentity> {
             if let known = entries[directory] { return known }
             let fd = try files.openDirectory(directory, owner: owner, resolution: resolution)
-            do {
-                try check(fd)
-                let entry = (fd: fd, identity: try OwnerFiles.identity(of: fd))
-                entries[directory] = entry
-                return entry
-            } catch {
-                close(fd)
-                throw error
-            }
+            try check(fd)
+            let identity = try OwnerFiles.identity(of: fd)
+            let entry = SharedDescriptor(fd, identity)
+            entries[directory] = entry
+            return entry
         }
-
-        func closeAll() { for entry in entries.values { close(entry.fd) } }
     }
 
     /// The flags of every open of a file a user names: never follows a final symlink, never
     /// waits (a FIFO without a writer, a device), never becomes the daemon's controlling
     /// terminal, never leaks into a child process.
-    static let userFileFlags: Int32 = O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC
+    static let userFileFlags: OpenFlags = [.nonBlocking, .noControllingTerminal, .noFollow, .closeOnExec]
+    /// A new temporary file: created exclusively, for writing.
+    static let newFileFlags: OpenFlags = [.writeOnly, .create, .exclusive, userFileFlags]
     /// New files get 0666 less the owner's umask (or the directory's default ACL), as with
     /// `curl -o`; `FileWorkers.creatingFiles` applies the owner's umask.
     static let creationMode: UInt32 = 0o666
-    /// openat2's RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS (linux/openat2.h).
-    static let resolveNoLinks: UInt64 = 0x02 | 0x04
+
+    /// Runs `call` (a system call on `path`), turning its error into `fileError`'s (for `uid`).
+    static func opening<T: ~Copyable>(_ path: String, uid: UInt32, _ call: () throws(SystemError) -> T) throws -> T {
+        do throws(SystemError) {
+            return try call()
+        } catch {
+            throw fileError(error.code, path: path, uid: uid)
+        }
+    }
 
     /// Opens a directory as the owner. With `.noSymlinks`, no component may be a symbolic
     /// link (ELOOP: access denied).
     func openDirectory(_ directory: String, owner: OwnerIdentity, resolution: PathResolution,
-                       reading: Bool = false) throws -> Int32 {
-        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK
-        let fd: Int32
-        switch resolution {
-        case .standard:
-            fd = bits_open(directory, flags, 0)
-        case .noSymlinks:
-            fd = bits_openat2(AT_FDCWD, directory, UInt64(flags), 0, Self.resolveNoLinks)
-            if fd < 0 && (errno == ELOOP || errno == EXDEV) {
+                       reading: Bool = false) throws -> FileDescriptor {
+        let flags: OpenFlags = [.readOnly, .directory, .closeOnExec, .noControllingTerminal, .nonBlocking]
+        do throws(SystemError) {
+            switch resolution {
+            case .standard: return try FileDescriptor.open(directory, flags)
+            case .noSymlinks: return try FileDescriptor.openWithoutSymlinks(directory, flags)
+            }
+        } catch {
+            if case .noSymlinks = resolution, error.code == Errno.tooManyLinks || error.code == Errno.crossDevice {
                 throw ServiceError.accessDenied("'\(directory)' goes through a symbolic link; the job changed owner, so none of its paths may.")
             }
-        }
-        guard fd >= 0 else {
-            if reading, errno == EACCES || errno == EPERM {
+            if reading, error.code == Errno.accessDenied || error.code == Errno.notPermitted {
                 throw ServiceError.accessDenied("User \(owner.uid) may not access directory '\(directory)'.")
             }
-            throw Self.directoryError(errno, directory: directory, uid: owner.uid)
-        }
-        return fd
-    }
-
-    /// What an inode is, in words, for errors naming it.
-    static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFREG: "a regular file"
-        case S_IFDIR: "a directory"
-        case S_IFIFO: "a FIFO"
-        case S_IFSOCK: "a socket"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        case S_IFLNK: "a symbolic link"
-        default: "not a regular file"
+            throw Self.directoryError(error.code, directory: directory, uid: owner.uid)
         }
     }
 
     /// Throws `not-a-regular-file` when `name` in `dirfd` exists and is not a regular file
     /// (a symbolic link only when not `allowingLink`: Complete's rename replaces a link at
     /// the destination without following it). Nothing is opened.
-    static func refuseExistingNonRegular(_ dirfd: Int32, _ name: String, path: String, allowingLink: Bool = false) throws {
-        var st = stat()
-        guard fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        let type = st.st_mode & S_IFMT
-        if type == S_IFREG || (allowingLink && type == S_IFLNK) { return }
-        if type == S_IFLNK {
+    static func refuseExistingNonRegular(_ dir: borrowing FileDescriptor, _ name: String, path: String,
+                                         allowingLink: Bool = false) throws {
+        guard let st = try? dir.status(of: name) else { return }
+        if st.type == .regular || (allowingLink && st.type == .symbolicLink) { return }
+        if st.type == .symbolicLink {
             throw ServiceError.accessDenied("'\(path)' is a symbolic link; refusing to follow it.")
         }
-        throw ServiceError.notRegularFile("Local path '\(path)' is \(kind(st.st_mode)), not a regular file.")
+        throw ServiceError.notRegularFile("Local path '\(path)' is \(st.type.words), not a regular file.")
     }
 
     /// The status of an open descriptor, which must be a regular file.
     @discardableResult
-    static func requireRegular(_ fd: Int32, path: String) throws -> stat {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw fileError(errno, path: path, uid: 0) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw ServiceError.notRegularFile("Local path '\(path)' is \(kind(st.st_mode)), not a regular file.")
+    static func requireRegular(_ fd: borrowing FileDescriptor, path: String) throws -> FileStatus {
+        let st = try opening(path, uid: 0) { () throws(SystemError) in try fd.status() }
+        guard st.type == .regular else {
+            throw ServiceError.notRegularFile("Local path '\(path)' is \(st.type.words), not a regular file.")
         }
         return st
     }
@@ -399,21 +379,23 @@ public struct OwnerFiles: Sendable {
 
     static func directoryError(_ code: Int32, directory: String, uid: UInt32) -> ServiceError {
         switch code {
-        case ENOENT: .invalidArgs("Directory '\(directory)' does not exist.")
-        case ENOTDIR: .invalidArgs("'\(directory)' is not a directory.")
-        case EACCES, EPERM, EROFS: .accessDenied("User \(uid) may not write to directory '\(directory)'.")
-        default: ServiceError(.failed, "Directory '\(directory)': \(String(cString: strerror(code))).")
+        case Errno.noEntry: .invalidArgs("Directory '\(directory)' does not exist.")
+        case Errno.notDirectory: .invalidArgs("'\(directory)' is not a directory.")
+        case Errno.accessDenied, Errno.notPermitted, Errno.readOnlyFileSystem:
+            .accessDenied("User \(uid) may not write to directory '\(directory)'.")
+        default: ServiceError(.failed, "Directory '\(directory)': \(SystemError.text(of: code)).")
         }
     }
 
     static func fileError(_ code: Int32, path: String, uid: UInt32) -> ServiceError {
         switch code {
-        case ENOENT: .invalidArgs("'\(path)' does not exist.")
-        case ELOOP: .accessDenied("'\(path)' is a symbolic link; refusing to follow it.")
-        case ENXIO, ENODEV: .notRegularFile("Local path '\(path)' is a FIFO, socket or device, not a regular file.")
-        case EACCES, EPERM, EROFS: .accessDenied("User \(uid) may not access '\(path)'.")
-        case EISDIR: .invalidArgs("'\(path)' is a directory.")
-        default: ServiceError(.failed, "'\(path)': \(String(cString: strerror(code))).")
+        case Errno.noEntry: .invalidArgs("'\(path)' does not exist.")
+        case Errno.tooManyLinks: .accessDenied("'\(path)' is a symbolic link; refusing to follow it.")
+        case Errno.noDevice, Errno.noSuchDevice:
+            .notRegularFile("Local path '\(path)' is a FIFO, socket or device, not a regular file.")
+        case Errno.accessDenied, Errno.notPermitted, Errno.readOnlyFileSystem: .accessDenied("User \(uid) may not access '\(path)'.")
+        case Errno.isDirectory: .invalidArgs("'\(path)' is a directory.")
+        default: ServiceError(.failed, "'\(path)': \(SystemError.text(of: code)).")
         }
     }
 }

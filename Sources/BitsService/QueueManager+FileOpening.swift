@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import Foundation
 
 /// The opens a transfer needs (a download's temporary file and file:// source, an upload's
@@ -7,7 +8,9 @@ import Foundation
 /// FIFO, a hung NFS server or a user's FUSE mount thus holds up that one file, never this
 /// actor and the other jobs' calls.
 extension QueueManager {
-    /// Descriptors opened for one file's transfer.
+    /// Descriptors opened for one file's transfer. Raw numbers taken from `FileDescriptor`s:
+    /// the actor keeps them in dictionaries, which cannot hold non-copyable values; whoever
+    /// ends up with them closes them (`close()`, `FileDescriptor.close(_:)`).
     struct OpenedFile: Sendable {
         /// The temporary file (download) or the source (upload).
         let fd: Int32
@@ -20,7 +23,7 @@ extension QueueManager {
         var certificate: ClientCertificate?
 
         var descriptors: [Int32] { [fd] + (source.map { [$0] } ?? []) }
-        func close() { for fd in descriptors { Glibc.close(fd) } }
+        func close() { for fd in descriptors { FileDescriptor.close(fd) } }
     }
 
     /// What to open for file `index`.
@@ -101,28 +104,26 @@ extension QueueManager {
                              resolution: PathResolution) -> Result<OpenedFile, ServiceError> {
         do {
             if order.upload {
-                let (fd, size) = try files.openSource(order.path, owner: owner, resolution: resolution)
-                return .success(OpenedFile(fd: fd, length: size, source: nil, sourceSize: 0))
+                let source = try files.openSource(order.path, owner: owner, resolution: resolution)
+                return .success(OpenedFile(fd: source.descriptor.take(), length: source.length, source: nil, sourceSize: 0))
             }
-            var (fd, length) = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
+            let file = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
+            var length = file.length
             if order.restartsFromZero && length > 0 {
-                guard ftruncate(fd, 0) == 0 else {
-                    let error = ServiceError(.failed, "'\(order.path)' could not be emptied: \(String(cString: strerror(errno))).")
-                    Glibc.close(fd)
-                    throw error
+                do throws(SystemError) {
+                    try file.descriptor.truncate(to: 0)
+                } catch {
+                    throw ServiceError(.failed, "'\(order.path)' could not be emptied: \(error.text).")
                 }
                 length = 0
             }
             guard let sourcePath = order.sourcePath else {
-                return .success(OpenedFile(fd: fd, length: length, source: nil, sourceSize: 0))
+                return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: nil, sourceSize: 0))
             }
-            do {
-                let (source, size) = try files.openSource(sourcePath, owner: owner, resolution: resolution)
-                return .success(OpenedFile(fd: fd, length: length, source: source, sourceSize: size))
-            } catch {
-                Glibc.close(fd)
-                throw error
-            }
+            // The descriptors go to the actor's state as raw numbers (closed by `close()`).
+            let source = try files.openSource(sourcePath, owner: owner, resolution: resolution)
+            return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: source.descriptor.take(),
+                                       sourceSize: source.length))
         } catch let error as ServiceError {
             return .failure(error)
         } catch {

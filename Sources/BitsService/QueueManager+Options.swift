@@ -98,7 +98,7 @@ extension QueueManager {
         let checked: (renewed: [DirectoryIdentity], direct: [DirectoryIdentity]) = try await fileWorkers.run {
             if job.type != .download {
                 // The new owner must be able to read the source; nothing is created.
-                for file in job.files { close(try files.openSource(file.localName, owner: next, resolution: .noSymlinks).fd) }
+                for file in job.files { _ = try files.openSource(file.localName, owner: next, resolution: .noSymlinks) }
             }
             let directories = try files.checkDestinations(renewed.map { job.files[$0].localName }, owner: next,
                                                           resolution: .noSymlinks)

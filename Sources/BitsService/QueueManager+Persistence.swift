@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsStore
 import BitsTransfer
 import Foundation
@@ -68,15 +69,14 @@ extension QueueManager {
               jobs[id]?.type == .download, let fd = active.descriptors.first,
               let file = jobs[id]?.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
         let written = file.bytesTransferred
-        let copy = dup(fd)
-        guard copy >= 0 else { return }
+        guard let copy = try? BorrowedDescriptor(fd).duplicate().take() else { return }
         runtime[id]?.syncingCheckpoint = true
         runtime[id]?.lastDurableCheckpoint = clock.now
         let index = active.fileIndex
         Task { [weak self, fileWorkers, files] in
             let synced = await fileWorkers.run { () -> Bool in
-                defer { close(copy) }
-                return files.sync(copy) == 0
+                defer { FileDescriptor.close(copy) }
+                return (try? files.sync(BorrowedDescriptor(copy))) != nil
             }
             await self?.durableCheckpointDone(id, index: index, transfer: tid, written: written, synced: synced)
         }

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import Foundation
 
 /// What the network monitor reports.

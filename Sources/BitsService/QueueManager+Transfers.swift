@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -166,7 +167,7 @@ extension QueueManager {
             // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`).
             let canResume = length > 0 && Self.canResume(file, in: job)
             let offset = canResume ? length : 0
-            if !canResume && length > 0 { ftruncate(fd, 0) }  // only if the settings changed since
+            if !canResume && length > 0 { try? BorrowedDescriptor(fd).truncate(to: 0) }  // only if the settings changed since
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
@@ -194,7 +195,7 @@ extension QueueManager {
             }
             return .success(PreparedDownload(request: request, descriptors: descriptors))
         } catch {
-            for fd in descriptors { close(fd) }
+            for fd in descriptors { FileDescriptor.close(fd) }
             if let serviceError = error as? ServiceError {
                 if serviceError.jobErrorCode == .notARegularFile { return .failure(.notRegularFile(serviceError.message)) }
                 return .failure(serviceError.name == .accessDenied
@@ -310,7 +311,7 @@ extension QueueManager {
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
-        defer { for fd in active.descriptors { close(fd) } }
+        defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -45,7 +46,7 @@ extension QueueManager {
             return
         }
         if let changed = sourceChange(descriptor, state: state, path: file.localName) {
-            close(descriptor)
+            FileDescriptor.close(descriptor)
             fail(id, fileIndex: index, failure: changed)
             return
         }
@@ -223,7 +224,7 @@ extension QueueManager {
 
     func endUploadRun(_ id: JobID) {
         if let run = runtime[id]?.upload {
-            close(run.descriptor)
+            FileDescriptor.close(run.descriptor)
             runtime[id]?.upload = nil
         }
         runtime[id]?.requests.stoppedRunning()
@@ -246,9 +247,8 @@ extension QueueManager {
         let files = self.files
         let resolution = job.pathResolution
         let (size, modified) = try await fileWorkers.run {
-            let (fd, size) = try files.openSource(path, owner: owner, resolution: resolution)
-            defer { close(fd) }
-            return (size, SourceStamp.of(fd)?.modified ?? 0)
+            let source = try files.openSource(path, owner: owner, resolution: resolution)
+            return (source.length, SourceStamp.of(source.descriptor.raw)?.modified ?? 0)
         }
         var updated = try self.job(id, caller: caller)
         guard updated.files.isEmpty else {

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -53,9 +54,9 @@ extension QueueManager {
                                                                 owner: owner, umask: umask, resolution: resolution)
                     }
                     let path = prepared?.path ?? existing ?? ""
-                    let (descriptor, _) = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
-                    ftruncate(descriptor, 0)
-                    return .success((descriptor, prepared))
+                    let reply = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
+                    try? reply.descriptor.truncate(to: 0)
+                    return .success((reply.descriptor.take(), prepared))
                 } catch {
                     return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                 }
@@ -70,7 +71,7 @@ extension QueueManager {
         runtime[id]?.openingReply = false
         guard runtime[id]?.openGeneration == generation, var job = jobs[id], job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
-            if case .success(let opened) = result { close(opened.fd) }
+            if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
             return
         }
         let fd: Int32
@@ -86,7 +87,7 @@ extension QueueManager {
                 job.reply?.directory = prepared.directory
                 jobs[id] = job
                 do { try persist(job, settling: [newTemporary]) } catch {
-                    close(fd)
+                    FileDescriptor.close(fd)
                     replyFailed(id, fileIndex: index, .localIO("The reply's temporary file could not be recorded: \(error)."))
                     return
                 }
@@ -120,7 +121,7 @@ extension QueueManager {
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            defer { for fd in active.descriptors { close(fd) } }
+            defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
             guard case .finished(let bytes) = outcome, runtime[id]?.requests.current == tid, jobs[id] != nil else {
                 let isCurrent = runtime[id]?.requests.ended(tid) ?? false
                 if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }
@@ -128,12 +129,17 @@ extension QueueManager {
             }
             // Durable before Close-Session, after which the server may drop the reply. The
             // fsync runs on a file worker; the reply stays the job's current request until then.
-            let copy = dup(active.descriptors[0])
+            let copy = (try? BorrowedDescriptor(active.descriptors[0]).duplicate().take()) ?? -1
             let index = active.fileIndex
             Task { [weak self, fileWorkers, files] in
-                let code: Int32 = copy < 0 ? EBADF : await fileWorkers.run {
-                    defer { close(copy) }
-                    return files.sync(copy) == 0 ? 0 : errno
+                let code: Int32 = copy < 0 ? Errno.badDescriptor : await fileWorkers.run {
+                    defer { FileDescriptor.close(copy) }
+                    do throws(SystemError) {
+                        try files.sync(BorrowedDescriptor(copy))
+                        return 0
+                    } catch {
+                        return error.code
+                    }
                 }
                 await self?.replySynced(id, transfer: tid, fileIndex: index, bytes: bytes, error: code)
             }

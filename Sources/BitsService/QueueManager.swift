@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsStore
 import BitsTransfer
 import Foundation
@@ -78,7 +79,7 @@ public actor QueueManager {
                 crashPoints: any CrashPoints = NoCrashPoints(),
                 networkMonitor: (any NetworkMonitoring)? = nil) {
         self.init(config: config, logger: logger, engine: { TransferEngine(delegate: $0, userAgent: userAgent) },
-                  files: files, clock: SystemClock(), networkMonitor: networkMonitor,
+                  files: files, clock: RealClock(), networkMonitor: networkMonitor,
                   crashPoints: crashPoints, finalStateGrace: finalStateGrace)
     }
 
@@ -102,7 +103,7 @@ public actor QueueManager {
         self.networkMonitor = networkMonitor
         self.fileWorkers = fileWorkers
         self.finalStateGrace = finalStateGrace
-        self.flusher = FileFlusher(sync: { files.sync($0) })
+        self.flusher = FileFlusher(sync: { fd throws(SystemError) in try files.sync(fd) })
         let bridge = EngineEventBridge()
         self.bridge = bridge
         self.engine = makeEngine(bridge)

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import BitsTransfer
 import Foundation
 
@@ -13,7 +14,7 @@ public struct KillingCrashPoint: CrashPoints {
     public init(point: String) { self.point = point }
     public func reach(_ name: String) {
         guard name == point else { return }
-        kill(getpid(), SIGKILL)
+        ChildProcess.killSelf()
     }
 }
 
@@ -27,12 +28,11 @@ public struct FsyncFailingFiles: OwnerFileAccess {
         self.text = text
     }
 
-    public func sync(_ descriptor: Int32) -> Int32 {
-        if !text.isEmpty, descriptorName(descriptor).contains(text) {
-            errno = EIO
-            return -1
+    public func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
+        if !text.isEmpty, descriptorName(descriptor.raw).contains(text) {
+            throw SystemError(code: Errno.io, operation: "fsync")
         }
-        return base.sync(descriptor)
+        try base.sync(descriptor)
     }
 
     public func identity(of uid: UInt32) throws -> OwnerIdentity { try base.identity(of: uid) }
@@ -50,11 +50,11 @@ public struct FsyncFailingFiles: OwnerFileAccess {
         try base.prepareDirectDestination(localPath: localPath, owner: owner, umask: umask, resolution: resolution)
     }
     public func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
-                              resolution: PathResolution) throws -> (fd: Int32, length: UInt64) {
+                              resolution: PathResolution) throws -> OwnerFiles.Opened {
         try base.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
     }
     public func openSource(_ path: String, owner: OwnerIdentity,
-                           resolution: PathResolution) throws -> (fd: Int32, size: UInt64) {
+                           resolution: PathResolution) throws -> OwnerFiles.Opened {
         try base.openSource(path, owner: owner, resolution: resolution)
     }
     public func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int,

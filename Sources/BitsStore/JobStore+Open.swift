@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 import Foundation
 
 extension JobStore {
@@ -24,7 +25,7 @@ extension JobStore {
         } catch {
             let aside = path + ".broken-\(Int(Date().timeIntervalSince1970))"
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-                rename(path + suffix, aside + suffix)
+                try? SystemPaths.rename(path + suffix, to: aside + suffix)
             }
             log(true, "the queue database \(path) is corrupt or unreadable (\(error)); moved it aside to \(aside) and starting with an empty queue")
             return try openAndLoad(path: path, log: log)
@@ -37,7 +38,7 @@ extension JobStore {
         let jobs = try store.loadJobs { id, error in
             log(true, "stored job \(id) cannot be read (\(error)); it is left in the database and not loaded")
         }
-        for name in fileNames { chmod((path as NSString).deletingLastPathComponent + "/" + name, 0o600) }
+        for name in fileNames { try? SystemPaths.setPermissions((path as NSString).deletingLastPathComponent + "/" + name, 0o600) }
         return Opened(store: store, jobs: jobs, pendingTemporaries: try store.pendingTemporaries())
     }
 }

@@ -1,9 +1,6 @@
 import BitsCore
 import CCurl
-import CSystem
-#if canImport(Glibc)
-import Glibc
-#endif
+import BitsSystem
 
 /// One HTTP(S) download on a libcurl easy handle: options, the header and write callbacks,
 /// and the outcome. Created, driven and released on the engine thread only.
@@ -172,7 +169,7 @@ final class CurlEasyTransfer {
 
     /// The failure for an option curl refused (never naming credentials).
     private func optionFailure(_ name: String, _ code: CURLcode) -> TransferFailure {
-        let text = "curl error \(code.rawValue): \(FailureMapping.strerror(code))"
+        let text = "curl error \(code.rawValue): \(FailureMapping.curlText(code))"
         switch name {
         case "HTTPAUTH", "PROXYAUTH":
             let target: Credential.Target = name == "HTTPAUTH" ? .server : .proxy
@@ -192,12 +189,14 @@ final class CurlEasyTransfer {
     func immediateOutcome() -> TransferOutcome? {
         guard let plan, plan.isComplete, let total = plan.totalLength else { return nil }
         if request.resumeOffset > total {
-            guard let length = off_t(exactly: total) else {
-                let failure = FailureMapping.writeFailure(errno: EFBIG, destination: destinationName, source: displayURL)
+            guard let length = Int64(exactly: total) else {
+                let failure = FailureMapping.writeFailure(errno: Errno.fileTooLarge, destination: destinationName, source: displayURL)
                 return .failed(failure, bytesOnDisk: request.resumeOffset)
             }
-            if ftruncate(request.destinationDescriptor, length) != 0 {
-                let failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: displayURL)
+            do throws(SystemError) {
+                try request.destination.truncate(to: length)
+            } catch {
+                let failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: displayURL)
                 return .failed(failure, bytesOnDisk: request.resumeOffset)
             }
         }
@@ -277,8 +276,8 @@ final class CurlEasyTransfer {
             // A new temporary file is empty already: no truncate. On ext4 that costs far more
             // than the fstat, and marks the file for writeback at close.
             if offset == 0 && (truncate || resumeOffset == 0) && !destinationIsEmpty() {
-                if ftruncate(request.destinationDescriptor, 0) != 0 && truncate {
-                    failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: displayURL)
+                if let error = truncateDestination(), truncate {
+                    failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: displayURL)
                     return false
                 }
             }
@@ -302,8 +301,17 @@ final class CurlEasyTransfer {
     }
 
     private func destinationIsEmpty() -> Bool {
-        var info = stat()
-        return fstat(request.destinationDescriptor, &info) == 0 && info.st_size == 0
+        (try? request.destination.status())?.size == 0
+    }
+
+    /// Empties the destination; the error when it could not be.
+    private func truncateDestination() -> SystemError? {
+        do throws(SystemError) {
+            try request.destination.truncate(to: 0)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// The final response to one range request: a 206 for exactly the range asked for.
@@ -357,8 +365,8 @@ final class CurlEasyTransfer {
                 failure = .maximumDownloadSizeExceeded("The ranges of \(displayURL) add up to \(total) bytes, more than the job's maximum download size of \(options.maximumSize) bytes.")
                 return false
             }
-            if resumeOffset == 0 && ftruncate(request.destinationDescriptor, 0) != 0 {
-                failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: displayURL)
+            if resumeOffset == 0, let error = truncateDestination() {
+                failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: displayURL)
                 return false
             }
             totalSize = total
@@ -403,8 +411,8 @@ final class CurlEasyTransfer {
 
     /// The file changed since the part on disk was downloaded: start over with the first range.
     private func restartFromZero() -> Bool {
-        if ftruncate(request.destinationDescriptor, 0) != 0 {
-            failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: displayURL)
+        if let error = truncateDestination() {
+            failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: displayURL)
             return false
         }
         resumeOffset = 0
@@ -426,7 +434,7 @@ final class CurlEasyTransfer {
             effectiveURL: reportableEffectiveURL(), headerBlock: block.raw,
             retryAfterSeconds: block.value("Retry-After").flatMap { HeaderParsing.parseRetryAfter($0, now: now) })
         didReport = true
-        lastProgressAt = monotonicNanoseconds()
+        lastProgressAt = SystemClock.monotonicNanoseconds()
         lastReported = bytesOnDisk
         delegate.transfer(request.id, didReceive: info)
     }
@@ -439,7 +447,7 @@ final class CurlEasyTransfer {
                 failure = .maximumDownloadSizeExceeded("Downloading \(displayURL) went beyond the job's maximum download size of \(options.maximumSize) bytes.")
                 return 0
             }
-            if let readyAt = pacer?.admit(count, now: monotonicNanoseconds()) {
+            if let readyAt = pacer?.admit(count, now: SystemClock.monotonicNanoseconds()) {
                 resumeAt = readyAt
                 return bits_curl_writefunc_pause()  // curl keeps the data and re-delivers it
             }
@@ -451,13 +459,18 @@ final class CurlEasyTransfer {
             while done < count {
                 // Past the largest file offset the kernel would refuse the write anyway.
                 guard let position = Int64(exactly: bytesOnDisk) else {
-                    failure = FailureMapping.writeFailure(errno: EFBIG, destination: destinationName, source: displayURL)
+                    failure = FailureMapping.writeFailure(errno: Errno.fileTooLarge, destination: destinationName, source: displayURL)
                     return 0
                 }
-                let n = bits_pwrite_unprivileged(request.destinationDescriptor, buffer + done, count - done, position)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failure = FailureMapping.writeFailure(errno: n == 0 ? EIO : errno, destination: destinationName, source: displayURL)
+                let n: Int
+                do throws(SystemError) {
+                    n = try request.destination.writeUnprivileged(buffer + done, count: count - done, at: position)
+                } catch {
+                    failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: displayURL)
+                    return 0
+                }
+                guard n > 0 else {
+                    failure = FailureMapping.writeFailure(errno: Errno.io, destination: destinationName, source: displayURL)
                     return 0
                 }
                 done += n
@@ -481,7 +494,7 @@ final class CurlEasyTransfer {
     /// data goes to disk while the download goes on. Best effort: errors show at fsync.
     private func startWritebackIfDue() {
         guard let range = writeback.advance(writtenTo: bytesOnDisk, requestStart: bytesOnDisk.subtractingSaturating(requestWritten)) else { return }
-        _ = bits_start_writeback(request.destinationDescriptor, Int64(clamping: range.lowerBound), Int64(clamping: range.count))
+        try? request.destination.startWriteback(offset: Int64(clamping: range.lowerBound), length: Int64(clamping: range.count))
     }
 
     // MARK: - Loop hooks
@@ -532,7 +545,7 @@ final class CurlEasyTransfer {
         if result != CURLE_OK, headers.isCut {
             // The block being received outgrew the 64 KiB kept and never ended: libcurl gives
             // up on a header block over 300 KiB. A broken or hostile server, not a network fault.
-            let text = buffers.errorText.isEmpty ? FailureMapping.strerror(result) : buffers.errorText
+            let text = buffers.errorText.isEmpty ? FailureMapping.curlText(result) : buffers.errorText
             let message = "The server of \(displayURL) sent a response header block of more than \(HeaderParsing.maxHeaderBlockBytes) bytes that did not end (\(text))."
             return .done(.failed(.protocolError(message), bytesOnDisk: bytesOnDisk))
         }

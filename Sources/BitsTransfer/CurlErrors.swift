@@ -1,8 +1,5 @@
 import BitsCore
 import CCurl
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Maps libcurl result codes and local errno values to `TransferFailure` facts, each with a
 /// one-sentence message that names the source.
@@ -65,7 +62,7 @@ enum FailureMapping {
             }
             return .redirectDenied("Downloading \(c.url) was redirected to \(target), which is not an http or https URL (\(detail)).")
         default:
-            var text = "curl error \(code.rawValue): \(strerror(code))"
+            var text = "curl error \(code.rawValue): \(curlText(code))"
             if !c.errorText.isEmpty { text += " \(c.errorText)" }
             return .other("\(text) (while downloading \(c.url)).")
         }
@@ -73,65 +70,18 @@ enum FailureMapping {
 
     static func isSecure(_ url: String) -> Bool { url.lowercased().hasPrefix("https://") }
 
-    /// A failed write (or truncate) of the destination.
-    static func writeFailure(errno code: Int32, destination: String, source: String) -> TransferFailure {
-        localWriteFailure(errno: code, "Writing \(destination) failed: \(errnoText(code)) (while downloading \(source)).")
-    }
-
-    /// A local write failing with `code`, described by `text`: a full disk or quota is
-    /// transient, refused access and every other error are not.
-    static func localWriteFailure(errno code: Int32, _ text: String) -> TransferFailure {
-        switch code {
-        case ENOSPC, EDQUOT: return .diskFull(text)
-        case EACCES, EPERM: return .localAccessDenied(text)
-        default: return .localIO(text)
-        }
-    }
-
-    /// A failed read of a local source.
-    static func readFailure(errno code: Int32, source: String) -> TransferFailure {
-        let text = "Reading \(source) failed: \(errnoText(code))."
-        switch code {
-        case EACCES, EPERM: return .localAccessDenied(text)
-        default: return .localIO(text)
-        }
-    }
-
-    static func errnoText(_ code: Int32) -> String {
-        guard let text = Glibc.strerror(code) else { return "errno \(code)" }
-        return String(cString: text)
-    }
-
     /// curl's short text for a code.
-    static func strerror(_ code: CURLcode) -> String {
+    static func curlText(_ code: CURLcode) -> String {
         guard let text = curl_easy_strerror(code) else { return "error \(code.rawValue)" }
         return String(cString: text)
     }
 
     /// The error buffer when curl filled it, else the generic text of the code.
     private static func describe(_ code: CURLcode, _ errorText: String) -> String {
-        errorText.isEmpty ? strerror(code) : errorText
+        errorText.isEmpty ? curlText(code) : errorText
     }
 }
 
 /// `url` with the password of its user information (if any) masked, for messages
 /// (`RemoteURL.redactingPassword`).
 func redactingPassword(_ url: String) -> String { RemoteURL.redactingPassword(url) }
-
-/// A readable name for a descriptor (its path via /proc/self/fd), for messages.
-public func descriptorName(_ fd: Int32) -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
-    guard n > 0 else { return "descriptor \(fd)" }
-    buffer[n] = 0
-    return String(cString: buffer)
-}
-
-extension TransferFailure {
-    /// A finished file that could not be made durable: its fsync failed with `code`. Reads
-    /// "`subject` could not be made durable: <errno text>; `consequence`".
-    public static func notDurable(errno code: Int32, _ subject: String, _ consequence: String) -> TransferFailure {
-        FailureMapping.localWriteFailure(
-            errno: code, "\(subject) could not be made durable: \(FailureMapping.errnoText(code)); \(consequence)")
-    }
-}

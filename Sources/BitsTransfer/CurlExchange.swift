@@ -1,8 +1,6 @@
 import BitsCore
 import CCurl
-#if canImport(Glibc)
-import Glibc
-#endif
+import BitsSystem
 
 /// One exchange (see `ExchangeRequest`) on an easy handle of the engine thread: the body is
 /// read with `pread` from the caller's descriptor as curl sends it, every header block is
@@ -75,7 +73,7 @@ final class CurlExchange {
             codes.append(("HTTPHEADER", bits_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)))
         }
         if let (name, code) = codes.first(where: { $0.1 != CURLE_OK }) {
-            return .other("curl error \(code.rawValue): \(FailureMapping.strerror(code)) setting CURLOPT_\(name) (while sending to \(displayURL)).")
+            return .other("curl error \(code.rawValue): \(FailureMapping.curlText(code)) setting CURLOPT_\(name) (while sending to \(displayURL)).")
         }
         return nil
     }
@@ -88,13 +86,16 @@ final class CurlExchange {
         let wanted = Int(min(UInt64(count), remaining))
         guard wanted > 0 else { return 0 }
         let (position, overflow) = body.offset.addingReportingOverflow(bytesSent)
-        guard !overflow, let offset = off_t(exactly: position) else {
+        guard !overflow, let offset = Int64(exactly: position) else {
             readFailure = .localIO("The upload fragment at offset \(body.offset) lies beyond the largest file offset.")
             return Int(CURL_READFUNC_ABORT)
         }
-        let got = pread(body.descriptor, buffer, wanted, offset)
-        if got < 0 {
-            readFailure = FailureMapping.readFailure(errno: errno, source: "the upload source")
+        let got: Int
+        do throws(SystemError) {
+            // The caller's descriptor (ExchangeRequest.Body), borrowed: never closed here.
+            got = try BorrowedDescriptor(body.descriptor).read(into: buffer, count: wanted, at: offset)
+        } catch {
+            readFailure = FailureMapping.readFailure(errno: error.code, source: "the upload source")
             return Int(CURL_READFUNC_ABORT)
         }
         if got == 0 {

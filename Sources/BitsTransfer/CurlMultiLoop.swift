@@ -1,8 +1,6 @@
 import BitsCore
 import CCurl
-#if canImport(Glibc)
-import Glibc
-#endif
+import BitsSystem
 
 /// The libcurl multi handle and the loop that drives it on the engine thread. Other threads
 /// only enqueue commands (under a lock) and wake the loop with `curl_multi_wakeup`; every easy
@@ -27,7 +25,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
 
     // Shared with callers, under `lock`.
-    private let lock = EngineLock()
+    private let lock = ConditionLock()
     private var pending: [Command] = []
     private var stopRequested = false
     private var closed = false
@@ -40,6 +38,16 @@ final class CurlMultiLoop: @unchecked Sendable {
     private var exchangeByHandle: [UnsafeMutableRawPointer: CurlExchange] = [:]
     /// Requests waiting for their predecessor (the key) to finish.
     private var chained: [TransferID: (request: DownloadRequest, url: String)] = [:]
+
+    /// curl_global_init, once per process, before any engine thread exists.
+    private static let globalInit: CURLcode = bits_curl_global_init_all()
+
+    /// Initializes libcurl (once per process; later calls do nothing). Call before the first
+    /// loop's thread starts.
+    static func initializeCurl() {
+        let code = globalInit
+        precondition(code == CURLE_OK, "curl_global_init failed with \(code.rawValue)")
+    }
 
     init(delegate: TransferEngineDelegate, userAgent: String) {
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
@@ -105,7 +113,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             collectFinished()
-            let now = monotonicNanoseconds()
+            let now = SystemClock.monotonicNanoseconds()
             // Idle: sleep until a command wakes the loop (curl_multi_wakeup) or curl's own
             // timers (e.g. closing cached connections) are due; no polling.
             var timeout: UInt64 = active.isEmpty && exchanges.isEmpty ? UInt64(Int32.max) : 100
@@ -140,7 +148,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         case .cancel(let id): cancel(id)
         case let .setRate(id, bytesPerSecond):
             if let transfer = active[id] {
-                transfer.setRateLimit(bytesPerSecond, now: monotonicNanoseconds())
+                transfer.setRateLimit(bytesPerSecond, now: SystemClock.monotonicNanoseconds())
             } else if let key = chainedKey(of: id) {
                 chained[key]?.request.maxBytesPerSecond = bytesPerSecond
             }

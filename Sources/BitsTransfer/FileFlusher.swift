@@ -1,4 +1,4 @@
-import CSystem
+import BitsSystem
 import Foundation
 
 /// Makes finished files durable in the background without one journal commit per file.
@@ -19,16 +19,17 @@ import Foundation
 /// until `takeFailures` collects it: the kernel reports such an error only once, so this is
 /// the one chance to keep a file that may have lost data from being published.
 public final class FileFlusher: @unchecked Sendable {
-    /// Makes one file durable: 0, or -1 with `errno` set (`fsync` itself, unless a test
-    /// injects failures).
-    public typealias Sync = @Sendable (Int32) -> Int32
+    /// Makes one file durable (`fsync` itself, unless a test injects failures). The
+    /// descriptor is borrowed: the flusher closes it.
+    public typealias Sync = @Sendable (BorrowedDescriptor) throws(SystemError) -> Void
     /// How many files may wait for their fsync; each holds a duplicate descriptor.
     public let window: Int
     private let idleDrain: DispatchTimeInterval
     private let queue = DispatchQueue(label: "bitsd.flush", qos: .utility)
     private let sync: Sync
-    /// Duplicates of the files whose writeback was started, oldest first (queue only).
-    private var started: [(descriptor: Int32, tag: String)] = []
+    /// The files whose writeback was started, oldest first, each a duplicate of its
+    /// descriptor (closed when dropped from here, after its fsync) and its tag (queue only).
+    private var started: [SharedDescriptor<String>] = []
     /// errno of each failed fsync by tag, until taken (queue only).
     private var failures: [String: Int32] = [:]
     /// Told (on the queue) that `failures` has new entries.
@@ -36,7 +37,7 @@ public final class FileFlusher: @unchecked Sendable {
     /// Counts files handed in (queue only): an idle drain finds it unchanged.
     private var handedIn = 0
 
-    public init(window: Int = 16, idleDrain: DispatchTimeInterval = .seconds(1), sync: @escaping Sync = { fsync($0) }) {
+    public init(window: Int = 16, idleDrain: DispatchTimeInterval = .seconds(1), sync: @escaping Sync = { fd throws(SystemError) in try fd.sync() }) {
         self.window = max(0, window)
         self.idleDrain = idleDrain
         self.sync = sync
@@ -45,26 +46,30 @@ public final class FileFlusher: @unchecked Sendable {
     /// Starts writing back the file behind `descriptor` and schedules its fsync (a duplicate
     /// descriptor is kept until then), first setting its modification (and access) time to
     /// `modified` when given: on this queue, since any of these calls can block on the file's
-    /// file system. `tag` names the file in `takeFailures`.
+    /// file system. `tag` names the file in `takeFailures`. The caller keeps `descriptor`
+    /// (borrowed here) and may close it at once.
     public func flush(_ descriptor: Int32, tag: String, modified: timespec? = nil) {
-        let copy = dup(descriptor)
-        guard copy >= 0 else {
-            if sync(descriptor) != 0 {
-                let error = errno
+        let duplicate: FileDescriptor
+        do throws(SystemError) {
+            duplicate = try BorrowedDescriptor(descriptor).duplicate()
+        } catch {
+            do throws(SystemError) {
+                try sync(BorrowedDescriptor(descriptor))
+            } catch {
                 queue.async {
-                    self.failures[tag] = error
+                    self.failures[tag] = error.code
                     self.failureHandler?()
                 }
             }
             return
         }
+        let file = SharedDescriptor(duplicate, tag)
         queue.async {
             if let modified {
-                var times = [modified, modified]
-                _ = futimens(copy, &times)
+                try? file.descriptor.setTimes(seconds: Int64(modified.tv_sec), nanoseconds: modified.tv_nsec)
             }
-            _ = bits_start_writeback(copy, 0, 0)
-            self.started.append((copy, tag))
+            try? file.descriptor.startWriteback()
+            self.started.append(file)
             self.drain(keeping: self.window)
             self.handedIn += 1
             let mark = self.handedIn
@@ -109,14 +114,15 @@ public final class FileFlusher: @unchecked Sendable {
         let excess = started.count - keeping
         guard excess > 0 else { return }
         var failed = false
-        for (descriptor, tag) in started.prefix(excess) {
-            if sync(descriptor) != 0 {
-                failures[tag] = errno
+        for file in started.prefix(excess) {
+            do throws(SystemError) {
+                try sync(file.descriptor.borrowed)
+            } catch {
+                failures[file.info] = error.code
                 failed = true
             }
-            close(descriptor)
         }
-        started.removeFirst(excess)
+        started.removeFirst(excess)  // closes their descriptors
         if failed { failureHandler?() }
     }
 }

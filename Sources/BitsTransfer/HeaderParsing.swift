@@ -1,8 +1,5 @@
-import CCurl
 import BitsCore
-#if canImport(Glibc)
-import Glibc
-#endif
+import BitsSystem
 
 /// The header block of one HTTP response: its status and fields, parsed from the raw lines
 /// libcurl hands to the header callback.
@@ -191,15 +188,6 @@ enum HeaderParsing {
         return UInt32(clamping: max(0, date.subtractingSaturating(now)))
     }
 
-    /// Seconds since the epoch of an HTTP date (RFC 7231 IMF-fixdate, RFC 850, asctime), via
-    /// `curl_getdate`. Nil when unparseable or outside `httpDateRange` (a year after 9999 is
-    /// no HTTP date, and its microseconds may not even fit 64 bits).
-    static func parseHTTPDate(_ value: String) -> Int64? {
-        let seconds = curl_getdate(value, nil)
-        guard seconds != -1, let date = Int64(exactly: seconds), httpDateRange.contains(date) else { return nil }
-        return date
-    }
-
     /// Microseconds since the epoch of a Last-Modified value; 0 (unknown) when absent,
     /// unparseable, outside `httpDateRange` or before the epoch.
     static func lastModifiedMicroseconds(_ value: String?) -> UInt64 {
@@ -224,13 +212,11 @@ enum HeaderParsing {
         guard httpDateRange.contains(epochSeconds) else { return nil }
         let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        var t = time_t(epochSeconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
+        let parts = SystemClock.utcFields(epochSeconds: epochSeconds)
         let dayIndex = Int(((epochSeconds / 86_400) % 7 + 7) % 7)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[dayIndex]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return "\(days[dayIndex]), \(two(parts.day)) \(months[Int(parts.month)]) \(parts.year) "
+            + "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second)) GMT"
     }
 
     /// A validator or date header value as kept: nil when absent or longer than `limit` bytes.

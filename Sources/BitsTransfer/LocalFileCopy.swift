@@ -1,11 +1,10 @@
 import BitsCore
-import CSystem
-#if canImport(Glibc)
-import Glibc
-#endif
+import BitsSystem
 
 /// Copies a `.localFile` source into the destination with pread/pwrite in 1 MiB chunks, on
-/// its own thread (never the curl thread). Cancellation is checked between chunks.
+/// its own thread (never the curl thread). Cancellation is checked between chunks. Both
+/// descriptors belong to the caller (`TransferSource.localFile`, `DownloadRequest`): the copy
+/// borrows them and never closes them.
 final class LocalFileCopy: @unchecked Sendable {
     static let chunkSize = 1 << 20
 
@@ -13,7 +12,7 @@ final class LocalFileCopy: @unchecked Sendable {
     private let sourceFD: Int32
     private let size: UInt64
     private let delegate: TransferEngineDelegate
-    private let lock = EngineLock()
+    private let lock = ConditionLock()
     private var cancelRequested = false
 
     init(request: DownloadRequest, descriptor: Int32, size: UInt64, delegate: TransferEngineDelegate) {
@@ -31,30 +30,33 @@ final class LocalFileCopy: @unchecked Sendable {
     /// Runs the copy on the calling thread: reports didReceive and didProgress, returns the
     /// outcome (the caller reports didEnd).
     func run() -> TransferOutcome {
-        let destination = request.destinationDescriptor
         let sourceName = descriptorName(sourceFD)
-        let destinationName = descriptorName(destination)
+        let destinationName = descriptorName(request.destinationDescriptor)
         if isCancelled { return .cancelled(bytesOnDisk: request.resumeOffset) }
 
-        var info = stat()
-        guard fstat(sourceFD, &info) == 0 else {
-            return .failed(FailureMapping.readFailure(errno: errno, source: sourceName), bytesOnDisk: request.resumeOffset)
+        let info: FileStatus
+        do throws(SystemError) {
+            info = try BorrowedDescriptor(sourceFD).status()
+        } catch {
+            return .failed(FailureMapping.readFailure(errno: error.code, source: sourceName), bytesOnDisk: request.resumeOffset)
         }
         // Every offset below is at most `size`: it must be a file offset (off_t).
-        guard off_t(exactly: size) != nil else {
+        guard Int64(exactly: size) != nil else {
             let message = "The source \(sourceName) claims \(size) bytes, more than the largest file offset."
             return .failed(.localIO(message), bytesOnDisk: request.resumeOffset)
         }
         // A modification time no HTTP date can name (after the year 9999, e.g. `touch -d
         // @100000000000000`) is unknown: no Last-Modified, no If-Range match.
-        let mtimeSeconds = Int64(info.st_mtim.tv_sec)
-        let lastModified = HeaderParsing.lastModified(epochSeconds: mtimeSeconds, nanoseconds: Int(info.st_mtim.tv_nsec))
+        let mtimeSeconds = info.modifiedSeconds
+        let lastModified = HeaderParsing.lastModified(epochSeconds: mtimeSeconds, nanoseconds: Int(info.modifiedNanoseconds))
 
         // Restart when the offset is past the source, or the If-Range date no longer matches.
         var offset = request.resumeOffset
         if offset > 0, offset > size || !Self.validatorMatches(request.ifRange, mtimeSeconds: mtimeSeconds) {
-            if ftruncate(destination, 0) != 0 {
-                let failure = FailureMapping.writeFailure(errno: errno, destination: destinationName, source: sourceName)
+            do throws(SystemError) {
+                try request.destination.truncate(to: 0)
+            } catch {
+                let failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: sourceName)
                 return .failed(failure, bytesOnDisk: request.resumeOffset)
             }
             offset = 0
@@ -67,17 +69,18 @@ final class LocalFileCopy: @unchecked Sendable {
 
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
         defer { buffer.deallocate() }
-        var lastReportAt = monotonicNanoseconds()
+        var lastReportAt = SystemClock.monotonicNanoseconds()
         var lastReported = offset
         var writeback = WritebackWindow(chunk: WritebackWindow.downloadChunk)
         let start = offset
         while offset < size {
             if isCancelled { return .cancelled(bytesOnDisk: offset) }
             let want = Int(min(UInt64(Self.chunkSize), size - offset))
-            let got = pread(sourceFD, buffer, want, off_t(offset))
-            if got < 0 {
-                if errno == EINTR { continue }
-                return .failed(FailureMapping.readFailure(errno: errno, source: sourceName), bytesOnDisk: offset)
+            let got: Int
+            do throws(SystemError) {
+                got = try BorrowedDescriptor(sourceFD).read(into: buffer, count: want, at: Int64(offset))
+            } catch {
+                return .failed(FailureMapping.readFailure(errno: error.code, source: sourceName), bytesOnDisk: offset)
             }
             if got == 0 {
                 let message = "The source \(sourceName) ended after \(offset) bytes, before its expected size of \(size) bytes."
@@ -85,20 +88,24 @@ final class LocalFileCopy: @unchecked Sendable {
             }
             var done = 0
             while done < got {
-                let n = bits_pwrite_unprivileged(destination, buffer + done, got - done, Int64(offset))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    let failure = FailureMapping.writeFailure(errno: n == 0 ? EIO : errno,
-                                                              destination: destinationName, source: sourceName)
+                let n: Int
+                do throws(SystemError) {
+                    n = try request.destination.writeUnprivileged(buffer + done, count: got - done, at: Int64(offset))
+                } catch {
+                    let failure = FailureMapping.writeFailure(errno: error.code, destination: destinationName, source: sourceName)
+                    return .failed(failure, bytesOnDisk: offset)
+                }
+                guard n > 0 else {
+                    let failure = FailureMapping.writeFailure(errno: Errno.io, destination: destinationName, source: sourceName)
                     return .failed(failure, bytesOnDisk: offset)
                 }
                 done += n
                 offset += UInt64(n)
             }
             if let range = writeback.advance(writtenTo: offset, requestStart: start) {
-                _ = bits_start_writeback(destination, Int64(clamping: range.lowerBound), Int64(clamping: range.count))
+                try? request.destination.startWriteback(offset: Int64(clamping: range.lowerBound), length: Int64(clamping: range.count))
             }
-            let now = monotonicNanoseconds()
+            let now = SystemClock.monotonicNanoseconds()
             if now &- lastReportAt >= 100_000_000 && offset != lastReported && offset < size {
                 lastReportAt = now
                 lastReported = offset

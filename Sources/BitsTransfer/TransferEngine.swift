@@ -1,8 +1,5 @@
 import BitsCore
-import CCurl
-#if canImport(Glibc)
-import Glibc
-#endif
+import BitsSystem
 
 /// Downloads files: HTTP(S) sources with libcurl's multi interface on one dedicated engine
 /// thread, local sources with pread/pwrite on a thread per copy.
@@ -18,26 +15,22 @@ import Glibc
 /// transfer (its didReceive comes with the first range's response and counts destination
 /// bytes); a method other than GET never resumes and ignores ranges.
 public final class TransferEngine: @unchecked Sendable {
-    /// curl_global_init, once per process, before any engine thread exists.
-    private static let globalInit: CURLcode = bits_curl_global_init_all()
-
     private let delegate: TransferEngineDelegate
     private let loop: CurlMultiLoop
-    private var thread: EngineThread?
+    private var thread: JoinableThread?
 
-    private let lock = EngineLock()
+    private let lock = ConditionLock()
     private var localCopies: [TransferID: LocalFileCopy] = [:]
     private var shutdownStarted = false
     private var shutdownDone = false
 
     /// Starts the engine thread. `userAgent` is sent with every HTTP request.
     public init(delegate: TransferEngineDelegate, userAgent: String) {
-        let code = Self.globalInit
-        precondition(code == CURLE_OK, "curl_global_init failed with \(code.rawValue)")
+        CurlMultiLoop.initializeCurl()
         self.delegate = delegate
         let loop = CurlMultiLoop(delegate: delegate, userAgent: userAgent)
         self.loop = loop
-        guard let thread = EngineThread(name: "bits-transfer", { loop.run() }) else {
+        guard let thread = JoinableThread(name: "bits-transfer", { loop.run() }) else {
             fatalError("could not start the transfer engine thread")
         }
         self.thread = thread
@@ -139,7 +132,7 @@ public final class TransferEngine: @unchecked Sendable {
         case .accepted:
             break
         }
-        let thread = EngineThread(name: "bits-copy") { [self] in
+        let thread = JoinableThread(name: "bits-copy") { [self] in
             let outcome = copy.run()
             delegate.transfer(id, didEnd: outcome)
             finishCopy(copy)

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsSystem
 
 /// Identifies one transfer attempt inside the engine (chosen by the caller, unique while live).
 public typealias TransferID = UInt64
@@ -33,6 +34,10 @@ public struct DownloadRequest: Sendable, Equatable {
     public var connectTimeoutSeconds: UInt32
     /// HTTP behaviour: method, credentials, TLS, redirects, proxy, size cap, ranges.
     public var http: HTTPOptions
+
+    /// The destination, borrowed: the caller of the engine owns it (a raw descriptor, since
+    /// the request is a Sendable value), and the engine never closes it.
+    var destination: BorrowedDescriptor { BorrowedDescriptor(destinationDescriptor) }
 
     public init(id: TransferID, source: TransferSource, destinationDescriptor: Int32,
                 resumeOffset: UInt64 = 0, ifRange: String? = nil, headers: [String] = [],

@@ -1,33 +1,33 @@
 import ArgumentParser
+import BitsSystem
 import Dispatch
 import Foundation
 
 /// Terminal input and output: password prompts without echo, tty checks, Ctrl-C.
 enum Terminal {
-    static func isTerminal(_ handle: FileHandle) -> Bool { isatty(handle.fileDescriptor) == 1 }
+    static func isTerminal(_ handle: FileHandle) -> Bool { FileDescriptor.isTerminal(handle.fileDescriptor) }
 
     /// Reads a password from /dev/tty with echo off.
     static func readPassword(prompt: String) throws -> String {
-        let fd = open("/dev/tty", O_RDWR | O_NOCTTY)
-        guard fd >= 0 else {
+        guard let tty = try? FileDescriptor.open("/dev/tty", [.readWrite, .noControllingTerminal]) else {
             throw ValidationError("No terminal to ask for the password; use --password-stdin.")
         }
-        defer { close(fd) }
-        var saved = termios()
-        tcgetattr(fd, &saved)
-        var quiet = saved
-        quiet.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(fd, TCSAFLUSH, &quiet)
-        defer { tcsetattr(fd, TCSAFLUSH, &saved); _ = write(fd, "\n", 1) }
-        _ = prompt.withCString { write(fd, $0, strlen($0)) }
-        return try readLine(from: FileHandle(fileDescriptor: fd, closeOnDealloc: false))
+        // After the echo is back on (defers run last to first).
+        defer { try? tty.writeAll(Array("\n".utf8)) }
+        return try tty.withoutEcho {
+            try? tty.writeAll(Array(prompt.utf8))
+            // Lent to a FileHandle that must not close it: `tty` does.
+            return try readLine(from: FileHandle(fileDescriptor: tty.raw, closeOnDealloc: false))
+        }
     }
 
     /// One line (without its newline), read byte by byte so nothing after it is consumed.
     static func readLine(from handle: FileHandle) throws -> String {
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
-        while read(handle.fileDescriptor, &byte, 1) == 1 {
+        // The handle's descriptor is borrowed: the handle (or the caller) owns it.
+        let input = BorrowedDescriptor(handle.fileDescriptor)
+        while (try? input.read(into: &byte, count: 1)) == 1 {
             if byte == UInt8(ascii: "\n") { break }
             bytes.append(byte)
         }
@@ -40,7 +40,7 @@ enum Terminal {
     static func interrupts() -> AsyncStream<Int32> {
         AsyncStream { continuation in
             let sources = SignalSources([SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-                signal(number, SIG_IGN)
+                ProcessSignals.ignore(number)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { continuation.yield(number) }
                 source.resume()
@@ -56,28 +56,16 @@ enum Terminal {
     static func writeOut(_ text: String) { writeOut(bytes: Array(text.utf8)) }
 
     static func writeOut(bytes: [UInt8]) {
-        if !writeAll(1, bytes) && errno == EPIPE {
-            signal(SIGPIPE, SIG_DFL)
-            raise(SIGPIPE)
+        do throws(SystemError) {
+            try BorrowedDescriptor(1).writeAll(bytes)
+        } catch {
+            if error.code == Errno.brokenPipe { ProcessSignals.dieOfBrokenPipe() }
         }
     }
 
     /// Writes text to stderr unbuffered (progress lines); errors are ignored.
     static func writeError(_ text: String) {
-        _ = writeAll(2, Array(text.utf8))
-    }
-
-    private static func writeAll(_ fd: Int32, _ data: [UInt8]) -> Bool {
-        var bytes = data[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            bytes = bytes.dropFirst(written)
-        }
-        return true
+        try? BorrowedDescriptor(2).writeAll(Array(text.utf8))
     }
 }
 

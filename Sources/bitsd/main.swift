@@ -4,6 +4,7 @@ import BitsCore
 import BitsDBus
 import BitsService
 import BitsStore
+import BitsSystem
 import Foundation
 import Logging
 
@@ -46,13 +47,8 @@ struct BitsDaemon: ParsableCommand {
 
     func run() throws {
         // Block the stop signals before any thread exists (threads inherit the mask), so
-        // they reach only the sigwait thread below.
-        var stopSet = sigset_t()
-        sigemptyset(&stopSet)
-        sigaddset(&stopSet, SIGTERM)
-        sigaddset(&stopSet, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &stopSet, nil)
-        signal(SIGPIPE, SIG_IGN)
+        // they reach only the sigwait below.
+        ProcessSignals.blockStopSignals()
 
         let level: Logger.Level = verbose ? .debug : .info
         LoggingSystem.bootstrap { JournalLogHandler(logLevel: level, label: $0) }
@@ -77,8 +73,8 @@ struct BitsDaemon: ParsableCommand {
         // The queue database (created 0600 inside a 0700 directory: it holds credentials).
         let queue: JobStore.Opened
         do {
-            let previousMask = umask(0o077)
-            defer { umask(previousMask) }
+            let previousMask = ThreadIdentity.exchangeUmask(0o077)
+            defer { _ = ThreadIdentity.exchangeUmask(previousMask) }
             queue = try JobStore.open(stateDirectory: stateDirectory) { critical, line in
                 if critical { logger.critical("\(line)") } else { logger.warning("\(line)") }
             }
@@ -124,8 +120,7 @@ struct BitsDaemon: ParsableCommand {
             throw ExitCode.failure
         }
         // The main thread only waits for a stop signal (nothing here uses the main queue).
-        var received: Int32 = 0
-        sigwait(&stopSet, &received)
+        let received = ProcessSignals.waitForStopSignal()
         logger.info("stopping on signal \(received)")
         service.stop()
         manager.stopTransfers()

@@ -1,6 +1,7 @@
 import BitsCore
 import BitsService
 import BitsStore
+import BitsSystem
 import BitsTransfer
 import Foundation
 import Logging
@@ -158,11 +159,13 @@ struct FakeOwnerFiles: OwnerFileAccess {
         return OwnerFiles.Prepared(path: localPath, directory: try directoryIdentity(localPath))
     }
     func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
-                       resolution: PathResolution) throws -> (fd: Int32, length: UInt64) {
-        try open(path, O_RDWR | O_CREAT)
+                       resolution: PathResolution) throws -> OwnerFiles.Opened {
+        let (fd, length) = try open(path, O_RDWR | O_CREAT)
+        return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
-    func openSource(_ path: String, owner: OwnerIdentity, resolution: PathResolution) throws -> (fd: Int32, size: UInt64) {
-        try open(path, O_RDONLY)
+    func openSource(_ path: String, owner: OwnerIdentity, resolution: PathResolution) throws -> OwnerFiles.Opened {
+        let (fd, length) = try open(path, O_RDONLY)
+        return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
     func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int, resolution: PathResolution) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { throw ServiceError.invalidArgs("'\(path)' cannot be read.") }
@@ -188,12 +191,10 @@ struct FakeOwnerFiles: OwnerFileAccess {
         return UInt64(st.st_size)
     }
     func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution) { unlink(path) }
-    func sync(_ descriptor: Int32) -> Int32 {
-        if let text = failingFsync.current, descriptorName(descriptor).contains(text) {
-            errno = EIO
-            return -1
+    func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
+        if let text = failingFsync.current, descriptorName(descriptor.raw).contains(text) {
+            throw SystemError(code: Errno.io, operation: "fsync")
         }
-        return 0
     }
 }
 

@@ -1,4 +1,5 @@
 @testable import BitsTransfer
+import BitsSystem
 import Foundation
 import XCTest
 
@@ -94,11 +95,11 @@ final class FileFlusherTests: XCTestCase {
     func testFailedFsyncsAreKeptByTagUntilTaken() throws {
         // The injected sync fails for the files of job "a" as a failing disk would (EIO),
         // and for one file of job "b" with ENOSPC; the others are really fsynced.
-        let flusher = FileFlusher(window: 1, idleDrain: .seconds(60)) { fd in
-            let path = descriptorName(fd)
-            if path.hasSuffix("a0") || path.hasSuffix("a1") { errno = EIO; return -1 }
-            if path.hasSuffix("b1") { errno = ENOSPC; return -1 }
-            return fsync(fd)
+        let flusher = FileFlusher(window: 1, idleDrain: .seconds(60)) { fd throws(SystemError) in
+            let path = descriptorName(fd.raw)
+            if path.hasSuffix("a0") || path.hasSuffix("a1") { throw SystemError(code: EIO, operation: "fsync") }
+            if path.hasSuffix("b1") { throw SystemError(code: ENOSPC, operation: "fsync") }
+            try fd.sync()
         }
         let told = expectation(description: "the failure handler is called")
         told.assertForOverFulfill = false

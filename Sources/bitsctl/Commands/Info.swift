@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitsClient
+import BitsSystem
 import Foundation
 
 /// `bitsctl info`: every property of a job and its files (bitsadmin /info /verbose).
@@ -41,7 +42,7 @@ struct Info: AsyncParsableCommand {
     }
 
     static func ownerName(_ uid: UInt32) -> String {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "\(uid)" }
-        return "\(String(cString: name)) (\(uid))"
+        guard let entry = UserDatabase.user(uid: uid) else { return "\(uid)" }
+        return "\(entry.name) (\(uid))"
     }
 }

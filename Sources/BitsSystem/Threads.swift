@@ -1,9 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
-/// A joinable POSIX thread running one closure (the engine loop, or a local copy).
-final class EngineThread {
+/// A joinable POSIX thread running one closure (the transfer engine's loop, a local copy).
+public final class JoinableThread {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
@@ -12,8 +10,9 @@ final class EngineThread {
     private var thread = pthread_t()
     private var joined = false
 
-    /// Starts the thread; nil when pthread_create fails.
-    init?(name: String, _ run: @escaping () -> Void) {
+    /// Starts the thread, named `name` (at most 15 bytes are kept); nil when pthread_create
+    /// fails.
+    public init?(name: String, _ run: @escaping () -> Void) {
         let threadName = String(name.utf8.prefix(15))!
         let body = Unmanaged.passRetained(Body {
             Self.nameCurrentThread(threadName)
@@ -31,40 +30,31 @@ final class EngineThread {
 
     /// Names the calling thread (shown by top -H, gdb) through /proc; best effort.
     private static func nameCurrentThread(_ name: String) {
-        let fd = open("/proc/thread-self/comm", O_WRONLY)
-        guard fd >= 0 else { return }
-        _ = name.withCString { write(fd, $0, strlen($0)) }
-        Glibc.close(fd)
+        guard let comm = try? FileDescriptor.open("/proc/thread-self/comm", .writeOnly) else { return }
+        try? comm.writeAll(Array(name.utf8))
     }
 
     /// Waits for the thread to end. Call once, from another thread.
-    func join() {
+    public func join() {
         guard !joined else { return }
         joined = true
         pthread_join(thread, nil)
     }
 
     /// Lets the thread's resources go when it ends, for threads nobody joins.
-    func detach() {
+    public func detach() {
         guard !joined else { return }
         joined = true
         pthread_detach(thread)
     }
 }
 
-/// CLOCK_MONOTONIC in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-/// A pthread mutex (and condition) for the few fields shared between callers and engine threads.
-final class EngineLock: @unchecked Sendable {
+/// A pthread mutex and condition for the few fields shared between callers and engine threads.
+public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
     }
@@ -76,19 +66,19 @@ final class EngineLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits (holding the lock) until `done` returns true; wakes on `broadcast()`.
-    func wait(until done: () -> Bool) {
+    public func wait(until done: () -> Bool) {
         pthread_mutex_lock(mutex)
         while !done() { pthread_cond_wait(condition, mutex) }
         pthread_mutex_unlock(mutex)
     }
 
     /// Wakes `wait(until:)` callers; call after changing the state they check (under the lock).
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }
