@@ -3,10 +3,17 @@ import BitsCore
 import BitsService
 
 /// Publishing the queue manager's changes: PropertiesChanged, the Job signals and the
-/// ObjectManager signals, each sent only to the owner's connections (unicast).
+/// ObjectManager signals, each sent only to the owner's connections (unicast). Signals of file
+/// objects go only to those connections that called `GetManagedObjects` (ObjectManager
+/// clients); the job's own signals — its PropertiesChanged (progress included), `Transferred`,
+/// `Error`, `FileTransferred` and its InterfacesAdded/Removed — to all of them.
 extension BusService: QueueObserver {
     private func emit(_ job: Job, path: String, interface: String, member: String, _ arguments: Variant) {
-        for destination in callers.listeners(forOwner: job.owner) {
+        send(to: callers.listeners(forOwner: job.owner), path: path, interface: interface, member: member, arguments)
+    }
+
+    private func send(to destinations: Set<String>, path: String, interface: String, member: String, _ arguments: Variant) {
+        for destination in destinations {
             bus.emitSignal(destination: destination, path: path, interface: interface, member: member, arguments: arguments)
         }
     }
@@ -37,8 +44,10 @@ extension BusService: QueueObserver {
             directory.setFilesRegistration(job.id, exportFiles(of: job.id))
         }
         directory.set(job.id, owner: job.owner, files: job.files.count)
+        let destinations = callers.fileListeners(forOwner: job.owner)
+        guard !destinations.isEmpty else { return }
         for index in indices {
-            emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesAdded,
+            send(to: destinations, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesAdded,
                  .tuple([.objectPath(ObjectPaths.file(job.id, index)),
                          interfaceMap(BitsInterface.file.rawValue, fileProperties(job.files[index]))]))
         }
@@ -47,8 +56,10 @@ extension BusService: QueueObserver {
     public func fileChanged(_ job: Job, index: Int, properties: Set<FileProperty>) {
         guard job.files.indices.contains(index) else { return }
         let file = job.files[index]
+        let destinations = callers.fileListeners(forOwner: job.owner)
+        guard !destinations.isEmpty else { return }
         let changed = PropertyEncoding.fileProperties(file, properties.sorted { $0.name < $1.name })
-        emit(job, path: ObjectPaths.file(job.id, index), interface: Self.propertiesInterface, member: StandardInterface.propertiesChanged,
+        send(to: destinations, path: ObjectPaths.file(job.id, index), interface: Self.propertiesInterface, member: StandardInterface.propertiesChanged,
              .tuple([.string(BitsInterface.file.rawValue), .vardict(changed), .strings([])]))
     }
 
@@ -67,8 +78,9 @@ extension BusService: QueueObserver {
     }
 
     public func jobRemoved(_ job: Job) {
-        for index in job.files.indices.reversed() {
-            emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesRemoved,
+        let fileDestinations = callers.fileListeners(forOwner: job.owner)
+        for index in job.files.indices.reversed() where !fileDestinations.isEmpty {
+            send(to: fileDestinations, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesRemoved,
                  .tuple([.objectPath(ObjectPaths.file(job.id, index)), .strings([BitsInterface.file.rawValue])]))
         }
         emit(job, path: ObjectPaths.manager, interface: StandardInterface.objectManager, member: StandardInterface.interfacesRemoved,

@@ -5,7 +5,9 @@ import Foundation
 /// Who is behind each unique bus name, from `GetConnectionCredentials` of the bus itself
 /// (never from the caller). Also remembers which connections have called the service, per
 /// uid: signals about a job go only to its owner's connections (and administrators that
-/// listed all users' jobs). Entries go when the bus reports the name gone.
+/// listed all users' jobs). Signals of file objects (their `InterfacesAdded`,
+/// `InterfacesRemoved` and `PropertiesChanged`) go only to those of them that called
+/// `GetManagedObjects` (ObjectManager clients). Entries go when the bus reports the name gone.
 final class CallerRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var uids: [String: UInt32] = [:]
@@ -13,6 +15,8 @@ final class CallerRegistry: @unchecked Sendable {
     private var pids: [String: UInt32] = [:]
     private var listenersByUID: [UInt32: Set<String>] = [:]
     private var allUsersListeners: Set<String> = []
+    /// Connections that called `GetManagedObjects`: they mirror file objects too.
+    private var objectManagerClients: Set<String> = []
     private let bus: BusConnection
 
     init(bus: BusConnection) { self.bus = bus }
@@ -73,9 +77,18 @@ final class CallerRegistry: @unchecked Sendable {
     /// True for a connection that polkit authorized to list every user's jobs.
     func isAllUsersListener(_ sender: String) -> Bool { lock.withLock { allUsersListeners.contains(sender) } }
 
+    /// A connection called `GetManagedObjects`: from now on it hears about file objects too.
+    func addObjectManagerClient(_ sender: String) { lock.withLock { _ = objectManagerClients.insert(sender) } }
+
     /// The connections that should hear about a job of `owner`.
     func listeners(forOwner owner: UInt32) -> Set<String> {
         lock.withLock { listenersByUID[owner, default: []].union(allUsersListeners) }
+    }
+
+    /// The connections that should hear about the file objects of a job of `owner`: those of
+    /// `listeners(forOwner:)` that called `GetManagedObjects`.
+    func fileListeners(forOwner owner: UInt32) -> Set<String> {
+        lock.withLock { listenersByUID[owner, default: []].union(allUsersListeners).intersection(objectManagerClients) }
     }
 
     /// The bus says `name` has gone.
@@ -87,6 +100,7 @@ final class CallerRegistry: @unchecked Sendable {
                 if listenersByUID[uid]?.isEmpty == true { listenersByUID[uid] = nil }
             }
             allUsersListeners.remove(name)
+            objectManagerClients.remove(name)
         }
     }
 }

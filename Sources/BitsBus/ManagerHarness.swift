@@ -73,6 +73,8 @@ struct ManagerHarness: Sendable {
                 // A connection polkit authorized for every user's jobs (ListJobs(true)) sees
                 // them here too, as it hears their signals.
                 let viewer = callers.isAllUsersListener(sender) ? Caller(uid: caller.uid, isAdministrator: true) : caller
+                // Registered before the listing, so no file object that appears after it is missed.
+                callers.addObjectManagerClient(sender)
                 return [encode(await manager.visibleJobs(caller: viewer))]
             }
         default:

@@ -54,6 +54,66 @@ final class SignalTests: BitsTestCase {
         }
     }
 
+    /// File objects' signals (their InterfacesAdded/InterfacesRemoved and PropertiesChanged) go
+    /// only to connections that called GetManagedObjects; a connection that only used job
+    /// methods gets every job-level signal and none of them.
+    func testFileObjectSignalsGoOnlyToObjectManagerClients() throws {
+        let mirror = try listener(alice, objectManager: true)
+        XCTAssertFalse(mirror.serviceCall?.isError ?? true, "GetManagedObjects failed: \(String(describing: mirror.serviceCall))")
+        let plain = try listener(alice)
+        let dir = try downloadDirectory(alice, "om-signals")
+
+        let job = try createJob(as: alice, name: "object manager signals")
+        try mustSetProperty(as: alice, job, "NotifyFlags", type: "u", value: 0x13)
+        var files: [String] = []
+        for n in 0..<3 {
+            files.append(try addFile(as: alice, job: job, url: http.url("/small.bin", tag: "om\(n)"), local: "\(dir)/f\(n).bin"))
+        }
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, state: "transferred")
+        try complete(as: alice, job: job)
+
+        // The ObjectManager client sees every file object appear, change and disappear.
+        for file in files {
+            XCTAssertNotNil(mirror.waitFor(timeout: 5) {
+                $0.member == "InterfacesAdded" && $0.path == BitsNames.managerPath && $0.args.first?.string == file
+                    && $0.args[safe: 1]?[BitsNames.file] != nil
+            }, "the ObjectManager client saw no InterfacesAdded(\(file)); got \(mirror.messages)")
+            XCTAssertNotNil(mirror.waitFor(timeout: 5) { $0.member == "PropertiesChanged" && $0.path == file },
+                            "the ObjectManager client saw no PropertiesChanged of \(file)")
+            XCTAssertNotNil(mirror.waitFor(timeout: 5) {
+                $0.member == "InterfacesRemoved" && $0.args.first?.string == file
+            }, "the ObjectManager client saw no InterfacesRemoved(\(file)); got \(mirror.messages)")
+        }
+        XCTAssertNotNil(mirror.waitFor(timeout: 5) { $0.member == "InterfacesRemoved" && $0.args.first?.string == job },
+                        "the ObjectManager client saw no InterfacesRemoved of the job")
+
+        // The plain job client: all job-level signals ...
+        XCTAssertNotNil(plain.waitFor(timeout: 5) { $0.member == "InterfacesAdded" && $0.args.first?.string == job },
+                        "the job client got no InterfacesAdded of the job; got \(plain.messages)")
+        XCTAssertNotNil(plain.waitFor(timeout: 5) {
+            $0.member == "PropertiesChanged" && $0.path == job && $0.changedProperties["BytesTransferred"] != nil
+        }, "the job client got no progress (PropertiesChanged BytesTransferred) of the job")
+        XCTAssertNotNil(plain.waitFor(timeout: 5) {
+            $0.member == "PropertiesChanged" && $0.path == job && $0.changedProperties["State"]?.string == "transferred"
+        }, "the job client got no PropertiesChanged(State=transferred)")
+        for file in files {
+            XCTAssertNotNil(plain.waitFor(timeout: 5) { $0.member == "FileTransferred" && $0.args.first?.string == file },
+                            "the job client got no FileTransferred(\(file))")
+        }
+        XCTAssertNotNil(plain.waitFor(timeout: 5) { $0.member == "Transferred" && $0.path == job },
+                        "the job client got no Transferred")
+        XCTAssertNotNil(plain.waitFor(timeout: 5) { $0.member == "InterfacesRemoved" && $0.args.first?.string == job },
+                        "the job client got no InterfacesRemoved of the job")
+        // ... and none of the file objects' own signals.
+        let fileSignals = plain.messages.filter { message in
+            message.path.contains("/files/")
+                || ((message.args.first?.string ?? "").contains("/files/")
+                    && (message.member == "InterfacesAdded" || message.member == "InterfacesRemoved"))
+        }
+        XCTAssertTrue(fileSignals.isEmpty, "the job client got file objects' signals: \(fileSignals)")
+    }
+
     func testSignalContent() throws {
         let aliceListener = try listener(alice)
         let dir = try downloadDirectory(alice, "signals")

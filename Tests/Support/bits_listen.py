@@ -5,14 +5,16 @@ Run with /usr/bin/python3, usually as an unprivileged test user.  Every output
 line is one JSON object, flushed at once.
 
 Subcommands
-    listen --address ADDR [--call-service | --no-call-service] [--eavesdrop]
+    listen --address ADDR [--call-service | --no-call-service] [--object-manager] [--eavesdrop]
            [--service org.example.Bits]
         Connects to ADDR, adds the match rule
         ``type='signal',sender='<service>'`` (with --eavesdrop also
         ``eavesdrop='true'`` rules for every message type, which the system
         bus policy must refuse to honour for other users' unicast messages),
         then (unless --no-call-service) calls ``Manager.ListJobs(false)`` so
-        that the connection counts as one that "has called the service".
+        that the connection counts as one that "has called the service"
+        (with --object-manager then also ``ObjectManager.GetManagedObjects()``,
+        which makes it an ObjectManager client that hears file objects' signals).
         Prints ``{"ready": true, "unique_name": ..., "service_call": ...}``
         and then one line per received message until killed:
         ``{"type","sender","destination","path","interface","member","args"}``.
@@ -281,6 +283,9 @@ def cmd_listen(a) -> int:
     service_call = None
     if a.call_service:
         service_call = do_call(conn, a.service, MANAGER_PATH, MANAGER_IFACE, "ListJobs", "b", [False], 30.0)
+        if a.object_manager:
+            service_call = do_call(conn, a.service, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                   "GetManagedObjects", "", [], 30.0)
 
     emit({"ready": True, "unique_name": me, "service_call": service_call,
           "eavesdrop_rules": eavesdrop_rules})
@@ -304,6 +309,7 @@ def main(argv=None) -> int:
     pl.add_argument("--service", default=SERVICE)
     pl.add_argument("--call-service", dest="call_service", action="store_true", default=True)
     pl.add_argument("--no-call-service", dest="call_service", action="store_false")
+    pl.add_argument("--object-manager", dest="object_manager", action="store_true", default=False)
     pl.add_argument("--eavesdrop", action="store_true")
 
     pc = sub.add_parser("call")

@@ -142,8 +142,8 @@ class BitsTestCase: XCTestCase {
     }
 
     /// A signal listener stopped at tearDown.
-    func listener(_ user: TestUser?, eavesdrop: Bool = false) throws -> SignalListener {
-        let l = try env.makeListener(user, eavesdrop: eavesdrop)
+    func listener(_ user: TestUser?, eavesdrop: Bool = false, objectManager: Bool = false) throws -> SignalListener {
+        let l = try env.makeListener(user, eavesdrop: eavesdrop, objectManager: objectManager)
         addCleanup { l.stop() }
         return l
     }

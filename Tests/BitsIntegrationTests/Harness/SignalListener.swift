@@ -31,12 +31,13 @@ final class SignalListener {
     private let lock = NSLock()
 
     init(user: TestUser?, address: String, script: String, logPath: String,
-         eavesdrop: Bool = false, callService: Bool = true) throws {
+         eavesdrop: Bool = false, callService: Bool = true, objectManager: Bool = false) throws {
         self.user = user
         self.eavesdrop = eavesdrop
         var cmd = ["/usr/bin/python3", script, "listen", "--address", address]
         if eavesdrop { cmd.append("--eavesdrop") }
         cmd.append(callService ? "--call-service" : "--no-call-service")
+        if objectManager { cmd.append("--object-manager") }
         process = try ManagedProcess(name: "listener-\(user?.name ?? "root")", command: cmd, as: user,
                                      logPath: logPath, stdout: output)
         reader = LineReader(pipe: output)

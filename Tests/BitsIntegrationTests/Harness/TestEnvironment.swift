@@ -183,10 +183,11 @@ final class TestEnvironment {
                       logPath: "\(directory)/client-\(user?.name ?? "root")\(tag).log")
     }
 
-    func makeListener(_ user: TestUser?, eavesdrop: Bool = false, callService: Bool = true) throws -> SignalListener {
+    func makeListener(_ user: TestUser?, eavesdrop: Bool = false, callService: Bool = true,
+                      objectManager: Bool = false) throws -> SignalListener {
         try SignalListener(user: user, address: address, script: listenScript,
-                           logPath: "\(directory)/listener-\(user?.name ?? "root")\(eavesdrop ? "-eavesdrop" : "").log",
-                           eavesdrop: eavesdrop, callService: callService)
+                           logPath: "\(directory)/listener-\(user?.name ?? "root")\(eavesdrop ? "-eavesdrop" : "")\(objectManager ? "-om" : "").log",
+                           eavesdrop: eavesdrop, callService: callService, objectManager: objectManager)
     }
 
     /// A one-line summary of the shared pieces, for failure messages.
