@@ -190,7 +190,7 @@ purge: uninstall
 	rm -rf "$(DESTDIR)$(STATEDIR)" "$(DESTDIR)$(SYSCONFDIR)/bits"
 
 ## Debian packages: bitsd_<version>_amd64.deb (the service), bitsctl_<version>_amd64.deb (the
-## client) and their -dbgsym .ddeb (the split debug symbols), built by dpkg-buildpackage from
+## client) and their -dbgsym packages (the split debug symbols), built by dpkg-buildpackage from
 ## debian/ (`make install DESTDIR=debian/tmp PREFIX=/usr`, dh_strip, dh_shlibdeps), into
 ## DEB_DIR (default: the top of the tree), then checked by lintian if it is installed.
 ## VERSION is debian/changelog's; it must equal bitsd's own (`bitsd --version`).
@@ -200,7 +200,7 @@ deb:
 	  src=$$(sed -n 's/.*static let version = "\(.*\)".*/\1/p' Sources/bitsd/main.swift); \
 	  if [ "$$v" != "$$src" ]; then echo "debian/changelog has version $$v, Sources/bitsd/main.swift $$src: add a changelog entry (dch -v $$src)"; exit 1; fi
 	mkdir -p $(DEB_DIR)
-	SWIFT=$(SWIFT) BUILD_DIR=$(abspath $(BUILD_DIR)) DEB_OUTDIR=$(abspath $(DEB_DIR)) \
+	env -u MAKEFLAGS -u MAKELEVEL SWIFT=$(SWIFT) BUILD_DIR=$(abspath $(BUILD_DIR)) DEB_OUTDIR=$(abspath $(DEB_DIR)) \
 	  dpkg-buildpackage -b -us -uc \
 	  --buildinfo-option=-u$(abspath $(DEB_DIR)) --changes-option=-u$(abspath $(DEB_DIR)) \
 	  --buildinfo-file=$(abspath $(DEB_DIR))/bitsd_$$(dpkg-parsechangelog -S Version)_amd64.buildinfo \

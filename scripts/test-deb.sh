@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Package test (run as root): the Debian packages on a clean Debian 12 root.
 #
-#  1. `make deb`: bitsd_<v>_amd64.deb, bitsctl_<v>_amd64.deb and their -dbgsym .ddeb; their
+#  1. `make deb`: bitsd_<v>_amd64.deb, bitsctl_<v>_amd64.deb and their -dbgsym packages; their
 #     files, conffiles, Depends (dpkg-shlibdeps) and lintian (no error). A "previous" package
 #     (<v>~prev, the same files repacked with a lower version) for the upgrade.
 #  2. A fresh root made with `debootstrap --variant=minbase bookworm` from the mirror of
@@ -72,10 +72,10 @@ fi
 v=$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)
 bitsd_deb=$debs/bitsd_${v}_amd64.deb
 bitsctl_deb=$debs/bitsctl_${v}_amd64.deb
-for f in "$bitsd_deb" "$bitsctl_deb" "$debs/bitsd-dbgsym_${v}_amd64.ddeb" "$debs/bitsctl-dbgsym_${v}_amd64.ddeb"; do
+for f in "$bitsd_deb" "$bitsctl_deb" "$debs/bitsd-dbgsym_${v}_amd64.deb" "$debs/bitsctl-dbgsym_${v}_amd64.deb"; do
   [ -s "$f" ] || die "make deb made no ${f##*/}"
 done
-pass "packages: $(cd "$debs" && ls -s --block-size=K ./*.deb ./*.ddeb | tr '\n' ' ')"
+pass "packages: $(cd "$debs" && ls -s --block-size=K ./*.deb | tr '\n' ' ')"
 contents() { dpkg-deb -c "$1" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./|/|' | LC_ALL=C sort; }
 expected_bitsd="/etc/bits/bitsd.conf
 /usr/lib/systemd/system/bitsd.service
