@@ -111,10 +111,12 @@ check "bitsctl's Depends: $(dpkg-deb -f "$bitsctl_deb" Depends)" \
 check "the binaries are stripped; their debug symbols are in the -dbgsym packages" bash -c '
   dpkg-deb -x "$1" "$3/x" && dpkg-deb -x "$2" "$3/x" &&
   ! file "$3"/x/usr/sbin/bitsd "$3"/x/usr/bin/bitsctl | grep -q "not stripped"' _ "$bitsd_deb" "$bitsctl_deb" "$work"
-if command -v lintian >/dev/null; then
-  lintian --info "$debs/bitsd_${v}_amd64.changes" >"$work/lintian.log" 2>&1
+# make deb ran lintian (when installed) after "lintian:".
+if grep -qx 'lintian:' "$work/deb.log"; then
+  sed -n '/^lintian:$/,$p' "$work/deb.log" > "$work/lintian.log"
   echo "   lintian: $(grep -c '^E:' "$work/lintian.log") errors, $(grep -c '^W:' "$work/lintian.log") warnings, $(grep -c '^I:' "$work/lintian.log") infos"
   grep -E '^(E|W):' "$work/lintian.log" | sed 's/^/   /'
+  grep -E '^I:' "$work/lintian.log" | awk '{print $2, $3}' | sort | uniq -c | sed 's/^ */   I: /'
   check "lintian reports no error" bash -c '! grep -q "^E:" "$1"' _ "$work/lintian.log"
 else
   echo "SKIP: lintian (not installed)"
