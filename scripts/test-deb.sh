@@ -133,11 +133,10 @@ done
 # ---------------------------------------------------------------------------------------------
 echo "== 2. a clean Debian 12 root (debootstrap --variant=minbase bookworm)"
 # The Debian mirror the host uses (debootstrap needs one it can reach).
-mirror=${MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-  grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')}
+sources=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v '^\s*#')
+mirror=${MIRROR:-$(echo "$sources" | grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')}
 mirror=${mirror:-http://deb.debian.org/debian}
-security=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-  grep -oE 'https?://[^ ]+/debian-security/?' | head -1)
+security=$(echo "$sources" | grep -oE 'https?://[^ ]+/debian-security/?' | head -1)
 t0=$SECONDS
 if debootstrap --variant=minbase bookworm "$R" "$mirror" >"$work/debootstrap.log" 2>&1; then
   pass "debootstrap from $mirror ($((SECONDS - t0)) s, $(du -sm "$R" | cut -f1) MB)"
