@@ -13,6 +13,9 @@
 #     `apt-get install` of the current packages upgrades them (the daemon is stopped and started
 #     again, the queued job is still there and completes); `apt-get purge` stops the daemon and
 #     leaves the root as it was before the first install (file list compared).
+#  3. The same root booted with systemd as PID 1 of new namespaces (its own cgroup subtree; skipped
+#     where systemd is this machine's PID 1): postinst's daemon-reload, the first call starting
+#     bitsd.service, an upgrade restarting the unit with the queue kept, purge stopping it.
 #
 # Everything runs in a work directory under /var/tmp, removed on exit, also on failure (the
 # namespaces die with their PID 1). Nothing is cached: the root is downloaded each time.
@@ -43,10 +46,20 @@ R=$work/root    # the clean root
 ns_unshare=     # unshare process of the namespaces
 ns_pid=         # PID 1 of the namespaces, as seen from here
 http_pid=
+cgroup_name=bitsd-deb-test-$$   # the cgroup subtree of part 3's systemd
 cleanup() {
   set +e
   if [ -n "$ns_pid" ]; then kill -KILL "$ns_pid" 2>/dev/null; fi
   if [ -n "$ns_unshare" ]; then wait "$ns_unshare" 2>/dev/null; fi
+  local root
+  for root in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    [ -d "$root/$cgroup_name" ] || continue
+    for _ in $(seq 50); do
+      find "$root/$cgroup_name" -depth -type d -exec rmdir {} \; 2>/dev/null
+      [ -d "$root/$cgroup_name" ] || break
+      sleep 0.1
+    done
+  done
   if [ -n "$http_pid" ]; then kill "$http_pid" 2>/dev/null; wait "$http_pid" 2>/dev/null; fi
   # debootstrap mounts proc and sys in the root while it runs; nothing else is mounted here.
   for m in $(awk -v r="$R/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m"; done
@@ -182,8 +195,8 @@ t0=$SECONDS
 apt_get update >"$work/apt-update.log" 2>&1 || { tail "$work/apt-update.log"; die "apt-get update in the root"; }
 deps=$( { dpkg-deb -f "$bitsd_deb" Depends Recommends; dpkg-deb -f "$bitsctl_deb" Depends; } |
   sed 's/^[A-Za-z]*: //' | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/ //g' | grep -vxE 'bitsd|bitsctl|' | sort -u)
-apt_get install --no-install-recommends $deps >"$work/apt-deps.log" 2>&1 || { tail "$work/apt-deps.log"; die "apt-get install of the dependencies"; }
-pass "dependencies installed ($((SECONDS - t0)) s): $(echo $deps)"
+apt_get install --no-install-recommends $deps systemd >"$work/apt-deps.log" 2>&1 || { tail "$work/apt-deps.log"; die "apt-get install of the dependencies"; }
+pass "dependencies installed ($((SECONDS - t0)) s): $(echo $deps), and systemd (not running until part 3)"
 ns useradd -m -s /bin/bash bitsuser || die "useradd bitsuser"
 # Everything but what changes by itself (logs, apt's caches and lists, dpkg's own records).
 snapshot() {
@@ -294,4 +307,132 @@ if diff -u "$work/before.snap" "$work/after.snap" > "$work/snap.diff"; then
 else
   cat "$work/snap.diff"; fail "the root differs from before the install"
 fi
+kill -KILL "$ns_pid" 2>/dev/null; wait "$ns_unshare" 2>/dev/null; ns_pid= ns_unshare=
+
+# ---------------------------------------------------------------------------------------------
+echo "== 3. the same root booted with systemd as PID 1: activation, upgrade, purge through systemd"
+skip=
+if [ "$(cat /proc/1/comm)" = systemd ]; then
+  skip="systemd is PID 1 of this machine (a nested one would need a delegated cgroup)"
+fi
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+  cgroup_mode=unified; cgroup_roots=(/sys/fs/cgroup)
+elif [ "$(stat -fc %T /sys/fs/cgroup/systemd 2>/dev/null)" = cgroupfs ]; then
+  cgroup_mode=hybrid; cgroup_roots=(/sys/fs/cgroup/systemd /sys/fs/cgroup/unified)
+else
+  skip=${skip:-"neither a cgroup2 /sys/fs/cgroup nor a name=systemd hierarchy at /sys/fs/cgroup/systemd"}
+fi
+[ -n "$skip" ] && { echo "SKIP: 3 ($skip)"; finish; }
+rm -f "$R/usr/sbin/policy-rc.d"   # systemd runs now: the package scripts may start and stop units
+# PID 1 of new namespaces: mounts the root's file systems, pivots into it and execs systemd
+# into an empty target; units that would touch the kernel or hardware are masked.
+cat > "$work/ns-systemd.sh" <<'EOS'
+#!/bin/bash
+set -euo pipefail
+R=$1 cgroup_mode=$2
+mount --make-rprivate /
+mount --bind "$R" "$R"
+mount -t proc proc "$R/proc"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
+if [ "$cgroup_mode" = unified ]; then
+  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"
+else
+  mount -t tmpfs -o mode=0755,nosuid,nodev,noexec tmpfs "$R/sys/fs/cgroup"
+  mkdir "$R/sys/fs/cgroup/systemd" "$R/sys/fs/cgroup/unified"
+  mount -t cgroup -o none,name=systemd,nosuid,nodev,noexec cgroup "$R/sys/fs/cgroup/systemd"
+  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup/unified"
+  mount -o remount,ro,bind "$R/sys/fs/cgroup"
+fi
+mount -t tmpfs -o mode=0755,nosuid tmpfs "$R/dev"
+for n in null zero full random urandom tty; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
+touch "$R/dev/console"; mount --bind /dev/null "$R/dev/console"
+mkdir "$R/dev/pts" "$R/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"
+ln -s pts/ptmx "$R/dev/ptmx"
+ln -s /proc/self/fd "$R/dev/fd"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
+mkdir -p "$R/run/systemd/system"
+printf '[Unit]\nDescription=bitsd package test\n' > "$R/run/systemd/system/bitsd-deb-test.target"
+for u in systemd-binfmt.service proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount \
+         systemd-sysctl.service systemd-modules-load.service kmod-static-nodes.service \
+         systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service \
+         systemd-udev-settle.service systemd-random-seed.service systemd-hwdb-update.service \
+         systemd-firstboot.service systemd-machine-id-commit.service systemd-pstore.service \
+         systemd-tmpfiles-setup-dev.service sys-kernel-debug.mount sys-kernel-tracing.mount \
+         sys-fs-fuse-connections.mount sys-kernel-config.mount dev-hugepages.mount \
+         systemd-sysusers.service systemd-timesyncd.service; do
+  ln -sf /dev/null "$R/run/systemd/system/$u"
+done
+hostname bitsd-deb-test
+cd "$R"
+mkdir -p .oldroot
+pivot_root . .oldroot
+umount -l /.oldroot
+rmdir /.oldroot
+exec env -i container=bitsd-deb-test PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=bitsd-deb-test.target
+EOS
+for root in "${cgroup_roots[@]}"; do mkdir "$root/$cgroup_name"; done
+(
+  for root in "${cgroup_roots[@]}"; do echo "$BASHPID" > "$root/$cgroup_name/cgroup.procs"; done
+  exec unshare --pid --fork --mount --uts --ipc --cgroup bash "$work/ns-systemd.sh" "$R" "$cgroup_mode"
+) >"$work/ns-systemd.log" 2>&1 &
+ns_unshare=$!
+wait_for 10 bash -c "pgrep -P $ns_unshare >/dev/null" && ns_pid=$(pgrep -P "$ns_unshare")
+ns() { nsenter -t "$ns_pid" -m -p -u -i -C -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+booted() { case $(ns systemctl is-system-running 2>/dev/null) in running|degraded) return 0;; *) return 1;; esac; }
+if [ -z "$ns_pid" ] || ! wait_for 60 booted; then
+  cat "$work/ns-systemd.log"; die "systemd did not come up as PID 1 of the namespaces"
+fi
+pass "systemd is PID 1 of the root's namespaces (host pid $ns_pid; $(ns systemctl is-system-running))"
+check "systemctl start dbus.service" ns systemctl start dbus.service
+wait_for 10 bus --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1 ||
+  die "the system bus under systemd does not answer"
+unit() { ns systemctl show -p "$1" --value bitsd.service; }
+t0=$SECONDS
+if apt_get install "./debs/bitsd_${prev}_amd64.deb" "./debs/bitsctl_${prev}_amd64.deb" >"$work/apt-prev3.log" 2>&1; then
+  pass "apt-get install of $prev ($((SECONDS - t0)) s)"
+else
+  cat "$work/apt-prev3.log"; die "apt-get install of the previous packages under systemd"
+fi
+state3="$(unit LoadState) $(unit UnitFileState) $(unit ActiveState)"
+check "bitsd.service is loaded (postinst: daemon-reload), neither enabled nor started: $state3" \
+  test "$state3" = "loaded disabled inactive"
+ns install -d -o bitsuser -g bitsuser /home/bitsuser/dl
+t0=$SECONDS
+if as_user bitsctl transfer "$url" /home/bitsuser/dl/now.bin >"$work/transfer3.log" 2>&1; then
+  pass "bitsuser: bitsctl transfer; its first call started bitsd.service ($((SECONDS - t0)) s)"
+else
+  cat "$work/transfer3.log"; fail "bitsuser: bitsctl transfer under systemd"
+fi
+check "the copy has the source's sha256" test "$(sha256sum < "$R/home/bitsuser/dl/now.bin")" = "$sum"
+old_pid=$(unit MainPID)
+check "bitsd.service is active and its main process (pid $old_pid) owns org.example.Bits" \
+  test "$(unit ActiveState)" = active -a "$(owner_pid)" = "$old_pid"
+job=$(as_user bitsctl create "kept across the upgrade" 2>&1)
+as_user bitsctl add-file "$job" "$url" /home/bitsuser/dl/later.bin >/dev/null 2>&1
+t0=$SECONDS
+if apt_get install "./debs/bitsd_${v}_amd64.deb" "./debs/bitsctl_${v}_amd64.deb" >"$work/apt-upgrade3.log" 2>&1; then
+  pass "apt-get install of $v: upgrade ($((SECONDS - t0)) s)"
+else
+  cat "$work/apt-upgrade3.log"; die "apt-get install (upgrade) under systemd"
+fi
+new_pid=$(unit MainPID)
+check "the upgrade restarted bitsd.service (main pid $old_pid, now ${new_pid:-none})" \
+  test -n "$new_pid" -a "$new_pid" != 0 -a "$new_pid" != "$old_pid" -a "$(unit ActiveState)" = active
+check "the queued job is still there, resumes and completes" bash -c "
+  $(declare -f ns as_user); ns_pid=$ns_pid
+  as_user bitsctl list | grep -q 'kept across the upgrade' && as_user bitsctl resume '$job' &&
+  as_user timeout 120 bitsctl wait '$job' >/dev/null && as_user bitsctl complete '$job'"
+check "the second copy has the source's sha256" test "$(sha256sum < "$R/home/bitsuser/dl/later.bin" 2>/dev/null)" = "$sum"
+t0=$SECONDS
+if apt_get purge bitsd bitsctl >"$work/apt-purge3.log" 2>&1; then
+  pass "apt-get purge bitsd bitsctl ($((SECONDS - t0)) s)"
+else
+  cat "$work/apt-purge3.log"; fail "apt-get purge under systemd"
+fi
+check "prerm stopped bitsd.service, and systemd no longer knows it" \
+  test "$(ns pidof bitsd)" = "" -a "$(unit LoadState)" = not-found
+check "/var/lib/bits and /etc/bits are gone" test ! -e "$R/var/lib/bits" -a ! -e "$R/etc/bits"
 finish
