@@ -324,59 +324,10 @@ else
 fi
 [ -n "$skip" ] && { echo "SKIP: 3 ($skip)"; finish; }
 rm -f "$R/usr/sbin/policy-rc.d"   # systemd runs now: the package scripts may start and stop units
-# PID 1 of new namespaces: mounts the root's file systems, pivots into it and execs systemd
-# into an empty target; units that would touch the kernel or hardware are masked.
-cat > "$work/ns-systemd.sh" <<'EOS'
-#!/bin/bash
-set -euo pipefail
-R=$1 cgroup_mode=$2
-mount --make-rprivate /
-mount --bind "$R" "$R"
-mount -t proc proc "$R/proc"
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
-if [ "$cgroup_mode" = unified ]; then
-  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"
-else
-  mount -t tmpfs -o mode=0755,nosuid,nodev,noexec tmpfs "$R/sys/fs/cgroup"
-  mkdir "$R/sys/fs/cgroup/systemd" "$R/sys/fs/cgroup/unified"
-  mount -t cgroup -o none,name=systemd,nosuid,nodev,noexec cgroup "$R/sys/fs/cgroup/systemd"
-  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup/unified"
-  mount -o remount,ro,bind "$R/sys/fs/cgroup"
-fi
-mount -t tmpfs -o mode=0755,nosuid tmpfs "$R/dev"
-for n in null zero full random urandom tty; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
-touch "$R/dev/console"; mount --bind /dev/null "$R/dev/console"
-mkdir "$R/dev/pts" "$R/dev/shm"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"
-ln -s pts/ptmx "$R/dev/ptmx"
-ln -s /proc/self/fd "$R/dev/fd"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"
-mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
-mkdir -p "$R/run/systemd/system"
-printf '[Unit]\nDescription=bitsd package test\n' > "$R/run/systemd/system/bitsd-deb-test.target"
-for u in systemd-binfmt.service proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount \
-         systemd-sysctl.service systemd-modules-load.service kmod-static-nodes.service \
-         systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service \
-         systemd-udev-settle.service systemd-random-seed.service systemd-hwdb-update.service \
-         systemd-firstboot.service systemd-machine-id-commit.service systemd-pstore.service \
-         systemd-tmpfiles-setup-dev.service sys-kernel-debug.mount sys-kernel-tracing.mount \
-         sys-fs-fuse-connections.mount sys-kernel-config.mount dev-hugepages.mount \
-         systemd-sysusers.service systemd-timesyncd.service; do
-  ln -sf /dev/null "$R/run/systemd/system/$u"
-done
-hostname bitsd-deb-test
-cd "$R"
-mkdir -p .oldroot
-pivot_root . .oldroot
-umount -l /.oldroot
-rmdir /.oldroot
-exec env -i container=bitsd-deb-test PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=bitsd-deb-test.target
-EOS
 for root in "${cgroup_roots[@]}"; do mkdir "$root/$cgroup_name"; done
 (
   for root in "${cgroup_roots[@]}"; do echo "$BASHPID" > "$root/$cgroup_name/cgroup.procs"; done
-  exec unshare --pid --fork --mount --uts --ipc --cgroup bash "$work/ns-systemd.sh" "$R" "$cgroup_mode"
+  exec unshare --pid --fork --mount --uts --ipc --cgroup bash "$repo/scripts/systemd-root-init.sh" "$R" "$cgroup_mode" bitsd-deb-test
 ) >"$work/ns-systemd.log" 2>&1 &
 ns_unshare=$!
 wait_for 10 bash -c "pgrep -P $ns_unshare >/dev/null" && ns_pid=$(pgrep -P "$ns_unshare")
