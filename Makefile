@@ -52,7 +52,7 @@ RELOAD_SERVICES = if [ -z "$(DESTDIR)" ]; then \
       if [ "$$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl daemon-reload && echo "systemd: units reloaded"; fi; \
     fi
 
-.PHONY: all build release deps test unit-test fuzz demo bench clean install-build man install uninstall purge
+.PHONY: all build release deps test unit-test fuzz demo bench clean install-build man install uninstall purge deb test-deb
 
 all: build
 
@@ -191,6 +191,33 @@ uninstall:
 ## uninstall, and the job database ($(STATEDIR)) and $(SYSCONFDIR)/bits with whatever is in it.
 purge: uninstall
 	rm -rf "$(DESTDIR)$(STATEDIR)" "$(DESTDIR)$(SYSCONFDIR)/bits"
+
+## Debian packages: bitsd_<version>_amd64.deb (the service), bitsctl_<version>_amd64.deb (the
+## client) and their -dbgsym packages (the split debug symbols), built by dpkg-buildpackage from
+## debian/ (`make install DESTDIR=debian/tmp PREFIX=/usr`, dh_strip, dh_shlibdeps), into
+## DEB_DIR (default: the top of the tree), then checked by lintian if it is installed.
+## VERSION is debian/changelog's; it must equal bitsd's own (`bitsd --version`).
+DEB_DIR ?= .
+deb:
+	@v=$$(dpkg-parsechangelog -S Version); \
+	  src=$$(sed -n 's/.*static let version = "\(.*\)".*/\1/p' Sources/bitsd/main.swift); \
+	  if [ "$$v" != "$$src" ]; then echo "debian/changelog has version $$v, Sources/bitsd/main.swift $$src: add a changelog entry (dch -v $$src)"; exit 1; fi
+	mkdir -p $(DEB_DIR)
+	env -u MAKEFLAGS -u MAKELEVEL SWIFT=$(SWIFT) BUILD_DIR=$(abspath $(BUILD_DIR)) DEB_OUTDIR=$(abspath $(DEB_DIR)) \
+	  dpkg-buildpackage -b -us -uc \
+	  --buildinfo-option=-u$(abspath $(DEB_DIR)) --changes-option=-u$(abspath $(DEB_DIR)) \
+	  --buildinfo-file=$(abspath $(DEB_DIR))/bitsd_$$(dpkg-parsechangelog -S Version)_amd64.buildinfo \
+	  --changes-file=$(abspath $(DEB_DIR))/bitsd_$$(dpkg-parsechangelog -S Version)_amd64.changes
+	@if command -v lintian >/dev/null; then \
+	  echo "lintian:"; lintian --info --display-info $(abspath $(DEB_DIR))/bitsd_$$(dpkg-parsechangelog -S Version)_amd64.changes || true; \
+	fi
+	@ls -l $(DEB_DIR)/*_$$(dpkg-parsechangelog -S Version)_amd64.*deb
+
+## The package on a clean Debian 12 root (debootstrap): apt-get install, D-Bus activation, a
+## download as an ordinary user with bitsctl, an upgrade that keeps the queue, apt-get purge.
+## Root; downloads Debian packages from the mirror of /etc/apt/sources.list*.
+test-deb:
+	scripts/test-deb.sh
 
 clean:
 	rm -rf .build

@@ -6,7 +6,9 @@ packages=(libglib2.0-dev libcurl4-openssl-dev pkg-config dbus-daemon dbus-bin po
           libsqlite3-dev sqlite3 acl e2fsprogs
           # scripts/test-install.sh: the system bus with its setuid activation helper, busctl,
           # systemd-analyze and systemd itself, man, pgrep
-          dbus dbus-system-bus-common systemd man-db procps)
+          dbus dbus-system-bus-common systemd man-db procps
+          # make deb and scripts/test-deb.sh: Debian's packaging tools, lintian, a clean root
+          dpkg-dev debhelper lintian debootstrap debian-archive-keyring file)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

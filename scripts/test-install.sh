@@ -370,7 +370,7 @@ fi
 if [ -n "$skip_d" ]; then
   echo "SKIP: d ($skip_d)"
 else
-  # PID 1 of the new namespaces: builds the throw-away root and execs systemd in it.
+  # PID 1 of the new namespaces: builds the throw-away root (an overlay of /) and boots systemd there.
   cat > "$work/ns-init.sh" <<'EOF'
 #!/bin/bash
 set -euo pipefail
@@ -379,53 +379,8 @@ mount --make-rprivate /
 mount -t tmpfs -o mode=0755 tmpfs "$W"
 mkdir -p "$W/upper" "$W/work" "$W/root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$W/upper,workdir=$W/work" "$W/root"
-R=$W/root
-mount -t proc proc "$R/proc"
-mount --bind "$R/proc/sys" "$R/proc/sys"
-mount -o remount,bind,ro "$R/proc/sys"
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
-if [ "$cgroup_mode" = unified ]; then
-  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"
-else
-  mount -t tmpfs -o mode=0755,nosuid,nodev,noexec tmpfs "$R/sys/fs/cgroup"
-  mkdir "$R/sys/fs/cgroup/systemd" "$R/sys/fs/cgroup/unified"
-  mount -t cgroup -o none,name=systemd,nosuid,nodev,noexec cgroup "$R/sys/fs/cgroup/systemd"
-  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup/unified"
-  mount -o remount,ro,bind "$R/sys/fs/cgroup"
-fi
-mount -t tmpfs -o mode=0755,nosuid tmpfs "$R/dev"
-for n in null zero full random urandom tty; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
-touch "$R/dev/console"; mount --bind /dev/null "$R/dev/console"
-mkdir "$R/dev/pts" "$R/dev/shm"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"
-ln -s pts/ptmx "$R/dev/ptmx"
-ln -s /proc/self/fd "$R/dev/fd"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"
-mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
-# A checkout under /tmp or /run (CI clones anywhere) would be hidden by those fresh tmpfs.
-case "$repo" in /tmp/*|/run/*) mkdir -p "$R$repo"; mount --bind "$repo" "$R$repo" ;; esac
-# Boot into an empty target. Units that would touch the kernel or hardware are masked (sysctl,
-# binfmt and modules are global; /proc/sys and /sys are read-only anyway).
-mkdir -p "$R/run/systemd/system"
-printf '[Unit]\nDescription=bitsd installation test\n' > "$R/run/systemd/system/bitsd-install-test.target"
-for u in systemd-binfmt.service proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount \
-         systemd-sysctl.service systemd-modules-load.service kmod-static-nodes.service \
-         systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service \
-         systemd-udev-settle.service systemd-random-seed.service systemd-hwdb-update.service \
-         systemd-firstboot.service systemd-machine-id-commit.service systemd-pstore.service \
-         systemd-tmpfiles-setup-dev.service sys-kernel-debug.mount sys-kernel-tracing.mount \
-         sys-fs-fuse-connections.mount sys-kernel-config.mount dev-hugepages.mount \
-         systemd-sysusers.service systemd-timesyncd.service; do
-  ln -sf /dev/null "$R/run/systemd/system/$u"
-done
-cd "$R"
-mkdir -p .oldroot
-pivot_root . .oldroot
-umount -l /.oldroot
-rmdir /.oldroot
-exec env -i container=bitsd-install-test PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  /lib/systemd/systemd --system --unit=bitsd-install-test.target
+# The root's file systems, then systemd as PID 1 (scripts/systemd-root-init.sh).
+exec bash "$repo/scripts/systemd-root-init.sh" "$W/root" "$cgroup_mode" bitsd-install-test "$repo"
 EOF
   mkdir "$work/ns"
   # A cgroup of its own: systemd in the cgroup namespace manages only this subtree.

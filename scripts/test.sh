@@ -2,7 +2,7 @@
 # Runs the whole test suite: the fault server's tests, then every Swift test (unit tests of
 # the pure logic and of the transfer engine, and the integration tests against a real
 # dbus-daemon with our policy, real polkitd, real users and real loopback HTTP servers), then
-# the installation test. Fails if any of them fails.
+# the installation test, then the package test. Fails if any of them fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 echo "== fault server tests (python unittest)"
@@ -16,4 +16,9 @@ swift_status=$?
 echo "== installation test (scripts/test-install.sh)"
 scripts/test-install.sh
 install_status=$?
-[ "$swift_status" = 0 ] && [ "$install_status" = 0 ]
+# make deb (reusing the installation test's release build in .build-install), lintian, and the
+# packages on a clean Debian 12 root made with debootstrap from the Debian mirror (about 5 min).
+echo "== package test (scripts/test-deb.sh)"
+scripts/test-deb.sh
+deb_status=$?
+[ "$swift_status" = 0 ] && [ "$install_status" = 0 ] && [ "$deb_status" = 0 ]
