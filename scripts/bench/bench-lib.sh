@@ -51,5 +51,21 @@ address=$(head -1 "$work/address")
   2> "$work/bitsd.log" & pids+=($!)
 bitsd_pid=$!
 for _ in $(seq 100); do busctl --address="$address" status org.example.Bits >/dev/null 2>&1 && break; sleep 0.1; done
+# start_nginx: serves $work/www from a loopback nginx (one worker, sendfile, keep-alive) on a
+# free port; sets $base to its URL.
+start_nginx() {
+  local port
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat > "$work/nginx.conf" <<NGINX
+worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000;
+  server { listen 127.0.0.1:$port; root $work/www; } }
+NGINX
+  /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+  sleep 0.5
+  base="http://127.0.0.1:$port"
+}
+
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 mean() { printf '%s\n' "$@" | awk '{t+=$1} END {print t/NR}'; }

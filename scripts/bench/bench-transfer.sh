@@ -19,16 +19,7 @@ SECTIONS=" ${SECTIONS:-1 2 3} "
 section() { [[ $SECTIONS == *" $1 "* ]]; }
 if section 1 || section 2; then head -c 1G /dev/urandom > "$work/www/big.bin"; fi
 for i in $(seq 200); do head -c 262144 /dev/urandom > "$work/www/many/f$i.bin"; done
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
-events { worker_connections 64; }
-http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000;
-  server { listen 127.0.0.1:$port; root $work/www; } }
-NGINX
-/usr/sbin/nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-sleep 0.5
-base="http://127.0.0.1:$port"
+start_nginx
 if section 1 || section 2; then curl -s -o /dev/null "$base/big.bin"; fi
 cpu() { awk '{print $14 + $15}' "/proc/${1:-$bitsd_pid}/stat"; }   # clock ticks of bitsd (or of pid $1)
 hz=$(getconf CLK_TCK)
