@@ -48,11 +48,13 @@ let package = Package(
                 dependencies: ["BitsCore", "BitsTransfer", "BitsStore", "BitsSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsService"),
-        // D-Bus plumbing shared by the daemon and the client: Variant <-> GVariant, GLib loop thread.
+        // The only Swift door to GLib/GIO: Variant <-> GVariant, the GLib loop thread, the bus
+        // connection (calls, signals, exported objects, introspection data), GIO's network
+        // monitor, file monitor and proxy resolver. Shared by the daemon and the client.
         .target(name: "BitsDBus", dependencies: ["CGLib"], path: "Sources/BitsDBus", swiftSettings: interop),
-        // D-Bus layer: GDBus loop thread, GVariant coding, Manager/Job/File objects, signals.
+        // The daemon's D-Bus face: Manager/Job/File objects, caller identity, polkit, signals.
         .target(name: "BitsBus",
-                dependencies: ["BitsCore", "BitsService", "BitsDBus", "CGLib",
+                dependencies: ["BitsCore", "BitsService", "BitsDBus",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop, plugins: ["InterfaceCodegen"]),
         .executableTarget(name: "bitsd",
@@ -82,7 +84,7 @@ let package = Package(
                     dependencies: ["BitsService", "BitsStore", "BitsTransfer", "BitsCore", "BitsSystem",
                                    .product(name: "Logging", package: "swift-log")],
                     path: "Tests/BitsServiceTests"),
-        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore", "CGLib"], path: "Tests/BitsBusTests",
+        .testTarget(name: "BitsBusTests", dependencies: ["BitsBus", "BitsDBus", "BitsCore"], path: "Tests/BitsBusTests",
                     swiftSettings: interop),
         .testTarget(name: "BitsClientTests", dependencies: ["BitsClient", "bitsctl"], path: "Tests/BitsClientTests"),
         .testTarget(name: "BitsIntegrationTests", dependencies: ["BitsCore"],

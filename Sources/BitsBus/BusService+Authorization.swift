@@ -1,4 +1,5 @@
 import BitsCore
+import BitsDBus
 import BitsService
 import Foundation
 
@@ -8,7 +9,7 @@ import Foundation
 extension BusService {
     /// The caller of a call whose harness declared `authorization` (see `Authorization`),
     /// an administrator when the call needs it and polkit agrees.
-    func authorizedCaller(_ authorization: Authorization, invocation: Invocation, uid: UInt32) async throws -> Caller {
+    func authorizedCaller(_ authorization: Authorization, invocation: MethodInvocation, uid: UInt32) async throws -> Caller {
         let ordinary = Caller(uid: uid, isAdministrator: uid == 0)
         guard uid != 0 else { return ordinary }
         let interactive: Bool

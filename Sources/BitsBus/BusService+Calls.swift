@@ -9,7 +9,7 @@ import Foundation
 extension BusService {
     static let propertiesInterface = PropertiesCall.interface
 
-    func handle(_ call: IncomingCall) async {
+    func handle(_ call: MethodCall) async {
         await call.invocation.respond {
             let uid = try await callers.uid(of: call.invocation.sender)
             let plan = try plan(for: call)
@@ -20,7 +20,7 @@ extension BusService {
     }
 
     /// The harness's plan for `call`, by the object its path names.
-    private func plan(for call: IncomingCall) throws -> CallPlan {
+    private func plan(for call: MethodCall) throws -> CallPlan {
         if call.path == ObjectPaths.manager {
             return try ManagerHarness(manager: manager, callers: callers, version: version,
                                       managedObjects: { [unowned self] in managedObjects($0) }).plan(call)
@@ -63,5 +63,24 @@ extension BusService {
 
     func fileProperties(_ file: JobFile) -> [(String, Variant)] {
         PropertyEncoding.fileProperties(file)
+    }
+}
+
+extension MethodInvocation {
+    /// Replies with the service error's D-Bus name and message.
+    func fail(_ error: ServiceError) {
+        fail(name: error.name.rawValue, message: error.message)
+    }
+
+    /// Replies from a throwing body: its values, or its ServiceError (anything else is a
+    /// generic failure with no internal detail).
+    func respond(_ body: () async throws -> [Variant]) async {
+        do {
+            reply(try await body())
+        } catch let error as ServiceError {
+            fail(error)
+        } catch {
+            fail(ServiceError(.failed, "Internal error: \(error)"))
+        }
     }
 }

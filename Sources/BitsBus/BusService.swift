@@ -1,18 +1,8 @@
 import BitsDBus
 import BitsCore
 import BitsService
-import CGLib
 import Foundation
 import Logging
-
-/// A method call as received from the bus, decoded into Swift values.
-struct IncomingCall: Sendable {
-    let invocation: Invocation
-    let path: String
-    let interface: String
-    let method: String
-    let arguments: [Variant]
-}
 
 /// The D-Bus face of the service: owns the connection and the loop thread, exports the
 /// manager object and the job/file subtree, hands each call to the harness of its object
@@ -30,24 +20,8 @@ public final class BusService: @unchecked Sendable {
     var polkit: PolkitAuthority!
     private let dispatcher = CallDispatcher()
     private var networkMonitor: NetworkMonitor?
-
-    /// The vtable shared by every exported interface: all calls, property access included,
-    /// go to `methodCallThunk` (NULL property handlers make GDBus forward Properties calls).
-    static let interfaceVTable: UnsafeMutablePointer<GDBusInterfaceVTable> = {
-        let vtable = UnsafeMutablePointer<GDBusInterfaceVTable>.allocate(capacity: 1)
-        vtable.initialize(to: GDBusInterfaceVTable())
-        vtable.pointee.method_call = methodCallThunk
-        return vtable
-    }()
-
-    static let subtreeVTable: UnsafeMutablePointer<GDBusSubtreeVTable> = {
-        let vtable = UnsafeMutablePointer<GDBusSubtreeVTable>.allocate(capacity: 1)
-        vtable.initialize(to: GDBusSubtreeVTable())
-        vtable.pointee.enumerate = subtreeEnumerateThunk
-        vtable.pointee.introspect = subtreeIntrospectThunk
-        vtable.pointee.dispatch = subtreeDispatchThunk
-        return vtable
-    }()
+    /// What the exported manager and job/file subtrees answer GDBus (kept for good).
+    private var exportHandlers: ExportHandlers!
 
     public init(manager: QueueManager, interfaceDirectory: String?, version: String, logger: Logger) throws {
         self.manager = manager
@@ -93,30 +67,33 @@ public final class BusService: @unchecked Sendable {
         bus = try BusConnection(address, loop: loop)
         callers = CallerRegistry(bus: bus)
         polkit = PolkitAuthority(bus: bus)
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        var error: UnsafeMutablePointer<GError>?
-        for info in [definitions.manager, definitions.objectManager] {
-            if g_dbus_connection_register_object(bus.connection, ObjectPaths.manager, info,
-                                                 BusService.interfaceVTable, me, nil, &error) == 0 {
-                throw BusSetupError(description: "cannot export the manager: \(GDBus.takeMessage(error))")
-            }
+        let handlers = ExportHandlers(call: { [self] in received($0) },
+                                      nodes: { [self] in visibleNodes(sender: $0, root: $1) },
+                                      interfaces: { [self] in interfaces(sender: $0, base: $1, node: $2) })
+        exportHandlers = handlers
+        do {
+            try bus.exportObject(at: ObjectPaths.manager, interfaces: [definitions.manager, definitions.objectManager],
+                                 handlers: handlers)
+        } catch let error as BusSetupError {
+            throw BusSetupError(description: "cannot export the manager: \(error.description)")
         }
-        let flags = G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES
-        if g_dbus_connection_register_subtree(bus.connection, ObjectPaths.jobsRoot, BusService.subtreeVTable,
-                                              flags, me, nil, &error) == 0 {
-            throw BusSetupError(description: "cannot export the jobs: \(GDBus.takeMessage(error))")
+        do {
+            _ = try bus.exportSubtree(at: ObjectPaths.jobsRoot, handlers: handlers)
+        } catch let error as BusSetupError {
+            throw BusSetupError(description: "cannot export the jobs: \(error.description)")
         }
-        g_dbus_connection_add_filter(bus.connection, introspectionFilterThunk, me, nil)
+        // `Introspect` on job and file paths is answered by the daemon with the caller's
+        // identity in mind (taken over on GDBus's worker thread); everything else passes.
+        bus.interceptCalls(interface: StandardInterface.introspectable, member: "Introspect",
+                           pathPrefix: ObjectPaths.jobsRoot + "/") { [self] in received($0) }
         // Forget callers whose connection closed.
-        g_dbus_connection_signal_subscribe(bus.connection, "org.freedesktop.DBus", "org.freedesktop.DBus",
-                                           "NameOwnerChanged", "/org/freedesktop/DBus", nil,
-                                           G_DBUS_SIGNAL_FLAGS_NONE, { _, _, _, _, _, parameters, userData in
-            let service = Unmanaged<BusService>.fromOpaque(userData!).takeUnretainedValue()
-            let args = parameters.map { Variant(gvariant: $0).items } ?? []
+        bus.subscribe(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
+                      path: "/org/freedesktop/DBus", arg0: nil) { [self] signal in
+            let args = signal.arguments
             if args.count == 3, let name = args[0].stringValue, args[2].stringValue == "", name.hasPrefix(":") {
-                service.callers.forget(name)
+                callers.forget(name)
             }
-        }, me, nil)
+        }
     }
 
     public func stop() { loop.stop() }
@@ -125,24 +102,24 @@ public final class BusService: @unchecked Sendable {
     /// the loop thread so that the subtree's callbacks are dispatched there.
     func exportFiles(of id: JobID) -> UInt32 {
         loop.perform { [self] in
-            var error: UnsafeMutablePointer<GError>?
-            let registration = g_dbus_connection_register_subtree(
-                bus.connection, ObjectPaths.job(id) + "/files", BusService.subtreeVTable,
-                G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES,
-                Unmanaged.passUnretained(self).toOpaque(), nil, &error)
-            if registration == 0 { logger.error("cannot export files of \(id): \(GDBus.takeMessage(error))") }
-            return registration
+            do {
+                return try bus.exportSubtree(at: ObjectPaths.job(id) + "/files", handlers: exportHandlers)
+            } catch {
+                logger.error("cannot export files of \(id): \(error)")
+                return 0
+            }
         }
     }
 
     func unexportFiles(_ registration: UInt32) {
         guard registration != 0 else { return }
-        loop.async { [self] in _ = g_dbus_connection_unregister_subtree(bus.connection, registration) }
+        loop.async { [self] in bus.unexportSubtree(registration) }
     }
 
-    /// Called on the loop thread for every method call: served after the same caller's
+    /// Called on the loop thread for every method call (on GDBus's worker thread for the
+    /// `Introspect` calls taken over): served after the same caller's
     /// previous calls, concurrently with other callers' (see `CallDispatcher`).
-    func received(_ call: IncomingCall) {
+    func received(_ call: MethodCall) {
         dispatcher.submit(sender: call.invocation.sender) { [self] in await self.handle(call) }
     }
 
@@ -160,12 +137,12 @@ public final class BusService: @unchecked Sendable {
     }
 
     /// GDBus passes either the subtree root or the full path as `base`, depending on version.
-    func interfaces(sender: String, base: String, node: String?) -> [UnsafeMutablePointer<GDBusInterfaceInfo>] {
+    func interfaces(sender: String, base: String, node: String?) -> [InterfaceInfo] {
         guard let node else { return [] }
         let path = base.hasSuffix("/" + node) ? base : base + "/" + node
         // Every well-formed path offers its interface so that each call reaches the
         // handlers, which answer NotFound for what the caller may not see. (Introspect itself
-        // is answered by `IntrospectionFilter`, identically for hidden and missing jobs.)
+        // is taken over by the call filter of `setUpOnLoopThread`, identically for hidden and missing jobs.)
         switch ObjectPaths.parse(path) {
         case .job?: return [definitions.job]
         case .file?: return [definitions.file]

@@ -1,4 +1,5 @@
 import BitsCore
+import BitsDBus
 import BitsService
 import Foundation
 

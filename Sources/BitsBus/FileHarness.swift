@@ -10,7 +10,7 @@ import BitsService
 struct FileHarness: Sendable {
     let manager: QueueManager
 
-    func plan(_ call: IncomingCall, id: JobID, index: Int) throws -> CallPlan {
+    func plan(_ call: MethodCall, id: JobID, index: Int) throws -> CallPlan {
         let properties = call.interface == PropertiesCall.interface ? try PropertiesCall(call) : nil
         let manager = self.manager, interface = call.interface, method = call.method
         return CallPlan(.anotherUsersJob(id)) { caller in

@@ -1,6 +1,5 @@
 import BitsCore
 import BitsDBus
-import CGLib
 import Foundation
 
 /// The introspection data the daemon serves: the interface XML of `dbus/`, compiled into the
@@ -8,10 +7,10 @@ import Foundation
 /// directory given with `--interface-directory`; plus the standard ObjectManager interface.
 /// Either way the XML must declare exactly the contract the daemon was built with.
 final class InterfaceDefinitions: @unchecked Sendable {
-    let manager: UnsafeMutablePointer<GDBusInterfaceInfo>
-    let job: UnsafeMutablePointer<GDBusInterfaceInfo>
-    let file: UnsafeMutablePointer<GDBusInterfaceInfo>
-    let objectManager: UnsafeMutablePointer<GDBusInterfaceInfo>
+    let manager: InterfaceInfo
+    let job: InterfaceInfo
+    let file: InterfaceInfo
+    let objectManager: InterfaceInfo
 
     private static let objectManagerXML = """
     <node><interface name="\(StandardInterface.objectManager)">
@@ -31,8 +30,8 @@ final class InterfaceDefinitions: @unchecked Sendable {
             }
             return contents
         }
-        func load(_ interface: BitsInterface) throws -> UnsafeMutablePointer<GDBusInterfaceInfo> {
-            let info = try Self.parse(text(interface), name: interface.rawValue)
+        func load(_ interface: BitsInterface) throws -> InterfaceInfo {
+            let info = try InterfaceInfo(xml: text(interface), name: interface.rawValue)
             let differences = Self.differences(info, from: interface)
             guard differences.isEmpty else {
                 throw BusSetupError(description: "interface \(interface.rawValue) differs from the contract bitsd was built with: "
@@ -43,28 +42,13 @@ final class InterfaceDefinitions: @unchecked Sendable {
         manager = try load(.manager)
         job = try load(.job)
         file = try load(.file)
-        objectManager = try Self.parse(Self.objectManagerXML, name: StandardInterface.objectManager)
-    }
-
-    /// Interface `name` of the introspection document `xml`, parsed by GDBus.
-    static func parse(_ xml: String, name: String) throws -> UnsafeMutablePointer<GDBusInterfaceInfo> {
-        var error: UnsafeMutablePointer<GError>?
-        guard let node = g_dbus_node_info_new_for_xml(xml, &error) else {
-            throw BusSetupError(description: "interface \(name): \(GDBus.takeMessage(error))")
-        }
-        defer { g_dbus_node_info_unref(node) }
-        guard let info = g_dbus_node_info_lookup_interface(node, name) else {
-            throw BusSetupError(description: "interface XML for \(name) does not define it")
-        }
-        g_dbus_interface_info_ref(info)
-        g_dbus_interface_info_cache_build(info)
-        return info
+        objectManager = try InterfaceInfo(xml: Self.objectManagerXML, name: StandardInterface.objectManager)
     }
 
     /// How the parsed interface differs from the contract's table of it (generated from the
     /// XML bitsd was built with): members missing or extra, and different arguments,
     /// signatures or access. Empty when they agree.
-    static func differences(_ info: UnsafeMutablePointer<GDBusInterfaceInfo>, from interface: BitsInterface) -> [String] {
+    static func differences(_ info: InterfaceInfo, from interface: BitsInterface) -> [String] {
         let parsed = InterfaceMembers(info)
         let expected: InterfaceMembers
         switch interface {
@@ -76,7 +60,7 @@ final class InterfaceDefinitions: @unchecked Sendable {
     }
 
     /// The interface info named `name`, if the daemon serves it.
-    func info(named name: String) -> UnsafeMutablePointer<GDBusInterfaceInfo>? {
+    func info(named name: String) -> InterfaceInfo? {
         switch name {
         case BitsInterface.manager.rawValue: manager
         case BitsInterface.job.rawValue: job
@@ -119,35 +103,23 @@ struct InterfaceMembers: Equatable {
     }
 
     /// The members GDBus parsed.
-    init(_ info: UnsafeMutablePointer<GDBusInterfaceInfo>) {
-        func each<T>(_ list: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ body: (T) -> Void) {
-            guard var cursor = list else { return }
-            while let item = cursor.pointee {
-                body(item.pointee)
-                cursor += 1
+    init(_ info: InterfaceInfo) {
+        func arguments(_ list: [InterfaceInfo.Argument], _ direction: String?) -> [String] {
+            list.map { arg in
+                let text = "\(arg.signature) \(arg.name)"
+                return direction.map { "\($0) \(text)" } ?? text
             }
         }
-        func arguments(_ list: UnsafeMutablePointer<UnsafeMutablePointer<GDBusArgInfo>?>?, _ direction: String?) -> [String] {
-            var result: [String] = []
-            each(list) { arg in
-                let text = "\(String(cString: arg.signature)) \(String(cString: arg.name))"
-                result.append(direction.map { "\($0) \(text)" } ?? text)
-            }
-            return result
-        }
-        each(info.pointee.methods) { method in
-            methods[String(cString: method.name)] = (arguments(method.in_args, "in") + arguments(method.out_args, "out"))
+        for method in info.methods {
+            methods[method.name] = (arguments(method.inArguments, "in") + arguments(method.outArguments, "out"))
                 .joined(separator: ", ")
         }
-        each(info.pointee.signals) { signal in
-            signals[String(cString: signal.name)] = arguments(signal.args, nil).joined(separator: ", ")
+        for signal in info.signals {
+            signals[signal.name] = arguments(signal.arguments, nil).joined(separator: ", ")
         }
-        each(info.pointee.properties) { property in
-            let flags = property.flags.rawValue
-            let readable = flags & G_DBUS_PROPERTY_INFO_FLAGS_READABLE.rawValue != 0
-            let writable = flags & G_DBUS_PROPERTY_INFO_FLAGS_WRITABLE.rawValue != 0
-            let access: PropertyAccess = readable && writable ? .readwrite : writable ? .write : .read
-            properties[String(cString: property.name)] = "\(String(cString: property.signature)) \(access.rawValue)"
+        for property in info.properties {
+            let access: PropertyAccess = property.readable && property.writable ? .readwrite : property.writable ? .write : .read
+            properties[property.name] = "\(property.signature) \(access.rawValue)"
         }
     }
 

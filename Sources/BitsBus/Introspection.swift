@@ -1,6 +1,6 @@
 import BitsCore
+import BitsDBus
 import BitsService
-import CGLib
 
 /// Introspection data of job and file objects as the caller may see them: a job the caller
 /// may not see introspects exactly like one that does not exist (an empty node).
@@ -22,12 +22,6 @@ extension BusService {
 
     """
 
-    func interfaceXML(_ info: UnsafeMutablePointer<GDBusInterfaceInfo>) -> String {
-        let text = bits_interface_xml(info, 2)!
-        defer { g_free(text) }
-        return String(cString: text)
-    }
-
     /// The Introspect answer for a path below the jobs root.
     func introspect(path: String, caller: Caller) async -> String {
         let header = "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
@@ -35,11 +29,11 @@ extension BusService {
         switch ObjectPaths.parse(path) {
         case .job(let id)?:
             if (try? await manager.job(id, caller: caller)) != nil {
-                body = Self.standardInterfacesXML + interfaceXML(definitions.job) + "  <node name=\"files\"/>\n"
+                body = Self.standardInterfacesXML + definitions.job.xml(indent: 2) + "  <node name=\"files\"/>\n"
             }
         case .file(let id, let index)?:
             if let job = try? await manager.job(id, caller: caller), job.files.indices.contains(index) {
-                body = Self.standardInterfacesXML + interfaceXML(definitions.file)
+                body = Self.standardInterfacesXML + definitions.file.xml(indent: 2)
             }
         case nil:
             if path.hasSuffix("/files"), case .job(let id)? = ObjectPaths.parse(String(path.dropLast(6))) {

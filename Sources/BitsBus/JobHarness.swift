@@ -20,7 +20,7 @@ struct JobHarness: Sendable {
     let manager: QueueManager
     let callers: CallerRegistry
 
-    func plan(_ call: IncomingCall, id: JobID) throws -> CallPlan {
+    func plan(_ call: MethodCall, id: JobID) throws -> CallPlan {
         let access = Authorization.anotherUsersJob(id)
         if call.interface == PropertiesCall.interface {
             return CallPlan(access, properties(try PropertiesCall(call), id: id))
@@ -101,7 +101,7 @@ struct JobHarness: Sendable {
     }
 
     /// New files get the mode the caller's umask gives, as if it had created them.
-    private func withUmask(_ caller: Caller, _ call: IncomingCall) -> Caller {
+    private func withUmask(_ caller: Caller, _ call: MethodCall) -> Caller {
         var caller = caller
         caller.umask = callers.umask(of: call.invocation.sender)
         return caller
@@ -123,7 +123,7 @@ struct JobHarness: Sendable {
     }
 
     /// Known members of later versions: answered only after the access check.
-    private func unsupported(_ call: IncomingCall, id: JobID, _ access: Authorization) -> CallPlan {
+    private func unsupported(_ call: MethodCall, id: JobID, _ access: Authorization) -> CallPlan {
         let manager = self.manager, interface = call.interface, method = call.method
         return CallPlan(access) { caller in
             _ = try await manager.job(id, caller: caller)

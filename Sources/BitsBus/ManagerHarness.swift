@@ -19,7 +19,7 @@ struct ManagerHarness: Sendable {
     /// Encodes jobs and their files for `GetManagedObjects` (shared with the ObjectManager signals).
     let managedObjects: @Sendable ([Job]) -> Variant
 
-    func plan(_ call: IncomingCall) throws -> CallPlan {
+    func plan(_ call: MethodCall) throws -> CallPlan {
         switch call.interface {
         case ManagerMethod.interface.rawValue: return try managerMember(call)
         case StandardInterface.objectManager: return objectManagerMember(call)
@@ -28,7 +28,7 @@ struct ManagerHarness: Sendable {
         }
     }
 
-    private func managerMember(_ call: IncomingCall) throws -> CallPlan {
+    private func managerMember(_ call: MethodCall) throws -> CallPlan {
         guard let method = ManagerMethod(rawValue: call.method) else { return unsupported(call) }
         let args = CallArguments(method, call.arguments)
         let manager = self.manager
@@ -65,7 +65,7 @@ struct ManagerHarness: Sendable {
         }
     }
 
-    private func objectManagerMember(_ call: IncomingCall) -> CallPlan {
+    private func objectManagerMember(_ call: MethodCall) -> CallPlan {
         switch call.method {
         case StandardInterface.getManagedObjects:
             let manager = self.manager, callers = self.callers, encode = managedObjects, sender = call.invocation.sender
@@ -102,7 +102,7 @@ struct ManagerHarness: Sendable {
         }
     }
 
-    private func unsupported(_ call: IncomingCall) -> CallPlan {
+    private func unsupported(_ call: MethodCall) -> CallPlan {
         .failing(.none, ServiceError(.notSupported, "\(call.interface).\(call.method) is not supported on \(call.path)."))
     }
 }

@@ -54,7 +54,7 @@ struct PolkitAuthority: Sendable {
                         continuation.resume(returning: .denied("polkit did not authorize \(action.rawValue)"))
                     }
                 case .failure(let error):
-                    continuation.resume(returning: .denied("polkit could not be asked (\(error)); denied"))
+                    continuation.resume(returning: .denied("polkit could not be asked (\(error.name): \(error.message)); denied"))
                 }
             }
         }

@@ -13,7 +13,7 @@ enum PropertiesCall: Sendable {
     /// Anything else (GDBus lets only the three through): NotSupported once access is checked.
     case unsupported(method: String)
 
-    init(_ call: IncomingCall) throws {
+    init(_ call: MethodCall) throws {
         let args = CallArguments(member: "Properties." + call.method, call.arguments)
         switch call.method {
         case "Get": self = .get(property: try args(1, "property_name"))

@@ -27,7 +27,7 @@ final class ContractTests: XCTestCase {
     /// GDBus reads it against the tables generated at build time.
     func testTheXMLDeclaresExactlyTheContract() throws {
         for interface in BitsInterface.allCases {
-            let info = try InterfaceDefinitions.parse(try xml(interface), name: interface.rawValue)
+            let info = try InterfaceInfo(xml: try xml(interface), name: interface.rawValue)
             XCTAssertEqual(InterfaceDefinitions.differences(info, from: interface), [], interface.rawValue)
         }
         XCTAssertEqual(ManagerMethod.createJob.inArguments, [ContractArgument("display_name", "s"), ContractArgument("type", "s")])
@@ -47,7 +47,7 @@ final class ContractTests: XCTestCase {
         text = text.replacingOccurrences(of: #"<arg name="changed" type="u" direction="out"/>"#,
                                          with: #"<arg name="count" type="u" direction="out"/>"#)
         text = text.replacingOccurrences(of: #"<signal name="Transferred"/>"#, with: #"<signal name="Transferred"><arg name="x" type="s"/></signal>"#)
-        let info = try InterfaceDefinitions.parse(text, name: BitsInterface.job.rawValue)
+        let info = try InterfaceInfo(xml: text, name: BitsInterface.job.rawValue)
         XCTAssertEqual(InterfaceDefinitions.differences(info, from: .job), [
             "method ReplaceRemotePrefix is (in s old_prefix, in s new_prefix, out u count), not (in s old_prefix, in s new_prefix, out u changed)",
             "method Resume is missing",

@@ -1,16 +1,16 @@
-import BitsDBus
 import CGLib
-import Foundation
 
 /// The system's proxy settings through GIO's GProxyResolver (glib-networking: GNOME
 /// settings, libproxy/WPAD, environment). Answers nil when GIO has no real resolver (then
 /// libcurl's own environment handling applies) or says "direct://".
-final class ProxyResolver: @unchecked Sendable {
+package final class ProxyResolver: @unchecked Sendable {
     private let loop: MainLoopThread
 
-    init(loop: MainLoopThread) { self.loop = loop }
+    /// Starts each lookup on `loop`'s thread, whose main context then delivers the answer.
+    package init(loop: MainLoopThread) { self.loop = loop }
 
-    func proxy(for url: String) async -> String? {
+    /// The first proxy GIO gives for `url` (a URI such as `http://proxy:3128`), or nil for none.
+    package func proxy(for url: String) async -> String? {
         await withCheckedContinuation { continuation in
             let box = Unmanaged.passRetained(ResolverCompletion { continuation.resume(returning: $0) }).toOpaque()
             loop.async {
