@@ -19,6 +19,9 @@ enum PropertyEncoding {
         case .priority: .string(job.priority.rawValue)
         case .bytesTotal: .uint64(job.bytesTotal ?? unknownSize)
         case .bytesTransferred: .uint64(job.bytesTransferred)
+        // Live values: only while transferring (0 and "unknown" in every other state).
+        case .bytesPerSecond: .uint64(job.state == .transferring ? job.transferRate.bytesPerSecond : 0)
+        case .estimatedTimeRemaining: .uint64(job.state == .transferring ? job.transferRate.secondsRemaining : UInt64.max)
         case .filesTotal: .uint32(job.filesTotal)
         case .filesTransferred: .uint32(job.filesTransferred)
         case .creationTime: .uint64(job.creationTime)
@@ -117,7 +120,8 @@ enum PropertyEncoding {
         case .highPerformance: return .highPerformance(try bool())
         case .maximumDownloadSize: return .maximumDownloadSize(try uint64())
         case .replyFileName: return .replyFileName(try string())
-        case .id, .type, .owner, .state, .bytesTotal, .bytesTransferred, .filesTotal, .filesTransferred, .creationTime,
+        case .id, .type, .owner, .state, .bytesTotal, .bytesTransferred, .bytesPerSecond, .estimatedTimeRemaining,
+             .filesTotal, .filesTransferred, .creationTime,
              .modificationTime, .transferCompletionTime, .errorContext, .errorCode, .errorDescription, .errorFile,
              .errorCount, .files, .replyBytesTotal, .replyBytesTransferred:
             return nil

@@ -15,6 +15,10 @@ public struct JobProperties: Sendable, Equatable {
     /// `nil` while unknown (UINT64_MAX on the bus).
     public var bytesTotal: UInt64?
     public var bytesTransferred: UInt64 = 0
+    /// Bytes per second over the last seconds while transferring, 0 otherwise.
+    public var bytesPerSecond: UInt64 = 0
+    /// Seconds left at that rate; `nil` while unknown (UINT64_MAX on the bus).
+    public var estimatedTimeRemaining: UInt64?
     public var filesTotal: UInt32 = 0
     public var filesTransferred: UInt32 = 0
     /// Microseconds since the Unix epoch; 0 = never.
@@ -81,6 +85,8 @@ public struct JobProperties: Sendable, Equatable {
             case .priority?: priority = value.stringValue.flatMap(JobPriority.init(rawValue:)) ?? priority
             case .bytesTotal?: bytesTotal = Self.size(value)
             case .bytesTransferred?: bytesTransferred = value.uint64Value ?? bytesTransferred
+            case .bytesPerSecond?: bytesPerSecond = value.uint64Value ?? bytesPerSecond
+            case .estimatedTimeRemaining?: estimatedTimeRemaining = Self.size(value)
             case .filesTotal?: filesTotal = value.uint32Value ?? filesTotal
             case .filesTransferred?: filesTransferred = value.uint32Value ?? filesTransferred
             case .creationTime?: creationTime = value.uint64Value ?? creationTime

@@ -34,6 +34,9 @@ public struct Job: Sendable, Equatable, Codable {
     /// path of the job is resolved through a symbolic link (the previous owner could have
     /// planted one to turn the new owner's rights against a directory of its choice).
     public var previousOwner: UInt32?
+    /// The live rate and time left while transferring (`TransferRate.idle` otherwise): a
+    /// runtime value, never stored — the encoding skips it and decoding gives `.idle`.
+    public var transferRate = TransferRate.idle
 
     /// How the job's paths are resolved (see `previousOwner`).
     public var pathResolution: PathResolution { previousOwner == nil ? .standard : .noSymlinks }

@@ -9,6 +9,8 @@ struct JobRuntime: Sendable {
     var queuedSequence: UInt64 = 0
     /// Progress not yet published (coalesced per MinimumNotificationInterval).
     var progress = ProgressCoalescer()
+    /// The job's transfer rate, sampled at each progress publication (`measureRate`).
+    var rateMeter = TransferRateMeter()
     /// MaximumDownloadTime, NoProgressTimeout and the retry timer.
     var timers = JobTimers()
     /// The system proxy (ProxyUsage preconfig/autodetect) last looked up for an origin,
@@ -78,7 +80,23 @@ struct JobController: Sendable {
             job.transferCompletionTime = moment.wall
             transition.changed.insert(.transferCompletionTime)
         }
+        // The rate is only that of a transfer: 0 / unknown outside `transferring`, in this
+        // same PropertiesChanged. Its samples survive a `connecting` between two files.
+        if state != .transferring, job.transferRate != .idle {
+            job.transferRate = .idle
+            transition.formUnion(JobProperty.rate)
+        }
+        if state != .transferring && state != .connecting { runtime.rateMeter.reset() }
         return transition
+    }
+
+    /// Samples the job's progress for its rate at monotonic millisecond `now` (each progress
+    /// publication) and updates `job.transferRate`; only while transferring.
+    mutating func measureRate(now: UInt64) {
+        guard job.state == .transferring else { return }
+        let transferred = job.bytesTransferred
+        runtime.rateMeter.record(bytes: transferred, at: now)
+        job.transferRate = runtime.rateMeter.rate(total: job.bytesTotal, transferred: transferred)
     }
 
     /// What a failed attempt led to.

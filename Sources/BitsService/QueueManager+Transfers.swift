@@ -440,10 +440,13 @@ extension QueueManager {
 
     /// Publishes the coalesced progress counters of a job and its changed files.
     private func publishProgress(_ id: JobID) {
-        guard let job = jobs[id], let files = runtime[id]?.progress.take() else { return }
+        guard var controller = controller(id), let files = controller.runtime.progress.take() else { return }
+        controller.measureRate(now: monotonicMilliseconds())
+        let job = controller.job
+        (jobs[id], runtime[id]) = (job, controller.runtime)
         for (index, properties) in files where job.files.indices.contains(index) {
             observer?.fileChanged(job, index: index, properties: properties)
         }
-        observer?.jobChanged(job, properties: [.bytesTotal, .bytesTransferred, .filesTransferred])
+        observer?.jobChanged(job, properties: JobProperty.rate.union([.bytesTotal, .bytesTransferred, .filesTransferred]))
     }
 }

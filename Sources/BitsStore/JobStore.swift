@@ -169,6 +169,7 @@ public final class JobStore: @unchecked Sendable {
     public func save(_ job: Job, activity: UInt64, settling settled: [String] = []) throws {
         var header = job
         header.files = []
+        header.transferRate = .idle  // not stored
         let jobDocument = try document(header)
         let previousFiles = committedFiles[job.id] ?? []
         let changedFiles = try job.files.indices.compactMap { index -> (Int, String)? in
@@ -209,6 +210,7 @@ public final class JobStore: @unchecked Sendable {
     public func hasChanges(_ job: Job) -> Bool {
         var header = job
         header.files = []
+        header.transferRate = .idle  // not stored
         return committedJobs[job.id] != header || committedFiles[job.id] != job.files
     }
 

@@ -27,6 +27,12 @@ enum HumanFormat {
         return h > 0 ? String(format: "%d:%02d:%02d", h, m, s) : String(format: "%d:%02d", m, s)
     }
 
+    /// `EstimatedTimeRemaining` (nil: unknown) → "1:15" or "unknown".
+    static func timeLeft(_ seconds: UInt64?) -> String {
+        guard let seconds, case let text = duration(Double(seconds)), text != "--:--" else { return "unknown" }
+        return text
+    }
+
     /// Microseconds since the epoch → local ISO 8601, or "never".
     static func time(_ microseconds: UInt64) -> String {
         guard microseconds > 0 else { return "never" }

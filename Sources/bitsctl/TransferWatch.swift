@@ -10,7 +10,6 @@ struct TransferWatch {
     let showBar: Bool
     let keepOnError: Bool
     let onInterrupt: Transfer.InterruptAction
-    private var rate = RateEstimator()
     private var reportedErrorCount: UInt32 = 0
     private var lastState: JobState?
     private let started = ProcessInfo.processInfo.systemUptime
@@ -53,7 +52,6 @@ struct TransferWatch {
     /// Reacts to the job's properties; a status ends the watch.
     private mutating func handle(_ job: JobProperties) async throws -> Int32? {
         let now = ProcessInfo.processInfo.systemUptime
-        rate.add(time: now, bytes: job.bytesTransferred)
         defer { lastState = job.state }
         switch job.state {
         case .transferred:
@@ -120,9 +118,13 @@ struct TransferWatch {
     private mutating func draw(_ job: JobProperties, final: Bool) {
         guard showBar else { return }
         let elapsed = ProcessInfo.processInfo.systemUptime - started
-        let average = elapsed > 0 ? Double(job.bytesTransferred) / elapsed : nil
+        // The service's live rate and time left while transferring; the average at the end.
+        let mean = elapsed > 0 ? Double(job.bytesTransferred) / elapsed : nil
+        let average = mean.map { $0 < Double(UInt64.max) ? UInt64($0) : UInt64.max }
+        let transferring = job.state == .transferring
         let line = ProgressBar.line(transferred: job.bytesTransferred, total: job.bytesTotal,
-                                    bytesPerSecond: final ? average : rate.bytesPerSecond, finished: final)
+                                    bytesPerSecond: final ? average : (transferring ? job.bytesPerSecond : nil),
+                                    secondsRemaining: transferring ? job.estimatedTimeRemaining : nil, finished: final)
         Terminal.writeError("\r" + line + "\u{1B}[K" + (final ? "\n" : ""))
         barVisible = !final
     }

@@ -7,106 +7,63 @@ final class ProgressBarTests: XCTestCase {
     let mib: UInt64 = 1024 * 1024
 
     func testKnownTotalAtZeroPercentWithoutRate() {
-        XCTAssertEqual(ProgressBar.line(transferred: 0, total: mib, bytesPerSecond: nil, width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: 0, total: mib, bytesPerSecond: nil, secondsRemaining: nil, width: 10),
                        "[..........]    0%  0 B / 1.00 MiB  -- B/s  ETA --:--")
     }
 
     func testKnownTotalAtHalfWithRateAndETA() {
-        XCTAssertEqual(ProgressBar.line(transferred: mib / 2, total: mib, bytesPerSecond: 65536, width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: mib / 2, total: mib, bytesPerSecond: 65536, secondsRemaining: 8, width: 10),
                        "[#####.....]   50%  512 KiB / 1.00 MiB  64.0 KiB/s  ETA 0:08")
     }
 
     func testKnownTotalAtHundredPercent() {
-        XCTAssertEqual(ProgressBar.line(transferred: mib, total: mib, bytesPerSecond: Double(mib), width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: mib, total: mib, bytesPerSecond: mib, secondsRemaining: 0, width: 10),
                        "[##########]  100%  1.00 MiB / 1.00 MiB  1.00 MiB/s  ETA 0:00")
-        XCTAssertEqual(ProgressBar.line(transferred: mib, total: mib, bytesPerSecond: Double(mib), finished: true, width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: mib, total: mib, bytesPerSecond: mib, secondsRemaining: 0, finished: true, width: 10),
                        "[##########]  100%  1.00 MiB / 1.00 MiB  1.00 MiB/s  done")
-        XCTAssertEqual(ProgressBar.line(transferred: mib, total: mib, bytesPerSecond: nil, finished: true, width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: mib, total: mib, bytesPerSecond: nil, secondsRemaining: nil, finished: true, width: 10),
                        "[##########]  100%  1.00 MiB / 1.00 MiB  -- B/s  done")
     }
 
     func testPercentRoundsDownAndBarNeverOverflows() {
         // 99.9 % is not "100 %" until the last byte.
-        XCTAssertEqual(ProgressBar.line(transferred: 999, total: 1000, bytesPerSecond: nil, width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: 999, total: 1000, bytesPerSecond: nil, secondsRemaining: nil, width: 10),
                        "[#########.]   99%  999 B / 1000 B  -- B/s  ETA --:--")
         // More than the total (a server sending more than announced): capped at 100 %, no ETA.
-        XCTAssertEqual(ProgressBar.line(transferred: 2000, total: 1000, bytesPerSecond: 100, width: 4),
+        XCTAssertEqual(ProgressBar.line(transferred: 2000, total: 1000, bytesPerSecond: 100, secondsRemaining: nil, width: 4),
                        "[####]  100%  1.95 KiB / 1000 B  100 B/s  ETA --:--")
     }
 
     func testLongETAUsesHours() {
-        XCTAssertEqual(ProgressBar.line(transferred: 0, total: 3725 * 1000, bytesPerSecond: 1000, width: 2),
+        XCTAssertEqual(ProgressBar.line(transferred: 0, total: 3725 * 1000, bytesPerSecond: 1000, secondsRemaining: 3725, width: 2),
                        "[..]    0%  0 B / 3.55 MiB  1000 B/s  ETA 1:02:05")
     }
 
+    func testETAOfTheServiceThatCannotBeShown() {
+        // 100 years left (a crawling rate): no number the clock cannot show.
+        XCTAssertEqual(ProgressBar.line(transferred: 10, total: 100, bytesPerSecond: 1, secondsRemaining: 3_155_760_000, width: 10),
+                       "[#.........]   10%  10 B / 100 B  1 B/s  ETA --:--")
+    }
+
     func testZeroRateHasNoETA() {
-        XCTAssertEqual(ProgressBar.line(transferred: 10, total: 100, bytesPerSecond: 0, width: 10),
+        XCTAssertEqual(ProgressBar.line(transferred: 10, total: 100, bytesPerSecond: 0, secondsRemaining: nil, width: 10),
                        "[#.........]   10%  10 B / 100 B  0 B/s  ETA --:--")
     }
 
     func testUnknownTotal() {
-        XCTAssertEqual(ProgressBar.line(transferred: 1536, total: nil, bytesPerSecond: 512, width: 4),
+        XCTAssertEqual(ProgressBar.line(transferred: 1536, total: nil, bytesPerSecond: 512, secondsRemaining: nil, width: 4),
                        "[????]  1.50 KiB / unknown  512 B/s  ETA --:--")
-        XCTAssertEqual(ProgressBar.line(transferred: 1536, total: nil, bytesPerSecond: nil, width: 4),
+        XCTAssertEqual(ProgressBar.line(transferred: 1536, total: nil, bytesPerSecond: nil, secondsRemaining: nil, width: 4),
                        "[????]  1.50 KiB / unknown  -- B/s  ETA --:--")
-        XCTAssertEqual(ProgressBar.line(transferred: 1536, total: nil, bytesPerSecond: 512, finished: true, width: 4),
+        XCTAssertEqual(ProgressBar.line(transferred: 1536, total: nil, bytesPerSecond: 512, secondsRemaining: nil, finished: true, width: 4),
                        "[????]  1.50 KiB / unknown  512 B/s  done")
-        XCTAssertEqual(ProgressBar.line(transferred: 0, total: 0, bytesPerSecond: nil, width: 4),
+        XCTAssertEqual(ProgressBar.line(transferred: 0, total: 0, bytesPerSecond: nil, secondsRemaining: nil, width: 4),
                        "[????]  0 B / unknown  -- B/s  ETA --:--")
     }
 
     func testDefaultWidthIs24() {
-        let line = ProgressBar.line(transferred: 1, total: 4, bytesPerSecond: nil)
+        let line = ProgressBar.line(transferred: 1, total: 4, bytesPerSecond: nil, secondsRemaining: nil)
         XCTAssertTrue(line.hasPrefix("[" + String(repeating: "#", count: 6) + String(repeating: ".", count: 18) + "]   25%"), line)
-    }
-}
-
-final class RateEstimatorTests: XCTestCase {
-    func testNilUntilSamplesSpanTime() {
-        var rate = RateEstimator()
-        XCTAssertNil(rate.bytesPerSecond)
-        rate.add(time: 100, bytes: 0)
-        XCTAssertNil(rate.bytesPerSecond)
-        rate.add(time: 100.01, bytes: 5000)
-        XCTAssertNil(rate.bytesPerSecond, "10 ms is too short to tell a rate")
-        rate.add(time: 101, bytes: 1000)
-        // 5000 → 1000 went down: started over at 101.
-        XCTAssertNil(rate.bytesPerSecond)
-        rate.add(time: 102, bytes: 3000)
-        XCTAssertEqual(rate.bytesPerSecond, 2000)
-    }
-
-    func testRateOverTheSpan() {
-        var rate = RateEstimator()
-        rate.add(time: 0, bytes: 0)
-        rate.add(time: 2, bytes: 4096)
-        XCTAssertEqual(rate.bytesPerSecond, 2048)
-        rate.add(time: 4, bytes: 4096) // stalled: the average over the window drops
-        XCTAssertEqual(rate.bytesPerSecond, 1024)
-    }
-
-    func testOldSamplesLeaveTheWindow() {
-        var rate = RateEstimator(window: 5)
-        XCTAssertEqual(rate.window, 5)
-        rate.add(time: 0, bytes: 0)
-        rate.add(time: 1, bytes: 1000)
-        rate.add(time: 2, bytes: 2000)
-        rate.add(time: 3, bytes: 3000)
-        XCTAssertEqual(rate.bytesPerSecond, 1000)
-        rate.add(time: 8, bytes: 3500)
-        // Samples at 0, 1 and 2 are older than 5 s: the rate is (3500 - 3000) / (8 - 3).
-        XCTAssertEqual(rate.bytesPerSecond, 100)
-    }
-
-    func testTwoSamplesAreKeptEvenWhenOld() {
-        var rate = RateEstimator(window: 1)
-        rate.add(time: 0, bytes: 0)
-        rate.add(time: 10, bytes: 1000)
-        XCTAssertEqual(rate.bytesPerSecond, 100)
-    }
-
-    func testDefaultWindow() {
-        XCTAssertEqual(RateEstimator().window, 5)
     }
 }
 
@@ -152,6 +109,24 @@ final class HumanFormatTests: XCTestCase {
         // An ETA from a crawling rate (1 TB at a byte an hour) must not trap converting to Int.
         XCTAssertEqual(HumanFormat.duration(1e12 * 3600), "--:--")
         XCTAssertEqual(HumanFormat.duration(1e300), "--:--")
+    }
+
+    func testInfoShowsTheRateAndTimeLeftOnce() {
+        let job = JobProperties(path: "/j", properties: [
+            "State": .string("transferring"), "BytesPerSecond": .uint64(65536), "EstimatedTimeRemaining": .uint64(75),
+        ])
+        let text = Info.text(job, files: [])
+        XCTAssertTrue(text.contains("\nRate: 64.0 KiB/s   Time left: 1:15\n"), text)
+        XCTAssertFalse(text.contains("BytesPerSecond"), "shown twice: \(text)")
+        XCTAssertFalse(text.contains("EstimatedTimeRemaining"), "shown twice: \(text)")
+        let idle = Info.text(JobProperties(path: "/j", properties: ["EstimatedTimeRemaining": .uint64(UInt64.max)]), files: [])
+        XCTAssertTrue(idle.contains("\nRate: 0 B/s   Time left: unknown\n"), idle)
+    }
+
+    func testTimeLeft() {
+        XCTAssertEqual(HumanFormat.timeLeft(nil), "unknown")
+        XCTAssertEqual(HumanFormat.timeLeft(75), "1:15")
+        XCTAssertEqual(HumanFormat.timeLeft(UInt64.max - 1), "unknown")
     }
 
     func testTime() throws {

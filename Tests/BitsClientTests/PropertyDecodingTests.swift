@@ -16,6 +16,8 @@ final class JobPropertiesTests: XCTestCase {
         XCTAssertEqual(job.type, .download)
         XCTAssertEqual(job.priority, .normal)
         XCTAssertNil(job.bytesTotal)
+        XCTAssertEqual(job.bytesPerSecond, 0)
+        XCTAssertNil(job.estimatedTimeRemaining)
         XCTAssertEqual(job.errorContext, .none)
         XCTAssertEqual(job.errorFile, "/")
         XCTAssertEqual(job.minimumRetryDelay, 600)
@@ -32,6 +34,7 @@ final class JobPropertiesTests: XCTestCase {
             ("Owner", .uint32(1000)), ("DisplayName", .string("iso")), ("Description", .string("nightly")),
             ("State", .string("transient-error")), ("Priority", .string("foreground")),
             ("BytesTotal", .uint64(4096)), ("BytesTransferred", .uint64(1024)),
+            ("BytesPerSecond", .uint64(512)), ("EstimatedTimeRemaining", .uint64(6)),
             ("FilesTotal", .uint32(2)), ("FilesTransferred", .uint32(1)),
             ("CreationTime", .uint64(1_700_000_000_000_000)), ("ModificationTime", .uint64(1_700_000_001_000_000)),
             ("TransferCompletionTime", .uint64(0)),
@@ -60,6 +63,8 @@ final class JobPropertiesTests: XCTestCase {
         XCTAssertEqual(job.priority, .foreground)
         XCTAssertEqual(job.bytesTotal, 4096)
         XCTAssertEqual(job.bytesTransferred, 1024)
+        XCTAssertEqual(job.bytesPerSecond, 512)
+        XCTAssertEqual(job.estimatedTimeRemaining, 6)
         XCTAssertEqual(job.filesTotal, 2)
         XCTAssertEqual(job.filesTransferred, 1)
         XCTAssertEqual(job.creationTime, 1_700_000_000_000_000)
@@ -96,7 +101,7 @@ final class JobPropertiesTests: XCTestCase {
         XCTAssertEqual(job.replyBytesTransferred, 5)
         XCTAssertEqual(job.files, files)
         // raw keeps every value unboxed, unknown names included.
-        XCTAssertEqual(job.raw.count, 45)
+        XCTAssertEqual(job.raw.count, 47)
         XCTAssertEqual(job.raw["SomethingNew"], .int32(-1))
         XCTAssertEqual(job.raw["State"], .string("transient-error"))
     }
@@ -121,6 +126,10 @@ final class JobPropertiesTests: XCTestCase {
         XCTAssertNil(job.bytesTotal)
         job.apply(["BytesTotal": .uint64(UInt64.max - 1)])
         XCTAssertEqual(job.bytesTotal, UInt64.max - 1)
+        job.apply(["EstimatedTimeRemaining": .uint64(30)])
+        XCTAssertEqual(job.estimatedTimeRemaining, 30)
+        job.apply(["EstimatedTimeRemaining": .uint64(UInt64.max)])
+        XCTAssertNil(job.estimatedTimeRemaining, "UINT64_MAX: unknown")
     }
 
     func testUnknownOrMistypedValuesKeepTheOldOnes() {

@@ -160,6 +160,61 @@ final class SignalTests: BitsTestCase {
     }
 }
 
+extension SignalTests {
+    /// BytesPerSecond and EstimatedTimeRemaining ride in the coalesced progress
+    /// PropertiesChanged of a slow download (no signal of their own): the rate near the
+    /// server's pace, the time left finite and going down; 0 and UINT64_MAX once transferred.
+    func testProgressSignalsCarryTheRateAndTheTimeLeft() throws {
+        let aliceListener = try listener(alice)
+        let dir = try downloadDirectory(alice, "rate")
+        let job = try createJob(as: alice, name: "rate")
+        let pace: UInt64 = 300_000  // big.bin (1.5 MiB) in about 5 s
+        _ = try addFile(as: alice, job: job, url: http.url("/big.bin", [("rate", "\(pace)")]), local: "\(dir)/rate.bin")
+        try resume(as: alice, job: job)
+        // Read while it runs: a live rate and a finite time left.
+        var live: (rate: UInt64, left: UInt64)?
+        let deadline = Date().addingTimeInterval(20)
+        while live == nil, Date() < deadline {
+            usleep(200_000)
+            let rate = try property(as: alice, job, "BytesPerSecond").uint64 ?? 0
+            let left = try property(as: alice, job, "EstimatedTimeRemaining").uint64 ?? UInt64.max
+            if try jobState(as: alice, job) == "transferring", rate > 0, left != UInt64.max { live = (rate, left) }
+        }
+        XCTAssertNotNil(live, "BytesPerSecond/EstimatedTimeRemaining never read as live while transferring")
+        try waitForState(as: alice, job: job, state: "transferred")
+
+        let changes = aliceListener.messages.filter { $0.member == "PropertiesChanged" && $0.path == job }.map(\.changedProperties)
+        XCTAssertFalse(changes.contains { $0["BytesPerSecond"] != nil && $0["BytesTransferred"] == nil && $0["State"] == nil },
+                       "the rate went out in a signal of its own: \(changes)")
+        // The progress signals while transferring (the first has no rate yet: one sample).
+        let progress = changes.filter { $0["FilesTransferred"] != nil && $0["State"] == nil }
+        XCTAssertTrue(progress.allSatisfy { $0["BytesPerSecond"]?.uint64 != nil && $0["EstimatedTimeRemaining"]?.uint64 != nil },
+                      "a progress signal without the rate: \(progress)")
+        let measured = progress.compactMap { change -> (rate: UInt64, left: UInt64)? in
+            guard let rate = change["BytesPerSecond"]?.uint64, rate > 0, let left = change["EstimatedTimeRemaining"]?.uint64,
+                  (change["BytesTransferred"]?.uint64 ?? 0) < 1_572_864 else { return nil }
+            return (rate, left)
+        }
+        XCTAssertGreaterThanOrEqual(measured.count, 4, "too few progress signals with a rate: \(progress)")
+        // After the first seconds the 5 s window holds only the steady pace.
+        let steady = measured.dropFirst(measured.count / 2)
+        for sample in steady {
+            XCTAssertEqual(Double(sample.rate), Double(pace), accuracy: Double(pace) * 0.35, "rate vs the server's pace: \(measured)")
+        }
+        XCTAssertTrue(measured.allSatisfy { $0.left < 60 }, "time left not finite or far off: \(measured)")
+        let lefts = measured.map(\.left)
+        XCTAssertLessThan(lefts.last ?? .max, lefts.first ?? 0, "time left does not go down: \(lefts)")
+        XCTAssertTrue(zip(lefts, lefts.dropFirst()).allSatisfy { $1 <= $0 + 2 }, "time left goes up: \(lefts)")
+
+        // Leaving `transferring` clears both, in the State change itself.
+        let done = changes.last { $0["State"]?.string == "transferred" }
+        XCTAssertEqual(done?["BytesPerSecond"]?.uint64, 0, "\(String(describing: done))")
+        XCTAssertEqual(done?["EstimatedTimeRemaining"]?.uint64, UInt64.max, "\(String(describing: done))")
+        XCTAssertEqual(try property(as: alice, job, "BytesPerSecond").uint64, 0)
+        XCTAssertEqual(try property(as: alice, job, "EstimatedTimeRemaining").uint64, UInt64.max)
+    }
+}
+
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

@@ -267,9 +267,14 @@ final class RecordingObserver: QueueObserver, @unchecked Sendable {
         case fileChanged(JobID, Int), fileTransferred(JobID, Int), transferred(JobID), failed(JobID, ErrorCode), removed(JobID)
     }
     let events = Locked<[Event]>([])
+    /// Every `jobChanged`: the properties named and the job's rate then.
+    let changes = Locked<[(id: JobID, properties: Set<JobProperty>, rate: TransferRate)]>([])
     func jobAdded(_ job: Job) { events.with { $0.append(.added(job.id)) } }
     func jobRestored(_ job: Job) { events.with { $0.append(.restored(job.id)) } }
-    func jobChanged(_ job: Job, properties: Set<JobProperty>) { events.with { $0.append(.changed(job.id, job.state)) } }
+    func jobChanged(_ job: Job, properties: Set<JobProperty>) {
+        events.with { $0.append(.changed(job.id, job.state)) }
+        changes.with { $0.append((job.id, properties, job.transferRate)) }
+    }
     func filesAdded(_ job: Job, indices: Range<Int>) { events.with { $0.append(.filesAdded(job.id, indices)) } }
     func fileChanged(_ job: Job, index: Int, properties: Set<FileProperty>) { events.with { $0.append(.fileChanged(job.id, index)) } }
     func fileTransferred(_ job: Job, index: Int) { events.with { $0.append(.fileTransferred(job.id, index)) } }

@@ -24,6 +24,35 @@ final class JobControllerTests: XCTestCase {
         XCTAssertEqual(c.job.transferCompletionTime, 5_000_000)
     }
 
+    /// The live rate: measured while transferring, kept over a `connecting` between two
+    /// files (shown as 0 meanwhile), 0 / unknown in the same transition that leaves.
+    func testTheRateIsMeasuredWhileTransferringAndClearedOnLeaving() {
+        var c = controller { $0.files = [JobFile(remoteName: "http://h/f", localName: "/tmp/f", temporaryName: "/tmp/.f")] }
+        c.job.files[0].bytesTotal = 10_000
+        var sequence: UInt64 = 0
+        _ = c.enter(.connecting, at: moment(0), sequence: &sequence)
+        c.measureRate(now: 0)
+        XCTAssertEqual(c.job.transferRate, .idle, "not measured before bytes flow")
+        XCTAssertEqual(c.enter(.transferring, at: moment(0), sequence: &sequence).changed, [.state])
+        c.measureRate(now: 1_000)
+        c.job.files[0].bytesTransferred = 2_000
+        c.measureRate(now: 2_000)
+        XCTAssertEqual(c.job.transferRate, TransferRate(bytesPerSecond: 2_000, secondsRemaining: 4))
+
+        XCTAssertEqual(c.enter(.connecting, at: moment(3), sequence: &sequence).changed, JobProperty.rate.union([.state]))
+        XCTAssertEqual(c.job.transferRate, .idle)
+        _ = c.enter(.transferring, at: moment(3), sequence: &sequence)
+        c.job.files[0].bytesTransferred = 4_000
+        c.measureRate(now: 3_000)
+        XCTAssertEqual(c.job.transferRate, TransferRate(bytesPerSecond: 2_000, secondsRemaining: 3), "the samples were kept")
+
+        let suspended = c.enter(.suspended, at: moment(4), sequence: &sequence)
+        XCTAssertEqual(suspended.changed, JobProperty.rate.union([.state]))
+        XCTAssertEqual(c.job.transferRate, .idle)
+        XCTAssertEqual(c.runtime.rateMeter.sampleCount, 0, "the meter starts over")
+        XCTAssertEqual(c.enter(.queued, at: moment(5), sequence: &sequence).changed, [.state], "nothing to clear")
+    }
+
     func testBecomingActiveWithAMaximumDownloadTimeAsksForACheck() {
         var c = controller { $0.maximumDownloadTime = 30 }
         var sequence: UInt64 = 0

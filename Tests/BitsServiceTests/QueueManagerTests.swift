@@ -243,6 +243,40 @@ final class RetryTests: XCTestCase {
     }
 }
 
+final class TransferRateTests: XCTestCase {
+    /// BytesPerSecond and EstimatedTimeRemaining go out with the coalesced progress (no
+    /// signal of their own), measured on the service's monotonic clock, and are 0 / unknown
+    /// in the same change that leaves `transferring`.
+    func testProgressCarriesTheRateAndTheTimeLeft() async throws {
+        let rig = await Rig.make()
+        let (id, request) = try await rig.runningJob()
+        rig.engine.respond(request.id, size: 10_000)
+        await rig.waitForState(id, .transferring)
+        for bytes in [2_000, 6_000] as [UInt64] {  // one second apart
+            await rig.advance(by: .seconds(1))
+            rig.engine.progress(request.id, bytes)
+            await rig.waitUntil("progress \(bytes)") { await rig.job(id)?.bytesTransferred == bytes }
+        }
+        // 6000 bytes in 2 s since the response: 3000 B/s, 4000 bytes left: 2 s (rounded up).
+        let rate = await rig.job(id)?.transferRate
+        XCTAssertEqual(rate, TransferRate(bytesPerSecond: 3_000, secondsRemaining: 2))
+        let progress = rig.observer.changes.current.filter { $0.id == id && $0.properties.contains(.filesTransferred) }
+        XCTAssertTrue(progress.allSatisfy { $0.properties.isSuperset(of: JobProperty.rate) },
+                      "the rate rides with every progress signal: \(progress.map(\.properties))")
+        XCTAssertFalse(rig.observer.changes.current.contains { $0.id == id && $0.properties == JobProperty.rate },
+                       "no signal of its own")
+        XCTAssertEqual(progress.last?.rate, rate)
+
+        rig.engine.end(request.id, .finished(bytesOnDisk: 10_000))
+        await rig.waitForState(id, .transferred)
+        let left = rig.observer.changes.current.last { $0.id == id && $0.properties.contains(.state) }
+        XCTAssertEqual(left?.properties.isSuperset(of: JobProperty.rate), true)
+        XCTAssertEqual(left?.rate, .idle)
+        let final = await rig.job(id)?.transferRate
+        XCTAssertEqual(final, .idle)
+    }
+}
+
 final class RestoreTests: XCTestCase {
     /// After a crash (a new queue manager on the same store, same boot) an active job is
     /// queued again and resumes from the length of its file on disk with its validator.

@@ -28,10 +28,12 @@ struct Info: AsyncParsableCommand {
             "DisplayName: \(job.displayName)",
             "Type: \(job.type.rawValue)   State: \(job.state.rawValue)   Priority: \(job.priority.rawValue)   Owner: \(ownerName(job.owner))",
             "Progress: \(HumanFormat.progress(job))",
+            "Rate: \(HumanFormat.rate(Double(job.bytesPerSecond)))   Time left: \(HumanFormat.timeLeft(job.estimatedTimeRemaining))",
             "Created: \(HumanFormat.time(job.creationTime))   Modified: \(HumanFormat.time(job.modificationTime))   Completed: \(HumanFormat.time(job.transferCompletionTime))",
         ]
         if let error = HumanFormat.error(job) { lines.append("Error: \(error) [\(job.errorCount) so far]") }
-        let shown = Set(([.id, .displayName, .type, .state, .priority, .owner, .bytesTotal, .bytesTransferred, .filesTotal,
+        let shown = Set(([.id, .displayName, .type, .state, .priority, .owner, .bytesTotal, .bytesTransferred,
+                          .bytesPerSecond, .estimatedTimeRemaining, .filesTotal,
                           .filesTransferred, .creationTime, .modificationTime, .transferCompletionTime, .files] as [JobProperty]).map(\.name))
         for name in job.raw.keys.sorted() where !shown.contains(name) {
             lines.append("\(name): \(HumanFormat.value(job.raw[name]!).replacingOccurrences(of: "\n", with: " | "))")
