@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# CreateJob before and after group commit (issue 20 item 2), in one invocation: bench.sh's
+# call rates (PARTS=calls) against BASE_BITSD (a release bitsd built from the base branch)
+# and against this tree's release bitsd, then the figures side by side.
+# Usage (root): BASE_BITSD=/path/to/base/.build/release/bitsd CALLS=1000 ROUNDS=3 scripts/bench/bench-create.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
+[ -x "${BASE_BITSD:-}" ] || { echo "set BASE_BITSD to the base branch's release bitsd"; exit 1; }
+[ -x .build/release/bitsd ] || swift build -c release
+run() { BITSD=$1 PARTS=calls scripts/bench/bench.sh | tee /dev/stderr | sed -n 's/^RESULT //p'; }
+echo "== before: $BASE_BITSD" >&2; before=$(run "$BASE_BITSD")
+echo "== after: $PWD/.build/release/bitsd" >&2; after=$(run "$PWD/.build/release/bitsd")
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+clients=${CLIENTS:-8}
+printf '\n%-28s %10s %10s\n' "calls/s (median of ${ROUNDS:-5})" before after
+printf '%-28s %10s %10s\n' "Peer.Ping, 1 client" "$(field "$before" ping)" "$(field "$after" ping)"
+printf '%-28s %10s %10s\n' "CreateJob, 1 client" "$(field "$before" create)" "$(field "$after" create)"
+printf '%-28s %10s %10s\n' "CreateJob, $clients clients" "$(field "$before" "create$clients")" "$(field "$after" "create$clients")"
+awk -v p="$(field "$after" ping)" -v c="$(field "$after" create)" -v m="$(field "$after" "create$clients")" \
+  'BEGIN { printf "after: CreateJob/Ping %.2f (goal >= 0.5), %d clients %.0f/s (goal >= 2000)\n", c/p, '"$clients"', m }'
