@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "run as root"; exit 1; }
 [ -x "${BASE_BITSD:-}" ] || { echo "set BASE_BITSD to the base branch's release bitsd"; exit 1; }
 [ -x .build/release/bitsd ] || swift build -c release
-run() { BITSD=$1 PARTS=calls scripts/bench/bench.sh | tee /dev/stderr | sed -n 's/^RESULT //p'; }
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+run() { BITSD=$1 PARTS=calls scripts/bench/bench.sh > "$log" 2>&1; cat "$log" >&2; sed -n 's/^RESULT //p' "$log"; }
 echo "== before: $BASE_BITSD" >&2; before=$(run "$BASE_BITSD")
 echo "== after: $PWD/.build/release/bitsd" >&2; after=$(run "$PWD/.build/release/bitsd")
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
