@@ -2,6 +2,10 @@
 # CreateJob before and after group commit (issue 20 item 2), in one invocation: bench.sh's
 # call rates (PARTS=calls) against BASE_BITSD (a release bitsd built from the base branch)
 # and against this tree's release bitsd, then the figures side by side.
+# The concurrent clients run as CLIENTS different existing users (CLIENT_UIDS, default: the
+# first non-root accounts of the user database) with the job limits raised for them: clients
+# of one user each receive the signals of every job the others create, which would measure
+# that signal fan-out rather than CreateJob. CLIENT_UIDS= (empty): all as root.
 # Usage (root): BASE_BITSD=/path/to/base/.build/release/bitsd CALLS=1000 ROUNDS=3 scripts/bench/bench-create.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,6 +13,8 @@ cd "$(dirname "$0")/../.."
 [ -x "${BASE_BITSD:-}" ] || { echo "set BASE_BITSD to the base branch's release bitsd"; exit 1; }
 [ -x .build/release/bitsd ] || swift build -c release
 log=$(mktemp); trap 'rm -f "$log"' EXIT
+export CLIENT_UIDS=${CLIENT_UIDS-$(getent passwd | awk -F: '$3 > 0 { print $3 }' | head -n "${CLIENTS:-8}" | paste -sd,)}
+export BITSD_CONFIG=${BITSD_CONFIG-$'[Limits]\nMaxJobsPerUser=1000000\nMaxJobsPerMachine=10000000'}
 run() { BITSD=$1 PARTS=calls scripts/bench/bench.sh > "$log" 2>&1; cat "$log" >&2; sed -n 's/^RESULT //p' "$log"; }
 echo "== before: $BASE_BITSD" >&2; before=$(run "$BASE_BITSD")
 echo "== after: $PWD/.build/release/bitsd" >&2; after=$(run "$PWD/.build/release/bitsd")

@@ -7,7 +7,9 @@
 source "$(dirname "$0")/bench-lib.sh"
 
 echo "== 1. D-Bus call rate, one client process and ${CLIENTS:-8} concurrent ones (python3-dbus), same service, same run"
-/usr/bin/python3 scripts/bench/bench_calls.py "$address" "${CALLS:-5000}" "${ROUNDS:-5}" "${CLIENTS:-8}"
+# CLIENT_UIDS=<uid>,<uid>...: the concurrent clients run as those users (set [Limits] through
+# BITSD_CONFIG to let each create CALLS jobs); else all as root.
+/usr/bin/python3 scripts/bench/bench_calls.py "$address" "${CALLS:-5000}" "${ROUNDS:-5}" "${CLIENTS:-8}" "${CLIENT_UIDS:-}"
 # PARTS=calls: the call rates only.
 [ "${PARTS:-all}" != calls ] || exit 0
 
