@@ -9,15 +9,14 @@ import Foundation
 // in-memory fakes. Fault injection for tests goes through these too (a store that fails, an
 // owner-file access whose fsync fails, crash points), never through the environment.
 
-/// What the queue manager needs of the durable queue (`BitsStore.JobStore`).
+/// What the queue manager needs of the durable queue (`BitsStore.JobStore`). Writes go
+/// through the queue manager's `StoreWriter`, which calls `apply` on its own thread only,
+/// one batch at a time.
 public protocol JobStoring: AnyObject, Sendable {
-    /// Stores a job durably (see `JobStore.save`); `settling` clears pending temporaries.
-    func save(_ job: Job, activity: UInt64, settling: [String]) throws
-    func delete(_ id: JobID) throws
+    /// Applies `batch` in order in one transaction, durably: all or nothing (see
+    /// `JobStore.apply`).
+    func apply(_ batch: [StoreWrite]) throws
     func fact(_ name: String) throws -> String?
-    func setFact(_ name: String, _ value: String) throws
-    func recordPendingTemporaries(_ pending: [JobStore.PendingTemporary]) throws
-    func clearPendingTemporaries(_ paths: [String]) throws
 }
 
 extension JobStore: JobStoring {}

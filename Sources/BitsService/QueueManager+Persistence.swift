@@ -24,29 +24,68 @@ extension QueueManager {
     // MARK: - Writing
 
     /// Stores a job durably before a method that changed it returns; a failure (a full disk)
-    /// fails the method and the in-memory job stays as it was.
-    func persist(_ job: Job, settling: [String] = []) throws {
+    /// fails the method and the in-memory job stays as it was. The write goes through the
+    /// store writer (grouped with the writes pending meanwhile) and the caller suspends until
+    /// it is on disk: state may change across this await.
+    func persistDurably(_ job: Job, settling: [String] = []) async throws {
         let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
-        guard let store else {
+        guard let writer = store else {
             runtime[job.id]?.activity = now
             return
         }
         do {
-            try store.save(job, activity: now, settling: settling)
+            try await writer.write(.save(job, activity: now, settling: settling))
         } catch {
-            logger.error("job \(job.id) could not be stored: \(error)")
-            throw ServiceError(.failed, "Job \(job.id) could not be stored (\(Self.describe(error))); nothing was changed.")
+            throw storeFailure(job.id, error)
         }
         runtime[job.id]?.activity = now
         runtime[job.id]?.lastCheckpoint = clock.now
     }
 
-    /// Stores a change the service made by itself (a transfer event). A failure is logged;
-    /// the next change or checkpoint writes the job again.
+    /// `persistDurably` for the callers that cannot suspend between their change and its
+    /// commit: blocks this executor until the store writer stored the job (grouped with the
+    /// other writes pending).
+    func persist(_ job: Job, settling: [String] = []) throws {
+        let now = wallNow()
+        defer { if inactivityTask == nil { cancelInactiveJobs() } }
+        guard let writer = store else {
+            runtime[job.id]?.activity = now
+            return
+        }
+        do {
+            try writer.writeAndWait(.save(job, activity: now, settling: settling))
+        } catch {
+            throw storeFailure(job.id, error)
+        }
+        runtime[job.id]?.activity = now
+        runtime[job.id]?.lastCheckpoint = clock.now
+    }
+
+    private func storeFailure(_ id: JobID, _ error: any Error) -> ServiceError {
+        logger.error("job \(id) could not be stored: \(error)")
+        return ServiceError(.failed, "Job \(id) could not be stored (\(Self.describe(error))); nothing was changed.")
+    }
+
+    /// Stores a change the service made by itself (a transfer event), without waiting: the
+    /// store writer writes it with the next group. A failure is logged; the next change or
+    /// checkpoint writes the job again.
     func persistQuietly(_ id: JobID) {
         guard let job = jobs[id], !job.state.isFinal else { return }
-        try? persist(job)
+        enqueue(job)
+    }
+
+    /// Queues a write of `job` (any state) without waiting for it.
+    func enqueue(_ job: Job) {
+        let now = wallNow()
+        defer { if inactivityTask == nil { cancelInactiveJobs() } }
+        runtime[job.id]?.activity = now
+        guard let writer = store else { return }
+        let logger = self.logger
+        writer.submit(.save(job, activity: now, settling: [])) { error in
+            if let error { logger.error("job \(job.id) could not be stored: \(error)") }
+        }
+        runtime[job.id]?.lastCheckpoint = clock.now
     }
 
     /// Writes a running job's byte counts when the last write is older than the checkpoint
@@ -93,7 +132,10 @@ extension QueueManager {
 
     /// Removes a job that reached a final state, after its files were dealt with.
     func forget(_ id: JobID) {
-        do { try store?.delete(id) } catch { logger.error("job \(id) could not be removed from the database: \(error)") }
+        let logger = self.logger
+        store?.submit(.delete(id)) { error in
+            if let error { logger.error("job \(id) could not be removed from the database: \(error)") }
+        }
     }
 
     static func describe(_ error: Error) -> String {
@@ -123,7 +165,8 @@ extension QueueManager {
     /// `restore(_:bootID:)` from any store: its jobs and pending temporaries as loaded.
     public func restore(store opened: any JobStoring, jobs storedJobs: [JobStore.StoredJob],
                         pendingTemporaries: [JobStore.PendingTemporary], bootID: String?) async {
-        store = opened
+        let writer = StoreWriter(store: opened)
+        store = writer
         let previousBoot = (try? opened.fact(Self.bootIDFact)) ?? nil
         let trust: DiskTrust = previousBoot == nil ? .storedProgress
             : (previousBoot == bootID ? .fileLength : .durableBytes)
@@ -149,12 +192,12 @@ extension QueueManager {
             if job.state == .transientError { armRetry(job.id, after: .seconds(Int64(job.minimumRetryDelay))) }
         }
         if !pendingTemporaries.isEmpty {
-            do { try opened.clearPendingTemporaries(pendingTemporaries.map(\.path)) } catch {
+            do { try await writer.write(.clearPendingTemporaries(pendingTemporaries.map(\.path))) } catch {
                 logger.error("could not clear the pending temporary files: \(error)")
             }
         }
         if let bootID {
-            do { try opened.setFact(Self.bootIDFact, bootID) } catch {
+            do { try await writer.write(.setFact(Self.bootIDFact, bootID)) } catch {
                 logger.error("could not store the boot id: \(error)")
             }
         }
@@ -193,7 +236,7 @@ extension QueueManager {
         stopTransfer(of: id)
         let changed = enter(.cancelled, job: &job)
         jobs[id] = job
-        try? store?.save(job, activity: wallNow(), settling: [])  // a crash from here on finishes the Cancel
+        enqueue(job)  // queued before the delete below: a crash in between finishes the Cancel
         observer?.jobChanged(job, properties: changed)
         if let owner = try? identity(of: job.owner) {
             let files = self.files

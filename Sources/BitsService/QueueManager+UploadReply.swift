@@ -26,7 +26,7 @@ extension QueueManager {
             }
             if reply.temporaryName == nil {
                 let path = OwnerFiles.temporaryPath(for: reply.fileName, name: OwnerFiles.newTemporaryName())
-                try store?.recordPendingTemporaries([.init(path: path, owner: job.owner)])
+                try store?.writeAndWait(.recordPendingTemporaries([.init(path: path, owner: job.owner)]))
                 newTemporary = path
             } else {
                 newTemporary = nil

@@ -53,8 +53,8 @@ public actor QueueManager {
     /// user and group databases for each file).
     var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
     var jobs: [JobID: Job] = [:]
-    /// The durable queue (nil: jobs live in memory only, as in unit tests).
-    var store: (any JobStoring)?
+    /// The writer of the durable queue (nil: jobs live in memory only, as in unit tests).
+    var store: StoreWriter?
     /// Wakes up when the next job would reach JobInactivityTimeout.
     var inactivityTask: Task<Void, Never>?
     var runtime: [JobID: Runtime] = [:]
@@ -206,21 +206,34 @@ public actor QueueManager {
 
     // MARK: - Manager
 
-    /// `CreateJob`: a new suspended job owned by the caller, within the limits.
-    public func createJob(caller: Caller, displayName: String, type: String) throws -> Job {
+    /// `CreateJob`: a new suspended job owned by the caller, within the limits. The job is
+    /// counted against the limits at once (so concurrent creates cannot exceed them), stored
+    /// by the store writer (grouped with concurrent writes) and only then published and
+    /// returned: a reply means the job is on disk. A store failure gives its count back.
+    public func createJob(caller: Caller, displayName: String, type: String) async throws -> Job {
         let name = try InputValidation.displayName(displayName)
         let jobType = try InputValidation.enumValue(JobType.self, type, what: "Job type")
         try limits.checkNewJob(ownerJobs: liveJobsByOwner[caller.uid] ?? 0,
                                machineJobs: liveJobs, uid: caller.uid,
                                exempt: caller.exemptFromLimits)
         var id = JobID.random()
-        while jobs[id] != nil { id = JobID.random() }
+        while jobs[id] != nil || runtime[id] != nil { id = JobID.random() }
         let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: wallNow())
+        // Reserved before the await: the job is not in `jobs` (nobody can see or change it)
+        // until it is stored.
         runtime[id] = Runtime()
-        do { try persist(job) } catch { runtime[id] = nil; throw error }
-        jobs[id] = job
         liveJobsByOwner[caller.uid, default: 0] += 1
         liveJobs += 1
+        do {
+            try await persistDurably(job)
+        } catch {
+            runtime[id] = nil
+            liveJobsByOwner[caller.uid, default: 1] -= 1
+            if liveJobsByOwner[caller.uid] == 0 { liveJobsByOwner[caller.uid] = nil }
+            liveJobs -= 1
+            throw error
+        }
+        jobs[id] = job
         logger.info("job \(id) created by uid \(caller.uid) (\(jobType.rawValue))")
         observer?.jobAdded(job)
         return job

@@ -11,7 +11,9 @@ import GRDB
 /// returns, the change is on disk. Writes skip rows whose document did not change since the
 /// last successful commit, so a 200-file job's Set costs one row.
 ///
-/// Not thread-safe by itself: the queue manager (an actor) is its only user.
+/// Not thread-safe by itself: writes (and what is kept of the last commit to diff against)
+/// belong to one thread at a time — the queue manager's store writer (`StoreWriter`), after
+/// start-up has loaded the queue. Reads go through SQLite's own locking.
 public final class JobStore: @unchecked Sendable {
     /// What is stored about a job besides the job itself.
     public struct StoredJob: Sendable {
@@ -156,10 +158,7 @@ public final class JobStore: @unchecked Sendable {
 
     /// Stores a fact about the service's own run, durably.
     public func setFact(_ name: String, _ value: String) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO service_fact(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                           arguments: [name, value])
-        }
+        try apply([.setFact(name, value)])
     }
 
     // MARK: - Writing
@@ -167,43 +166,84 @@ public final class JobStore: @unchecked Sendable {
     /// Stores the job and its files (only the rows that changed), its activity time, and
     /// forgets `settled` pending temporaries — all in one transaction.
     public func save(_ job: Job, activity: UInt64, settling settled: [String] = []) throws {
-        var header = job
-        header.files = []
-        header.transferRate = .idle  // not stored
-        let jobDocument = try document(header)
-        let previousFiles = committedFiles[job.id] ?? []
-        let changedFiles = try job.files.indices.compactMap { index -> (Int, String)? in
-            index < previousFiles.count && previousFiles[index] == job.files[index]
-                ? nil : (index, try document(job.files[index]))
+        try apply([.save(job, activity: activity, settling: settled)])
+    }
+
+    /// Applies `batch` in order in ONE transaction (one fsync): all of it is on disk when
+    /// this returns, or none of it when it throws. The store writer (the queue manager's
+    /// `StoreWriter`) groups the writes of concurrent calls into one batch this way.
+    ///
+    /// What was last committed (`committedJobs`, `committedFiles`) changes only once the
+    /// transaction committed; within the batch a later save of a job diffs against the
+    /// earlier one.
+    public func apply(_ batch: [StoreWrite]) throws {
+        guard !batch.isEmpty else { return }
+        // What the batch commits, over what was committed before (nil: deleted).
+        var jobsAfter: [JobID: Job?] = [:]
+        var filesAfter: [JobID: [JobFile]?] = [:]
+        func previousFiles(_ id: JobID) -> [JobFile] {
+            if let overlaid = filesAfter[id] { return overlaid ?? [] }
+            return committedFiles[id] ?? []
         }
-        let id = job.id.hex
         try database.write { db in
-            // Cached statements: a 200-file job would otherwise have SQLite parse the same
-            // upsert 200 times.
-            try db.cachedStatement(sql: """
-                INSERT INTO job (id, owner, state, created, document, activity) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, state = excluded.state,
-                    document = excluded.document, activity = excluded.activity
-                """).execute(arguments: [id, Int64(job.owner), job.state.rawValue, Int64(clamping: job.creationTime),
-                                         jobDocument, Int64(clamping: activity)])
-            if !changedFiles.isEmpty {
-                let upsert = try db.cachedStatement(sql: """
-                    INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)
-                    ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document
-                    """)
-                for (index, document) in changedFiles {
-                    try upsert.execute(arguments: [id, index, document])
+            for item in batch {
+                switch item {
+                case .save(let job, let activity, let settled):
+                    var header = job
+                    header.files = []
+                    header.transferRate = .idle  // not stored
+                    let jobDocument = try document(header)
+                    let previous = previousFiles(job.id)
+                    let id = job.id.hex
+                    // Cached statements: a 200-file job would otherwise have SQLite parse the
+                    // same upsert 200 times.
+                    try db.cachedStatement(sql: """
+                        INSERT INTO job (id, owner, state, created, document, activity) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, state = excluded.state,
+                            document = excluded.document, activity = excluded.activity
+                        """).execute(arguments: [id, Int64(job.owner), job.state.rawValue, Int64(clamping: job.creationTime),
+                                                 jobDocument, Int64(clamping: activity)])
+                    var upsert: Statement?
+                    for index in job.files.indices
+                    where !(index < previous.count && previous[index] == job.files[index]) {
+                        if upsert == nil {
+                            upsert = try db.cachedStatement(sql: """
+                                INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)
+                                ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document
+                                """)
+                        }
+                        try upsert?.execute(arguments: [id, index, try document(job.files[index])])
+                    }
+                    if previous.count > job.files.count {
+                        try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, job.files.count])
+                    }
+                    for path in settled {
+                        try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
+                    }
+                    jobsAfter[job.id] = .some(header)
+                    filesAfter[job.id] = .some(job.files)
+                case .delete(let id):
+                    try db.execute(sql: "DELETE FROM file WHERE job_id = ?", arguments: [id.hex])
+                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.hex])
+                    jobsAfter[id] = .some(nil)
+                    filesAfter[id] = .some(nil)
+                case .recordPendingTemporaries(let pending):
+                    for item in pending {
+                        try db.execute(sql: "INSERT OR REPLACE INTO pending_temporary (path, owner) VALUES (?, ?)",
+                                       arguments: [item.path, Int64(item.owner)])
+                    }
+                case .clearPendingTemporaries(let paths):
+                    for path in paths {
+                        try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
+                    }
+                case .setFact(let name, let value):
+                    try db.execute(sql: "INSERT INTO service_fact(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                                   arguments: [name, value])
                 }
             }
-            if previousFiles.count > job.files.count {
-                try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, job.files.count])
-            }
-            for path in settled {
-                try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
-            }
         }
-        committedJobs[job.id] = header
-        committedFiles[job.id] = job.files
+        for (id, job) in jobsAfter { committedJobs[id] = job }
+        for (id, files) in filesAfter { committedFiles[id] = files }
     }
 
     /// Whether `save` would write anything besides the activity time.
@@ -222,34 +262,43 @@ public final class JobStore: @unchecked Sendable {
     /// Records temporary files about to be created (before they exist).
     public func recordPendingTemporaries(_ pending: [PendingTemporary]) throws {
         guard !pending.isEmpty else { return }
-        try database.write { db in
-            for item in pending {
-                try db.execute(sql: "INSERT OR REPLACE INTO pending_temporary (path, owner) VALUES (?, ?)",
-                               arguments: [item.path, Int64(item.owner)])
-            }
-        }
+        try apply([.recordPendingTemporaries(pending)])
     }
 
     /// Forgets pending temporaries (created and then removed again, or cleaned up).
     public func clearPendingTemporaries(_ paths: [String]) throws {
         guard !paths.isEmpty else { return }
-        try database.write { db in
-            for path in paths { try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path]) }
-        }
+        try apply([.clearPendingTemporaries(paths)])
     }
 
     /// Removes a job and its files from the database.
     public func delete(_ id: JobID) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM file WHERE job_id = ?", arguments: [id.hex])
-            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.hex])
-        }
-        committedJobs[id] = nil
-        committedFiles[id] = nil
+        try apply([.delete(id)])
     }
 
     /// Number of stored jobs.
     public func count() throws -> Int {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job") ?? 0 }
+    }
+}
+
+/// One write to the durable queue; `JobStore.apply` applies a batch of them in one transaction.
+public enum StoreWrite: Sendable {
+    /// The job and its files (only the rows that changed), its activity time, and the
+    /// pending temporaries it settles.
+    case save(Job, activity: UInt64, settling: [String])
+    /// The job and its files go.
+    case delete(JobID)
+    case recordPendingTemporaries([JobStore.PendingTemporary])
+    case clearPendingTemporaries([String])
+    case setFact(String, String)
+
+    /// The job the write is about, if any.
+    public var jobID: JobID? {
+        switch self {
+        case .save(let job, _, _): job.id
+        case .delete(let id): id
+        default: nil
+        }
     }
 }

@@ -23,30 +23,52 @@ final class Locked<Value>: @unchecked Sendable {
 }
 
 /// The durable queue in memory. Survives the queue manager, so a second one can restore from
-/// it ("crash restore"). `failSaves` makes every save fail as a full disk would.
+/// it ("crash restore"). `failSaves` makes every transaction with a save fail as a full disk
+/// would; `transactionDelay` makes each transaction take that long (an fsync), so concurrent
+/// writes pile up behind it; `failJobs` fails every transaction that saves one of those jobs.
 final class FakeStore: JobStoring, @unchecked Sendable {
     struct State {
         var jobs: [JobID: JobStore.StoredJob] = [:]
         var facts: [String: String] = [:]
         var pending: [JobStore.PendingTemporary] = []
         var saves = 0
+        /// Transactions that wrote something, and the writes of each.
+        var transactions: [Int] = []
         var failSaves = false
+        var failJobs: Set<JobID> = []
+        var transactionDelay: TimeInterval = 0
     }
     let state = Locked(State())
 
-    func save(_ job: Job, activity: UInt64, settling: [String]) throws {
+    func apply(_ batch: [StoreWrite]) throws {
+        let delay = state.with { $0.transactionDelay }
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         try state.with { s in
-            if s.failSaves { throw NSError(domain: "FakeStore", code: 1, userInfo: [NSLocalizedDescriptionKey: "database or disk is full"]) }
-            s.jobs[job.id] = JobStore.StoredJob(job: job, activity: activity)
-            s.pending.removeAll { settling.contains($0.path) }
-            s.saves += 1
+            for item in batch {
+                if case .save(let job, _, _) = item, s.failSaves || s.failJobs.contains(job.id) {
+                    throw NSError(domain: "FakeStore", code: 1, userInfo: [NSLocalizedDescriptionKey: "database or disk is full"])
+                }
+            }
+            var next = s  // all or nothing
+            for item in batch {
+                switch item {
+                case .save(let job, let activity, let settling):
+                    next.jobs[job.id] = JobStore.StoredJob(job: job, activity: activity)
+                    next.pending.removeAll { settling.contains($0.path) }
+                    next.saves += 1
+                case .delete(let id): next.jobs[id] = nil
+                case .recordPendingTemporaries(let pending): next.pending += pending
+                case .clearPendingTemporaries(let paths): next.pending.removeAll { paths.contains($0.path) }
+                case .setFact(let name, let value): next.facts[name] = value
+                }
+            }
+            next.transactions.append(batch.count)
+            s = next
         }
     }
-    func delete(_ id: JobID) throws { state.with { _ = $0.jobs.removeValue(forKey: id) } }
+    func save(_ job: Job, activity: UInt64, settling: [String]) throws { try apply([.save(job, activity: activity, settling: settling)]) }
     func fact(_ name: String) throws -> String? { state.with { $0.facts[name] } }
-    func setFact(_ name: String, _ value: String) throws { state.with { $0.facts[name] = value } }
-    func recordPendingTemporaries(_ pending: [JobStore.PendingTemporary]) throws { state.with { $0.pending += pending } }
-    func clearPendingTemporaries(_ paths: [String]) throws { state.with { s in s.pending.removeAll { paths.contains($0.path) } } }
+    func recordPendingTemporaries(_ pending: [JobStore.PendingTemporary]) throws { try apply([.recordPendingTemporaries(pending)]) }
 
     var storedJobs: [JobStore.StoredJob] { state.with { Array($0.jobs.values) } }
     func stored(_ id: JobID) -> Job? { state.with { $0.jobs[id]?.job } }

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Benchmarks for issue #2, each figure printed beside its baseline from the same run:
-#  1. CreateJob calls per second from one client process vs Peer.Ping on the same service.
+#  1. CreateJob calls per second from one client process vs Peer.Ping on the same service,
+#     and CreateJob from CLIENTS (8) concurrent client processes (issue 20: group commit).
 #  2. A 1 GiB loopback download through bitsd (create, add, resume, wait, complete) vs
 #     `curl -o` of the same file from the same nginx.
 source "$(dirname "$0")/bench-lib.sh"
 
-echo "== 1. D-Bus call rate, one client process (python3-dbus), same service, same run"
-/usr/bin/python3 scripts/bench/bench_calls.py "$address" "${CALLS:-5000}"
+echo "== 1. D-Bus call rate, one client process and ${CLIENTS:-8} concurrent ones (python3-dbus), same service, same run"
+# CLIENT_UIDS=<uid>,<uid>...: the concurrent clients run as those users (set [Limits] through
+# BITSD_CONFIG to let each create CALLS jobs); else all as root.
+/usr/bin/python3 scripts/bench/bench_calls.py "$address" "${CALLS:-5000}" "${ROUNDS:-5}" "${CLIENTS:-8}" "${CLIENT_UIDS:-}"
+# PARTS=calls: the call rates only.
+[ "${PARTS:-all}" != calls ] || exit 0
 
 echo "== 2. 1 GiB loopback download: bitsd vs curl -o (nginx, same file, same run)"
 mkdir -p "$work/www" "$work/out"
