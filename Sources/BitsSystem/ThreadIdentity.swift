@@ -28,6 +28,14 @@ public enum ThreadIdentity {
     /// umask(2): sets the mask and returns the previous one (after
     /// `unshareFileSystemContext()`, the calling thread's alone).
     public static func exchangeUmask(_ mask: UInt32) -> UInt32 { bits_thread_umask(mask) }
+
+    /// Gives up root's file-system privileges on this thread for good (fsuid/fsgid 65534,
+    /// CAP_SYS_RESOURCE not effective), so its `writeUnprivileged` calls are plain writes
+    /// instead of switching identity around each one. For dedicated threads that only use
+    /// descriptors opened elsewhere (the engine, local copies), never for pooled threads.
+    /// False when it failed; the thread then keeps switching per write.
+    @discardableResult
+    public static func dropWritePrivileges() -> Bool { bits_thread_drop_write_privileges() == 0 }
 }
 
 /// The user database (NSS: /etc/passwd, /etc/group, LDAP…).

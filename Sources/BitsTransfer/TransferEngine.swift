@@ -30,7 +30,13 @@ public final class TransferEngine: @unchecked Sendable {
         self.delegate = delegate
         let loop = CurlMultiLoop(delegate: delegate, userAgent: userAgent)
         self.loop = loop
-        guard let thread = JoinableThread(name: "bits-transfer", { loop.run() }) else {
+        // The engine thread reads and writes only descriptors the file workers opened: it
+        // needs none of root's file-system rights, so it gives them up once instead of
+        // around each write of a download (issue 16's reserved-blocks rule).
+        guard let thread = JoinableThread(name: "bits-transfer", {
+            ThreadIdentity.dropWritePrivileges()
+            loop.run()
+        }) else {
             fatalError("could not start the transfer engine thread")
         }
         self.thread = thread
@@ -133,6 +139,7 @@ public final class TransferEngine: @unchecked Sendable {
             break
         }
         let thread = JoinableThread(name: "bits-copy") { [self] in
+            ThreadIdentity.dropWritePrivileges()
             let outcome = copy.run()
             delegate.transfer(id, didEnd: outcome)
             finishCopy(copy)

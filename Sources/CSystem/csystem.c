@@ -55,8 +55,27 @@ unsigned int bits_thread_umask(unsigned int mask) { return (unsigned int)umask((
 static __thread int capabilities_known;
 static __thread struct __user_cap_data_struct capabilities[2];
 
+/// Set once the calling thread gave up root's file-system privileges for good.
+static __thread int write_privileges_dropped;
+
+int bits_thread_drop_write_privileges(void) {
+    if (write_privileges_dropped) return 0;
+    if (geteuid() != 0) { write_privileges_dropped = 1; return 0; }
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct lowered[2];
+    if (syscall(SYS_capget, &header, lowered) != 0) return -1;
+    lowered[CAP_SYS_RESOURCE / 32].effective &= ~(1u << (CAP_SYS_RESOURCE % 32));
+    header.pid = 0;
+    if (syscall(SYS_capset, &header, lowered) != 0) return -1;
+    setfsgid(65534);
+    setfsuid(65534);
+    if ((uid_t)setfsuid((uid_t)-1) != 65534 || (gid_t)setfsgid((gid_t)-1) != 65534) return -1;
+    write_privileges_dropped = 1;
+    return 0;
+}
+
 ssize_t bits_pwrite_unprivileged(int fd, const void *buffer, size_t count, int64_t offset) {
-    if (geteuid() != 0) return pwrite(fd, buffer, count, (off_t)offset);
+    if (write_privileges_dropped || geteuid() != 0) return pwrite(fd, buffer, count, (off_t)offset);
     struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
     if (!capabilities_known) {
         if (syscall(SYS_capget, &header, capabilities) != 0) return -1;

@@ -40,4 +40,11 @@ unsigned int bits_thread_umask(unsigned int mask);
 /// opened as the job's owner; the write itself needs no rights). Returns what pwrite returns.
 ssize_t bits_pwrite_unprivileged(int fd, const void *buffer, size_t count, int64_t offset);
 
+/// Makes the calling thread give up root's file-system privileges for the rest of its life:
+/// fsuid/fsgid 65534 and CAP_SYS_RESOURCE not effective. Afterwards
+/// `bits_pwrite_unprivileged` on this thread is a plain pwrite (no switch per write). For
+/// threads that only read and write descriptors opened elsewhere (the transfer engine, local
+/// copies). 0, or -1 when a step failed (the thread then keeps switching per write).
+int bits_thread_drop_write_privileges(void);
+
 #endif
