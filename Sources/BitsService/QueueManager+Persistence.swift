@@ -30,17 +30,10 @@ extension QueueManager {
     func persistDurably(_ job: Job, settling: [String] = []) async throws {
         let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
-        guard let writer = store else {
-            runtime[job.id]?.activity = now
-            return
+        if let writer = store {
+            do { try await writer.write(.save(job, activity: now, settling: settling)) } catch { throw storeFailure(job.id, error) }
         }
-        do {
-            try await writer.write(.save(job, activity: now, settling: settling))
-        } catch {
-            throw storeFailure(job.id, error)
-        }
-        runtime[job.id]?.activity = now
-        runtime[job.id]?.lastCheckpoint = clock.now
+        recordStored(job.id, at: now)
     }
 
     /// `persistDurably` for the callers that cannot suspend between their change and its
@@ -49,17 +42,17 @@ extension QueueManager {
     func persist(_ job: Job, settling: [String] = []) throws {
         let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
-        guard let writer = store else {
-            runtime[job.id]?.activity = now
-            return
+        if let writer = store {
+            do { try writer.writeAndWait(.save(job, activity: now, settling: settling)) } catch { throw storeFailure(job.id, error) }
         }
-        do {
-            try writer.writeAndWait(.save(job, activity: now, settling: settling))
-        } catch {
-            throw storeFailure(job.id, error)
-        }
-        runtime[job.id]?.activity = now
-        runtime[job.id]?.lastCheckpoint = clock.now
+        recordStored(job.id, at: now)
+    }
+
+    /// After a job was stored (or there is no store): its activity time, and the checkpoint
+    /// clock when there is a store.
+    private func recordStored(_ id: JobID, at now: UInt64) {
+        runtime[id]?.activity = now
+        if store != nil { runtime[id]?.lastCheckpoint = clock.now }
     }
 
     private func storeFailure(_ id: JobID, _ error: any Error) -> ServiceError {
