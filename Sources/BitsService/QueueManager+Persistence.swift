@@ -68,6 +68,15 @@ extension QueueManager {
         enqueue(job)
     }
 
+    /// Stores a change that the next step of a protocol depends on, and waits for it (blocks
+    /// this executor until the store writer committed it): an upload session's state before
+    /// its next packet is sent, a finished reply before Close-Session (after which the server
+    /// may drop the reply). A failure is logged; the next change writes the job again.
+    func persistBeforeNextStep(_ id: JobID) {
+        guard let job = jobs[id], !job.state.isFinal else { return }
+        try? persist(job)
+    }
+
     /// Queues a write of `job` (any state) without waiting for it.
     func enqueue(_ job: Job) {
         let now = wallNow()

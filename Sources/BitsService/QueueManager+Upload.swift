@@ -171,7 +171,7 @@ extension QueueManager {
         if step.progressed, job.state == .connecting { _ = enter(.transferring, job: &job) }
         jobs[id] = job
         if step.sessionLost { logger.notice("job \(id): the upload server lost the session; starting a new one") }
-        if step.persist { persistQuietly(id) }
+        if step.persist { persistBeforeNextStep(id) }
         if step.progressed {
             runtime[id]?.timers.progressed()
             markProgress(id, file: index)

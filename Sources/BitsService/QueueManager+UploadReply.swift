@@ -166,7 +166,7 @@ extension QueueManager {
         job.reply?.bytesTransferred = bytes
         if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
         jobs[id] = job
-        persistQuietly(id)
+        persistBeforeNextStep(id)
         observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
         closeSessionAfterReply(id, fileIndex: index)
     }

@@ -128,7 +128,7 @@ final class SchedulingTests: XCTestCase {
         await rig.waitForState(id, .transferred)
         let job = await rig.job(id)
         XCTAssertEqual(job?.files.map(\.completed), [true, true, true])
-        XCTAssertEqual(rig.store.stored(id)?.state, .transferred)
+        await rig.waitUntil("the transferred state stored") { rig.store.stored(id)?.state == .transferred }
     }
 }
 
@@ -144,7 +144,7 @@ final class RetryTests: XCTestCase {
         let job = await rig.job(id)
         XCTAssertEqual(job?.lastError?.code, .connectionReset)
         XCTAssertEqual(job?.errorCount, 1)
-        XCTAssertEqual(rig.store.stored(id)?.state, .transientError)
+        await rig.waitUntil("the transient error stored") { rig.store.stored(id)?.state == .transientError }
 
         await rig.advance(by: .seconds(59))
         let stateBefore = await rig.state(id)
