@@ -339,6 +339,8 @@ class Stats:
         self.recent_resumes: collections.deque = collections.deque(maxlen=12)
         self.home_growth: list[dict] = []
         self.non_regular: list[dict] = []
+        # Files with a special source completed after the fuzzer pointed them elsewhere.
+        self.special_sources_repointed = 0
         self.slow: list[dict] = []
         self.slow_count = 0
         self.non_regular_codes: collections.Counter = collections.Counter()
@@ -1560,6 +1562,15 @@ class Worker:
         for file_path, url in list(job.special):
             out = self.call(file_path, PROPERTIES, "Get", "ss", [dbus.String(self.run.file_iface), dbus.String("Completed")])
             if out.ok and out.reply and bool(out.reply[0]):
+                # The fuzzer's own property calls may have pointed the file elsewhere since
+                # (Set RemoteName, ReplaceRemotePrefix with generated URLs): then it is no
+                # longer a file with a special source.
+                now = self.call(file_path, PROPERTIES, "Get", "ss", [dbus.String(self.run.file_iface), dbus.String("RemoteName")])
+                if not (now.ok and now.reply) or str(now.reply[0]) != url:
+                    job.special.remove((file_path, url))
+                    with self.run.stats.lock:
+                        self.run.stats.special_sources_repointed += 1
+                    continue
                 stats = self.run.stats
                 with stats.lock:
                     stats.example(stats.non_regular, url, {"job": job.path, "file": file_path, "source": url,
@@ -2190,6 +2201,7 @@ def summarize(run: Run, monitor: Monitor, final_pid, final_ping, foreign_files, 
         "foreign_distinguishable_examples": s.distinguishable,
         "foreign_distinguishable_by": dict(s.distinguishable_by.most_common(30)),
         "non_regular_sources_transferred": s.non_regular,
+        "special_sources_repointed": s.special_sources_repointed,
         "non_regular_source_error_codes": dict(s.non_regular_codes),
         "canary": run.canary,
         "canary_leaks": s.canary_leaks,
