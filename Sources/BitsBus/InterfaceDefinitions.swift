@@ -59,17 +59,6 @@ final class InterfaceDefinitions: @unchecked Sendable {
         return expected.differences(parsed)
     }
 
-    /// The interface info named `name`, if the daemon serves it.
-    func info(named name: String) -> InterfaceInfo? {
-        switch name {
-        case BitsInterface.manager.rawValue: manager
-        case BitsInterface.job.rawValue: job
-        case BitsInterface.file.rawValue: file
-        case StandardInterface.objectManager: objectManager
-        default: nil
-        }
-    }
-
     /// The interface XML's directory: an explicit directory or `$BITSD_INTERFACE_DIR`; nil for
     /// the XML compiled in.
     static func overrideDirectory(explicit: String?) -> String? {

@@ -153,9 +153,14 @@ public actor QueueManager {
         for await event in events { handle(event) }
     }
 
-    /// Stops every transfer (SIGTERM path); callable from any thread.
-    public nonisolated func stopTransfers() {
+    /// The SIGTERM path: stops every transfer, then waits (at most `timeout`) until the store
+    /// writer has written every change queued so far, so that a clean stop loses none of the
+    /// service's own queued writes. Callable from any thread; blocks the caller.
+    public nonisolated func stop(timeout: Duration = .seconds(5)) {
         engine.shutdown()
+        let drained = DispatchSemaphore(value: 0)
+        Task { await self.store?.flush(); drained.signal() }
+        _ = drained.wait(timeout: .now() + .seconds(Int(timeout.components.seconds)))
     }
 
     var observer: (any QueueObserver)? { observerStorage }

@@ -123,7 +123,7 @@ struct BitsDaemon: ParsableCommand {
         let received = ProcessSignals.waitForStopSignal()
         logger.info("stopping on signal \(received)")
         service.stop()
-        manager.stopTransfers()
+        manager.stop()
         Foundation.exit(0)
     }
 }
