@@ -159,8 +159,15 @@ public actor QueueManager {
     public nonisolated func stop(timeout: Duration = .seconds(5)) {
         engine.shutdown()
         let drained = DispatchSemaphore(value: 0)
-        Task { await self.store?.flush(); drained.signal() }
+        Task { await self.waitForQueuedWrites(); drained.signal() }
         _ = drained.wait(timeout: .now() + .seconds(Int(timeout.components.seconds)))
+    }
+
+    /// Returns when every store write queued so far is written (or failed); the actor stays
+    /// free meanwhile (the wait runs off it).
+    public func waitForQueuedWrites() async {
+        guard let writer = store else { return }
+        await Task.detached { writer.flush() }.value
     }
 
     var observer: (any QueueObserver)? { observerStorage }

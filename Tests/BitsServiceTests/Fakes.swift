@@ -336,8 +336,11 @@ final class Rig: @unchecked Sendable {
         await manager.start(observer: observer)
     }
 
-    /// A new queue manager on the same store and directory, as after a crash of the daemon.
+    /// A new queue manager on the same store and directory, as after a crash of the daemon
+    /// that came after the store writer had written what was queued (a queued write lost to
+    /// a crash is a separate case: the service never acknowledged it as stored).
     func reopened(bootID: String = "boot-1") async -> Rig {
+        await manager.waitForQueuedWrites()
         let rig = await Rig(store: store, clock: clock, directory: directory)
         await rig.manager.restore(store: store, jobs: store.storedJobs, pendingTemporaries: store.state.current.pending,
                                   bootID: bootID)
