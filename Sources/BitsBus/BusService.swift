@@ -20,6 +20,7 @@ public final class BusService: @unchecked Sendable {
     var polkit: PolkitAuthority!
     private let dispatcher = CallDispatcher()
     private var networkMonitor: NetworkMonitor?
+    private var powerMonitor: PowerMonitor?
     /// What the exported manager and job/file subtrees answer GDBus (kept for good).
     private var exportHandlers: ExportHandlers!
 
@@ -48,13 +49,20 @@ public final class BusService: @unchecked Sendable {
         }
         try result.get()
         let manager = self.manager
-        let monitor = NetworkMonitor(stateFile: networkStateFile) { status in
-            Task { await manager.networkChanged(status) }
-        }
+        // Each monitor's reports reach the queue in order (one task per monitor, the newest
+        // report kept when the queue is behind), so a quick flip cannot end on a stale value.
+        let networkReports = AsyncStream.makeStream(of: NetworkStatus.self, bufferingPolicy: .bufferingNewest(1))
+        Task { for await status in networkReports.stream { await manager.networkChanged(status) } }
+        let monitor = NetworkMonitor(stateFile: networkStateFile) { networkReports.continuation.yield($0) }
         networkMonitor = monitor
         let resolver = ProxyResolver(loop: loop)
         Task { await manager.setProxyResolver { await resolver.proxy(for: $0) } }
         try loop.perform { Result { try monitor.start() } }.get()
+        let powerReports = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(1))
+        Task { for await onBattery in powerReports.stream { await manager.powerChanged(onBattery: onBattery) } }
+        let power = PowerMonitor(bus: bus, logger: logger) { powerReports.continuation.yield($0) }
+        powerMonitor = power
+        loop.perform { power.start() }
     }
 
     /// Takes the service name: from now on calls arrive.

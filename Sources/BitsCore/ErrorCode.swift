@@ -26,6 +26,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let authentication = ErrorCode(rawValue: "authentication")
     public static let validationFailed = ErrorCode(rawValue: "validation-failed")
     public static let blockedByCost = ErrorCode(rawValue: "blocked-by-cost")
+    public static let blockedByBattery = ErrorCode(rawValue: "blocked-by-battery")
     public static let notifyFailed = ErrorCode(rawValue: "notify-failed")
     public static let blockedByPolicy = ErrorCode(rawValue: "blocked-by-policy")
     public static let networkDisconnected = ErrorCode(rawValue: "network-disconnected")
@@ -63,6 +64,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         (.authentication, "the server or proxy refused the credentials (fatal)"),
         (.validationFailed, "the owner marked a file invalid (fatal)"),
         (.blockedByCost, "the job's TransferPolicy forbids the current metered network (waits)"),
+        (.blockedByBattery, "the job's TransferPolicy is not-on-battery and the machine runs on battery (waits)"),
         (.notifyFailed, "NotifyCommandLine could not be run as the owner (the job's state is unchanged)"),
         (.blockedByPolicy, "background transfers are blocked by the bandwidth window (waits)"),
         (.networkDisconnected, "no network is available (waits until one is)"),

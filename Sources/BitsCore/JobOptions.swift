@@ -72,7 +72,10 @@ public enum JobRedirectPolicy: String, Sendable, CaseIterable, Codable {
 /// `TransferPolicy` values.
 public enum TransferPolicy: String, Sendable, CaseIterable, Codable {
     case always
+    /// Waits while the network is metered.
     case unmetered
+    /// Waits while the machine runs on battery (UPower's `OnBattery`).
+    case notOnBattery = "not-on-battery"
 }
 
 /// `ValidationState` of a file.

@@ -13,7 +13,8 @@ public struct NetworkStatus: Sendable, Equatable {
 }
 
 /// Conditions that keep jobs waiting (BITS's event-driven waits): no network, a metered
-/// network for an `unmetered` job, a background cap of 0 in the bandwidth window.
+/// network for an `unmetered` job, battery power for a `not-on-battery` job, a background
+/// cap of 0 in the bandwidth window.
 extension QueueManager {
     struct BlockReason {
         let code: ErrorCode
@@ -26,6 +27,9 @@ extension QueueManager {
         }
         if network.metered && job.options.transferPolicy == .unmetered {
             return BlockReason(code: .blockedByCost, description: "The network is metered and the job's TransferPolicy is 'unmetered'; it continues on an unmetered network.")
+        }
+        if onBattery && job.options.transferPolicy == .notOnBattery {
+            return BlockReason(code: .blockedByBattery, description: "The machine runs on battery and the job's TransferPolicy is 'not-on-battery'; it continues on mains power.")
         }
         if job.priority.isBackground, currentBackgroundCap() == 0 {
             return BlockReason(code: .blockedByPolicy, description: "Background transfers are blocked in the current bandwidth window; the job continues when the window ends.")
@@ -48,6 +52,16 @@ extension QueueManager {
         logger.info("network: available=\(status.available) metered=\(status.metered)")
         network = status
         if status.available { requeueWaitingJobs() }
+        schedule()
+    }
+
+    /// The power monitor changed: going on battery stops every `not-on-battery` job (the next
+    /// scheduling pass blocks it); back on mains power they are queued again.
+    public func powerChanged(onBattery: Bool) {
+        guard onBattery != self.onBattery else { return }
+        logger.info("power: on battery=\(onBattery)")
+        self.onBattery = onBattery
+        if !onBattery { requeueBlocked(code: .blockedByBattery) }
         schedule()
     }
 

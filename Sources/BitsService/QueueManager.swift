@@ -35,6 +35,8 @@ public actor QueueManager {
     let config: ServiceConfig
     /// What the network monitor last said.
     var network = NetworkStatus(available: true, metered: false)
+    /// What the power monitor last said (false without one, or without UPower).
+    var onBattery = false
     let files: any OwnerFileAccess
     /// Where every blocking file operation of a job runs (never on this actor's executor).
     nonisolated let fileWorkers: FileWorkers

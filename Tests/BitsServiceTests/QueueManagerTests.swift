@@ -213,6 +213,40 @@ final class RetryTests: XCTestCase {
         await rig.waitUntil("a new request") { rig.engine.downloads.count == 2 }
     }
 
+    /// On battery, a running `not-on-battery` job stops and waits (blocked-by-battery), one
+    /// resumed then waits at once, an `always` job runs on; on mains power both continue.
+    func testNotOnBatteryJobsWaitWhileOnBattery() async throws {
+        let rig = await Rig.make()
+        let (running, first) = try await rig.runningJob([.transferPolicy("not-on-battery")])
+        await rig.manager.powerChanged(onBattery: true)
+        await rig.waitForState(running, .transientError)
+        XCTAssertTrue(rig.engine.state.current.cancelled.contains(first.id))
+        let code = await rig.job(running)?.lastError?.code
+        XCTAssertEqual(code, .blockedByBattery)
+
+        let later = try await rig.namedJob(files: 1, [.priority("foreground"), .transferPolicy("not-on-battery")])
+        try await rig.resume(later)
+        await rig.waitForState(later, .transientError)
+        let (always, _) = try await rig.runningJob()  // asked of the engine, so not blocked
+        let alwaysState = await rig.state(always)
+        XCTAssertEqual(alwaysState, .connecting)
+        // A repeated report changes nothing; the retry timer does not end the wait either.
+        await rig.manager.powerChanged(onBattery: true)
+        await rig.advance(by: .seconds(3600))
+        let stillWaiting = await rig.state(later)
+        XCTAssertEqual(stillWaiting, .transientError)
+        XCTAssertNil(rig.download(of: later))
+
+        await rig.manager.powerChanged(onBattery: false)
+        _ = await rig.waitForDownload(of: later)
+        await rig.waitUntil("the first job asked again") {
+            rig.engine.running.contains { request in
+                if case .url(let url) = request.source { return url.contains(running.hex) }
+                return false
+            }
+        }
+    }
+
     /// A store that cannot write (a full disk) fails the method, and nothing changes.
     func testAFailingStoreFailsTheMethod() async throws {
         let rig = await Rig.make()

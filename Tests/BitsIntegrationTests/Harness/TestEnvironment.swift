@@ -154,7 +154,8 @@ final class TestEnvironment {
         // Support scripts, readable by the test users wherever the repo lives.
         try FileManager.default.createDirectory(atPath: supportDirectory, withIntermediateDirectories: true)
         chmod(supportDirectory, 0o755)
-        for name in ["bits_listen.py", "faultserver.py", "serverlife.py", "bitsuploadserver.py"] {
+        for name in ["bits_listen.py", "faultserver.py", "serverlife.py", "bitsuploadserver.py",
+                     "upower_standin.py"] {
             let src = "\(Self.repoRoot)/Tests/Support/\(name)"
             guard let data = FileManager.default.contents(atPath: src) else {
                 throw HarnessError("missing support script \(src)")
