@@ -20,6 +20,9 @@ DBUS_SERVICEDIR ?= $(DATADIR)/dbus-1/system-services
 DBUS_INTERFACEDIR ?= $(DATADIR)/dbus-1/interfaces
 POLKIT_ACTIONDIR ?= /usr/share/polkit-1/actions
 SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+## The per-user instance (`bitsd --session`): session-bus activation file and systemd user unit.
+DBUS_SESSION_SERVICEDIR ?= $(DATADIR)/dbus-1/services
+SYSTEMD_USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 BASH_COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
 ZSH_COMPLETIONDIR ?= $(DATADIR)/zsh/site-functions
 FISH_COMPLETIONDIR ?= $(DATADIR)/fish/vendor_completions.d
@@ -117,7 +120,7 @@ install: install-build man
 	@set -e; d="$(DESTDIR)"; \
 	ctl=; [ -x $(RELEASE_DIR)/bitsctl ] && ctl=1; \
 	dirs="$(SBINDIR) $(DBUS_POLICYDIR) $(DBUS_SERVICEDIR) $(DBUS_INTERFACEDIR) $(POLKIT_ACTIONDIR) \
-	      $(SYSTEMD_UNITDIR) $(SYSCONFDIR)/bits $(DOCDIR) $(MANDIR)/man8"; \
+	      $(SYSTEMD_UNITDIR) $(DBUS_SESSION_SERVICEDIR) $(SYSTEMD_USERUNITDIR) $(SYSCONFDIR)/bits $(DOCDIR) $(MANDIR)/man8"; \
 	[ -n "$$ctl" ] && dirs="$$dirs $(BINDIR) $(BASH_COMPLETIONDIR) $(ZSH_COMPLETIONDIR) $(FISH_COMPLETIONDIR) $(MANDIR)/man1"; \
 	created=; \
 	for dir in $$dirs; do \
@@ -136,6 +139,9 @@ install: install-build man
 	install -m 0644 polkit/org.example.bits.policy "$$d$(POLKIT_ACTIONDIR)/org.example.bits.policy"; \
 	$(SED_PATHS) dbus/bitsd.service > "$$d$(SYSTEMD_UNITDIR)/bitsd.service"; \
 	chmod 0644 "$$d$(SYSTEMD_UNITDIR)/bitsd.service"; \
+	$(SED_PATHS) dbus/user/org.example.Bits.service > "$$d$(DBUS_SESSION_SERVICEDIR)/org.example.Bits.service"; \
+	$(SED_PATHS) dbus/user/bitsd.service > "$$d$(SYSTEMD_USERUNITDIR)/bitsd.service"; \
+	chmod 0644 "$$d$(DBUS_SESSION_SERVICEDIR)/org.example.Bits.service" "$$d$(SYSTEMD_USERUNITDIR)/bitsd.service"; \
 	if [ -e "$$d$(SYSCONFDIR)/bits/bitsd.conf" ]; then \
 	  echo "keeping the existing $(SYSCONFDIR)/bits/bitsd.conf (the default is $(DOCDIR)/bitsd.conf)"; \
 	else install -m 0644 etc/bitsd.conf "$$d$(SYSCONFDIR)/bits/bitsd.conf"; fi; \
@@ -172,6 +178,7 @@ uninstall:
 	rm -f "$$d$(SBINDIR)/bitsd" "$$d$(BINDIR)/bitsctl" \
 	      "$$d$(DBUS_POLICYDIR)/org.example.Bits.conf" "$$d$(DBUS_SERVICEDIR)/org.example.Bits.service" \
 	      "$$d$(POLKIT_ACTIONDIR)/org.example.bits.policy" "$$d$(SYSTEMD_UNITDIR)/bitsd.service" \
+	      "$$d$(DBUS_SESSION_SERVICEDIR)/org.example.Bits.service" "$$d$(SYSTEMD_USERUNITDIR)/bitsd.service" \
 	      "$$d$(BASH_COMPLETIONDIR)/bitsctl" "$$d$(ZSH_COMPLETIONDIR)/_bitsctl" "$$d$(FISH_COMPLETIONDIR)/bitsctl.fish" \
 	      "$$d$(MANDIR)/man1/bitsctl.1" "$$d$(MANDIR)/man8/bitsd.8"; \
 	for f in $(INTERFACES); do rm -f "$$d$(DBUS_INTERFACEDIR)/$$f"; done; \

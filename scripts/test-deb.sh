@@ -92,10 +92,12 @@ pass "packages: $(cd "$debs" && ls -s --block-size=K ./*.deb | tr '\n' ' ')"
 contents() { dpkg-deb -c "$1" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./|/|' | LC_ALL=C sort; }
 expected_bitsd="/etc/bits/bitsd.conf
 /usr/lib/systemd/system/bitsd.service
+/usr/lib/systemd/user/bitsd.service
 /usr/sbin/bitsd
 /usr/share/dbus-1/interfaces/org.example.Bits.File.xml
 /usr/share/dbus-1/interfaces/org.example.Bits.Job.xml
 /usr/share/dbus-1/interfaces/org.example.Bits.Manager.xml
+/usr/share/dbus-1/services/org.example.Bits.service
 /usr/share/dbus-1/system-services/org.example.Bits.service
 /usr/share/dbus-1/system.d/org.example.Bits.conf
 /usr/share/doc/bitsd/50-org.example.bits.rules

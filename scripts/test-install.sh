@@ -99,10 +99,12 @@ fi
 expected=(
   /etc/bits/bitsd.conf
   /usr/lib/systemd/system/bitsd.service
+  /usr/lib/systemd/user/bitsd.service
   /usr/sbin/bitsd
   /usr/share/dbus-1/interfaces/org.example.Bits.File.xml
   /usr/share/dbus-1/interfaces/org.example.Bits.Job.xml
   /usr/share/dbus-1/interfaces/org.example.Bits.Manager.xml
+  /usr/share/dbus-1/services/org.example.Bits.service
   /usr/share/dbus-1/system-services/org.example.Bits.service
   /usr/share/dbus-1/system.d/org.example.Bits.conf
   /usr/share/doc/bitsd/50-org.example.bits.rules
@@ -144,6 +146,12 @@ check "activation file and unit name each other (SystemdService=, Alias=, BusNam
   grep -qx "User=root" "$1" && grep -qx "BusName=org.example.Bits" "$2" &&
   grep -qx "Alias=dbus-org.example.Bits.service" "$2"' _ \
   "$stage/usr/share/dbus-1/system-services/org.example.Bits.service" "$stage/usr/lib/systemd/system/bitsd.service"
+check "per-user instance: session activation file and user unit run /usr/sbin/bitsd --session and name each other" bash -c '
+  grep -qx "Exec=/usr/sbin/bitsd --session" "$1" && grep -qx "SystemdService=bitsd.service" "$1" &&
+  grep -qx "Name=org.example.Bits" "$1" && ! grep -q "^User=" "$1" &&
+  grep -qx "ExecStart=/usr/sbin/bitsd --session" "$2" && grep -qx "BusName=org.example.Bits" "$2" &&
+  ! grep -Hn "^[^#]*/usr/local" "$1" "$2"' _ \
+  "$stage/usr/share/dbus-1/services/org.example.Bits.service" "$stage/usr/lib/systemd/user/bitsd.service"
 bad_modes=$(cd "$stage" && find . ! -type d -printf '%m %p\n' | while read -r mode path; do
   case $path in ./usr/sbin/bitsd|./usr/bin/bitsctl) want=755;; *) want=644;; esac
   [ "$mode" = "$want" ] || echo "$path has mode $mode, expected $want"
@@ -326,6 +334,19 @@ check "nobody: an interface the policy does not list is refused by the bus ($den
 if [ -n "$has_bitsctl" ]; then
   check "nobody: installed bitsctl talks to the service (bitsctl version)" \
     bash -c 'out=$(runuser -u nobody -- /usr/local/bin/bitsctl version 2>&1) && [[ $out == *"0."* ]]'
+fi
+
+# The per-user instance of an unprivileged user, activated on its own session bus through the
+# installed session activation file (Tests/Support/session_instance_check.sh says what it checks).
+if [ -n "$has_bitsctl" ]; then
+  mkdir -p "$work/session" && chown nobody: "$work/session"
+  install -m 0755 Tests/Support/session_instance_check.sh "$work/session_instance_check.sh"
+  if runuser -u nobody -- env PATH=/usr/local/bin:/usr/bin:/bin XDG_STATE_HOME="$work/session/state" \
+       dbus-run-session -- "$work/session_instance_check.sh" "$url" "$work/session" >"$work/session.log" 2>&1; then
+    sed 's/^/   /' "$work/session.log"; pass "per-user instance (bitsd --session) as nobody under dbus-run-session"
+  else
+    sed 's/^/   /' "$work/session.log"; fail "per-user instance (bitsd --session) as nobody under dbus-run-session"
+  fi
 fi
 
 # Stop the daemon as its owner would be stopped, then remove everything.

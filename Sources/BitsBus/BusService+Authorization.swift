@@ -5,13 +5,17 @@ import Foundation
 
 /// Who is an administrator, decided per call: uid 0 always; anyone else only when polkit
 /// authorizes the action the call needs, asked only when the call needs it. What each call
-/// needs is declared by its harness, next to the member (`Authorization`).
+/// needs is declared by its harness, next to the member (`Authorization`). A per-user
+/// instance serves its user alone and has no administrators.
 extension BusService {
     /// The caller of a call whose harness declared `authorization` (see `Authorization`),
     /// an administrator when the call needs it and polkit agrees.
     func authorizedCaller(_ authorization: Authorization, invocation: MethodInvocation, uid: UInt32) async throws -> Caller {
-        let ordinary = Caller(uid: uid, isAdministrator: uid == 0)
-        guard uid != 0 else { return ordinary }
+        guard serves(uid) else {
+            throw ServiceError.accessDenied("This bitsd is the per-user instance of user \(servedUser ?? 0); user \(uid) is not served by it.")
+        }
+        let ordinary = Caller(uid: uid, isAdministrator: isAdministratorByUID(uid))
+        guard uid != 0, servedUser == nil else { return ordinary }
         let interactive: Bool
         let challengeMessage: String?
         switch authorization.manageAllJobs {
@@ -49,7 +53,7 @@ extension BusService {
         do {
             return try await body(caller)
         } catch let error as ServiceError where Self.limitErrors.contains(error.name) && !caller.exemptFromLimits {
-            guard await polkit.check(.exceedLimits, sender: sender, interactive: false) == .authorized else {
+            guard servedUser == nil, await polkit.check(.exceedLimits, sender: sender, interactive: false) == .authorized else {
                 throw error
             }
             try await requireConnected(sender)
@@ -57,6 +61,14 @@ extension BusService {
                                          umask: caller.umask))
         }
     }
+
+    /// Whether this instance serves `uid`: the system service serves everyone, a per-user
+    /// instance its user alone.
+    func serves(_ uid: UInt32) -> Bool { servedUser.map { $0 == uid } ?? true }
+
+    /// uid 0 is an administrator of the system service without asking polkit; a per-user
+    /// instance has no administrators.
+    func isAdministratorByUID(_ uid: UInt32) -> Bool { servedUser == nil && uid == 0 }
 
     static let limitErrors: Set<ServiceError.Name> = [.tooManyJobsPerUser, .tooManyJobsPerMachine,
                                                       .tooManyFilesInJob, .tooManyRangesInFile]

@@ -15,6 +15,10 @@ public final class BusService: @unchecked Sendable {
     let directory = ObjectDirectory()
     let logger: Logger
     let version: String
+    /// The one user a per-user instance (`bitsd --session`) serves; nil for the system
+    /// service, which serves every user. A per-user instance has no administrators: polkit is
+    /// never asked, and callers of any other uid are refused.
+    let servedUser: UInt32?
     var bus: BusConnection!
     var callers: CallerRegistry!
     var polkit: PolkitAuthority!
@@ -24,9 +28,11 @@ public final class BusService: @unchecked Sendable {
     /// What the exported manager and job/file subtrees answer GDBus (kept for good).
     private var exportHandlers: ExportHandlers!
 
-    public init(manager: QueueManager, interfaceDirectory: String?, version: String, logger: Logger) throws {
+    public init(manager: QueueManager, interfaceDirectory: String?, version: String, logger: Logger,
+                servedUser: UInt32? = nil) throws {
         self.manager = manager
         self.version = version
+        self.servedUser = servedUser
         self.logger = logger
         let directory = InterfaceDefinitions.overrideDirectory(explicit: interfaceDirectory)
         definitions = try InterfaceDefinitions(directory: directory)
@@ -60,7 +66,16 @@ public final class BusService: @unchecked Sendable {
         try loop.perform { Result { try monitor.start() } }.get()
         let powerReports = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(1))
         Task { for await onBattery in powerReports.stream { await manager.powerChanged(onBattery: onBattery) } }
-        let power = PowerMonitor(bus: bus, logger: logger) { powerReports.continuation.yield($0) }
+        // UPower is on the system bus: a per-user instance on the session bus connects there
+        // for it alone (without a system bus it counts as on mains power).
+        let powerBus: BusConnection? = servedUser == nil ? bus : loop.perform { [self, loop] in
+            do { return try BusConnection(.system, loop: loop) } catch {
+                logger.warning("no system bus for UPower (\(error)); taken as on mains power")
+                return nil
+            }
+        }
+        guard let powerBus else { return }
+        let power = PowerMonitor(bus: powerBus, logger: logger) { powerReports.continuation.yield($0) }
         powerMonitor = power
         loop.perform { power.start() }
     }
@@ -135,12 +150,12 @@ public final class BusService: @unchecked Sendable {
 
     /// Child nodes of a subtree root (the jobs root, or a job's `files`) the sender may see.
     func visibleNodes(sender: String, root: String) -> [String] {
-        guard let uid = callers.uidBlocking(of: sender) else { return [] }
+        guard let uid = callers.uidBlocking(of: sender), serves(uid) else { return [] }
         if root == ObjectPaths.jobsRoot {
-            return directory.jobs(visibleTo: uid, administrator: uid == 0).map(\.hex)
+            return directory.jobs(visibleTo: uid, administrator: isAdministratorByUID(uid)).map(\.hex)
         }
         guard case .job(let id)? = ObjectPaths.parse(String(root.dropLast("/files".count))),
-              let entry = directory.entry(id), entry.owner == uid || uid == 0 else { return [] }
+              let entry = directory.entry(id), entry.owner == uid || isAdministratorByUID(uid) else { return [] }
         return (0..<entry.files).map(String.init)
     }
 

@@ -36,8 +36,11 @@ struct NotifyCommand {
             return .notExecutable("User \(owner.uid) cannot execute NotifyCommandLine program '\(program)'.")
         }
         let groups = owner.groups.map(String.init).joined(separator: ",")
-        let arguments = [setpriv, "--reuid=\(owner.uid)", "--regid=\(owner.gid)",
-                         groups.isEmpty ? "--clear-groups" : "--groups=\(groups)",
+        // A per-user instance (not root) already is the owner: no identity to switch to.
+        let identity = SystemPaths.effectiveUID == 0
+            ? ["--reuid=\(owner.uid)", "--regid=\(owner.gid)", groups.isEmpty ? "--clear-groups" : "--groups=\(groups)"]
+            : []
+        let arguments = [setpriv] + identity + [
                          // setpriv's clean environment (PATH, HOME, USER, LOGNAME, SHELL of
                          // the owner) plus the job's identity, set by env(1).
                          "--reset-env", "--", "/usr/bin/env",

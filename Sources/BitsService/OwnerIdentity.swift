@@ -28,8 +28,17 @@ public struct OwnerIdentity: Sendable, Equatable {
 
     /// Runs `body` on the calling thread with this identity as the thread's filesystem
     /// identity (fsuid, fsgid, groups), then restores root's. Only this thread is affected,
-    /// and `body` must not suspend. uid 0 runs `body` unchanged.
+    /// and `body` must not suspend. uid 0 runs `body` unchanged. A process that is not root
+    /// (a per-user instance) already is its one user: it runs `body` unchanged for that user
+    /// and refuses any other.
     public func perform<T: ~Copyable>(_ body: () throws -> T) throws -> T {
+        let processUID = SystemPaths.effectiveUID
+        if processUID != 0 {
+            guard uid == processUID else {
+                throw ServiceError.accessDenied("This bitsd runs as user \(processUID) and works for that user alone, not for user \(uid).")
+            }
+            return try body()
+        }
         if uid == 0 { return try body() }
         do throws(SystemError) {
             try ThreadIdentity.set(uid: uid, gid: gid, groups: groups)

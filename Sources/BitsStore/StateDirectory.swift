@@ -21,8 +21,11 @@ public enum StateDirectory {
             guard error.code == Errno.noEntry else { throw Problem(description: "Cannot inspect state directory '\(path)': \(error.text).") }
             let parent = (path as NSString).deletingLastPathComponent
             if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) {
+                // A user's missing ~/.local/state is made 0700 as the XDG base directory
+                // specification asks; root's /var/lib-like parents stay 0755.
+                let mode = SystemPaths.effectiveUID == 0 ? 0o755 : 0o700
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o755])
+                                                        attributes: [.posixPermissions: mode])
             }
             do throws(SystemError) {
                 try SystemPaths.makeDirectory(path, mode: 0o700)

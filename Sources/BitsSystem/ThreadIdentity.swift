@@ -40,10 +40,11 @@ public enum ThreadIdentity {
 
 /// The user database (NSS: /etc/passwd, /etc/group, LDAP…).
 public enum UserDatabase {
-    /// A user's name and primary group.
+    /// A user's name, primary group and home directory.
     public struct Entry: Sendable, Equatable {
         public let name: String
         public let gid: UInt32
+        public let home: String
     }
 
     /// getpwuid_r: the entry of `uid`, or nil when there is none (or it cannot be read).
@@ -53,7 +54,13 @@ public enum UserDatabase {
         var buffer = [CChar](repeating: 0, count: 16384)
         let rc = getpwuid_r(uid_t(uid), &pwd, &buffer, buffer.count, &result)
         guard rc == 0, result != nil, let name = pwd.pw_name else { return nil }
-        return Entry(name: String(cString: name), gid: pwd.pw_gid)
+        return Entry(name: String(cString: name), gid: pwd.pw_gid, home: pwd.pw_dir.map { String(cString: $0) } ?? "")
+    }
+
+    /// The home directory of `uid`, nil when unknown or empty.
+    public static func home(uid: UInt32) -> String? {
+        guard let home = user(uid: uid)?.home, !home.isEmpty else { return nil }
+        return home
     }
 
     /// getgrouplist: every group of user `name` whose primary group is `gid` (`gid` included),

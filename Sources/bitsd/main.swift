@@ -18,14 +18,14 @@ struct BitsDaemon: ParsableCommand {
 
     @Flag(name: .long, help: "Serve on the system bus (the default).")
     var system = false
-    @Flag(name: .long, help: "Serve on the session bus.")
+    @Flag(name: .long, help: "Run as the per-user instance of the user who starts it, on the session bus: that user alone, no administrators, state in $XDG_STATE_HOME/bits.")
     var session = false
     @Option(name: .long, help: "Serve on the bus at this D-Bus address.")
     var address: String?
-    @Option(name: .long, help: "Directory for the job database.")
-    var stateDirectory = "/var/lib/bits"
-    @Option(name: .long, help: "Configuration file (INI).")
-    var config = "/etc/bits/bitsd.conf"
+    @Option(name: .long, help: "Directory for the job database (default /var/lib/bits; with --session $XDG_STATE_HOME/bits).")
+    var stateDirectory: String?
+    @Option(name: .long, help: "Configuration file (INI; default /etc/bits/bitsd.conf; with --session $XDG_CONFIG_HOME/bits/bitsd.conf if there is one).")
+    var config: String?
     @Option(name: .long, help: "Serve the interface XML files of this directory instead of those compiled in (they must declare the same contract).")
     var interfaceDirectory: String?
     @Option(name: .long, help: "Take the network state from this file (lines available=…, metered=…) instead of the system's network monitor.")
@@ -54,6 +54,10 @@ struct BitsDaemon: ParsableCommand {
         LoggingSystem.bootstrap { JournalLogHandler(logLevel: level, label: $0) }
         let logger = Logger(label: "bitsd")
 
+        let locations = session ? InstanceLocations.perUser(environment: ProcessInfo.processInfo.environment)
+                                : InstanceLocations.system
+        let config = self.config ?? locations.config
+        let stateDirectory = self.stateDirectory ?? locations.stateDirectory
         let serviceConfig: ServiceConfig
         if let text = try? String(contentsOfFile: config, encoding: .utf8) {
             do {
@@ -92,7 +96,8 @@ struct BitsDaemon: ParsableCommand {
         let service: BusService
         do {
             service = try BusService(manager: manager, interfaceDirectory: interfaceDirectory,
-                                     version: Self.version, logger: logger)
+                                     version: Self.version, logger: logger,
+                                     servedUser: session ? SystemPaths.effectiveUID : nil)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
