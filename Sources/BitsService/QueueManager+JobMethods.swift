@@ -4,25 +4,52 @@ import BitsTransfer
 import Foundation
 
 extension QueueManager {
-    /// Applies `change` to a job the caller may control and reports what changed.
+    /// Applies `change` to a job the caller may control, stores it and reports what changed.
+    /// Runs in the job's client write turn and awaits the store (this executor stays free);
+    /// see `afterClientWrite` for a job that changed during the write.
     @discardableResult
-    func mutate(_ id: JobID, caller: Caller, _ change: (inout Job) throws -> Set<JobProperty>) throws -> Job {
-        let before = try job(id, caller: caller)
-        guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
-        var job = before
-        var changed = try change(&job)
+    func mutate(_ id: JobID, caller: Caller, _ change: (inout Job) throws -> Set<JobProperty>) async throws -> Job {
+        try await withClientWrite(id) {
+            let before = try job(id, caller: caller)
+            guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
+            var (job, changed) = try applying(change, to: before)
+            // Also secrets, which no property shows.
+            guard job != before else { return job }
+            try await persistDurably(job)
+            job = try afterClientWrite(id, stored: job, base: before) { current in
+                (current, changed) = try applying(change, to: current)
+            }
+            discardQueuedFiles(of: id)  // prepared with the old settings
+            jobs[id] = job
+            if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
+            return job
+        }
+    }
+
+    /// `change` made on a copy of `job`, with the modification time when a property changed.
+    private func applying(_ change: (inout Job) throws -> Set<JobProperty>, to job: Job) throws -> (Job, Set<JobProperty>) {
+        var updated = job
+        var changed = try change(&updated)
         if !changed.isEmpty {
-            job.modificationTime = wallNow()
+            updated.modificationTime = wallNow()
             changed.insert(.modificationTime)
         }
-        // Also secrets, which no property shows.
-        if job != before {
-            try persist(job)
-            discardQueuedFiles(of: id)  // prepared with the old settings
+        return (updated, changed)
+    }
+
+    /// After a client method stored `stored` (its change made on `base`): the job to keep.
+    /// When a transfer event changed the job during the write, `change` is made again on the
+    /// job as it is now, and the job is written once more when the method's turn ends. A
+    /// failure of `change` then means the event came first: the method fails and the job
+    /// stays as the event left it (also on disk, at the end of the turn).
+    func afterClientWrite(_ id: JobID, stored: Job, base: Job, _ change: (inout Job) throws -> Void) throws -> Job {
+        guard var current = jobs[id], !current.state.isFinal else {
+            throw ServiceError.invalidState("Job \(id) ended while the change was being stored.")
         }
-        jobs[id] = job
-        if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
-        return job
+        guard current != base else { return stored }
+        clientWrites.markStale(id)
+        try change(&current)
+        return current
     }
 
     /// `AddFile`/`AddFiles`: validates every entry and checks every destination (as the
@@ -30,6 +57,11 @@ extension QueueManager {
     /// the mode `umask` (the caller's) gives.
     public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
                          ranges: [FileRange]? = nil) async throws -> Range<Int> {
+        try await withClientWrite(id) { try await addFilesInTurn(id, caller: caller, files: entries, ranges: ranges) }
+    }
+
+    private func addFilesInTurn(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
+                                ranges: [FileRange]?) async throws -> Range<Int> {
         let job = try job(id, caller: caller)
         try checkAddFiles(job, caller: caller, adding: entries.count, ranges: ranges)
         if job.type != .download {
@@ -78,11 +110,17 @@ extension QueueManager {
             return file
         }
         crashPoints.reach("add-files:checked")
-        let start = current.files.count
+        let base = current
         current.files.append(contentsOf: created)
         current.modificationTime = wallNow()
-        try persist(current)
+        try await persistDurably(current)
         crashPoints.reach("add-files:stored")
+        let stamp = current.modificationTime
+        current = try afterClientWrite(id, stored: current, base: base) { job in
+            job.files.append(contentsOf: created)
+            job.modificationTime = stamp
+        }
+        let start = current.files.count - created.count
         jobs[id] = current
         let range = start..<current.files.count
         observer?.filesAdded(current, indices: range)
@@ -129,8 +167,8 @@ extension QueueManager {
     }
 
     /// `Resume`.
-    public func resume(_ id: JobID, caller: Caller) throws {
-        try mutate(id, caller: caller) { job in
+    public func resume(_ id: JobID, caller: Caller) async throws {
+        try await mutate(id, caller: caller) { job in
             let next = try JobStateMachine.resume(job)
             job.everResumed = true
             guard next != job.state else { return [] }
@@ -141,8 +179,8 @@ extension QueueManager {
     }
 
     /// `Suspend`.
-    public func suspend(_ id: JobID, caller: Caller) throws {
-        try mutate(id, caller: caller) { job in
+    public func suspend(_ id: JobID, caller: Caller) async throws {
+        try await mutate(id, caller: caller) { job in
             let next = try JobStateMachine.suspend(job)
             guard next != job.state else { return [] }
             return self.enter(next, job: &job)
@@ -154,7 +192,7 @@ extension QueueManager {
     /// `Cancel`: stops the transfer and deletes every temporary file (as the owner, on the
     /// file workers).
     public func cancel(_ id: JobID, caller: Caller) async throws {
-        let job = try mutate(id, caller: caller) { job in
+        let job = try await mutate(id, caller: caller) { job in
             let next = try JobStateMachine.cancel(job)
             return self.enter(next, job: &job)
         }
@@ -182,6 +220,10 @@ extension QueueManager {
     /// The file work runs on the file workers; meanwhile the job reads as acknowledged (as it is
     /// stored) and takes no other call.
     public func complete(_ id: JobID, caller: Caller) async throws {
+        try await withClientWrite(id) { try await completeInTurn(id, caller: caller) }
+    }
+
+    private func completeInTurn(_ id: JobID, caller: Caller) async throws {
         let job = try job(id, caller: caller)
         _ = try JobStateMachine.complete(job)
         guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
@@ -204,10 +246,11 @@ extension QueueManager {
             throw ServiceError(.failed, "Job \(id) was not completed: \(current.lastError?.description ?? "a finished file could not be made durable.") The job's state is now \(current.state.rawValue).")
         }
         // Stored as acknowledged first: a crash during the renames is finished at start-up.
-        var completing = jobs[id] ?? job
+        let base = jobs[id] ?? job
+        var completing = base
         completing.state = .acknowledged
-        try persist(completing)
-        jobs[id] = completing
+        try await persistDurably(completing)
+        jobs[id] = try afterClientWrite(id, stored: completing, base: base) { $0.state = .acknowledged }
         crashPoints.reach("complete:stored")
         let finished = job.files.indices.filter { job.files[$0].completed && job.files[$0].temporaryName != job.files[$0].localName }
         let renames = finished.map {
@@ -249,13 +292,13 @@ extension QueueManager {
         if let error = outcome.error {
             // Files renamed so far stay renamed (BITS keeps them visible).
             jobs[id] = updated
-            try? persist(updated)
+            try? await persistDurably(updated)
             logger.error("job \(id): completing file \(finished[outcome.renamed]) failed: \(error.message)")
             throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
         }
         if let error = outcome.replyError {
             jobs[id] = updated
-            try? persist(updated)
+            try? await persistDurably(updated)
             throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
         }
         if job.reply?.done == true { updated.reply?.temporaryName = nil }
@@ -327,8 +370,8 @@ extension QueueManager {
     }
 
     /// `Properties.Set` of a writable job property.
-    public func set(_ setting: JobSetting, on id: JobID, caller: Caller) throws {
-        try mutate(id, caller: caller) { job in try JobSettingRules.apply(setting, to: &job) }
+    public func set(_ setting: JobSetting, on id: JobID, caller: Caller) async throws {
+        try await mutate(id, caller: caller) { job in try JobSettingRules.apply(setting, to: &job) }
         switch setting {
         case .priority, .httpMethod:
             applyRateLimits()

@@ -5,12 +5,12 @@ import Foundation
 extension QueueManager {
     /// `SetCredentials`.
     public func setCredentials(_ id: JobID, caller: Caller, target: String, scheme: String,
-                               userName: String, password: String) throws {
+                               userName: String, password: String) async throws {
         let credential = JobCredential(
             target: try InputValidation.enumValue(JobCredential.Target.self, target, what: "Credential target"),
             scheme: try InputValidation.enumValue(JobCredential.Scheme.self, scheme, what: "Authentication scheme"),
             userName: userName, password: password)
-        try mutate(id, caller: caller) { job in
+        try await mutate(id, caller: caller) { job in
             try JobSettingRules.setCredential(credential, on: &job)
             return []
         }
@@ -18,10 +18,10 @@ extension QueueManager {
     }
 
     /// `RemoveCredentials`.
-    public func removeCredentials(_ id: JobID, caller: Caller, target: String, scheme: String) throws {
+    public func removeCredentials(_ id: JobID, caller: Caller, target: String, scheme: String) async throws {
         let t = try InputValidation.enumValue(JobCredential.Target.self, target, what: "Credential target")
         let s = try InputValidation.enumValue(JobCredential.Scheme.self, scheme, what: "Authentication scheme")
-        try mutate(id, caller: caller) { job in
+        try await mutate(id, caller: caller) { job in
             try JobStateMachine.checkSetProperty(job, name: "change credentials")
             job.secrets.credentials.removeAll { $0.target == t && $0.scheme == s }
             return []
@@ -48,7 +48,7 @@ extension QueueManager {
             }
         }
         guard jobs[id]?.owner == job.owner else { throw busy(id) }
-        try mutate(id, caller: caller) { job in
+        try await mutate(id, caller: caller) { job in
             job.secrets.clientCertificateFile = cert
             job.secrets.clientKeyFile = keyPath
             return []
@@ -56,8 +56,8 @@ extension QueueManager {
     }
 
     /// `RemoveClientCertificate`.
-    public func removeClientCertificate(_ id: JobID, caller: Caller) throws {
-        try mutate(id, caller: caller) { job in
+    public func removeClientCertificate(_ id: JobID, caller: Caller) async throws {
+        try await mutate(id, caller: caller) { job in
             try JobStateMachine.checkSetProperty(job, name: "change its client certificate")
             job.secrets.clientCertificateFile = nil
             job.secrets.clientKeyFile = nil
@@ -80,6 +80,10 @@ extension QueueManager {
         guard caller.isAdministrator else {
             throw ServiceError.accessDenied("Taking ownership of a job needs the org.example.bits.manage-all-jobs authorization.")
         }
+        try await withClientWrite(id) { try await takeOwnershipInTurn(id, caller: caller) }
+    }
+
+    private func takeOwnershipInTurn(_ id: JobID, caller: Caller) async throws {
         let job = try job(id, caller: caller)
         try JobStateMachine.checkSetProperty(job, name: "change its owner")
         guard job.owner != caller.uid else { return }
@@ -125,7 +129,7 @@ extension QueueManager {
         var changed = JobSettingRules.takeOwnership(of: &updated, by: caller.uid)
         updated.modificationTime = wallNow()
         changed.formUnion([.modificationTime, .bytesTransferred, .bytesTotal, .filesTransferred])
-        try persist(updated)
+        try await persistDurably(updated)  // its transfer is stopped and it is busy: nothing else changes it
         let previousTemporaries = renewed.map { job.files[$0].temporaryName }
         let previousResolution = job.pathResolution
         await fileWorkers.run {
@@ -153,13 +157,14 @@ extension QueueManager {
     /// `ReplaceRemotePrefix`: rewrites the URL of every unfinished file starting with
     /// `old`. A file whose transfer was under way restarts at the same offset if the new
     /// server has the same size and validators (checked by If-Range), else from 0.
-    public func replaceRemotePrefix(_ id: JobID, caller: Caller, old: String, new: String) throws -> UInt32 {
+    public func replaceRemotePrefix(_ id: JobID, caller: Caller, old: String, new: String) async throws -> UInt32 {
         guard !old.isEmpty, !new.isEmpty else {
             throw ServiceError.invalidArgs("ReplaceRemotePrefix needs two non-empty prefixes.")
         }
         var count: UInt32 = 0
         var changedFiles: [Int] = []
-        let job = try mutate(id, caller: caller) { job in
+        let job = try await mutate(id, caller: caller) { job in
+            (count, changedFiles) = (0, [])  // made again if the job changed during the write
             try JobStateMachine.checkSetProperty(job, name: "change its URLs")
             guard job.type == .download else {
                 throw ServiceError(.notSupported, "ReplaceRemotePrefix applies to download jobs only.")
@@ -184,9 +189,9 @@ extension QueueManager {
     }
 
     /// `File.RemoteName` Set (SetRemoteName).
-    public func setRemoteName(_ id: JobID, file index: Int, caller: Caller, url: String) throws {
+    public func setRemoteName(_ id: JobID, file index: Int, caller: Caller, url: String) async throws {
         _ = try InputValidation.downloadURL(url)
-        let job = try mutate(id, caller: caller) { job in
+        let job = try await mutate(id, caller: caller) { job in
             try JobStateMachine.checkSetProperty(job, name: "change its URLs")
             guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
             guard !job.files[index].completed else {
@@ -203,9 +208,9 @@ extension QueueManager {
     }
 
     /// `File.ValidationState` Set: `invalid` puts the job in error (validation-failed).
-    public func setValidationState(_ id: JobID, file index: Int, caller: Caller, value: String) throws {
+    public func setValidationState(_ id: JobID, file index: Int, caller: Caller, value: String) async throws {
         let state = try InputValidation.enumValue(ValidationState.self, value, what: FileProperty.validationState.name)
-        let job = try mutate(id, caller: caller) { job in
+        let job = try await mutate(id, caller: caller) { job in
             try JobStateMachine.checkSetProperty(job, name: "change validation state")
             guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
             job.files[index].validationState = state

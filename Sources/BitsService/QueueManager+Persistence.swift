@@ -36,16 +36,45 @@ extension QueueManager {
         recordStored(job.id, at: now)
     }
 
-    /// `persistDurably` for the callers that cannot suspend between their change and its
-    /// commit: blocks this executor until the store writer stored the job (grouped with the
-    /// other writes pending).
+    /// `persistDurably` for the service's own steps that cannot suspend between their change
+    /// and its commit: blocks this executor until the store writer stored the job (grouped
+    /// with the other writes pending). While a client method's write of the job is in flight
+    /// the write is held and made when that method ends (`ClientWrites`).
     func persist(_ job: Job, settling: [String] = []) throws {
         let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
+        if clientWrites.holdSave(job.id, settling: settling) {
+            runtime[job.id]?.activity = now
+            return
+        }
         if let writer = store {
             do { try writer.writeAndWait(.save(job, activity: now, settling: settling)) } catch { throw storeFailure(job.id, error) }
         }
         recordStored(job.id, at: now)
+    }
+
+    // MARK: - Client methods' writes
+
+    /// Runs a client method that changes job `id` in the job's write turn (`ClientWrites`):
+    /// one such method per job at a time, in the order they came; the service's own writes of
+    /// the job are held meanwhile and written when `body` ends.
+    func withClientWrite<T>(_ id: JobID, _ body: () async throws -> T) async throws -> T {
+        if !clientWrites.begin(id) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                clientWrites.wait(id, continuation)
+            }
+        }
+        defer { endClientWrite(id) }
+        return try await body()
+    }
+
+    /// Ends job `id`'s write turn: writes what the service held back meanwhile (the job as it
+    /// is now, then its removal) and hands the turn to the next method waiting.
+    private func endClientWrite(_ id: JobID) {
+        let (held, next) = clientWrites.end(id)
+        if held.save, let job = jobs[id] { submitSave(job, settling: held.settling) }
+        if held.delete { submitDelete(id) }
+        next?.resume()
     }
 
     /// After a job was stored (or there is no store): its activity time, and the checkpoint
@@ -77,14 +106,24 @@ extension QueueManager {
         try? persist(job)
     }
 
-    /// Queues a write of `job` (any state) without waiting for it.
+    /// Queues a write of `job` (any state) without waiting for it (held while a client
+    /// method's write of the job is in flight, see `ClientWrites`).
     func enqueue(_ job: Job) {
-        let now = wallNow()
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
+        if clientWrites.holdSave(job.id, settling: []) {
+            runtime[job.id]?.activity = wallNow()
+            return
+        }
+        submitSave(job, settling: [])
+    }
+
+    /// Queues a write of `job` now.
+    private func submitSave(_ job: Job, settling: [String]) {
+        let now = wallNow()
         runtime[job.id]?.activity = now
         guard let writer = store else { return }
         let logger = self.logger
-        writer.submit(.save(job, activity: now, settling: [])) { error in
+        writer.submit(.save(job, activity: now, settling: settling)) { error in
             if let error { logger.error("job \(job.id) could not be stored: \(error)") }
         }
         runtime[job.id]?.lastCheckpoint = clock.now
@@ -134,6 +173,11 @@ extension QueueManager {
 
     /// Removes a job that reached a final state, after its files were dealt with.
     func forget(_ id: JobID) {
+        if clientWrites.holdDelete(id) { return }
+        submitDelete(id)
+    }
+
+    private func submitDelete(_ id: JobID) {
         let logger = self.logger
         store?.submit(.delete(id)) { error in
             if let error { logger.error("job \(id) could not be removed from the database: \(error)") }

@@ -261,7 +261,7 @@ extension QueueManager {
         file.umask = caller.umask
         updated.files = [file]
         updated.modificationTime = wallNow()
-        try persist(updated)
+        try await persistDurably(updated)  // in AddFiles' turn; a job without files has no transfer events
         jobs[id] = updated
         observer?.filesAdded(updated, indices: 0..<1)
         observer?.jobChanged(updated, properties: [.files, .filesTotal, .bytesTotal, .modificationTime])

@@ -55,6 +55,8 @@ public actor QueueManager {
     /// user and group databases for each file).
     var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
     var jobs: [JobID: Job] = [:]
+    /// Each job's client write turn and the service writes held meanwhile.
+    var clientWrites = ClientWrites()
     /// The writer of the durable queue (nil: jobs live in memory only, as in unit tests).
     var store: StoreWriter?
     /// Wakes up when the next job would reach JobInactivityTimeout.

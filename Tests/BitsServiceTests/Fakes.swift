@@ -37,10 +37,27 @@ final class FakeStore: JobStoring, @unchecked Sendable {
         var failSaves = false
         var failJobs: Set<JobID> = []
         var transactionDelay: TimeInterval = 0
+        /// Every version of each job saved, in order.
+        var history: [JobID: [Job]] = [:]
     }
     let state = Locked(State())
+    /// While closed, every transaction waits (on the writer's thread) until `openGate`.
+    private let gate = Locked<DispatchSemaphore?>(nil)
+    /// Transactions waiting at the closed gate.
+    let waitingAtGate = Locked(0)
+
+    func closeGate() { gate.with { $0 = DispatchSemaphore(value: 0) } }
+    func openGate() {
+        let closed = gate.with { g -> DispatchSemaphore? in defer { g = nil }; return g }
+        closed?.signal()
+    }
 
     func apply(_ batch: [StoreWrite]) throws {
+        if let closed = gate.current {
+            waitingAtGate.with { $0 += 1 }
+            closed.wait()
+            closed.signal()  // the next waiter, if any
+        }
         let delay = state.with { $0.transactionDelay }
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         try state.with { s in
@@ -54,6 +71,7 @@ final class FakeStore: JobStoring, @unchecked Sendable {
                 switch item {
                 case .save(let job, let activity, let settling):
                     next.jobs[job.id] = JobStore.StoredJob(job: job, activity: activity)
+                    next.history[job.id, default: []].append(job)
                     next.pending.removeAll { settling.contains($0.path) }
                     next.saves += 1
                 case .delete(let id): next.jobs[id] = nil
