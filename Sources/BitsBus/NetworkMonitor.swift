@@ -6,28 +6,28 @@ import Foundation
 /// GNetworkMonitor (NetworkManager-aware; `SystemNetworkMonitor`), or — for tests and special
 /// setups — a state file (`available=true|false`, `metered=true|false` lines) watched with
 /// GFileMonitor (`FileChangeMonitor`). Both are event-driven: nothing polls.
-final class NetworkMonitor: @unchecked Sendable {
-    private let onChange: @Sendable (NetworkStatus) -> Void
+/// Changes are delivered on the bus's loop thread, where `start` sets the watch up.
+final class NetworkMonitor: NetworkMonitoring, @unchecked Sendable {
+    private let loop: MainLoopThread
     private let stateFile: String?
 
-    init(stateFile: String?, onChange: @escaping @Sendable (NetworkStatus) -> Void) {
+    init(stateFile: String?, loop: MainLoopThread) {
         self.stateFile = stateFile
-        self.onChange = onChange
+        self.loop = loop
     }
 
-    /// Starts watching, for good; call on the main-loop thread (changes are delivered there).
-    func start() throws {
-        if let stateFile {
-            try FileChangeMonitor.watch(path: stateFile) { [self] in report() }
-        } else {
-            SystemNetworkMonitor.watch { [self] in report() }
-        }
-        report()
-    }
-
-    /// Reads the current state and passes it on.
-    func report() {
-        onChange(current())
+    /// Starts watching, for good, and reports the current state.
+    func start(reporting report: @escaping @Sendable (NetworkStatus) -> Void) throws {
+        try loop.perform { [self] in
+            Result {
+                if let stateFile {
+                    try FileChangeMonitor.watch(path: stateFile) { [self] in report(current()) }
+                } else {
+                    SystemNetworkMonitor.watch { [self] in report(current()) }
+                }
+                report(current())
+            }
+        }.get()
     }
 
     func current() -> NetworkStatus {

@@ -1,4 +1,5 @@
 import BitsDBus
+import BitsService
 import Foundation
 import Logging
 
@@ -11,7 +12,7 @@ import Logging
 ///
 /// Confined to the bus's loop thread: `start` runs there, and so do every signal handler and
 /// call completion, so its state needs no lock.
-final class PowerMonitor: @unchecked Sendable {
+final class PowerMonitor: PowerMonitoring, @unchecked Sendable {
     static let name = "org.freedesktop.UPower"
     static let path = "/org/freedesktop/UPower"
     static let interface = "org.freedesktop.UPower"
@@ -19,22 +20,30 @@ final class PowerMonitor: @unchecked Sendable {
     static let timeoutMs: Int32 = 10_000
 
     private let bus: BusConnection
+    private let loop: MainLoopThread
     private let logger: Logger
-    private let onChange: @Sendable (Bool) -> Void
+    private var onChange: @Sendable (Bool) -> Void = { _ in }
     /// The unique name that owns UPower's name now, if any.
     private var owner: String?
     /// Bumped on every owner change, so a late answer for an earlier owner is dropped.
     private var generation = 0
     private var reported: Bool?
 
-    init(bus: BusConnection, logger: Logger, onChange: @escaping @Sendable (Bool) -> Void) {
+    init(bus: BusConnection, loop: MainLoopThread, logger: Logger) {
         self.bus = bus
+        self.loop = loop
         self.logger = logger
-        self.onChange = onChange
     }
 
-    /// Subscribes and asks for the current state; call on the loop thread.
-    func start() {
+    /// Subscribes and asks for the current state, on the bus's loop thread.
+    func start(reporting report: @escaping @Sendable (Bool) -> Void) {
+        loop.perform { [self] in
+            onChange = report
+            subscribe()
+        }
+    }
+
+    private func subscribe() {
         bus.subscribe(sender: "org.freedesktop.DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged",
                       path: "/org/freedesktop/DBus", arg0: Self.name) { [self] signal in
             let args = signal.arguments

@@ -109,10 +109,17 @@ public struct RealClock: ServiceClock {
     }
 }
 
-/// Reports whether a network is available and whether it is metered.
+/// Reports whether a network is available and whether it is metered (the daemon's: GIO's
+/// network monitor, or a state file for tests; given to `QueueManager.watch`).
 public protocol NetworkMonitoring: AnyObject, Sendable {
     /// Starts watching; `report` gets the current status and every change, on any thread.
     func start(reporting report: @escaping @Sendable (NetworkStatus) -> Void) throws
+}
+
+/// Reports whether the machine runs on battery (the daemon's: UPower's `OnBattery`).
+public protocol PowerMonitoring: AnyObject, Sendable {
+    /// Starts watching; `report` gets the current state and every change, on any thread.
+    func start(reporting report: @escaping @Sendable (Bool) -> Void)
 }
 
 /// Named points between the steps of AddFile, Complete and Cancel where the crash-consistency

@@ -47,7 +47,8 @@ public actor QueueManager {
     let clockOrigin: ContinuousClock.Instant
     nonisolated let engine: any TransferEngineProtocol
     let crashPoints: any CrashPoints
-    let networkMonitor: (any NetworkMonitoring)?
+    /// The monitors given to `watch`, kept for as long as the queue manager lives.
+    private var monitors: [AnyObject] = []
     private nonisolated let bridge: EngineEventBridge
     weak var observerStorage: (any QueueObserver)?
 
@@ -75,16 +76,14 @@ public actor QueueManager {
     let finalStateGrace: Duration
 
     /// The daemon's queue manager: the real engine (libcurl), owner files, clock and crash
-    /// points `crashPoints` (none unless a test armed one); the network is reported through
-    /// `networkChanged` (the bus layer's monitor) or `networkMonitor`.
+    /// points `crashPoints` (none unless a test armed one); the network and power monitors
+    /// are given to `watch`.
     public init(config: ServiceConfig, userAgent: String, logger: Logger,
                 finalStateGrace: Duration = .seconds(60),
                 files: any OwnerFileAccess = OwnerFiles(),
-                crashPoints: any CrashPoints = NoCrashPoints(),
-                networkMonitor: (any NetworkMonitoring)? = nil) {
+                crashPoints: any CrashPoints = NoCrashPoints()) {
         self.init(config: config, logger: logger, engine: { TransferEngine(delegate: $0, userAgent: userAgent) },
-                  files: files, clock: RealClock(), networkMonitor: networkMonitor,
-                  crashPoints: crashPoints, finalStateGrace: finalStateGrace)
+                  files: files, clock: RealClock(), crashPoints: crashPoints, finalStateGrace: finalStateGrace)
     }
 
     /// A queue manager with the given collaborators (the unit tests pass fakes). The store is
@@ -93,7 +92,6 @@ public actor QueueManager {
                 engine makeEngine: TransferEngineFactory,
                 files: any OwnerFileAccess,
                 clock: any ServiceClock,
-                networkMonitor: (any NetworkMonitoring)? = nil,
                 crashPoints: any CrashPoints = NoCrashPoints(),
                 fileWorkers: FileWorkers = FileWorkers(),
                 finalStateGrace: Duration = .seconds(60)) {
@@ -104,7 +102,6 @@ public actor QueueManager {
         self.clock = clock
         self.clockOrigin = clock.now
         self.crashPoints = crashPoints
-        self.networkMonitor = networkMonitor
         self.fileWorkers = fileWorkers
         self.finalStateGrace = finalStateGrace
         self.flusher = FileFlusher(sync: { fd throws(SystemError) in try files.sync(fd) })
@@ -142,13 +139,34 @@ public actor QueueManager {
         flusher.onFailure { [weak self] in Task { await self?.collectUndurableFiles() } }
         let events = bridge.events
         Task { await self.consume(events) }
-        if let networkMonitor {
-            do {
-                try networkMonitor.start { [weak self] status in Task { await self?.networkChanged(status) } }
-            } catch {
-                logger.error("the network monitor could not start: \(error)")
+    }
+
+    /// Starts the network monitor and (if any) the power monitor; their reports reach
+    /// `networkChanged`/`powerChanged` in order. A network monitor that cannot start is
+    /// logged and the network taken as available.
+    public func watch(network: any NetworkMonitoring, power: (any PowerMonitoring)?) {
+        monitors.append(network)
+        do {
+            try network.start(reporting: orderedReports { $0.networkChanged($1) })
+        } catch {
+            logger.error("the network monitor could not start: \(error)")
+        }
+        guard let power else { return }
+        monitors.append(power)
+        power.start(reporting: orderedReports { $0.powerChanged(onBattery: $1) })
+    }
+
+    /// A report function whose reports reach `handle` on this actor in order, the newest one
+    /// kept while the actor is behind (so a quick flip never ends on a stale value).
+    private func orderedReports<T: Sendable>(_ handle: @escaping @Sendable (isolated QueueManager, T) -> Void) -> @Sendable (T) -> Void {
+        let reports = AsyncStream.makeStream(of: T.self, bufferingPolicy: .bufferingNewest(1))
+        Task { [weak self] in
+            for await value in reports.stream {
+                guard let self else { return }
+                await self.run { handle($0, value) }
             }
         }
+        return { reports.continuation.yield($0) }
     }
 
     /// Handles engine events in order, on the actor itself: each event resumes this loop

@@ -109,7 +109,9 @@ struct BitsDaemon: ParsableCommand {
         Task {
             await manager.start(observer: service)
             do {
-                try service.connect(address: bus, networkStateFile: networkStateFile)
+                try service.connect(address: bus)
+                let monitors = service.monitors(networkStateFile: networkStateFile)
+                await manager.watch(network: monitors.network, power: monitors.power)
                 let bootID = (try? String(contentsOfFile: bootIdFile, encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines)
                 await manager.restore(queue, bootID: bootID.flatMap { $0.isEmpty ? nil : $0 })

@@ -323,6 +323,26 @@ final class RecordingObserver: QueueObserver, @unchecked Sendable {
     func jobRemoved(_ job: Job) { events.with { $0.append(.removed(job.id)) } }
 }
 
+/// A network or power monitor whose reports the test makes (`report`), from any thread.
+final class FakeMonitor<Status: Sendable>: @unchecked Sendable {
+    private let reporter = Locked<(@Sendable (Status) -> Void)?>(nil)
+    private let initial: Status
+    init(initial: Status) { self.initial = initial }
+    func begin(_ report: @escaping @Sendable (Status) -> Void) {
+        reporter.with { $0 = report }
+        report(initial)
+    }
+    func report(_ status: Status) { reporter.current?(status) }
+}
+
+extension FakeMonitor: NetworkMonitoring where Status == NetworkStatus {
+    func start(reporting report: @escaping @Sendable (NetworkStatus) -> Void) throws { begin(report) }
+}
+
+extension FakeMonitor: PowerMonitoring where Status == Bool {
+    func start(reporting report: @escaping @Sendable (Bool) -> Void) { begin(report) }
+}
+
 /// A queue manager on fakes, with helpers to drive it.
 final class Rig: @unchecked Sendable {
     let store: FakeStore

@@ -213,6 +213,31 @@ final class RetryTests: XCTestCase {
         await rig.waitUntil("a new request") { rig.engine.downloads.count == 2 }
     }
 
+    /// The injected monitors (`watch`): their first report counts at once, and quick flips
+    /// reach the queue in order, ending on the last value.
+    func testInjectedMonitorsReportInOrder() async throws {
+        let rig = await Rig.make()
+        let network = FakeMonitor(initial: NetworkStatus(available: false, metered: false))
+        let power = FakeMonitor(initial: false)
+        await rig.manager.watch(network: network, power: power)
+        let waiting = try await rig.namedJob(files: 1, [.priority("foreground")])
+        try await rig.resume(waiting)
+        await rig.waitForState(waiting, .transientError)
+        let code = await rig.job(waiting)?.lastError?.code
+        XCTAssertEqual(code, .networkDisconnected)
+        network.report(NetworkStatus(available: true, metered: false))
+        _ = await rig.waitForDownload(of: waiting)
+
+        let onBattery = try await rig.namedJob(files: 1, [.priority("foreground"), .transferPolicy("not-on-battery")])
+        for flip in [true, false, true, false, true] { power.report(flip) }
+        try await rig.resume(onBattery)
+        await rig.waitForState(onBattery, .transientError)
+        let reason = await rig.job(onBattery)?.lastError?.code
+        XCTAssertEqual(reason, .blockedByBattery)
+        for flip in [false, true, false] { power.report(flip) }
+        _ = await rig.waitForDownload(of: onBattery)
+    }
+
     /// On battery, a running `not-on-battery` job stops and waits (blocked-by-battery), one
     /// resumed then waits at once, an `always` job runs on; on mains power both continue.
     func testNotOnBatteryJobsWaitWhileOnBattery() async throws {
