@@ -39,9 +39,10 @@ public typealias TransferEngineFactory = @Sendable (any TransferEngineDelegate) 
 
 /// Every blocking operation on a user's files, as the owner (`OwnerFiles`), and the lookup
 /// of owners' identities. Called on the file workers only, never on the queue manager's
-/// executor (except `identity`, which reads the user database).
+/// executor.
 public protocol OwnerFileAccess: Sendable {
-    /// The owner's credentials (the user database); throws for an unknown uid.
+    /// The owner's credentials (the user database, through NSS: it may block for as long as
+    /// an LDAP or sssd server takes); throws for an unknown uid.
     func identity(of uid: UInt32) throws -> OwnerIdentity
     func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity,
                             umask: UInt32, resolution: PathResolution) throws -> OwnerFiles.Prepared

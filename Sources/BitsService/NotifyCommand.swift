@@ -82,19 +82,19 @@ extension QueueManager {
         let argv = job.options.notifyCommandLine
         let state = job.state
         let timeLimit = config.notifyTimeLimit
-        // Fail closed: without the owner's identity the command does not run at all.
-        let owner: OwnerIdentity
-        do {
-            owner = try identity(of: job.owner)
-        } catch {
-            let reason = (error as? ServiceError)?.message ?? "\(error)"
-            notifyCommandEnded(id, state: state, attempt: attempt,
-                               outcome: .notExecutable("NotifyCommandLine was not run: \(reason)"))
-            return
-        }
         Task { [weak self] in
-            let outcome = await NotifyCommand.run(argv, job: job, owner: owner, timeLimit: timeLimit)
-            await self?.notifyCommandEnded(id, state: state, attempt: attempt, outcome: outcome)
+            guard let self else { return }
+            // Fail closed: without the owner's identity the command does not run at all. The
+            // lookup (the user database) runs off this actor.
+            let outcome: NotifyCommand.Outcome
+            do {
+                let owner = try await self.identity(of: job.owner)
+                outcome = await NotifyCommand.run(argv, job: job, owner: owner, timeLimit: timeLimit)
+            } catch {
+                let reason = (error as? ServiceError)?.message ?? "\(error)"
+                outcome = .notExecutable("NotifyCommandLine was not run: \(reason)")
+            }
+            await self.notifyCommandEnded(id, state: state, attempt: attempt, outcome: outcome)
         }
     }
 

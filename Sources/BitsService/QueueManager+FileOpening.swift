@@ -54,12 +54,6 @@ extension QueueManager {
         guard let job = jobs[id], var rt = runtime[id] else { return }
         let wanted = indices.filter { job.files.indices.contains($0) && rt.opened[$0] == nil && !rt.opening.contains($0) }
         guard !wanted.isEmpty else { return }
-        let owner: OwnerIdentity
-        do { owner = try identity(of: job.owner) } catch {
-            let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
-            for index in wanted { runtime[id]?.opened[index] = .failure(failure) }
-            return
-        }
         let orders = wanted.map { index in
             let file = job.files[index]
             let source = (try? InputValidation.downloadURL(file.remoteName)).flatMap { $0.scheme == "file" ? $0.path : nil }
@@ -74,7 +68,18 @@ extension QueueManager {
         let files = self.files
         let resolution = job.pathResolution
         let secrets = job.secrets
+        let uid = job.owner
         Task { [weak self, fileWorkers] in
+            // The owner's identity (the user database) is looked up off this actor too.
+            let owner: OwnerIdentity
+            do {
+                guard let found = try await self?.identity(of: uid) else { return }
+                owner = found
+            } catch {
+                let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
+                await self?.filesOpened(id, generation: generation, orders.map { ($0.index, .failure(failure)) })
+                return
+            }
             let results = await fileWorkers.run { orders.map { order in
                 (order.index, Self.open(order, files: files, owner: owner, resolution: resolution).flatMap { opened in
                     do {

@@ -243,7 +243,7 @@ extension QueueManager {
             throw ServiceError.invalidArgs("Upload URL '\(InputValidation.quote(remote))' must be http or https.")
         }
         let path = try InputValidation.localPath(local)
-        let owner = try identity(of: job.owner)
+        let owner = try await identity(of: job.owner)
         let files = self.files
         let resolution = job.pathResolution
         let (size, modified) = try await fileWorkers.run {

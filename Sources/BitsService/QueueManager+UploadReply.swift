@@ -16,10 +16,8 @@ extension QueueManager {
         guard var job = jobs[id], job.files[index].upload?.replyURL != nil, runtime[id]?.upload != nil,
               runtime[id]?.openingReply == false else { return }
         var reply = job.reply ?? ReplyState()
-        let owner: OwnerIdentity
         let newTemporary: String?
         do {
-            owner = try identity(of: job.owner)
             if reply.fileName.isEmpty {
                 // Generated beside the upload file (BITS does the same).
                 reply.fileName = job.files[index].localName + ".reply-" + String(OwnerFiles.newTemporaryName().dropFirst(3).prefix(8))
@@ -45,7 +43,19 @@ extension QueueManager {
         let existing = reply.temporaryName
         let fileName = reply.fileName
         let generation = runtime[id]?.openGeneration ?? 0
+        let uid = job.owner
         Task { [weak self, fileWorkers] in
+            // The owner's identity (the user database) is looked up off this actor too.
+            let owner: OwnerIdentity
+            do {
+                guard let found = try await self?.identity(of: uid) else { return }
+                owner = found
+            } catch {
+                let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
+                await self?.replyOpened(id, fileIndex: index, generation: generation, newTemporary: newTemporary,
+                                        .failure(failure))
+                return
+            }
             let result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
                 do {
                     var prepared: OwnerFiles.Prepared?
@@ -191,7 +201,7 @@ extension QueueManager {
         if let total = reply.bytesTotal, total > UInt64(Self.maxReplyData) {
             throw ServiceError(.tooLarge, "The reply of job \(id) is \(total) bytes; GetReplyData returns at most \(Self.maxReplyData). Read \(reply.fileName) after Complete instead.")
         }
-        let owner = try identity(of: job.owner)
+        let owner = try await identity(of: job.owner)
         let files = self.files
         let resolution = job.pathResolution
         return try await fileWorkers.run {

@@ -144,8 +144,14 @@ final class FakeEngine: TransferEngineProtocol, @unchecked Sendable {
 struct FakeOwnerFiles: OwnerFileAccess {
     let failingFsync = Locked<String?>(nil)
     let unknownUsers = Locked<Set<UInt32>>([])
+    /// Every identity lookup, by uid, in order.
+    let identityLookups = Locked<[UInt32]>([])
+    /// Runs (on the calling thread) at each identity lookup: a test makes one slow or hang.
+    let identityHook = Locked<(@Sendable (UInt32) -> Void)?>(nil)
 
     func identity(of uid: UInt32) throws -> OwnerIdentity {
+        identityLookups.with { $0.append(uid) }
+        identityHook.current?(uid)
         if unknownUsers.current.contains(uid) { throw ServiceError.accessDenied("User \(uid) is unknown.") }
         return OwnerIdentity(uid: uid, gid: uid, groups: [])
     }
