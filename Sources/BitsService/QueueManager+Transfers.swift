@@ -21,7 +21,8 @@ extension QueueManager {
             let rt = runtime[job.id]
             let requests = rt?.requests ?? EngineRequests()
             candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
-                                                  queuedSequence: rt?.queuedSequence ?? 0, running: requests.isRunning,
+                                                  queuedSequence: rt?.queuedSequence ?? 0,
+                                                  running: requests.isRunning || rt?.preparingStep == true,
                                                   sliceExpired: job.priority.isBackground && requests.sliceExpired(now: now, slice: slice)))
         }
         let selected = Scheduler.select(candidates)
@@ -31,7 +32,8 @@ extension QueueManager {
                 controller.job.state == .queued ? nil : controller.enter(.queued, at: moment, sequence: &sequence)
             }
         }
-        for id in selected where runtime[id]?.requests.isIdle ?? true {
+        // A job whose next step waits for the file workers is running, not idle.
+        for id in selected where (runtime[id]?.requests.isIdle ?? true) && runtime[id]?.preparingStep != true {
             startNextFile(of: id)
         }
     }
@@ -215,7 +217,11 @@ extension QueueManager {
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
-        discardQueuedFiles(of: id)
+        discardQueuedFiles(of: id)  // also makes a step in flight stale (`openGeneration`)
+        if runtime[id]?.preparingStep == true {
+            runtime[id]?.preparingStep = false
+            endUploadRun(id)
+        }
         guard let transferID = runtime[id]?.requests.stopCurrent() else { return }
         engine.cancel(id: transferID)
     }

@@ -14,7 +14,7 @@ extension QueueManager {
     /// created and opened on the file workers; the download starts when it is.
     func startReplyDownload(_ id: JobID, fileIndex index: Int) {
         guard var job = jobs[id], job.files[index].upload?.replyURL != nil, runtime[id]?.upload != nil,
-              runtime[id]?.openingReply == false else { return }
+              runtime[id]?.preparingStep == false else { return }
         var reply = job.reply ?? ReplyState()
         let newTemporary: String?
         do {
@@ -36,7 +36,7 @@ extension QueueManager {
         }
         job.reply = reply
         jobs[id] = job
-        runtime[id]?.openingReply = true
+        runtime[id]?.preparingStep = true
         let files = self.files
         let resolution = job.pathResolution
         let umask = job.files[index].creationMask
@@ -78,10 +78,17 @@ extension QueueManager {
     /// The reply's temporary file is ready (or could not be made): start its download.
     private func replyOpened(_ id: JobID, fileIndex index: Int, generation: Int, newTemporary: String?,
                              _ result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError>) {
-        runtime[id]?.openingReply = false
-        guard runtime[id]?.openGeneration == generation, var job = jobs[id], job.state.isActive,
+        // Stopped meanwhile (`stopTransfer` ended the step and the run): only the reply file
+        // is left to close.
+        guard runtime[id]?.openGeneration == generation, runtime[id]?.preparingStep == true else {
+            if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
+            return
+        }
+        runtime[id]?.preparingStep = false
+        guard var job = jobs[id], job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
             if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
+            endUploadRun(id)
             return
         }
         let fd: Int32

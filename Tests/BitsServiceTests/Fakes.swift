@@ -148,6 +148,11 @@ struct FakeOwnerFiles: OwnerFileAccess {
     let identityLookups = Locked<[UInt32]>([])
     /// Runs (on the calling thread) at each identity lookup: a test makes one slow or hang.
     let identityHook = Locked<(@Sendable (UInt32) -> Void)?>(nil)
+    /// Runs (on the calling thread, with the path) before each `openTemporary` and
+    /// `openSource`: a test makes an open slow or hang.
+    let openHook = Locked<(@Sendable (String) -> Void)?>(nil)
+    /// Every `openSource`, by path, in order.
+    let sourceOpens = Locked<[String]>([])
 
     func identity(of uid: UInt32) throws -> OwnerIdentity {
         identityLookups.with { $0.append(uid) }
@@ -188,10 +193,13 @@ struct FakeOwnerFiles: OwnerFileAccess {
     }
     func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
                        resolution: PathResolution) throws -> OwnerFiles.Opened {
+        openHook.current?(path)
         let (fd, length) = try open(path, O_RDWR | O_CREAT)
         return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
     func openSource(_ path: String, owner: OwnerIdentity, resolution: PathResolution) throws -> OwnerFiles.Opened {
+        sourceOpens.with { $0.append(path) }
+        openHook.current?(path)
         let (fd, length) = try open(path, O_RDONLY)
         return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }

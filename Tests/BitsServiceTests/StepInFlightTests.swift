@@ -1,0 +1,90 @@
+import BitsCore
+import BitsService
+import BitsTransfer
+import Foundation
+import XCTest
+
+/// While a job's next step waits for file work on the workers (an upload-reply's reply file
+/// being opened, the upload source being checked before a fragment), its engine requests are
+/// idle, but the job is not: scheduling must not start it again.
+final class StepInFlightTests: XCTestCase {
+    /// Makes the first open through the fake (reply temporaries and sources) whose path
+    /// passes `matching` hang until the returned semaphore is signalled; `entered` says
+    /// whether it began.
+    func hangOpen(_ rig: Rig, matching: @escaping @Sendable (String) -> Bool) -> (gate: DispatchSemaphore, entered: Locked<Int>) {
+        let gate = DispatchSemaphore(value: 0)
+        let entered = Locked(0)
+        rig.files.openHook.with { hook in
+            hook = { path in
+                guard matching(path), entered.with({ count -> Bool in count += 1; return count == 1 }) else { return }
+                gate.wait()
+            }
+        }
+        return (gate, entered)
+    }
+
+    /// Suspected bug (issue 17 item 7): scheduling while the reply file is being opened
+    /// started the upload again (a second open of the source, a second upload run).
+    func testSchedulingWhileTheReplyOpensDoesNotRestartTheUpload() async throws {
+        let rig = await Rig.make()
+        let job = try await rig.runningUpload(type: "upload-reply")
+        let source = "\(rig.directory)/upload.bin"
+        let (gate, entered) = hangOpen(rig) { !$0.hasSuffix("upload.bin") }
+        let acks: [[String: String]] = [
+            ["BITS-Packet-Type": "Ack"],
+            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
+            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
+             "BITS-Reply-URL": "/reply/7"],
+        ]
+        for (count, ack) in acks.enumerated() {
+            let packet = await rig.exchange(count + 1)
+            rig.engine.answer(try XCTUnwrap(packet).id, ack)
+        }
+        await rig.waitUntil("the reply's open") { entered.current == 1 }
+
+        // Something else makes the queue manager schedule: another job starts.
+        let (other, request) = try await rig.runningJob()
+        rig.engine.end(request.id, .finished(bytesOnDisk: 0))
+        await rig.waitForState(other, .transferred)
+
+        gate.signal()
+        await rig.waitUntil("the reply's download") { rig.engine.downloads.count == 2 }
+        let reply = try XCTUnwrap(rig.engine.downloads.last)
+        rig.engine.respond(reply.id, size: 0)
+        rig.engine.end(reply.id, .finished(bytesOnDisk: 0))
+        let packet = await rig.exchange(4)
+        let close = try XCTUnwrap(packet)
+        XCTAssertTrue(close.headers.contains("BITS-Packet-Type: Close-Session"), "\(close.headers)")
+        rig.engine.answer(close.id, ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}"])
+        await rig.waitForState(job.id, .transferred)
+        XCTAssertEqual(rig.files.sourceOpens.current.filter { $0 == source }.count, 2,
+                       "the source was opened at AddFile and once for the upload, not again")
+        XCTAssertEqual(rig.engine.exchanges.count, 4)
+    }
+}
+
+extension StepInFlightTests {
+    /// A job suspended while its reply file opens ends that step: the late open is dropped,
+    /// and Resume goes on with the upload.
+    func testSuspendWhileTheReplyOpensEndsTheStep() async throws {
+        let rig = await Rig.make()
+        let job = try await rig.runningUpload(type: "upload-reply")
+        let (gate, entered) = hangOpen(rig) { !$0.hasSuffix("upload.bin") }
+        let acks: [[String: String]] = [
+            ["BITS-Packet-Type": "Ack"],
+            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
+            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
+             "BITS-Reply-URL": "/reply/7"],
+        ]
+        for (count, ack) in acks.enumerated() {
+            let packet = await rig.exchange(count + 1)
+            rig.engine.answer(try XCTUnwrap(packet).id, ack)
+        }
+        await rig.waitUntil("the reply's open") { entered.current == 1 }
+        try await rig.manager.suspend(job.id, caller: rig.alice)
+        gate.signal()
+        try await rig.resume(job.id)
+        await rig.waitUntil("the reply's download") { rig.engine.downloads.count == 1 }
+        XCTAssertEqual(rig.engine.exchanges.count, 3)
+    }
+}
