@@ -65,6 +65,8 @@ public protocol OwnerFileAccess: Sendable {
     /// fsync of a descriptor the service opened (a finished file, a file being downloaded,
     /// a reply).
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError)
+    /// fstat of a descriptor the service opened (an upload source, to notice changes).
+    func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus
 }
 
 extension OwnerFileAccess {
@@ -79,6 +81,7 @@ extension OwnerFileAccess {
 extension OwnerFiles: OwnerFileAccess {
     public func identity(of uid: UInt32) throws -> OwnerIdentity { try OwnerIdentity.lookup(uid: uid) }
     public func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) { try descriptor.sync() }
+    public func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus { try descriptor.status() }
 }
 
 /// Time as the queue manager sees it: a monotonic clock for timers and intervals, the wall

@@ -37,7 +37,7 @@ struct JobRuntime: Sendable {
     /// job is not scheduled and takes no other such call meanwhile.
     var busyWithFiles = false
     /// The job's next step waits for file work on the workers (an upload-reply job's reply
-    /// file being opened): no engine request is in flight, yet the job is running. The
+    /// file being opened, the upload source checked before a packet): no engine request is in flight, yet the job is running. The
     /// scheduler does not start it again meanwhile, and stopping it ends the step (its result
     /// is dropped when it arrives, `openGeneration`).
     var preparingStep = false

@@ -21,6 +21,8 @@ extension QueueManager {
         let sourceSize: UInt64
         /// The job's client certificate, read for this attempt.
         var certificate: ClientCertificate?
+        /// An upload source's size and modification time when it was opened (nil: not known).
+        var stamp: SourceStamp?
 
         var descriptors: [Int32] { [fd] + (source.map { [$0] } ?? []) }
         func close() { for fd in descriptors { FileDescriptor.close(fd) } }
@@ -110,7 +112,9 @@ extension QueueManager {
         do {
             if order.upload {
                 let source = try files.openSource(order.path, owner: owner, resolution: resolution)
-                return .success(OpenedFile(fd: source.descriptor.take(), length: source.length, source: nil, sourceSize: 0))
+                let stamp = SourceStamp.of(source.descriptor.raw, files: files)
+                return .success(OpenedFile(fd: source.descriptor.take(), length: source.length, source: nil, sourceSize: 0,
+                                           stamp: stamp))
             }
             let file = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
             var length = file.length

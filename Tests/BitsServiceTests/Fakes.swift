@@ -151,6 +151,8 @@ struct FakeOwnerFiles: OwnerFileAccess {
     /// Runs (on the calling thread, with the path) before each `openTemporary` and
     /// `openSource`: a test makes an open slow or hang.
     let openHook = Locked<(@Sendable (String) -> Void)?>(nil)
+    /// Runs (on the calling thread) before each fstat (`status`): a test makes one hang.
+    let statusHook = Locked<(@Sendable () -> Void)?>(nil)
     /// Every `openSource`, by path, in order.
     let sourceOpens = Locked<[String]>([])
 
@@ -227,6 +229,10 @@ struct FakeOwnerFiles: OwnerFileAccess {
         return UInt64(st.st_size)
     }
     func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution) { unlink(path) }
+    func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus {
+        statusHook.current?()
+        return try descriptor.status()
+    }
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
         if let text = failingFsync.current, descriptorName(descriptor.raw).contains(text) {
             throw SystemError(code: Errno.io, operation: "fsync")

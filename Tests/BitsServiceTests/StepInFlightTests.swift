@@ -88,3 +88,53 @@ extension StepInFlightTests {
         XCTAssertEqual(rig.engine.exchanges.count, 3)
     }
 }
+
+extension StepInFlightTests {
+    /// The upload source's fstat before each packet (has it changed?) runs on a file worker:
+    /// while it hangs the manager serves other jobs, the scheduler does not start the upload
+    /// again, and the packet goes out once the check is done.
+    func testTheSourceCheckBeforeAPacketRunsOnTheWorkers() async throws {
+        let rig = await Rig.make()
+        let job = try await rig.runningUpload()
+        let source = "\(rig.directory)/upload.bin"
+        let ping = await rig.exchange(1)
+        let gate = DispatchSemaphore(value: 0)
+        let entered = Locked(0)
+        rig.files.statusHook.with { hook in
+            hook = {
+                guard entered.with({ count -> Bool in count += 1; return count == 1 }) else { return }
+                gate.wait()
+            }
+        }
+        rig.engine.answer(try XCTUnwrap(ping).id, ["BITS-Packet-Type": "Ack"])
+        await rig.waitUntil("the source's check") { entered.current == 1 }
+
+        let (other, request) = try await rig.runningJob()
+        rig.engine.end(request.id, .finished(bytesOnDisk: 0))
+        await rig.waitForState(other, .transferred)
+        XCTAssertEqual(rig.engine.exchanges.count, 1)
+        XCTAssertEqual(rig.files.sourceOpens.current.filter { $0 == source }.count, 2)
+
+        gate.signal()
+        let create = await rig.exchange(2)
+        XCTAssertTrue(try XCTUnwrap(create).headers.contains("BITS-Packet-Type: Create-Session"))
+        let state = await rig.state(job.id)
+        XCTAssertEqual(state, .connecting)
+    }
+
+    /// A source that changed since AddFile is still noticed before the next packet.
+    func testAChangedSourceIsNoticedBeforeTheNextPacket() async throws {
+        let rig = await Rig.make()
+        let job = try await rig.runningUpload()
+        let ping = await rig.exchange(1)
+        // Grown in place (the job holds the source open).
+        let fd = open("\(rig.directory)/upload.bin", O_WRONLY | O_APPEND)
+        XCTAssertEqual(write(fd, [2, 2], 2), 2)
+        close(fd)
+        rig.engine.answer(try XCTUnwrap(ping).id, ["BITS-Packet-Type": "Ack"])
+        await rig.waitForState(job.id, .error)
+        let failed = await rig.job(job.id)
+        XCTAssertEqual(failed?.lastError?.code, .localFileChanged)
+        XCTAssertEqual(rig.engine.exchanges.count, 1)
+    }
+}
