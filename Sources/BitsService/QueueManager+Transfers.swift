@@ -70,7 +70,7 @@ extension QueueManager {
             return
         }
         // The files are opened on the file workers; the scheduler comes back when they are.
-        guard let opened = takeOpened(id, index: index) else { return }
+        guard let opened = takeOpened(id, index: index), !reopenIfStale(id, index: index, opened, in: job) else { return }
         let prepared: PreparedDownload
         switch prepareDownload(&job, index: index, systemProxy: systemProxy, opened: opened) {
         case .success(let value):
@@ -118,6 +118,7 @@ extension QueueManager {
                 return
             }
             guard case .success(let opened)? = takeOpened(id, index: index),
+                  !reopenIfStale(id, index: index, .success(opened), in: job),
                   case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy, opened: .success(opened))
             else { return }
             jobs[id] = job
@@ -125,6 +126,18 @@ extension QueueManager {
             runtime[id]?.requests.queue(prepared.request.id)
             engine.start(prepared.request, after: predecessor)
         }
+    }
+
+    /// A temporary file opened with bytes in it for a file that can no longer resume from them
+    /// (its validators or the job's settings changed since the open was asked for) is not
+    /// emptied here: ftruncate can block on the file's file system. It is closed and opened
+    /// again on the file workers, which empty it (`OpenOrder.restartsFromZero`); true then.
+    func reopenIfStale(_ id: JobID, index: Int, _ opened: Result<OpenedFile, ServiceError>, in job: Job) -> Bool {
+        guard job.type == .download, case .success(let file) = opened, file.length > 0,
+              !Self.canResume(job.files[index], in: job) else { return false }
+        file.close()
+        requestOpen(id, indices: [index])
+        return true
     }
 
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
@@ -166,10 +179,10 @@ extension QueueManager {
             let files = try opened.get()
             descriptors = files.descriptors
             let (fd, length) = (files.fd, files.length)
-            // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`).
+            // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`),
+            // or it was opened again for that (`reopenIfStale`).
             let canResume = length > 0 && Self.canResume(file, in: job)
             let offset = canResume ? length : 0
-            if !canResume && length > 0 { try? BorrowedDescriptor(fd).truncate(to: 0) }  // only if the settings changed since
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
