@@ -67,6 +67,8 @@ public protocol OwnerFileAccess: Sendable {
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError)
     /// fstat of a descriptor the service opened (an upload source, to notice changes).
     func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus
+    /// Closes a descriptor of a user's file (closing one on NFS or FUSE can block: it flushes).
+    func close(_ descriptor: consuming FileDescriptor)
 }
 
 extension OwnerFileAccess {
@@ -82,6 +84,7 @@ extension OwnerFiles: OwnerFileAccess {
     public func identity(of uid: UInt32) throws -> OwnerIdentity { try OwnerIdentity.lookup(uid: uid) }
     public func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) { try descriptor.sync() }
     public func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus { try descriptor.status() }
+    public func close(_ descriptor: consuming FileDescriptor) { _ = try? descriptor.close() }
 }
 
 /// Time as the queue manager sees it: a monotonic clock for timers and intervals, the wall

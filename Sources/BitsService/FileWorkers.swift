@@ -43,6 +43,9 @@ public final class FileWorkers: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on a worker thread without waiting for it (closing descriptors).
+    public func submit(_ work: @escaping @Sendable () -> Void) { enqueue(work) }
+
     private func enqueue(_ work: @escaping () -> Void) {
         condition.lock()
         queue.append(work)

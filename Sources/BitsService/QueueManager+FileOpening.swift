@@ -10,7 +10,8 @@ import Foundation
 extension QueueManager {
     /// Descriptors opened for one file's transfer. Raw numbers taken from `FileDescriptor`s:
     /// the actor keeps them in dictionaries, which cannot hold non-copyable values; whoever
-    /// ends up with them closes them (`close()`, `FileDescriptor.close(_:)`).
+    /// ends up with them closes them: on a file worker `close()`; on the queue manager
+    /// `release(_:)`, which hands them to a file worker (a close can block on NFS or FUSE).
     struct OpenedFile: Sendable {
         /// The temporary file (download) or the source (upload).
         let fd: Int32
@@ -143,7 +144,7 @@ extension QueueManager {
     /// The file workers are done: keep what is still wanted and go on with the job.
     private func filesOpened(_ id: JobID, generation: Int, _ results: [(Int, Result<OpenedFile, ServiceError>)]) {
         guard runtime[id]?.openGeneration == generation, let job = jobs[id], job.state.isActive else {
-            for (_, result) in results { if case .success(let opened) = result { opened.close() } }
+            for (_, result) in results { if case .success(let opened) = result { release(opened.descriptors) } }
             return
         }
         for (index, result) in results {
@@ -157,11 +158,19 @@ extension QueueManager {
         }
     }
 
+    /// Closes descriptors of users' files that the queue manager owned, on a file worker:
+    /// closing a file on NFS or FUSE can block (it flushes), never on this actor.
+    nonisolated func release(_ descriptors: [Int32]) {
+        guard !descriptors.isEmpty else { return }
+        let files = self.files
+        fileWorkers.submit { for fd in descriptors { files.close(FileDescriptor(adopting: fd)) } }
+    }
+
     /// Closes what was opened ahead for a job and forgets the opens still running (their
     /// descriptors are closed when they arrive): the job's settings, state or owner changed.
     func closeOpenedFiles(of id: JobID) {
         guard var rt = runtime[id] else { return }
-        for result in rt.opened.values { if case .success(let opened) = result { opened.close() } }
+        for result in rt.opened.values { if case .success(let opened) = result { release(opened.descriptors) } }
         rt.opened = [:]
         rt.opening = []
         rt.openGeneration += 1

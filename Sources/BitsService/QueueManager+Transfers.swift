@@ -135,7 +135,7 @@ extension QueueManager {
     func reopenIfStale(_ id: JobID, index: Int, _ opened: Result<OpenedFile, ServiceError>, in job: Job) -> Bool {
         guard job.type == .download, case .success(let file) = opened, file.length > 0,
               !Self.canResume(job.files[index], in: job) else { return false }
-        file.close()
+        release(file.descriptors)
         requestOpen(id, indices: [index])
         return true
     }
@@ -210,7 +210,7 @@ extension QueueManager {
             }
             return .success(PreparedDownload(request: request, descriptors: descriptors))
         } catch {
-            for fd in descriptors { FileDescriptor.close(fd) }
+            release(descriptors)
             if let serviceError = error as? ServiceError {
                 if serviceError.jobErrorCode == .notARegularFile { return .failure(.notRegularFile(serviceError.message)) }
                 return .failure(serviceError.name == .accessDenied
@@ -330,7 +330,9 @@ extension QueueManager {
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
-        defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
+        // Closed on a file worker when this ends (but the finished file's, which the flusher takes).
+        var descriptors = active.descriptors
+        defer { release(descriptors) }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
@@ -352,7 +354,8 @@ extension QueueManager {
                 ? timespec(tv_sec: Int(lastModified / 1_000_000), tv_nsec: Int(lastModified % 1_000_000 * 1000)) : nil
             // Its times set and made durable in the background (off this actor) while the next
             // files download; Complete waits for what is left.
-            flusher.flush(fd, tag: Self.flushTag(id, file: i), modified: modified)
+            descriptors.removeFirst()
+            flusher.flush(adopting: FileDescriptor(adopting: fd), tag: Self.flushTag(id, file: i), modified: modified)
             updateFile(id, i) { file in
                 file.bytesTransferred = bytes
                 if file.bytesTotal == nil { file.bytesTotal = bytes }

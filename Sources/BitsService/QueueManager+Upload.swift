@@ -48,7 +48,7 @@ extension QueueManager {
             return
         }
         if let changed = Self.sourceChange(stamp, state: state, path: file.localName) {
-            FileDescriptor.close(descriptor)
+            release([descriptor])
             fail(id, fileIndex: index, failure: changed)
             return
         }
@@ -260,7 +260,7 @@ extension QueueManager {
 
     func endUploadRun(_ id: JobID) {
         if let run = runtime[id]?.upload {
-            FileDescriptor.close(run.descriptor)
+            release([run.descriptor])
             runtime[id]?.upload = nil
         }
         runtime[id]?.requests.stoppedRunning()

@@ -81,13 +81,13 @@ extension QueueManager {
         // Stopped meanwhile (`stopTransfer` ended the step and the run): only the reply file
         // is left to close.
         guard runtime[id]?.openGeneration == generation, runtime[id]?.preparingStep == true else {
-            if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
+            if case .success(let opened) = result { release([opened.fd]) }
             return
         }
         runtime[id]?.preparingStep = false
         guard var job = jobs[id], job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
-            if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
+            if case .success(let opened) = result { release([opened.fd]) }
             endUploadRun(id)
             return
         }
@@ -104,7 +104,7 @@ extension QueueManager {
                 job.reply?.directory = prepared.directory
                 jobs[id] = job
                 do { try persist(job, settling: [newTemporary]) } catch {
-                    FileDescriptor.close(fd)
+                    release([fd])
                     replyFailed(id, fileIndex: index, .localIO("The reply's temporary file could not be recorded: \(error)."))
                     return
                 }
@@ -138,7 +138,7 @@ extension QueueManager {
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
+            defer { release(active.descriptors) }
             guard case .finished(let bytes) = outcome, runtime[id]?.requests.current == tid, jobs[id] != nil else {
                 let isCurrent = runtime[id]?.requests.ended(tid) ?? false
                 if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }

@@ -78,4 +78,5 @@ public struct FsyncFailingFiles: OwnerFileAccess {
     public func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus {
         try base.status(descriptor)
     }
+    public func close(_ descriptor: consuming FileDescriptor) { base.close(descriptor) }
 }

@@ -153,6 +153,9 @@ struct FakeOwnerFiles: OwnerFileAccess {
     let openHook = Locked<(@Sendable (String) -> Void)?>(nil)
     /// Runs (on the calling thread) before each fstat (`status`): a test makes one hang.
     let statusHook = Locked<(@Sendable () -> Void)?>(nil)
+    /// Runs (on the calling thread, with the descriptor) before each `close`: a test makes
+    /// one hang.
+    let closeHook = Locked<(@Sendable (Int32) -> Void)?>(nil)
     /// Every `openSource`, by path, in order.
     let sourceOpens = Locked<[String]>([])
 
@@ -180,7 +183,7 @@ struct FakeOwnerFiles: OwnerFileAccess {
                             umask: UInt32, resolution: PathResolution) throws -> OwnerFiles.Prepared {
         let path = OwnerFiles.temporaryPath(for: localPath, name: temporaryName)
         let (fd, _) = try open(path, O_RDWR | O_CREAT)
-        close(fd)
+        Glibc.close(fd)
         return OwnerFiles.Prepared(path: path, directory: try directoryIdentity(localPath))
     }
     func checkDestinations(_ localPaths: [String], owner: OwnerIdentity,
@@ -190,7 +193,7 @@ struct FakeOwnerFiles: OwnerFileAccess {
     func prepareDirectDestination(localPath: String, owner: OwnerIdentity, umask: UInt32,
                                   resolution: PathResolution) throws -> OwnerFiles.Prepared {
         let (fd, _) = try open(localPath, O_RDWR | O_CREAT)
-        close(fd)
+        Glibc.close(fd)
         return OwnerFiles.Prepared(path: localPath, directory: try directoryIdentity(localPath))
     }
     func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
@@ -232,6 +235,10 @@ struct FakeOwnerFiles: OwnerFileAccess {
     func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus {
         statusHook.current?()
         return try descriptor.status()
+    }
+    func close(_ descriptor: consuming FileDescriptor) {
+        closeHook.current?(descriptor.raw)
+        _ = try? descriptor.close()
     }
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
         if let text = failingFsync.current, descriptorName(descriptor.raw).contains(text) {
