@@ -75,13 +75,12 @@ extension QueueManager {
         Task { [weak self, fileWorkers] in
             // The owner's identity (the user database) is looked up off this actor too.
             let owner: OwnerIdentity
-            do {
-                guard let found = try await self?.identity(of: uid) else { return }
-                owner = found
-            } catch {
-                let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
+            switch await self?.identityResult(of: uid) {
+            case .success(let found)?: owner = found
+            case .failure(let failure)?:
                 await self?.filesOpened(id, generation: generation, orders.map { ($0.index, .failure(failure)) })
                 return
+            case nil: return
             }
             let results = await fileWorkers.run { orders.map { order in
                 (order.index, Self.open(order, files: files, owner: owner, resolution: resolution).flatMap { opened in

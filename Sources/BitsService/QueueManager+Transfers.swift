@@ -140,6 +140,29 @@ extension QueueManager {
         return true
     }
 
+    /// Begins a step of a job's transfer that waits for the file workers (`preparingStep`);
+    /// returns its token and the job's open generation, for `endStep`.
+    func beginStep(_ id: JobID) -> (token: Int, generation: Int) {
+        runtime[id]?.preparingStep = true
+        runtime[id]?.stepGeneration += 1
+        return (runtime[id]?.stepGeneration ?? 0, runtime[id]?.openGeneration ?? 0)
+    }
+
+    /// The file work of a step is back: true when the step is still wanted (it is then over
+    /// and the caller goes on with the transfer). A step the job was stopped in was ended by
+    /// `stopTransfer`; one whose job changed meanwhile (`openGeneration`, the settings it
+    /// was prepared with) ends here with its upload run, and the job is scheduled again.
+    func endStep(_ id: JobID, _ step: (token: Int, generation: Int)) -> Bool {
+        guard runtime[id]?.preparingStep == true, runtime[id]?.stepGeneration == step.token else { return false }
+        runtime[id]?.preparingStep = false
+        guard runtime[id]?.openGeneration == step.generation else {
+            endUploadRun(id)
+            schedule()
+            return false
+        }
+        return true
+    }
+
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
     func discardQueuedFiles(of id: JobID) {
         closeOpenedFiles(of: id)

@@ -207,21 +207,19 @@ extension QueueManager {
             fail(id, fileIndex: index, failure: .localIO("Cannot inspect the upload source '\(jobs[id]?.files[index].localName ?? "")'."))
             return
         }
-        runtime[id]?.preparingStep = true
-        let generation = runtime[id]?.openGeneration ?? 0
+        let step = beginStep(id)
         Task { [weak self, fileWorkers, files] in
             let stamp = await fileWorkers.run { () -> SourceStamp? in
                 let owned = FileDescriptor(adopting: copy)
                 return SourceStamp.of(owned.raw, files: files)
             }
-            await self?.sourceChecked(id, fileIndex: index, generation: generation, stamp)
+            await self?.sourceChecked(id, fileIndex: index, step: step, stamp)
         }
     }
 
-    private func sourceChecked(_ id: JobID, fileIndex index: Int, generation: Int, _ stamp: SourceStamp?) {
-        // Stopped meanwhile: `stopTransfer` ended the step and the run.
-        guard runtime[id]?.openGeneration == generation, runtime[id]?.preparingStep == true else { return }
-        runtime[id]?.preparingStep = false
+    private func sourceChecked(_ id: JobID, fileIndex index: Int, step: (token: Int, generation: Int), _ stamp: SourceStamp?) {
+        // Stopped or changed meanwhile: the step and the run are over.
+        guard endStep(id, step) else { return }
         guard let job = jobs[id], job.state.isActive, let state = job.files[index].upload, runtime[id]?.upload != nil else {
             endUploadRun(id)
             return

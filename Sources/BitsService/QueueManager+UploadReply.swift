@@ -36,25 +36,22 @@ extension QueueManager {
         }
         job.reply = reply
         jobs[id] = job
-        runtime[id]?.preparingStep = true
+        let step = beginStep(id)
         let files = self.files
         let resolution = job.pathResolution
         let umask = job.files[index].creationMask
         let existing = reply.temporaryName
         let fileName = reply.fileName
-        let generation = runtime[id]?.openGeneration ?? 0
         let uid = job.owner
         Task { [weak self, fileWorkers] in
             // The owner's identity (the user database) is looked up off this actor too.
             let owner: OwnerIdentity
-            do {
-                guard let found = try await self?.identity(of: uid) else { return }
-                owner = found
-            } catch {
-                let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
-                await self?.replyOpened(id, fileIndex: index, generation: generation, newTemporary: newTemporary,
-                                        .failure(failure))
+            switch await self?.identityResult(of: uid) {
+            case .success(let found)?: owner = found
+            case .failure(let failure)?:
+                await self?.replyOpened(id, fileIndex: index, step: step, newTemporary: newTemporary, .failure(failure))
                 return
+            case nil: return
             }
             let result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
                 do {
@@ -71,20 +68,19 @@ extension QueueManager {
                     return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                 }
             }
-            await self?.replyOpened(id, fileIndex: index, generation: generation, newTemporary: newTemporary, result)
+            await self?.replyOpened(id, fileIndex: index, step: step, newTemporary: newTemporary, result)
         }
     }
 
     /// The reply's temporary file is ready (or could not be made): start its download.
-    private func replyOpened(_ id: JobID, fileIndex index: Int, generation: Int, newTemporary: String?,
+    private func replyOpened(_ id: JobID, fileIndex index: Int, step: (token: Int, generation: Int), newTemporary: String?,
                              _ result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError>) {
-        // Stopped meanwhile (`stopTransfer` ended the step and the run): only the reply file
-        // is left to close.
-        guard runtime[id]?.openGeneration == generation, runtime[id]?.preparingStep == true else {
+        // Stopped or changed meanwhile (the step and the run are over): only the reply file is
+        // left to close.
+        guard endStep(id, step) else {
             if case .success(let opened) = result { release([opened.fd]) }
             return
         }
-        runtime[id]?.preparingStep = false
         guard var job = jobs[id], job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
             if case .success(let opened) = result { release([opened.fd]) }

@@ -233,6 +233,15 @@ public actor QueueManager {
         }
     }
 
+    /// `identity(of:)` as a result, its failure as a `ServiceError` (access denied).
+    func identityResult(of uid: UInt32) async -> Result<OwnerIdentity, ServiceError> {
+        do {
+            return .success(try await identity(of: uid))
+        } catch {
+            return .failure((error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)"))
+        }
+    }
+
     // MARK: - Manager
 
     /// `CreateJob`: a new suspended job owned by the caller, within the limits. The job is

@@ -23,6 +23,29 @@ final class StepInFlightTests: XCTestCase {
         return (gate, entered)
     }
 
+    /// Makes the next fstat through the fake hang until the returned semaphore is signalled.
+    func hangFirstStatus(_ rig: Rig) -> (gate: DispatchSemaphore, entered: Locked<Int>) {
+        let gate = DispatchSemaphore(value: 0)
+        let entered = Locked(0)
+        rig.files.statusHook.with { hook in
+            hook = {
+                guard entered.with({ count -> Bool in count += 1; return count == 1 }) else { return }
+                gate.wait()
+            }
+        }
+        return (gate, entered)
+    }
+
+    /// A running upload whose source's check after the Ping's Ack hangs (until `gate`).
+    func uploadWaitingForItsSourceCheck(_ rig: Rig) async throws -> (Job, DispatchSemaphore) {
+        let job = try await rig.runningUpload()
+        let ping = await rig.exchange(1)
+        let (gate, entered) = hangFirstStatus(rig)
+        rig.engine.answer(try XCTUnwrap(ping).id, ["BITS-Packet-Type": "Ack"])
+        await rig.waitUntil("the source's check") { entered.current == 1 }
+        return (job, gate)
+    }
+
     /// Suspected bug (issue 17 item 7): scheduling while the reply file is being opened
     /// started the upload again (a second open of the source, a second upload run).
     func testSchedulingWhileTheReplyOpensDoesNotRestartTheUpload() async throws {
@@ -30,16 +53,7 @@ final class StepInFlightTests: XCTestCase {
         let job = try await rig.runningUpload(type: "upload-reply")
         let source = "\(rig.directory)/upload.bin"
         let (gate, entered) = hangOpen(rig) { !$0.hasSuffix("upload.bin") }
-        let acks: [[String: String]] = [
-            ["BITS-Packet-Type": "Ack"],
-            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
-            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
-             "BITS-Reply-URL": "/reply/7"],
-        ]
-        for (count, ack) in acks.enumerated() {
-            let packet = await rig.exchange(count + 1)
-            rig.engine.answer(try XCTUnwrap(packet).id, ack)
-        }
+        try await rig.answerUntilTheReply()
         await rig.waitUntil("the reply's open") { entered.current == 1 }
 
         // Something else makes the queue manager schedule: another job starts.
@@ -70,16 +84,7 @@ extension StepInFlightTests {
         let rig = await Rig.make()
         let job = try await rig.runningUpload(type: "upload-reply")
         let (gate, entered) = hangOpen(rig) { !$0.hasSuffix("upload.bin") }
-        let acks: [[String: String]] = [
-            ["BITS-Packet-Type": "Ack"],
-            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
-            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
-             "BITS-Reply-URL": "/reply/7"],
-        ]
-        for (count, ack) in acks.enumerated() {
-            let packet = await rig.exchange(count + 1)
-            rig.engine.answer(try XCTUnwrap(packet).id, ack)
-        }
+        try await rig.answerUntilTheReply()
         await rig.waitUntil("the reply's open") { entered.current == 1 }
         try await rig.manager.suspend(job.id, caller: rig.alice)
         gate.signal()
@@ -95,19 +100,8 @@ extension StepInFlightTests {
     /// again, and the packet goes out once the check is done.
     func testTheSourceCheckBeforeAPacketRunsOnTheWorkers() async throws {
         let rig = await Rig.make()
-        let job = try await rig.runningUpload()
+        let (job, gate) = try await uploadWaitingForItsSourceCheck(rig)
         let source = "\(rig.directory)/upload.bin"
-        let ping = await rig.exchange(1)
-        let gate = DispatchSemaphore(value: 0)
-        let entered = Locked(0)
-        rig.files.statusHook.with { hook in
-            hook = {
-                guard entered.with({ count -> Bool in count += 1; return count == 1 }) else { return }
-                gate.wait()
-            }
-        }
-        rig.engine.answer(try XCTUnwrap(ping).id, ["BITS-Packet-Type": "Ack"])
-        await rig.waitUntil("the source's check") { entered.current == 1 }
 
         let (other, request) = try await rig.runningJob()
         rig.engine.end(request.id, .finished(bytesOnDisk: 0))
@@ -136,5 +130,21 @@ extension StepInFlightTests {
         let failed = await rig.job(job.id)
         XCTAssertEqual(failed?.lastError?.code, .localFileChanged)
         XCTAssertEqual(rig.engine.exchanges.count, 1)
+    }
+}
+
+extension StepInFlightTests {
+    /// A job changed while its step waits for the workers (a setting: what the step was
+    /// prepared with may be stale) does not stay stuck in that step: the step's answer is
+    /// dropped and the upload starts again from its source's open.
+    func testAChangeDuringTheSourceCheckStartsTheRunAgain() async throws {
+        let rig = await Rig.make()
+        let (job, gate) = try await uploadWaitingForItsSourceCheck(rig)
+        let source = "\(rig.directory)/upload.bin"
+        try await rig.manager.set(.description("changed"), on: job.id, caller: rig.alice)
+        gate.signal()
+        let next = await rig.exchange(2)
+        XCTAssertNotNil(next)
+        XCTAssertEqual(rig.files.sourceOpens.current.filter { $0 == source }.count, 3)
     }
 }
