@@ -37,6 +37,7 @@ final class DescriptorReleaseTests: XCTestCase {
         await rig.finish(other)
         await rig.waitForState(other, .transferred)
         gate.signal()
+        await rig.waitUntil("the close") { rig.files.closed.current.contains(target) }
     }
 
     /// A finished file's descriptor goes to the flusher, which closes it after its fsync (on

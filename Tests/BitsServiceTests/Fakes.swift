@@ -156,6 +156,8 @@ struct FakeOwnerFiles: OwnerFileAccess {
     /// Runs (on the calling thread, with the descriptor) before each `close`: a test makes
     /// one hang.
     let closeHook = Locked<(@Sendable (Int32) -> Void)?>(nil)
+    /// Every descriptor closed through `close`, in order.
+    let closed = Locked<[Int32]>([])
     /// Every `openSource`, by path, in order.
     let sourceOpens = Locked<[String]>([])
 
@@ -237,8 +239,10 @@ struct FakeOwnerFiles: OwnerFileAccess {
         return try descriptor.status()
     }
     func close(_ descriptor: consuming FileDescriptor) {
-        closeHook.current?(descriptor.raw)
+        let raw = descriptor.raw
+        closeHook.current?(raw)
         _ = try? descriptor.close()
+        closed.with { $0.append(raw) }
     }
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
         if let text = failingFsync.current, descriptorName(descriptor.raw).contains(text) {
