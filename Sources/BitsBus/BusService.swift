@@ -23,7 +23,6 @@ public final class BusService: @unchecked Sendable {
     var callers: CallerRegistry!
     var polkit: PolkitAuthority!
     private let dispatcher = CallDispatcher()
-    private var networkMonitor: NetworkMonitor?
     private var powerMonitor: PowerMonitor?
     /// What the exported manager and job/file subtrees answer GDBus (kept for good).
     private var exportHandlers: ExportHandlers!
@@ -41,29 +40,26 @@ public final class BusService: @unchecked Sendable {
 
     /// Connects, exports the objects, starts serving calls, and takes the name last (so no
     /// call arrives before everything is in place).
-    public func start(address: BusAddress, name: String = BitsContract.serviceName, networkStateFile: String? = nil) throws {
-        try connect(address: address, networkStateFile: networkStateFile)
+    public func start(address: BusAddress, name: String = BitsContract.serviceName) throws {
+        try connect(address: address)
         try serve(name: name)
     }
 
     /// Connects to the bus and exports the objects, without owning the service name yet (the
     /// queue is restored in between, so no call sees a half-restored queue).
-    public func connect(address: BusAddress, networkStateFile: String? = nil) throws {
+    /// The network state reaches the queue manager through its own injected monitor
+    /// (`NetworkMonitor`, `NetworkMonitoring`), not through here.
+    public func connect(address: BusAddress) throws {
         loop.start()
         let result: Result<Void, Error> = loop.perform { [self] in
             Result { try self.setUpOnLoopThread(address: address) }
         }
         try result.get()
         let manager = self.manager
-        // Each monitor's reports reach the queue in order (one task per monitor, the newest
-        // report kept when the queue is behind), so a quick flip cannot end on a stale value.
-        let networkReports = AsyncStream.makeStream(of: NetworkStatus.self, bufferingPolicy: .bufferingNewest(1))
-        Task { for await status in networkReports.stream { await manager.networkChanged(status) } }
-        let monitor = NetworkMonitor(stateFile: networkStateFile) { networkReports.continuation.yield($0) }
-        networkMonitor = monitor
         let resolver = ProxyResolver(loop: loop)
         Task { await manager.setProxyResolver { await resolver.proxy(for: $0) } }
-        try loop.perform { Result { try monitor.start() } }.get()
+        // The power monitor's reports reach the queue in order (one task, the newest report
+        // kept when the queue is behind), so a quick flip cannot end on a stale value.
         let powerReports = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(1))
         Task { for await onBattery in powerReports.stream { await manager.powerChanged(onBattery: onBattery) } }
         // UPower is on the system bus: a per-user instance on the session bus connects there

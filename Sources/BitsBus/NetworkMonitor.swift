@@ -6,28 +6,41 @@ import Foundation
 /// GNetworkMonitor (NetworkManager-aware; `SystemNetworkMonitor`), or — for tests and special
 /// setups — a state file (`available=true|false`, `metered=true|false` lines) watched with
 /// GFileMonitor (`FileChangeMonitor`). Both are event-driven: nothing polls.
-final class NetworkMonitor: @unchecked Sendable {
-    private let onChange: @Sendable (NetworkStatus) -> Void
+///
+/// The daemon injects it into the queue manager (`NetworkMonitoring`), which starts it. GIO
+/// delivers its notifications on a GLib main loop of its own (`bitsd-network`), so it needs
+/// nothing of the bus connection.
+public final class NetworkMonitor: NetworkMonitoring, @unchecked Sendable {
     private let stateFile: String?
+    private let loop = MainLoopThread(name: "bitsd-network")
+    /// Set once by `start` (on the loop thread), before the first report.
+    private var onChange: (@Sendable (NetworkStatus) -> Void)?
 
-    init(stateFile: String?, onChange: @escaping @Sendable (NetworkStatus) -> Void) {
+    /// Watches the system's network, or the state file `stateFile` when given (tests).
+    public init(stateFile: String?) {
         self.stateFile = stateFile
-        self.onChange = onChange
     }
 
-    /// Starts watching, for good; call on the main-loop thread (changes are delivered there).
-    func start() throws {
-        if let stateFile {
-            try FileChangeMonitor.watch(path: stateFile) { [self] in report() }
-        } else {
-            SystemNetworkMonitor.watch { [self] in report() }
-        }
-        report()
+    /// Starts watching, for good: `report` gets the current status at once and every change
+    /// (on the monitor's loop thread). Call once.
+    public func start(reporting report: @escaping @Sendable (NetworkStatus) -> Void) throws {
+        loop.start()
+        try loop.perform { [self] in
+            Result {
+                onChange = report
+                if let stateFile {
+                    try FileChangeMonitor.watch(path: stateFile) { [self] in self.report() }
+                } else {
+                    SystemNetworkMonitor.watch { [self] in self.report() }
+                }
+                self.report()
+            }
+        }.get()
     }
 
-    /// Reads the current state and passes it on.
+    /// Reads the current state and passes it on (loop thread).
     func report() {
-        onChange(current())
+        onChange?(current())
     }
 
     func current() -> NetworkStatus {

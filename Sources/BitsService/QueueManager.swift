@@ -76,8 +76,8 @@ public actor QueueManager {
     let finalStateGrace: Duration
 
     /// The daemon's queue manager: the real engine (libcurl), owner files, clock and crash
-    /// points `crashPoints` (none unless a test armed one); the network is reported through
-    /// `networkChanged` (the bus layer's monitor) or `networkMonitor`.
+    /// points `crashPoints` (none unless a test armed one); the network is reported by
+    /// `networkMonitor` (the daemon's: GIO's, or a state file), started by `start`.
     public init(config: ServiceConfig, userAgent: String, logger: Logger,
                 finalStateGrace: Duration = .seconds(60),
                 files: any OwnerFileAccess = OwnerFiles(),
@@ -144,8 +144,12 @@ public actor QueueManager {
         let events = bridge.events
         Task { await self.consume(events) }
         if let networkMonitor {
+            // Reports reach the queue in order (one task, the newest report kept when the
+            // queue is behind), so a quick flip cannot end on a stale value.
+            let reports = AsyncStream.makeStream(of: NetworkStatus.self, bufferingPolicy: .bufferingNewest(1))
+            Task { [weak self] in for await status in reports.stream { await self?.networkChanged(status) } }
             do {
-                try networkMonitor.start { [weak self] status in Task { await self?.networkChanged(status) } }
+                try networkMonitor.start { reports.continuation.yield($0) }
             } catch {
                 logger.error("the network monitor could not start: \(error)")
             }

@@ -91,8 +91,11 @@ struct BitsDaemon: ParsableCommand {
         // The test hooks reach the queue manager through its injected file access and crash points.
         let files: any OwnerFileAccess = failFsyncOf.map { FsyncFailingFiles(failingPathsContaining: $0) } ?? OwnerFiles()
         let crashPoints: any CrashPoints = crashAt.map { KillingCrashPoint(point: $0) } ?? NoCrashPoints()
+        // The system's network monitor, or the state file the tests write (started by the
+        // queue manager in `start`).
         let manager = QueueManager(config: serviceConfig, userAgent: "bitsd/\(Self.version)", logger: logger,
-                                   files: files, crashPoints: crashPoints)
+                                   files: files, crashPoints: crashPoints,
+                                   networkMonitor: NetworkMonitor(stateFile: networkStateFile))
         let service: BusService
         do {
             service = try BusService(manager: manager, interfaceDirectory: interfaceDirectory,
@@ -109,7 +112,7 @@ struct BitsDaemon: ParsableCommand {
         Task {
             await manager.start(observer: service)
             do {
-                try service.connect(address: bus, networkStateFile: networkStateFile)
+                try service.connect(address: bus)
                 let bootID = (try? String(contentsOfFile: bootIdFile, encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines)
                 await manager.restore(queue, bootID: bootID.flatMap { $0.isEmpty ? nil : $0 })

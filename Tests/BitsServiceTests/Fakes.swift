@@ -350,7 +350,7 @@ final class Rig: @unchecked Sendable {
     let alice = Caller(uid: 1000, isAdministrator: false)
 
     init(store: FakeStore = FakeStore(), clock: ManualClock = ManualClock(), directory: String? = nil,
-         config: ServiceConfig = ServiceConfig()) async {
+         config: ServiceConfig = ServiceConfig(), networkMonitor: (any NetworkMonitoring)? = nil) async {
         self.store = store
         self.clock = clock
         if let directory {
@@ -363,7 +363,7 @@ final class Rig: @unchecked Sendable {
         var logger = Logger(label: "bitsd-test")
         logger.logLevel = .critical
         manager = QueueManager(config: config, logger: logger, engine: engine.factory(), files: files, clock: clock,
-                               fileWorkers: Self.workers, finalStateGrace: .seconds(5))
+                               networkMonitor: networkMonitor, fileWorkers: Self.workers, finalStateGrace: .seconds(5))
         await manager.start(observer: observer)
     }
 
