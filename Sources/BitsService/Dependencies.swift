@@ -39,9 +39,10 @@ public typealias TransferEngineFactory = @Sendable (any TransferEngineDelegate) 
 
 /// Every blocking operation on a user's files, as the owner (`OwnerFiles`), and the lookup
 /// of owners' identities. Called on the file workers only, never on the queue manager's
-/// executor (except `identity`, which reads the user database).
+/// executor.
 public protocol OwnerFileAccess: Sendable {
-    /// The owner's credentials (the user database); throws for an unknown uid.
+    /// The owner's credentials (the user database, through NSS: it may block for as long as
+    /// an LDAP or sssd server takes); throws for an unknown uid.
     func identity(of uid: UInt32) throws -> OwnerIdentity
     func prepareDestination(localPath: String, temporaryName: String, owner: OwnerIdentity,
                             umask: UInt32, resolution: PathResolution) throws -> OwnerFiles.Prepared
@@ -64,6 +65,10 @@ public protocol OwnerFileAccess: Sendable {
     /// fsync of a descriptor the service opened (a finished file, a file being downloaded,
     /// a reply).
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError)
+    /// fstat of a descriptor the service opened (an upload source, to notice changes).
+    func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus
+    /// Closes a descriptor of a user's file (closing one on NFS or FUSE can block: it flushes).
+    func close(_ descriptor: consuming FileDescriptor)
 }
 
 extension OwnerFileAccess {
@@ -78,6 +83,8 @@ extension OwnerFileAccess {
 extension OwnerFiles: OwnerFileAccess {
     public func identity(of uid: UInt32) throws -> OwnerIdentity { try OwnerIdentity.lookup(uid: uid) }
     public func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) { try descriptor.sync() }
+    public func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus { try descriptor.status() }
+    public func close(_ descriptor: consuming FileDescriptor) { _ = try? descriptor.close() }
 }
 
 /// Time as the queue manager sees it: a monotonic clock for timers and intervals, the wall

@@ -17,8 +17,14 @@ public final class FileWorkers: @unchecked Sendable {
     /// Starts `threads` worker threads; they live as long as the process.
     public init(threads: Int = 4) {
         for index in 0..<threads {
-            let thread = Thread { [self] in self.serve() }
-            thread.name = "bits-files-\(index)"
+            let name = "bits-files-\(index)"
+            let thread = Thread { [self] in
+                // Named from inside too: on Linux a name set before `start` does not always
+                // reach the thread (it kept its creator's, e.g. a dispatch queue's).
+                Thread.current.name = name
+                self.serve()
+            }
+            thread.name = name
             thread.start()
         }
     }
@@ -36,6 +42,9 @@ public final class FileWorkers: @unchecked Sendable {
             enqueue { continuation.resume(returning: body()) }
         }
     }
+
+    /// Runs `work` on a worker thread without waiting for it (closing descriptors).
+    public func submit(_ work: @escaping @Sendable () -> Void) { enqueue(work) }
 
     private func enqueue(_ work: @escaping () -> Void) {
         condition.lock()

@@ -36,8 +36,12 @@ struct JobRuntime: Sendable {
     /// A Complete, Cancel or TakeOwnership is doing its file work (off this actor): the
     /// job is not scheduled and takes no other such call meanwhile.
     var busyWithFiles = false
-    /// An upload-reply job's reply file is being made ready on the file workers.
-    var openingReply = false
+    /// The job's next step waits for file work on the workers (an upload-reply job's reply
+    /// file being opened, the upload source checked before a packet): no engine request is in flight, yet the job is running. The
+    /// scheduler does not start it again meanwhile, and stopping it ends the step (its result
+    /// is dropped when it arrives). `stepGeneration` tells a step's result from an older one's.
+    var preparingStep = false
+    var stepGeneration = 0
 }
 
 /// The time of a transition: the monotonic clock (timers) and the wall clock (stored times).

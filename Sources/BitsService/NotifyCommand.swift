@@ -24,13 +24,39 @@ struct NotifyCommand {
         case notExecutable(String)
     }
 
-    /// Starts the command and returns how it ended. `timeLimit`: seconds it may run.
+    /// Starts the command and returns how it ended. `timeLimit`: seconds it may run. The
+    /// blocking steps (the `access` check as the owner, which reads the program's file system,
+    /// `posix_spawn`, which waits for the exec, and `waitpid`) run on a thread of their own,
+    /// never on Swift concurrency's cooperative pool, which a slow exec would starve.
     static func run(_ argv: [String], job: Job, owner: OwnerIdentity, timeLimit: UInt32) async -> Outcome {
-        guard let program = argv.first else { return .exited(0) }
+        guard !argv.isEmpty else { return .exited(0) }
         // Fail closed: never run a user's program as anyone else, above all not as root.
         guard owner.uid == job.owner else {
             return .notExecutable("The identity found for user \(job.owner) is uid \(owner.uid); NotifyCommandLine was not run.")
         }
+        let environment = ["BITS_JOB_ID=\(job.id.guid)", "BITS_JOB_STATE=\(job.state.rawValue)"]
+        let outcome = await onOwnThread(named: "bitsd-notify") {
+            runBlocking(argv, environment: environment, owner: owner, timeLimit: timeLimit)
+        }
+        return outcome ?? .notExecutable("NotifyCommandLine was not run: no thread could be started for it.")
+    }
+
+    /// Runs `body` on a new thread and returns its result (nil when no thread could be
+    /// started): for blocking calls that must not hold a thread of the cooperative pool.
+    static func onOwnThread<T: Sendable>(named name: String, _ body: @escaping @Sendable () -> T) async -> T? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            guard let thread = JoinableThread(name: name, { continuation.resume(returning: body()) }) else {
+                continuation.resume(returning: nil)
+                return
+            }
+            thread.detach()
+        }
+    }
+
+    /// The command's blocking steps, on the calling thread (`onOwnThread`).
+    private static func runBlocking(_ argv: [String], environment: [String], owner: OwnerIdentity,
+                                    timeLimit: UInt32) -> Outcome {
+        let program = argv[0]
         let executable = (try? owner.perform { (try? FileDescriptor.access(program, .execute)) != nil }) ?? false
         guard executable else {
             return .notExecutable("User \(owner.uid) cannot execute NotifyCommandLine program '\(program)'.")
@@ -43,8 +69,7 @@ struct NotifyCommand {
         let arguments = [setpriv] + identity + [
                          // setpriv's clean environment (PATH, HOME, USER, LOGNAME, SHELL of
                          // the owner) plus the job's identity, set by env(1).
-                         "--reset-env", "--", "/usr/bin/env",
-                         "BITS_JOB_ID=\(job.id.guid)", "BITS_JOB_STATE=\(job.state.rawValue)"] + argv
+                         "--reset-env", "--", "/usr/bin/env"] + environment + argv
         let pid: Int32
         do throws(SystemError) {
             pid = try ChildProcess.spawnIsolated(arguments, environment: ["PATH=/usr/bin:/bin"])
@@ -52,21 +77,14 @@ struct NotifyCommand {
             return .notExecutable("NotifyCommandLine could not be started: \(error.text).")
         }
         let limitMs = Int32(clamping: UInt64(timeLimit) * 1000)
-        return await withCheckedContinuation { continuation in
-            // waitpid blocks: on a thread of its own, never on one of Swift concurrency's.
-            let waiter = Thread {
-                do throws(SystemError) {
-                    switch try ChildProcess.wait(pid, timeLimitMs: limitMs, graceMs: Int32(killGrace * 1000)) {
-                    case .timedOut: continuation.resume(returning: .timedOut(timeLimit))
-                    case .signalled(let signal): continuation.resume(returning: .signalled(signal))
-                    case .exited(let status): continuation.resume(returning: .exited(status))
-                    }
-                } catch {
-                    continuation.resume(returning: .notExecutable("NotifyCommandLine (pid \(pid)) could not be waited for: \(error.text)."))
-                }
+        do throws(SystemError) {
+            switch try ChildProcess.wait(pid, timeLimitMs: limitMs, graceMs: Int32(killGrace * 1000)) {
+            case .timedOut: return .timedOut(timeLimit)
+            case .signalled(let signal): return .signalled(signal)
+            case .exited(let status): return .exited(status)
             }
-            waiter.name = "bitsd-notify-\(pid)"
-            waiter.start()
+        } catch {
+            return .notExecutable("NotifyCommandLine (pid \(pid)) could not be waited for: \(error.text).")
         }
     }
 }
@@ -82,19 +100,19 @@ extension QueueManager {
         let argv = job.options.notifyCommandLine
         let state = job.state
         let timeLimit = config.notifyTimeLimit
-        // Fail closed: without the owner's identity the command does not run at all.
-        let owner: OwnerIdentity
-        do {
-            owner = try identity(of: job.owner)
-        } catch {
-            let reason = (error as? ServiceError)?.message ?? "\(error)"
-            notifyCommandEnded(id, state: state, attempt: attempt,
-                               outcome: .notExecutable("NotifyCommandLine was not run: \(reason)"))
-            return
-        }
         Task { [weak self] in
-            let outcome = await NotifyCommand.run(argv, job: job, owner: owner, timeLimit: timeLimit)
-            await self?.notifyCommandEnded(id, state: state, attempt: attempt, outcome: outcome)
+            guard let self else { return }
+            // Fail closed: without the owner's identity the command does not run at all. The
+            // lookup (the user database) runs off this actor.
+            let outcome: NotifyCommand.Outcome
+            do {
+                let owner = try await self.identity(of: job.owner)
+                outcome = await NotifyCommand.run(argv, job: job, owner: owner, timeLimit: timeLimit)
+            } catch {
+                let reason = (error as? ServiceError)?.message ?? "\(error)"
+                outcome = .notExecutable("NotifyCommandLine was not run: \(reason)")
+            }
+            await self.notifyCommandEnded(id, state: state, attempt: attempt, outcome: outcome)
         }
     }
 

@@ -10,7 +10,8 @@ import Foundation
 extension QueueManager {
     /// Descriptors opened for one file's transfer. Raw numbers taken from `FileDescriptor`s:
     /// the actor keeps them in dictionaries, which cannot hold non-copyable values; whoever
-    /// ends up with them closes them (`close()`, `FileDescriptor.close(_:)`).
+    /// ends up with them closes them: on a file worker `close()`; on the queue manager
+    /// `release(_:)`, which hands them to a file worker (a close can block on NFS or FUSE).
     struct OpenedFile: Sendable {
         /// The temporary file (download) or the source (upload).
         let fd: Int32
@@ -21,6 +22,8 @@ extension QueueManager {
         let sourceSize: UInt64
         /// The job's client certificate, read for this attempt.
         var certificate: ClientCertificate?
+        /// An upload source's size and modification time when it was opened (nil: not known).
+        var stamp: SourceStamp?
 
         var descriptors: [Int32] { [fd] + (source.map { [$0] } ?? []) }
         func close() { for fd in descriptors { FileDescriptor.close(fd) } }
@@ -54,12 +57,6 @@ extension QueueManager {
         guard let job = jobs[id], var rt = runtime[id] else { return }
         let wanted = indices.filter { job.files.indices.contains($0) && rt.opened[$0] == nil && !rt.opening.contains($0) }
         guard !wanted.isEmpty else { return }
-        let owner: OwnerIdentity
-        do { owner = try identity(of: job.owner) } catch {
-            let failure = (error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)")
-            for index in wanted { runtime[id]?.opened[index] = .failure(failure) }
-            return
-        }
         let orders = wanted.map { index in
             let file = job.files[index]
             let source = (try? InputValidation.downloadURL(file.remoteName)).flatMap { $0.scheme == "file" ? $0.path : nil }
@@ -74,7 +71,17 @@ extension QueueManager {
         let files = self.files
         let resolution = job.pathResolution
         let secrets = job.secrets
+        let uid = job.owner
         Task { [weak self, fileWorkers] in
+            // The owner's identity (the user database) is looked up off this actor too.
+            let owner: OwnerIdentity
+            switch await self?.identityResult(of: uid) {
+            case .success(let found)?: owner = found
+            case .failure(let failure)?:
+                await self?.filesOpened(id, generation: generation, orders.map { ($0.index, .failure(failure)) })
+                return
+            case nil: return
+            }
             let results = await fileWorkers.run { orders.map { order in
                 (order.index, Self.open(order, files: files, owner: owner, resolution: resolution).flatMap { opened in
                     do {
@@ -105,7 +112,9 @@ extension QueueManager {
         do {
             if order.upload {
                 let source = try files.openSource(order.path, owner: owner, resolution: resolution)
-                return .success(OpenedFile(fd: source.descriptor.take(), length: source.length, source: nil, sourceSize: 0))
+                let stamp = SourceStamp.of(source.descriptor.raw, files: files)
+                return .success(OpenedFile(fd: source.descriptor.take(), length: source.length, source: nil, sourceSize: 0,
+                                           stamp: stamp))
             }
             let file = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
             var length = file.length
@@ -134,7 +143,7 @@ extension QueueManager {
     /// The file workers are done: keep what is still wanted and go on with the job.
     private func filesOpened(_ id: JobID, generation: Int, _ results: [(Int, Result<OpenedFile, ServiceError>)]) {
         guard runtime[id]?.openGeneration == generation, let job = jobs[id], job.state.isActive else {
-            for (_, result) in results { if case .success(let opened) = result { opened.close() } }
+            for (_, result) in results { if case .success(let opened) = result { release(opened.descriptors) } }
             return
         }
         for (index, result) in results {
@@ -148,11 +157,19 @@ extension QueueManager {
         }
     }
 
+    /// Closes descriptors of users' files that the queue manager owned, on a file worker:
+    /// closing a file on NFS or FUSE can block (it flushes), never on this actor.
+    nonisolated func release(_ descriptors: [Int32]) {
+        guard !descriptors.isEmpty else { return }
+        let files = self.files
+        fileWorkers.submit { for fd in descriptors { files.close(FileDescriptor(adopting: fd)) } }
+    }
+
     /// Closes what was opened ahead for a job and forgets the opens still running (their
     /// descriptors are closed when they arrive): the job's settings, state or owner changed.
     func closeOpenedFiles(of id: JobID) {
         guard var rt = runtime[id] else { return }
-        for result in rt.opened.values { if case .success(let opened) = result { opened.close() } }
+        for result in rt.opened.values { if case .success(let opened) = result { release(opened.descriptors) } }
         rt.opened = [:]
         rt.opening = []
         rt.openGeneration += 1

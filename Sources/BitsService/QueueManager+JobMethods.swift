@@ -72,7 +72,8 @@ extension QueueManager {
             return (entry.remote, try InputValidation.localPath(entry.local))
         }
         try checkDuplicates(validated.map(\.1), in: job)
-        let owner = try identity(of: job.owner)
+        // Rechecked with the job as it is after the checks below (it may change meanwhile).
+        let owner = try await identity(of: job.owner)
         let umask = caller.umask ?? JobFile.defaultUmask
         let resolution = job.pathResolution
         let highPerformance = job.options.highPerformance
@@ -199,7 +200,7 @@ extension QueueManager {
         stopTransfer(of: id)
         sendCancelSession(for: job)
         crashPoints.reach("cancel:stored")
-        if let owner = try? identity(of: job.owner) {
+        if let owner = try? await identity(of: job.owner) {
             let files = self.files
             let resolution = job.pathResolution
             let temporaries = job.files.filter { $0.temporaryName != $0.localName }.map(\.temporaryName)
@@ -224,10 +225,17 @@ extension QueueManager {
     }
 
     private func completeInTurn(_ id: JobID, caller: Caller) async throws {
-        let job = try job(id, caller: caller)
-        _ = try JobStateMachine.complete(job)
-        guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
-        let owner = try identity(of: job.owner)
+        func check() throws -> Job {
+            let job = try self.job(id, caller: caller)
+            _ = try JobStateMachine.complete(job)
+            guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
+            return job
+        }
+        // The owner's identity may wait for the user database (off this actor): the job is
+        // checked again as it is after it.
+        let owner = try await identity(of: try check().owner)
+        let job = try check()
+        guard job.owner == owner.uid else { throw busy(id) }
         stopTransfer(of: id)
         runtime[id]?.busyWithFiles = true
         defer { runtime[id]?.busyWithFiles = false }

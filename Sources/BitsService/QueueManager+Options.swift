@@ -35,7 +35,7 @@ extension QueueManager {
         try JobStateMachine.checkSetProperty(job, name: "take a client certificate")
         let cert = try InputValidation.localPath(certificate, what: "Certificate file")
         let keyPath = try InputValidation.localPath(key, what: "Private key file")
-        let owner = try identity(of: job.owner)
+        let owner = try await identity(of: job.owner)
         let files = self.files
         let resolution = job.pathResolution
         try await fileWorkers.run {
@@ -84,12 +84,20 @@ extension QueueManager {
     }
 
     private func takeOwnershipInTurn(_ id: JobID, caller: Caller) async throws {
-        let job = try job(id, caller: caller)
-        try JobStateMachine.checkSetProperty(job, name: "change its owner")
-        guard job.owner != caller.uid else { return }
-        guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
-        let previous = try identity(of: job.owner)
-        let next = try identity(of: caller.uid)
+        func check() throws -> Job? {
+            let job = try self.job(id, caller: caller)
+            try JobStateMachine.checkSetProperty(job, name: "change its owner")
+            guard job.owner != caller.uid else { return nil }
+            guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
+            return job
+        }
+        guard let before = try check() else { return }
+        // The identities may wait for the user database (off this actor): the job is checked
+        // again as it is after them.
+        let previous = try await identity(of: before.owner)
+        let next = try await identity(of: caller.uid)
+        guard let job = try check() else { return }
+        guard job.owner == previous.uid else { throw busy(id) }
         stopTransfer(of: id)
         runtime[id]?.busyWithFiles = true
         defer { runtime[id]?.busyWithFiles = false }

@@ -284,13 +284,14 @@ extension QueueManager {
         jobs[id] = job
         enqueue(job)  // queued before the delete below: a crash in between finishes the Cancel
         observer?.jobChanged(job, properties: changed)
-        if let owner = try? identity(of: job.owner) {
-            let files = self.files
-            let resolution = job.pathResolution
-            let temporaries = job.files.filter { $0.temporaryName != $0.localName }.map(\.temporaryName)
-            Task { [fileWorkers] in
-                await fileWorkers.run { for path in temporaries { files.remove(path, owner: owner, resolution: resolution) } }
-            }
+        let files = self.files
+        let resolution = job.pathResolution
+        let temporaries = job.files.filter { $0.temporaryName != $0.localName }.map(\.temporaryName)
+        let uid = job.owner
+        Task { [weak self, fileWorkers] in
+            // The owner's identity is looked up off this actor (the user database may hang).
+            guard let owner = try? await self?.identity(of: uid) else { return }
+            await fileWorkers.run { for path in temporaries { files.remove(path, owner: owner, resolution: resolution) } }
         }
         logger.notice("job \(id) cancelled: no progress or change for JobInactivityTimeout (\(config.jobInactivityTimeout) s)")
         forget(id)

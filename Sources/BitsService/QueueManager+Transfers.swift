@@ -21,7 +21,8 @@ extension QueueManager {
             let rt = runtime[job.id]
             let requests = rt?.requests ?? EngineRequests()
             candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
-                                                  queuedSequence: rt?.queuedSequence ?? 0, running: requests.isRunning,
+                                                  queuedSequence: rt?.queuedSequence ?? 0,
+                                                  running: requests.isRunning || rt?.preparingStep == true,
                                                   sliceExpired: job.priority.isBackground && requests.sliceExpired(now: now, slice: slice)))
         }
         let selected = Scheduler.select(candidates)
@@ -31,7 +32,8 @@ extension QueueManager {
                 controller.job.state == .queued ? nil : controller.enter(.queued, at: moment, sequence: &sequence)
             }
         }
-        for id in selected where runtime[id]?.requests.isIdle ?? true {
+        // A job whose next step waits for the file workers is running, not idle.
+        for id in selected where (runtime[id]?.requests.isIdle ?? true) && runtime[id]?.preparingStep != true {
             startNextFile(of: id)
         }
     }
@@ -68,7 +70,7 @@ extension QueueManager {
             return
         }
         // The files are opened on the file workers; the scheduler comes back when they are.
-        guard let opened = takeOpened(id, index: index) else { return }
+        guard let opened = takeOpened(id, index: index), !reopenIfStale(id, index: index, opened, in: job) else { return }
         let prepared: PreparedDownload
         switch prepareDownload(&job, index: index, systemProxy: systemProxy, opened: opened) {
         case .success(let value):
@@ -116,6 +118,7 @@ extension QueueManager {
                 return
             }
             guard case .success(let opened)? = takeOpened(id, index: index),
+                  !reopenIfStale(id, index: index, .success(opened), in: job),
                   case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy, opened: .success(opened))
             else { return }
             jobs[id] = job
@@ -123,6 +126,41 @@ extension QueueManager {
             runtime[id]?.requests.queue(prepared.request.id)
             engine.start(prepared.request, after: predecessor)
         }
+    }
+
+    /// A temporary file opened with bytes in it for a file that can no longer resume from them
+    /// (its validators or the job's settings changed since the open was asked for) is not
+    /// emptied here: ftruncate can block on the file's file system. It is closed and opened
+    /// again on the file workers, which empty it (`OpenOrder.restartsFromZero`); true then.
+    func reopenIfStale(_ id: JobID, index: Int, _ opened: Result<OpenedFile, ServiceError>, in job: Job) -> Bool {
+        guard job.type == .download, case .success(let file) = opened, file.length > 0,
+              !Self.canResume(job.files[index], in: job) else { return false }
+        release(file.descriptors)
+        requestOpen(id, indices: [index])
+        return true
+    }
+
+    /// Begins a step of a job's transfer that waits for the file workers (`preparingStep`);
+    /// returns its token and the job's open generation, for `endStep`.
+    func beginStep(_ id: JobID) -> (token: Int, generation: Int) {
+        runtime[id]?.preparingStep = true
+        runtime[id]?.stepGeneration += 1
+        return (runtime[id]?.stepGeneration ?? 0, runtime[id]?.openGeneration ?? 0)
+    }
+
+    /// The file work of a step is back: true when the step is still wanted (it is then over
+    /// and the caller goes on with the transfer). A step the job was stopped in was ended by
+    /// `stopTransfer`; one whose job changed meanwhile (`openGeneration`, the settings it
+    /// was prepared with) ends here with its upload run, and the job is scheduled again.
+    func endStep(_ id: JobID, _ step: (token: Int, generation: Int)) -> Bool {
+        guard runtime[id]?.preparingStep == true, runtime[id]?.stepGeneration == step.token else { return false }
+        runtime[id]?.preparingStep = false
+        guard runtime[id]?.openGeneration == step.generation else {
+            endUploadRun(id)
+            schedule()
+            return false
+        }
+        return true
     }
 
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
@@ -164,10 +202,10 @@ extension QueueManager {
             let files = try opened.get()
             descriptors = files.descriptors
             let (fd, length) = (files.fd, files.length)
-            // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`).
+            // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`),
+            // or it was opened again for that (`reopenIfStale`).
             let canResume = length > 0 && Self.canResume(file, in: job)
             let offset = canResume ? length : 0
-            if !canResume && length > 0 { try? BorrowedDescriptor(fd).truncate(to: 0) }  // only if the settings changed since
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
@@ -195,7 +233,7 @@ extension QueueManager {
             }
             return .success(PreparedDownload(request: request, descriptors: descriptors))
         } catch {
-            for fd in descriptors { FileDescriptor.close(fd) }
+            release(descriptors)
             if let serviceError = error as? ServiceError {
                 if serviceError.jobErrorCode == .notARegularFile { return .failure(.notRegularFile(serviceError.message)) }
                 return .failure(serviceError.name == .accessDenied
@@ -215,7 +253,11 @@ extension QueueManager {
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
-        discardQueuedFiles(of: id)
+        discardQueuedFiles(of: id)  // also makes a step in flight stale (`openGeneration`)
+        if runtime[id]?.preparingStep == true {
+            runtime[id]?.preparingStep = false
+            endUploadRun(id)
+        }
         guard let transferID = runtime[id]?.requests.stopCurrent() else { return }
         engine.cancel(id: transferID)
     }
@@ -311,7 +353,9 @@ extension QueueManager {
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
-        defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
+        // Closed on a file worker when this ends (but the finished file's, which the flusher takes).
+        var descriptors = active.descriptors
+        defer { release(descriptors) }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
@@ -333,7 +377,8 @@ extension QueueManager {
                 ? timespec(tv_sec: Int(lastModified / 1_000_000), tv_nsec: Int(lastModified % 1_000_000 * 1000)) : nil
             // Its times set and made durable in the background (off this actor) while the next
             // files download; Complete waits for what is left.
-            flusher.flush(fd, tag: Self.flushTag(id, file: i), modified: modified)
+            descriptors.removeFirst()
+            flusher.flush(adopting: FileDescriptor(adopting: fd), tag: Self.flushTag(id, file: i), modified: modified)
             updateFile(id, i) { file in
                 file.bytesTransferred = bytes
                 if file.bytesTotal == nil { file.bytesTotal = bytes }

@@ -36,17 +36,19 @@ extension QueueManager {
         guard let opened = takeOpened(id, index: index) else { return }
         let descriptor: Int32
         let http: HTTPOptions
+        let stamp: SourceStamp?
         switch opened {
         case .success(let source):
             descriptor = source.fd
+            stamp = source.stamp  // taken on the file worker that opened it
             http = TransferOptions().http(for: job, fileIndex: index, certificate: source.certificate)
         case .failure(let error):
             fail(id, fileIndex: index, failure: error.jobErrorCode == .notARegularFile
                 ? .notRegularFile(error.message) : .localAccessDenied(error.message))
             return
         }
-        if let changed = sourceChange(descriptor, state: state, path: file.localName) {
-            FileDescriptor.close(descriptor)
+        if let changed = Self.sourceChange(stamp, state: state, path: file.localName) {
+            release([descriptor])
             fail(id, fileIndex: index, failure: changed)
             return
         }
@@ -66,8 +68,8 @@ extension QueueManager {
 
     /// A source whose size or modification time differs from AddFile's is fatal (BITS:
     /// BG_E_LOCAL_FILE_CHANGED).
-    private func sourceChange(_ descriptor: Int32, state: UploadState, path: String) -> TransferFailure? {
-        guard let stamp = SourceStamp.of(descriptor) else { return .localIO("Cannot inspect the upload source '\(path)'.") }
+    private static func sourceChange(_ stamp: SourceStamp?, state: UploadState, path: String) -> TransferFailure? {
+        guard let stamp else { return .localIO("Cannot inspect the upload source '\(path)'.") }
         guard stamp.size == state.sourceSize, stamp.modified == state.sourceModified else {
             return .classified(ClassifiedFailure(
                 disposition: .fatal, context: .localFile, code: .localFileChanged,
@@ -180,13 +182,8 @@ extension QueueManager {
         if step.checkpoint { checkpointProgress(id) }
         switch step.action {
         case .send:
-            if let changed = sourceChange(run.descriptor, state: file.state, path: job.files[index].localName) {
-                endUploadRun(id)
-                fail(id, fileIndex: index, failure: changed)
-                return
-            }
             runtime[id]?.upload = run
-            send(id, fileIndex: index)
+            checkSourceThenSend(id, fileIndex: index)
         case .downloadReply:
             runtime[id]?.upload = run
             startReplyDownload(id, fileIndex: index)
@@ -196,6 +193,43 @@ extension QueueManager {
             endUploadRun(id)
             fail(id, fileIndex: index, failure: failure)
         }
+    }
+
+    /// Checks on a file worker that the source has not changed (its fstat can block on the
+    /// file's file system), then sends the run's next packet. Meanwhile the job's step is in
+    /// flight (`preparingStep`): the scheduler does not start the job again, and stopping it
+    /// ends the run (the check's answer is then dropped). The worker stats a duplicate of the
+    /// run's descriptor, which the run may close meanwhile.
+    private func checkSourceThenSend(_ id: JobID, fileIndex index: Int) {
+        guard let run = runtime[id]?.upload else { return }
+        guard let copy = try? BorrowedDescriptor(run.descriptor).duplicate().take() else {
+            endUploadRun(id)
+            fail(id, fileIndex: index, failure: .localIO("Cannot inspect the upload source '\(jobs[id]?.files[index].localName ?? "")'."))
+            return
+        }
+        let step = beginStep(id)
+        Task { [weak self, fileWorkers, files] in
+            let stamp = await fileWorkers.run { () -> SourceStamp? in
+                let owned = FileDescriptor(adopting: copy)
+                return SourceStamp.of(owned.raw, files: files)
+            }
+            await self?.sourceChecked(id, fileIndex: index, step: step, stamp)
+        }
+    }
+
+    private func sourceChecked(_ id: JobID, fileIndex index: Int, step: (token: Int, generation: Int), _ stamp: SourceStamp?) {
+        // Stopped or changed meanwhile: the step and the run are over.
+        guard endStep(id, step) else { return }
+        guard let job = jobs[id], job.state.isActive, let state = job.files[index].upload, runtime[id]?.upload != nil else {
+            endUploadRun(id)
+            return
+        }
+        if let changed = Self.sourceChange(stamp, state: state, path: job.files[index].localName) {
+            endUploadRun(id)
+            fail(id, fileIndex: index, failure: changed)
+            return
+        }
+        send(id, fileIndex: index)
     }
 
     /// Close-Session was acknowledged: the server has the whole file.
@@ -224,7 +258,7 @@ extension QueueManager {
 
     func endUploadRun(_ id: JobID) {
         if let run = runtime[id]?.upload {
-            FileDescriptor.close(run.descriptor)
+            release([run.descriptor])
             runtime[id]?.upload = nil
         }
         runtime[id]?.requests.stoppedRunning()
@@ -243,12 +277,12 @@ extension QueueManager {
             throw ServiceError.invalidArgs("Upload URL '\(InputValidation.quote(remote))' must be http or https.")
         }
         let path = try InputValidation.localPath(local)
-        let owner = try identity(of: job.owner)
+        let owner = try await identity(of: job.owner)
         let files = self.files
         let resolution = job.pathResolution
         let (size, modified) = try await fileWorkers.run {
             let source = try files.openSource(path, owner: owner, resolution: resolution)
-            return (source.length, SourceStamp.of(source.descriptor.raw)?.modified ?? 0)
+            return (source.length, SourceStamp.of(source.descriptor.raw, files: files)?.modified ?? 0)
         }
         var updated = try self.job(id, caller: caller)
         guard updated.files.isEmpty else {

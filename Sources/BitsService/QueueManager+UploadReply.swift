@@ -14,12 +14,10 @@ extension QueueManager {
     /// created and opened on the file workers; the download starts when it is.
     func startReplyDownload(_ id: JobID, fileIndex index: Int) {
         guard var job = jobs[id], job.files[index].upload?.replyURL != nil, runtime[id]?.upload != nil,
-              runtime[id]?.openingReply == false else { return }
+              runtime[id]?.preparingStep == false else { return }
         var reply = job.reply ?? ReplyState()
-        let owner: OwnerIdentity
         let newTemporary: String?
         do {
-            owner = try identity(of: job.owner)
             if reply.fileName.isEmpty {
                 // Generated beside the upload file (BITS does the same).
                 reply.fileName = job.files[index].localName + ".reply-" + String(OwnerFiles.newTemporaryName().dropFirst(3).prefix(8))
@@ -38,14 +36,23 @@ extension QueueManager {
         }
         job.reply = reply
         jobs[id] = job
-        runtime[id]?.openingReply = true
+        let step = beginStep(id)
         let files = self.files
         let resolution = job.pathResolution
         let umask = job.files[index].creationMask
         let existing = reply.temporaryName
         let fileName = reply.fileName
-        let generation = runtime[id]?.openGeneration ?? 0
+        let uid = job.owner
         Task { [weak self, fileWorkers] in
+            // The owner's identity (the user database) is looked up off this actor too.
+            let owner: OwnerIdentity
+            switch await self?.identityResult(of: uid) {
+            case .success(let found)?: owner = found
+            case .failure(let failure)?:
+                await self?.replyOpened(id, fileIndex: index, step: step, newTemporary: newTemporary, .failure(failure))
+                return
+            case nil: return
+            }
             let result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
                 do {
                     var prepared: OwnerFiles.Prepared?
@@ -61,17 +68,23 @@ extension QueueManager {
                     return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                 }
             }
-            await self?.replyOpened(id, fileIndex: index, generation: generation, newTemporary: newTemporary, result)
+            await self?.replyOpened(id, fileIndex: index, step: step, newTemporary: newTemporary, result)
         }
     }
 
     /// The reply's temporary file is ready (or could not be made): start its download.
-    private func replyOpened(_ id: JobID, fileIndex index: Int, generation: Int, newTemporary: String?,
+    private func replyOpened(_ id: JobID, fileIndex index: Int, step: (token: Int, generation: Int), newTemporary: String?,
                              _ result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError>) {
-        runtime[id]?.openingReply = false
-        guard runtime[id]?.openGeneration == generation, var job = jobs[id], job.state.isActive,
+        // Stopped or changed meanwhile (the step and the run are over): only the reply file is
+        // left to close.
+        guard endStep(id, step) else {
+            if case .success(let opened) = result { release([opened.fd]) }
+            return
+        }
+        guard var job = jobs[id], job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
-            if case .success(let opened) = result { FileDescriptor.close(opened.fd) }
+            if case .success(let opened) = result { release([opened.fd]) }
+            endUploadRun(id)
             return
         }
         let fd: Int32
@@ -87,7 +100,7 @@ extension QueueManager {
                 job.reply?.directory = prepared.directory
                 jobs[id] = job
                 do { try persist(job, settling: [newTemporary]) } catch {
-                    FileDescriptor.close(fd)
+                    release([fd])
                     replyFailed(id, fileIndex: index, .localIO("The reply's temporary file could not be recorded: \(error)."))
                     return
                 }
@@ -121,7 +134,7 @@ extension QueueManager {
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            defer { for fd in active.descriptors { FileDescriptor.close(fd) } }
+            defer { release(active.descriptors) }
             guard case .finished(let bytes) = outcome, runtime[id]?.requests.current == tid, jobs[id] != nil else {
                 let isCurrent = runtime[id]?.requests.ended(tid) ?? false
                 if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }
@@ -191,7 +204,7 @@ extension QueueManager {
         if let total = reply.bytesTotal, total > UInt64(Self.maxReplyData) {
             throw ServiceError(.tooLarge, "The reply of job \(id) is \(total) bytes; GetReplyData returns at most \(Self.maxReplyData). Read \(reply.fileName) after Complete instead.")
         }
-        let owner = try identity(of: job.owner)
+        let owner = try await identity(of: job.owner)
         let files = self.files
         let resolution = job.pathResolution
         return try await fileWorkers.run {

@@ -55,6 +55,9 @@ public actor QueueManager {
     /// Recently looked-up owner identities (a job of many files would otherwise read the
     /// user and group databases for each file).
     var identities: [UInt32: (identity: OwnerIdentity, at: ContinuousClock.Instant)] = [:]
+    /// Lookups of owner identities running on the file workers, by uid: concurrent misses for
+    /// the same uid wait for the one lookup.
+    var identityLookups: [UInt32: Task<OwnerIdentity, any Error>] = [:]
     var jobs: [JobID: Job] = [:]
     /// Each job's client write turn and the service writes held meanwhile.
     var clientWrites = ClientWrites()
@@ -229,13 +232,34 @@ public actor QueueManager {
         return true
     }
 
-    /// The owner's identity, cached for 10 seconds.
-    func identity(of uid: UInt32) throws -> OwnerIdentity {
-        let now = clock.now
-        if let cached = identities[uid], cached.at.duration(to: now) < .seconds(10) { return cached.identity }
-        let identity = try files.identity(of: uid)
-        identities[uid] = (identity, now)
-        return identity
+    /// The owner's identity, cached for 10 seconds. A miss reads the user database (NSS:
+    /// files, but also LDAP or sssd, which can hang) on a file worker, never on this actor:
+    /// the caller waits, the actor and other owners' jobs do not. Concurrent misses for the
+    /// same uid share one lookup. Failures are not cached.
+    func identity(of uid: UInt32) async throws -> OwnerIdentity {
+        if let cached = identities[uid], cached.at.duration(to: clock.now) < .seconds(10) { return cached.identity }
+        if let running = identityLookups[uid] { return try await running.value }
+        let files = self.files
+        let lookup = Task { [fileWorkers] in try await fileWorkers.run { try files.identity(of: uid) } }
+        identityLookups[uid] = lookup
+        do {
+            let identity = try await lookup.value
+            identityLookups[uid] = nil
+            identities[uid] = (identity, clock.now)
+            return identity
+        } catch {
+            identityLookups[uid] = nil
+            throw error
+        }
+    }
+
+    /// `identity(of:)` as a result, its failure as a `ServiceError` (access denied).
+    func identityResult(of uid: UInt32) async -> Result<OwnerIdentity, ServiceError> {
+        do {
+            return .success(try await identity(of: uid))
+        } catch {
+            return .failure((error as? ServiceError) ?? ServiceError(.accessDenied, "\(error)"))
+        }
     }
 
     // MARK: - Manager

@@ -75,4 +75,8 @@ public struct FsyncFailingFiles: OwnerFileAccess {
     public func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution) {
         base.remove(path, owner: owner, resolution: resolution)
     }
+    public func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus {
+        try base.status(descriptor)
+    }
+    public func close(_ descriptor: consuming FileDescriptor) { base.close(descriptor) }
 }

@@ -48,22 +48,34 @@ public final class FileFlusher: @unchecked Sendable {
     /// `modified` when given: on this queue, since any of these calls can block on the file's
     /// file system. `tag` names the file in `takeFailures`. The caller keeps `descriptor`
     /// (borrowed here) and may close it at once.
+    ///
+    /// Nothing here blocks the caller: when no duplicate can be made (EMFILE: the descriptor
+    /// limit), the file is not fsynced on the caller's thread but fails as an fsync would
+    /// (`takeFailures` has its errno), so it is never published as durable. `flush(adopting:)`
+    /// needs no duplicate.
     public func flush(_ descriptor: Int32, tag: String, modified: timespec? = nil) {
         let duplicate: FileDescriptor
         do throws(SystemError) {
             duplicate = try BorrowedDescriptor(descriptor).duplicate()
         } catch {
-            do throws(SystemError) {
-                try sync(BorrowedDescriptor(descriptor))
-            } catch {
-                queue.async {
-                    self.failures[tag] = error.code
-                    self.failureHandler?()
-                }
+            let code = error.code
+            queue.async {
+                self.failures[tag] = code
+                self.failureHandler?()
             }
             return
         }
-        let file = SharedDescriptor(duplicate, tag)
+        schedule(SharedDescriptor(duplicate, tag), modified: modified)
+    }
+
+    /// Like `flush(_:tag:modified:)` for a descriptor the flusher takes over: it is closed
+    /// on this queue after its fsync, never on the caller's thread (closing a file on NFS or
+    /// FUSE can block), and no duplicate is needed.
+    public func flush(adopting descriptor: consuming FileDescriptor, tag: String, modified: timespec? = nil) {
+        schedule(SharedDescriptor(descriptor, tag), modified: modified)
+    }
+
+    private func schedule(_ file: SharedDescriptor<String>, modified: timespec?) {
         queue.async {
             if let modified {
                 try? file.descriptor.setTimes(seconds: Int64(modified.tv_sec), nanoseconds: modified.tv_nsec)

@@ -162,8 +162,26 @@ final class FakeEngine: TransferEngineProtocol, @unchecked Sendable {
 struct FakeOwnerFiles: OwnerFileAccess {
     let failingFsync = Locked<String?>(nil)
     let unknownUsers = Locked<Set<UInt32>>([])
+    /// Every identity lookup, by uid, in order.
+    let identityLookups = Locked<[UInt32]>([])
+    /// Runs (on the calling thread) at each identity lookup: a test makes one slow or hang.
+    let identityHook = Locked<(@Sendable (UInt32) -> Void)?>(nil)
+    /// Runs (on the calling thread, with the path) before each `openTemporary` and
+    /// `openSource`: a test makes an open slow or hang.
+    let openHook = Locked<(@Sendable (String) -> Void)?>(nil)
+    /// Runs (on the calling thread) before each fstat (`status`): a test makes one hang.
+    let statusHook = Locked<(@Sendable () -> Void)?>(nil)
+    /// Runs (on the calling thread, with the descriptor) before each `close`: a test makes
+    /// one hang.
+    let closeHook = Locked<(@Sendable (Int32) -> Void)?>(nil)
+    /// Every descriptor closed through `close`, in order.
+    let closed = Locked<[Int32]>([])
+    /// Every `openSource`, by path, in order.
+    let sourceOpens = Locked<[String]>([])
 
     func identity(of uid: UInt32) throws -> OwnerIdentity {
+        identityLookups.with { $0.append(uid) }
+        identityHook.current?(uid)
         if unknownUsers.current.contains(uid) { throw ServiceError.accessDenied("User \(uid) is unknown.") }
         return OwnerIdentity(uid: uid, gid: uid, groups: [])
     }
@@ -185,7 +203,7 @@ struct FakeOwnerFiles: OwnerFileAccess {
                             umask: UInt32, resolution: PathResolution) throws -> OwnerFiles.Prepared {
         let path = OwnerFiles.temporaryPath(for: localPath, name: temporaryName)
         let (fd, _) = try open(path, O_RDWR | O_CREAT)
-        close(fd)
+        Glibc.close(fd)
         return OwnerFiles.Prepared(path: path, directory: try directoryIdentity(localPath))
     }
     func checkDestinations(_ localPaths: [String], owner: OwnerIdentity,
@@ -195,15 +213,18 @@ struct FakeOwnerFiles: OwnerFileAccess {
     func prepareDirectDestination(localPath: String, owner: OwnerIdentity, umask: UInt32,
                                   resolution: PathResolution) throws -> OwnerFiles.Prepared {
         let (fd, _) = try open(localPath, O_RDWR | O_CREAT)
-        close(fd)
+        Glibc.close(fd)
         return OwnerFiles.Prepared(path: localPath, directory: try directoryIdentity(localPath))
     }
     func openTemporary(_ path: String, owner: OwnerIdentity, umask: UInt32,
                        resolution: PathResolution) throws -> OwnerFiles.Opened {
+        openHook.current?(path)
         let (fd, length) = try open(path, O_RDWR | O_CREAT)
         return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
     func openSource(_ path: String, owner: OwnerIdentity, resolution: PathResolution) throws -> OwnerFiles.Opened {
+        sourceOpens.with { $0.append(path) }
+        openHook.current?(path)
         let (fd, length) = try open(path, O_RDONLY)
         return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
@@ -231,6 +252,16 @@ struct FakeOwnerFiles: OwnerFileAccess {
         return UInt64(st.st_size)
     }
     func remove(_ path: String, owner: OwnerIdentity, resolution: PathResolution) { unlink(path) }
+    func status(_ descriptor: BorrowedDescriptor) throws(SystemError) -> FileStatus {
+        statusHook.current?()
+        return try descriptor.status()
+    }
+    func close(_ descriptor: consuming FileDescriptor) {
+        let raw = descriptor.raw
+        closeHook.current?(raw)
+        _ = try? descriptor.close()
+        closed.with { $0.append(raw) }
+    }
     func sync(_ descriptor: BorrowedDescriptor) throws(SystemError) {
         if let text = failingFsync.current, descriptorName(descriptor.raw).contains(text) {
             throw SystemError(code: Errno.io, operation: "fsync")

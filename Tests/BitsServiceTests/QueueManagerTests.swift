@@ -448,6 +448,21 @@ extension Rig {
         return job
     }
 
+    /// Answers an upload-reply job's Ping, Create-Session and its one fragment: the server
+    /// has the whole file and names a reply (`/reply/7`, session `{r}`).
+    func answerUntilTheReply() async throws {
+        let acks: [[String: String]] = [
+            ["BITS-Packet-Type": "Ack"],
+            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
+            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
+             "BITS-Reply-URL": "/reply/7"],
+        ]
+        for (count, ack) in acks.enumerated() {
+            let packet = await exchange(count + 1)
+            engine.answer(try XCTUnwrap(packet).id, ack)
+        }
+    }
+
     /// The `count`-th exchange (upload packet) asked of the engine, once it is.
     func exchange(_ count: Int) async -> ExchangeRequest? {
         await waitUntil("exchange \(count)") { self.engine.exchanges.count >= count }
@@ -496,16 +511,7 @@ final class UploadTests: XCTestCase {
     /// Ping, Create-Session and the fragment; returns the reply's download.
     func uploadUntilTheReply(_ rig: Rig) async throws -> (Job, DownloadRequest) {
         let job = try await rig.runningUpload(type: "upload-reply")
-        let acks: [[String: String]] = [
-            ["BITS-Packet-Type": "Ack"],
-            ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID, "BITS-Session-Id": "{r}"],
-            ["BITS-Packet-Type": "Ack", "BITS-Session-Id": "{r}", "BITS-Received-Content-Range": "1000",
-             "BITS-Reply-URL": "/reply/7"],
-        ]
-        for (count, ack) in acks.enumerated() {
-            let packet = await rig.exchange(count + 1)
-            rig.engine.answer(try XCTUnwrap(packet).id, ack)
-        }
+        try await rig.answerUntilTheReply()
         await rig.waitUntil("the reply's download") { rig.engine.downloads.count == 1 }
         let reply = try XCTUnwrap(rig.engine.downloads.first)
         XCTAssertEqual(reply.source, .url("https://example.invalid/reply/7"))
