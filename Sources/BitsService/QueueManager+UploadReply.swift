@@ -143,7 +143,7 @@ extension QueueManager {
                 }
                 await self?.replySynced(id, transfer: tid, fileIndex: index, bytes: bytes, error: code)
             }
-        case .exchanged:
+        case .exchanged, .hashed:
             break
         }
     }
