@@ -330,6 +330,12 @@ extension QueueManager {
             }
             if mismatches >= 2 {
                 outcome = .failed(.hashMismatch(failure), bytesOnDisk: 0)
+                // A HighPerformance file is its own destination, which Complete leaves in place:
+                // emptied now, so that what failed its hash is never there under its name.
+                // (A temporary file is emptied when it is opened again, and Complete deletes it.)
+                if job.options.highPerformance, let fd = active.descriptors.first {
+                    try? BorrowedDescriptor(fd).truncate(to: 0)
+                }
             } else {
                 refetch = true
             }
