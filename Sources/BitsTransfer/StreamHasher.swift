@@ -40,8 +40,20 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     public static let maxBacklog = 8 << 20
     static let readChunk = 1 << 20
 
+    /// Buffers of at least this size are recycled (curl's receive buffer is 512 KiB).
+    static let bufferSize = 512 * 1024
+    /// Free buffers kept for reuse: enough for the whole backlog, so that a long download
+    /// allocates (and faults in) its copies' memory once, not per chunk.
+    static let maxPooled = maxBacklog / bufferSize + 2
+
+    private struct Buffer {
+        let base: UnsafeMutableRawPointer
+        let capacity: Int
+        var count: Int
+    }
+
     private enum Chunk {
-        case data([UInt8])
+        case data(Buffer)
         /// Start over at offset 0, with or without SHA-512.
         case reset(sha512: Bool)
     }
@@ -49,6 +61,7 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     // Shared with the hash thread, under `lock`.
     private let lock = ConditionLock()
     private var chunks: [Chunk] = []
+    private var pool: [Buffer] = []
     private var backlog = 0
     private var stopping = false
     private var threadRunning = false
@@ -60,6 +73,9 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     private var broken = false
     private var wantsSHA512: Bool
     private var finished = false
+    /// The buffer being filled with the writer's chunks: handed to the hash thread when full
+    /// (curl hands over 16–64 KiB at a time; one wake-up per 512 KiB, not per write).
+    private var pending: Buffer?
 
     // The digests: the prefix hasher's, then the hash thread's, then `finish`'s.
     private let sha256 = FileDigest(.sha256)
@@ -68,6 +84,12 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     public init(sha512: Bool = false) {
         wantsSHA512 = sha512
         self.sha512 = sha512 ? FileDigest(.sha512) : nil
+    }
+
+    deinit {
+        pending?.base.deallocate()
+        for buffer in pool { buffer.base.deallocate() }
+        for case .data(let buffer) in chunks { buffer.base.deallocate() }
     }
 
     public static func == (a: StreamHasher, b: StreamHasher) -> Bool { a === b }
@@ -94,14 +116,28 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
                 return
             }
         }
-        let copy = [UInt8](UnsafeRawBufferPointer(start: bytes, count: count))
+        var source = bytes
+        var remaining = count
+        while remaining > 0 {
+            var buffer = pending ?? takeBuffer()
+            let n = min(remaining, buffer.capacity - buffer.count)
+            (buffer.base + buffer.count).copyMemory(from: source, byteCount: n)
+            buffer.count += n
+            source += n
+            remaining -= n
+            pending = buffer
+            if buffer.count == buffer.capacity { flushPending() }
+        }
         produced += UInt64(count)
-        enqueue(.data(copy), bytes: count)
     }
 
     /// The writer emptied the file and starts over at 0.
     public func restart() {
         guard !finished else { return }
+        if let stale = pending {
+            pending = nil
+            lock.withLock { pool.append(Buffer(base: stale.base, capacity: stale.capacity, count: 0)) }
+        }
         produced = 0
         broken = false
         enqueue(.reset(sha512: wantsSHA512), bytes: 0)
@@ -121,6 +157,7 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     /// that read fails.
     public func finish(length: UInt64, descriptor: Int32) -> ComputedDigests? {
         guard !finished else { return nil }
+        flushPending()
         finished = true
         stopThread(discarding: false)
         if broken || produced != length {
@@ -140,11 +177,30 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     /// The transfer ended without finishing the file: stops the hash thread.
     public func cancel() {
         guard !finished else { return }
+        pending?.base.deallocate()
+        pending = nil
         finished = true
         stopThread(discarding: true)
     }
 
     // MARK: - Inside
+
+    /// A free buffer of `bufferSize` bytes (recycled, or new).
+    private func takeBuffer() -> Buffer {
+        if let buffer = lock.withLock({ pool.popLast() }) { return buffer }
+        return Buffer(base: .allocate(byteCount: Self.bufferSize, alignment: 64), capacity: Self.bufferSize, count: 0)
+    }
+
+    /// Hands the buffer being filled to the hash thread.
+    private func flushPending() {
+        guard let buffer = pending else { return }
+        pending = nil
+        if buffer.count > 0 {
+            enqueue(.data(buffer), bytes: buffer.count)
+        } else {
+            lock.withLock { pool.append(buffer) }
+        }
+    }
 
     private func enqueue(_ chunk: Chunk, bytes: Int) {
         // Backpressure: wait while the hash thread is behind by more than maxBacklog.
@@ -174,15 +230,13 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
             next = lock.withLock { chunks.isEmpty ? nil : chunks.removeFirst() }
             guard let chunk = next else { break }
             var size = 0
+            var used: Buffer?
             switch chunk {
-            case .data(let bytes):
-                size = bytes.count
-                bytes.withUnsafeBytes { buffer in
-                    if let base = buffer.baseAddress {
-                        sha256.update(base, count: buffer.count)
-                        sha512?.update(base, count: buffer.count)
-                    }
-                }
+            case .data(let buffer):
+                size = buffer.count
+                sha256.update(buffer.base, count: buffer.count)
+                sha512?.update(buffer.base, count: buffer.count)
+                used = buffer
             case .reset(let withSHA512):
                 sha256.reset()
                 if withSHA512 {
@@ -193,6 +247,13 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
             }
             lock.withLock {
                 backlog -= size
+                if let used {
+                    if pool.count < Self.maxPooled {
+                        pool.append(Buffer(base: used.base, capacity: used.capacity, count: 0))
+                    } else {
+                        used.base.deallocate()
+                    }
+                }
                 lock.broadcast()
             }
         }
@@ -205,6 +266,7 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     private func stopThread(discarding: Bool) {
         lock.withLock {
             if discarding {
+                for case .data(let buffer) in chunks { buffer.base.deallocate() }
                 chunks = []
                 backlog = 0
             }

@@ -91,6 +91,29 @@ final class VerifiedDownloadTests: BitsTestCase {
         XCTAssertEqual(try TestFiles.sha256("\(dir)/big.bin"), big.sha256)
     }
 
+    /// A file:// source is hashed as it is copied, too (on its copy thread's hasher).
+    func testFileURLIsHashedToo() throws {
+        let srcDir = "\(env.directory)/pub-\(UUID().uuidString.prefix(8))"
+        let sha = try TestFiles.create(at: "\(srcDir)/public.bin", size: 3_000_001, seed: 19)
+        chmod(srcDir, 0o755)
+        let dir = try downloadDirectory(alice)
+        let job = try createJob(as: alice, name: "file url hashed")
+        let files = try XCTUnwrap(try addFilesWithHashes(as: alice, job, [
+            ["file://\(srcDir)/public.bin", "\(dir)/good.bin", "sha256:" + sha],
+        ]).first?.stringArray)
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, state: "transferred")
+        XCTAssertEqual(try fileProperty(files[0], "Hash"), "sha256:" + sha)
+        try complete(as: alice, job: job)
+        // The wrong hash for the same source: two copies, then hash-mismatch.
+        let bad = try createJob(as: alice, name: "file url, wrong hash")
+        _ = try addFilesWithHashes(as: alice, bad, [["file://\(srcDir)/public.bin", "\(dir)/bad.bin", "sha256:" + zeros]])
+        try resume(as: alice, job: bad)
+        try waitForState(as: alice, job: bad, ["error"], failOn: ["transferred", "cancelled", "acknowledged"])
+        XCTAssertEqual(try property(as: alice, bad, "ErrorCode").string, "hash-mismatch")
+        try cancel(as: alice, job: bad)
+    }
+
     func testCorruptOnceIsFetchedAgainFromZero() throws {
         let dir = try downloadDirectory(alice)
         let tag = "corrupt-once-\(UUID().uuidString.prefix(8))"
@@ -189,6 +212,37 @@ final class VerifiedDownloadTests: BitsTestCase {
         XCTAssertEqual(try fileProperty(file, "Hash"), "sha256:" + big.sha256, "the prefix on disk was hashed on resume")
         try complete(as: alice, job: job)
         XCTAssertEqual(try TestFiles.sha256("\(dir)/big.bin"), big.sha256)
+    }
+
+    func testHighPerformanceFileThatFailsItsHashIsEmptied() throws {
+        let dir = try downloadDirectory(alice)
+        let job = try createJob(as: alice, name: "high performance, corrupt")
+        try mustSetProperty(as: alice, job, "HighPerformance", type: "b", value: true)
+        let url = http.url("/big.bin", [("fault", "corrupt"), ("after", "777")])
+        _ = try XCTUnwrap(try addFilesWithHashes(as: alice, job, [[url, "\(dir)/big.bin", "sha256:" + big.sha256]]).first?.stringArray)
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, ["error"], failOn: ["transferred", "cancelled", "acknowledged"])
+        XCTAssertEqual(try property(as: alice, job, "ErrorCode").string, "hash-mismatch")
+        XCTAssertEqual(TestFiles.size("\(dir)/big.bin"), 0, "the destination keeps nothing that failed its hash")
+        try cancel(as: alice, job: job)
+    }
+
+    /// The README's busctl lines, as alice: AddFilesWithHashes, then the file's Hash.
+    func testBusctlExample() throws {
+        let dir = try downloadDirectory(alice)
+        let job = try createJob(as: alice, name: "busctl hashes")
+        let busctl = "/usr/bin/busctl --address='\(env.address)'"
+        let add = "\(busctl) call org.example.Bits '\(job)' org.example.Bits.Job AddFilesWithHashes 'a(sss)' 1 "
+            + "'\(http.url("/big.bin"))' '\(dir)/a.bin' sha256:\(big.sha256)"
+        let added = try ProcessRunner.run(["/bin/sh", "-c", add], as: alice, timeout: 20)
+        XCTAssertEqual(added.status, 0, added.summary)
+        XCTAssertTrue(added.stdout.contains("\(job)/files/0"), added.summary)
+        try resume(as: alice, job: job)
+        try waitForState(as: alice, job: job, state: "transferred")
+        let get = "\(busctl) get-property org.example.Bits '\(job)/files/0' org.example.Bits.File Hash"
+        let hash = try ProcessRunner.run(["/bin/sh", "-c", get], as: alice, timeout: 20)
+        XCTAssertEqual(hash.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "s \"sha256:\(big.sha256)\"", hash.summary)
+        try complete(as: alice, job: job)
     }
 
     // MARK: - bitsctl

@@ -51,6 +51,26 @@ final class StreamHasherTests: XCTestCase {
         XCTAssertEqual(digests.length, UInt64(data.count))
     }
 
+    /// Small writes (as curl makes them) are gathered into 512 KiB buffers; a restart drops
+    /// the half-filled one.
+    func testSmallWritesAndARestartMidBuffer() throws {
+        let data = makeData(1_300_007)
+        let (_, fd) = try file(data)
+        let hasher = StreamHasher()
+        func feedAll(upTo end: Int, step: Int) {
+            var offset = 0
+            while offset < end {
+                let n = min(step, end - offset)
+                data.withUnsafeBytes { hasher.feed($0.baseAddress! + offset, count: n, at: UInt64(offset)) }
+                offset += n
+            }
+        }
+        feedAll(upTo: 700_001, step: 16_381)  // one buffer handed over, the next half full
+        feedAll(upTo: data.count, step: 65_536)  // starts over at 0
+        let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
+        XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
+    }
+
     func testPrefixFromDiskThenChunks() throws {
         let data = makeData(3 << 20)
         let (_, fd) = try file(Array(data.prefix(1_000_000)))
