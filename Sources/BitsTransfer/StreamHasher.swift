@@ -157,7 +157,16 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     /// that read fails.
     public func finish(length: UInt64, descriptor: Int32) -> ComputedDigests? {
         guard !finished else { return nil }
-        flushPending()
+        if lock.withLock({ !threadRunning && chunks.isEmpty }), let last = pending {
+            // No hash thread (a file of one buffer, the usual small file): the rest is hashed
+            // here rather than on a thread started for it and waited for.
+            pending = nil
+            sha256.update(last.base, count: last.count)
+            sha512?.update(last.base, count: last.count)
+            lock.withLock { pool.append(Buffer(base: last.base, capacity: last.capacity, count: 0)) }
+        } else {
+            flushPending()
+        }
         finished = true
         stopThread(discarding: false)
         if broken || produced != length {
