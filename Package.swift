@@ -19,11 +19,13 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // C interop: GLib/GIO (D-Bus), libcurl, and raw Linux syscalls.
+        // C interop: GLib/GIO (D-Bus), libcurl, libcrypto (file digests), and raw Linux syscalls.
         .systemLibrary(name: "CGLib", path: "Sources/CGLib", pkgConfig: "gio-2.0",
                        providers: [.apt(["libglib2.0-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
         // The only Swift door to raw Linux calls: typed `SystemError`s, owned `FileDescriptor`s.
         .target(name: "BitsSystem", dependencies: ["CSystem"], path: "Sources/BitsSystem", swiftSettings: interop),
@@ -41,7 +43,7 @@ let package = Package(
                 dependencies: ["BitsCore", "BitsSystem", .product(name: "GRDB", package: "GRDB.swift")],
                 path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
-        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "BitsSystem"],
+        .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "CCrypto", "BitsSystem"],
                 path: "Sources/BitsTransfer", swiftSettings: interop),
         // Queue manager: jobs, scheduling, owner-credential file work; no D-Bus.
         .target(name: "BitsService",

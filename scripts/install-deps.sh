@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bitsd needs to build, run and test. Idempotent.
 set -euo pipefail
-packages=(libglib2.0-dev libcurl4-openssl-dev pkg-config dbus-daemon dbus-bin polkitd
+packages=(libglib2.0-dev libcurl4-openssl-dev libssl-dev pkg-config dbus-daemon dbus-bin polkitd
           python3 python3-dbus python3-gi nginx-light curl libxml2-utils passwd util-linux
           libsqlite3-dev sqlite3 acl e2fsprogs
           # scripts/test-install.sh: the system bus with its setuid activation helper, busctl,

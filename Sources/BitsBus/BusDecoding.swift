@@ -87,6 +87,20 @@ struct FileSource: BusDecodable, Equatable {
     }
 }
 
+/// `(sss)`: AddFilesWithHashes's (remote_url, local_path, expected_hash).
+struct HashedFileSource: BusDecodable, Equatable {
+    let remote: String
+    let local: String
+    let expectedHash: String
+    static var busType: String { "(sss)" }
+    init?(busValue value: Variant) {
+        guard case .tuple(let items) = value, items.count == 3,
+              let remote = String(busValue: items[0]), let local = String(busValue: items[1]),
+              let hash = String(busValue: items[2]) else { return nil }
+        (self.remote, self.local, self.expectedHash) = (remote, local, hash)
+    }
+}
+
 /// `v`: the value inside a variant (unboxed, for `Properties.Set`); its own type is checked
 /// later, by the property that takes it (`BusDecoding.property`).
 struct BoxedValue: BusDecodable {

@@ -5,7 +5,7 @@ import BitsService
 /// Transport of file objects `/org/example/Bits/jobs/<hex>/files/<n>`: decodes each call,
 /// declares what polkit must be asked, and calls the queue manager. `org.example.Bits.File`
 /// has no methods; its members are Properties Get/GetAll (values of `PropertyEncoding`) and
-/// Set of the writable ones: `RemoteName` (s) and `ValidationState` (s). Every call needs
+/// Set of the writable ones: `RemoteName` (s), `ValidationState` (s) and `ExpectedHash` (s). Every call needs
 /// manage-all-jobs (non-interactive) when the file's job is another user's.
 struct FileHarness: Sendable {
     let manager: QueueManager
@@ -32,8 +32,11 @@ struct FileHarness: Sendable {
                 case .validationState:
                     let state: String = try BusDecoding.property(name, value)
                     try await manager.setValidationState(id, file: index, caller: caller, value: state)
+                case .expectedHash:
+                    let hash: String = try BusDecoding.property(name, value)
+                    try await manager.setExpectedHash(id, file: index, caller: caller, value: hash)
                 case .localName, .temporaryName, .bytesTotal, .bytesTransferred, .completed, .ranges, .lastModified,
-                     .responseHeaders:
+                     .responseHeaders, .hash:
                     throw PropertiesCall.readOnly(name)
                 }
             })

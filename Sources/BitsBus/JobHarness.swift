@@ -43,6 +43,13 @@ struct JobHarness: Sendable {
                 let added = try await manager.addFiles(id, caller: withUmask(caller, call), files: sources.map { ($0.remote, $0.local) })
                 return [.objectPaths(added.map { ObjectPaths.file(id, $0) })]
             }
+        case .addFilesWithHashes:
+            let sources: [HashedFileSource] = try args(0)
+            return CallPlan(access.exceedingLimits) { [self] caller in
+                let added = try await manager.addFiles(id, caller: withUmask(caller, call), files: sources.map { ($0.remote, $0.local) },
+                                                       expectedHashes: sources.map(\.expectedHash))
+                return [.objectPaths(added.map { ObjectPaths.file(id, $0) })]
+            }
         case .addFileWithRanges:
             let source = FileSource(remote: try args(0), local: try args(1))
             let ranges: [FileRange] = try args(2)

@@ -74,6 +74,8 @@ enum PropertyEncoding {
         case .responseHeaders: .string(file.responseHeaders)
         case .ranges: .array(elementType: "(tt)", file.ranges.map { .tuple([.uint64($0.offset), .uint64($0.length)]) })
         case .validationState: .string(file.validationState.rawValue)
+        case .expectedHash: .string(file.expectedHash?.text ?? "")
+        case .hash: .string(file.hash?.text ?? "")
         }
     }
 

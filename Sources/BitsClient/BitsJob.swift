@@ -36,6 +36,17 @@ public struct BitsJob: Sendable, Hashable {
         return (reply.first?.items ?? []).compactMap(\.stringValue).map(client.file(path:))
     }
 
+    /// `AddFilesWithHashes`: all or none; each file's `ExpectedHash` (`""` for none,
+    /// `sha256:<64 hex>` or `sha512:<128 hex>`).
+    @discardableResult
+    public func addFiles(_ triples: [(remote: String, local: String, expectedHash: String)]) async throws -> [BitsFile] {
+        let list = Variant.array(elementType: "(sss)", triples.map {
+            .tuple([.string($0.remote), .string($0.local), .string($0.expectedHash)])
+        })
+        let reply = try await call(.addFilesWithHashes, [list])
+        return (reply.first?.items ?? []).compactMap(\.stringValue).map(client.file(path:))
+    }
+
     /// `AddFileWithRanges`: (offset, length) pairs, length `UInt64.max` = to the end.
     @discardableResult
     public func addFile(remote: String, local: String, ranges: [(offset: UInt64, length: UInt64)]) async throws -> BitsFile {
@@ -143,6 +154,17 @@ public struct BitsFile: Sendable, Hashable {
     /// `SetRemoteName`: fix a URL after an error.
     public func setRemoteName(_ url: String) async throws {
         try await client.setProperty(path, BitsClient.fileInterface, FileProperty.remoteName.name, .string(url))
+    }
+
+    /// `ExpectedHash`: `""` (none), `sha256:<64 hex>` or `sha512:<128 hex>`; settable until
+    /// the file is transferred.
+    public func setExpectedHash(_ hash: String) async throws {
+        try await client.setProperty(path, BitsClient.fileInterface, FileProperty.expectedHash.name, .string(hash))
+    }
+
+    /// `Hash`: `sha256:<hex>` of the transferred file, `""` before.
+    public func hash() async throws -> String {
+        try await property(FileProperty.hash.name).stringValue ?? ""
     }
 
     /// `unknown`, `valid` or `invalid` (invalid puts the job in error).

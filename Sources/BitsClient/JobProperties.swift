@@ -148,6 +148,10 @@ public struct FileProperties: Sendable, Equatable {
     public var lastModified: UInt64 = 0
     public var validationState = "unknown"
     public var responseHeaders = ""
+    /// `ExpectedHash`: `""` or `sha256:<hex>`/`sha512:<hex>`.
+    public var expectedHash = ""
+    /// `Hash`: `sha256:<hex>` of the transferred file, `""` before.
+    public var hash = ""
     public var raw: [String: Variant] = [:]
 
     public init(path: String, properties: [String: Variant] = [:]) {
@@ -176,6 +180,8 @@ public struct FileProperties: Sendable, Equatable {
             case .lastModified?: lastModified = value.uint64Value ?? lastModified
             case .validationState?: validationState = value.stringValue ?? validationState
             case .responseHeaders?: responseHeaders = value.stringValue ?? responseHeaders
+            case .expectedHash?: expectedHash = value.stringValue ?? expectedHash
+            case .hash?: hash = value.stringValue ?? hash
             case nil: break
             }
         }

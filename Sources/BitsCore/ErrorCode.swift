@@ -39,6 +39,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let uploadSessionNotFound = ErrorCode(rawValue: "upload-session-not-found")
     public static let localFileChanged = ErrorCode(rawValue: "local-file-changed")
     public static let notARegularFile = ErrorCode(rawValue: "not-a-regular-file")
+    public static let hashMismatch = ErrorCode(rawValue: "hash-mismatch")
     /// The server application of an upload answered HTTP `status` (context remote-application).
     public static func remoteApplication(_ status: Int) -> ErrorCode { .init(rawValue: "remote-application-http-\(status)") }
 
@@ -78,6 +79,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         (.uploadSessionNotFound, "the server lost the upload session; the upload starts a new one (transient)"),
         (.localFileChanged, "the upload's source file changed during the upload (fatal)"),
         (.notARegularFile, "a local path is a FIFO, socket, device, directory or link, not a regular file (fatal)"),
+        (.hashMismatch, "a downloaded file did not match its ExpectedHash or the server's digest, twice (fatal)"),
     ]
 
     /// Code patterns, for documentation: `http-NNN` (the server answered HTTP NNN) and

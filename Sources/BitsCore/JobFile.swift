@@ -34,6 +34,23 @@ public struct JobFile: Sendable, Equatable, Codable {
     /// The umask of the process that added the file (read from /proc when it was added):
     /// the file is created as `curl -o` would create it from there. nil: 022.
     public var umask: UInt32?
+    /// The digest the file must have (`ExpectedHash`); nil: none. Stored in its own column,
+    /// not in the JSON document (`CodingKeys`).
+    public var expectedHash: FileHash?
+    /// The SHA-256 of the completed file (`Hash`); nil until it is transferred. Its own column.
+    public var hash: FileHash?
+    /// How many times the finished file did not match its expected digest (or the server's
+    /// digest field) and was fetched again from 0: at the second mismatch the job fails
+    /// with `hash-mismatch`. nil: none.
+    public var hashMismatches: UInt8?
+
+    /// Every stored property of the JSON document: all but the two hashes, which are columns
+    /// of the file row (JobStore).
+    enum CodingKeys: String, CodingKey {
+        case remoteName, localName, temporaryName, bytesTotal, bytesTransferred, durableBytes, completed,
+             lastModified, entityTag, lastModifiedText, responseHeaders, ranges, validationState, directory,
+             upload, umask, hashMismatches
+    }
 
     /// The umask new files of this entry are created with.
     public var creationMask: UInt32 { (umask ?? Self.defaultUmask) & 0o777 }
@@ -55,6 +72,7 @@ public struct JobFile: Sendable, Equatable, Codable {
         entityTag = nil
         lastModifiedText = nil
         lastModified = 0
+        hash = nil
     }
 }
 

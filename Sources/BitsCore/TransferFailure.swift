@@ -30,6 +30,9 @@ public enum TransferFailure: Error, Sendable, Equatable {
     case authentication(String)
     /// The owner marked a file invalid (ValidationState).
     case validationFailed(String)
+    /// A downloaded file did not match its ExpectedHash or the server's digest field, after
+    /// it had been fetched again once.
+    case hashMismatch(String)
     /// The job was connecting or transferring longer than its MaximumDownloadTime.
     case maximumDownloadTimeExceeded(String)
     /// Anything else the transport reported.
@@ -94,6 +97,7 @@ public enum FailureClassifier {
         case .protocolError(let m): return make(.fatal, .remoteFile, .protocolError, m)
         case .maximumDownloadSizeExceeded(let m): return make(.fatal, .remoteFile, .maxDownloadSize, m)
         case .validationFailed(let m): return make(.fatal, .localFile, .validationFailed, m)
+        case .hashMismatch(let m): return make(.fatal, .remoteFile, .hashMismatch, m)
         case .authentication(let m): return make(.fatal, .remoteFile, .authentication, m)
         case .maximumDownloadTimeExceeded(let m): return make(.fatal, .generalQueueManager, .maxDownloadTime, m)
         case .other(let m): return make(.transient, .generalTransport, .transport, m)

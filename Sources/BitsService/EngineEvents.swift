@@ -6,6 +6,8 @@ enum EngineEvent: Sendable {
     case response(TransferID, ResponseInfo)
     case progress(TransferID, UInt64)
     case ended(TransferID, TransferOutcome)
+    /// A finished download's digests, right before its `ended`.
+    case hashed(TransferID, ComputedDigests)
     case exchanged(TransferID, ExchangeOutcome)
 }
 
@@ -21,5 +23,6 @@ final class EngineEventBridge: TransferEngineDelegate, @unchecked Sendable {
     func transfer(_ id: TransferID, didReceive response: ResponseInfo) { continuation.yield(.response(id, response)) }
     func transfer(_ id: TransferID, didProgress bytesOnDisk: UInt64) { continuation.yield(.progress(id, bytesOnDisk)) }
     func transfer(_ id: TransferID, didEnd outcome: TransferOutcome) { continuation.yield(.ended(id, outcome)) }
+    func transfer(_ id: TransferID, didHash digests: ComputedDigests) { continuation.yield(.hashed(id, digests)) }
     func transfer(_ id: TransferID, didExchange outcome: ExchangeOutcome) { continuation.yield(.exchanged(id, outcome)) }
 }

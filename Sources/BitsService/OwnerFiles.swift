@@ -149,7 +149,15 @@ public struct OwnerFiles: Sendable {
                 }
             } catch let error where error.code == Errno.exists {
                 try Self.refuseExistingNonRegular(dir, name, path: path)
-                fd = try Self.opening(path, uid: owner.uid) { () throws(SystemError) in try dir.open(name, [.writeOnly, Self.userFileFlags]) }
+                // Read and write: the bytes already there are hashed before the download goes
+                // on. A file its owner made write-only is opened so, and starts over.
+                fd = try Self.opening(path, uid: owner.uid) { () throws(SystemError) in
+                    do throws(SystemError) {
+                        return try dir.open(name, [.readWrite, Self.userFileFlags])
+                    } catch where error.code == Errno.accessDenied {
+                        return try dir.open(name, [.writeOnly, Self.userFileFlags])
+                    }
+                }
             } catch {
                 throw Self.fileError(error.code, path: path, uid: owner.uid)
             }
@@ -309,8 +317,9 @@ public struct OwnerFiles: Sendable {
     /// waits (a FIFO without a writer, a device), never becomes the daemon's controlling
     /// terminal, never leaks into a child process.
     static let userFileFlags: OpenFlags = [.nonBlocking, .noControllingTerminal, .noFollow, .closeOnExec]
-    /// A new temporary file: created exclusively, for writing.
-    static let newFileFlags: OpenFlags = [.writeOnly, .create, .exclusive, userFileFlags]
+    /// A new temporary file: created exclusively, for writing (and reading: a download's
+    /// hash may have to read it back).
+    static let newFileFlags: OpenFlags = [.readWrite, .create, .exclusive, userFileFlags]
     /// New files get 0666 less the owner's umask (or the directory's default ACL), as with
     /// `curl -o`; `FileWorkers.creatingFiles` applies the owner's umask.
     static let creationMode: UInt32 = 0o666

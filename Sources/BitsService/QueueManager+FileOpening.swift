@@ -1,5 +1,6 @@
 import BitsCore
 import BitsSystem
+import BitsTransfer
 import Foundation
 
 /// The opens a transfer needs (a download's temporary file and file:// source, an upload's
@@ -24,6 +25,8 @@ extension QueueManager {
         var certificate: ClientCertificate?
         /// An upload source's size and modification time when it was opened (nil: not known).
         var stamp: SourceStamp?
+        /// A download's hasher, with the `length` bytes on disk already hashed.
+        var hasher: StreamHasher?
 
         var descriptors: [Int32] { [fd] + (source.map { [$0] } ?? []) }
         func close() { for fd in descriptors { FileDescriptor.close(fd) } }
@@ -39,6 +42,8 @@ extension QueueManager {
         /// The download cannot resume from the bytes on disk (no validators, dynamic content,
         /// a custom method): its temporary file is emptied here.
         let restartsFromZero: Bool
+        /// The download is hashed also with SHA-512 (its ExpectedHash is one).
+        let sha512: Bool
     }
 
     /// The opened descriptors of file `index`, or why they could not be opened; nil when the
@@ -63,7 +68,8 @@ extension QueueManager {
             return OpenOrder(index: index, path: job.type == .download ? file.temporaryName : file.localName,
                              upload: job.type != .download, umask: file.creationMask,
                              sourcePath: job.type == .download ? source : nil,
-                             restartsFromZero: !Self.canResume(file, in: job))
+                             restartsFromZero: !Self.canResume(file, in: job),
+                             sha512: file.expectedHash?.algorithm == .sha512)
         }
         rt.opening.formUnion(wanted)
         runtime[id] = rt
@@ -126,13 +132,29 @@ extension QueueManager {
                 }
                 length = 0
             }
+            // The bytes already on disk are hashed once, here (off the queue manager), before
+            // the transfer goes on from them; if they cannot be read, the file starts over.
+            let hasher = StreamHasher(sha512: order.sha512)
+            if length > 0 {
+                do throws(SystemError) {
+                    try hasher.hashPrefix(of: file.descriptor.raw, length: length)
+                } catch {
+                    do throws(SystemError) {
+                        try file.descriptor.truncate(to: 0)
+                    } catch {
+                        throw ServiceError(.failed, "'\(order.path)' could not be read to hash it, nor emptied: \(error.text).")
+                    }
+                    length = 0
+                }
+            }
             guard let sourcePath = order.sourcePath else {
-                return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: nil, sourceSize: 0))
+                return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: nil, sourceSize: 0,
+                                           hasher: hasher))
             }
             // The descriptors go to the actor's state as raw numbers (closed by `close()`).
             let source = try files.openSource(sourcePath, owner: owner, resolution: resolution)
             return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: source.descriptor.take(),
-                                       sourceSize: source.length))
+                                       sourceSize: source.length, hasher: hasher))
         } catch let error as ServiceError {
             return .failure(error)
         } catch {
@@ -163,6 +185,16 @@ extension QueueManager {
         guard !descriptors.isEmpty else { return }
         let files = self.files
         fileWorkers.submit { for fd in descriptors { files.close(FileDescriptor(adopting: fd)) } }
+    }
+
+    /// `release` of a HighPerformance destination that failed its hash: emptied first, by
+    /// the file worker that then closes it (never on this actor).
+    nonisolated func releaseEmptied(_ descriptor: Int32) {
+        let files = self.files
+        fileWorkers.submit {
+            try? BorrowedDescriptor(descriptor).truncate(to: 0)
+            files.close(FileDescriptor(adopting: descriptor))
+        }
     }
 
     /// Closes what was opened ahead for a job and forgets the opens still running (their

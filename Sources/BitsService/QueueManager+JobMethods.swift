@@ -56,15 +56,22 @@ extension QueueManager {
     /// owner, on the file workers) before adding any: all or none. New files are created with
     /// the mode `umask` (the caller's) gives.
     public func addFiles(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
-                         ranges: [FileRange]? = nil) async throws -> Range<Int> {
-        try await withClientWrite(id) { try await addFilesInTurn(id, caller: caller, files: entries, ranges: ranges) }
+                         ranges: [FileRange]? = nil, expectedHashes: [String]? = nil) async throws -> Range<Int> {
+        try await withClientWrite(id) {
+            try await addFilesInTurn(id, caller: caller, files: entries, ranges: ranges, expectedHashes: expectedHashes)
+        }
     }
 
     private func addFilesInTurn(_ id: JobID, caller: Caller, files entries: [(remote: String, local: String)],
-                                ranges: [FileRange]?) async throws -> Range<Int> {
+                                ranges: [FileRange]?, expectedHashes: [String]?) async throws -> Range<Int> {
         let job = try job(id, caller: caller)
         try checkAddFiles(job, caller: caller, adding: entries.count, ranges: ranges)
+        // AddFilesWithHashes: each file's ExpectedHash ("" = none), checked before anything.
+        let hashes = try (expectedHashes ?? []).map { try FileHash.parseExpected($0) }
         if job.type != .download {
+            if hashes.contains(where: { $0 != nil }) {
+                throw ServiceError(.notSupported, "Job \(id) is an upload job: only downloads take an ExpectedHash.")
+            }
             return try await addUploadFile(id, caller: caller, job: job, remote: entries[0].remote, local: entries[0].local)
         }
         let validated = try entries.map { entry -> (String, String) in
@@ -103,8 +110,10 @@ extension QueueManager {
         }
         try checkAddFiles(current, caller: caller, adding: entries.count, ranges: ranges)
         try checkDuplicates(paths, in: current)
-        let created = zip(validated, destinations).map { entry, destination in
+        let created = zip(validated, destinations).enumerated().map { position, pair in
+            let (entry, destination) = pair
             var file = JobFile(remoteName: entry.0, localName: entry.1, temporaryName: destination.temporary)
+            file.expectedHash = position < hashes.count ? hashes[position] : nil
             file.directory = destination.directory
             file.ranges = ranges ?? []
             file.umask = umask

@@ -215,6 +215,30 @@ extension QueueManager {
         }
     }
 
+    /// `File.ExpectedHash` Set: until the file is transferred, download files only. A file
+    /// downloading now restarts its transfer (from the bytes on disk, hashed again).
+    public func setExpectedHash(_ id: JobID, file index: Int, caller: Caller, value: String) async throws {
+        let hash = try FileHash.parseExpected(value)
+        let job = try await mutate(id, caller: caller) { job in
+            try JobStateMachine.checkSetProperty(job, name: "change expected hashes")
+            guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
+            guard job.type == .download else {
+                throw ServiceError(.notSupported, "Job \(id) is an upload job: only downloads take an ExpectedHash.")
+            }
+            guard !job.files[index].completed else {
+                throw ServiceError.invalidState("File \(index) of job \(id) is already transferred; its ExpectedHash cannot change.")
+            }
+            job.files[index].expectedHash = hash
+            job.files[index].hashMismatches = nil
+            return []
+        }
+        observer?.fileChanged(job, index: index, properties: [.expectedHash])
+        if let running = runtime[id]?.requests.current, transfers[running]?.fileIndex == index {
+            stopTransfer(of: id)
+            schedule()
+        }
+    }
+
     /// `File.ValidationState` Set: `invalid` puts the job in error (validation-failed).
     public func setValidationState(_ id: JobID, file index: Int, caller: Caller, value: String) async throws {
         let state = try InputValidation.enumValue(ValidationState.self, value, what: FileProperty.validationState.name)

@@ -206,6 +206,12 @@ extension QueueManager {
             // or it was opened again for that (`reopenIfStale`).
             let canResume = length > 0 && Self.canResume(file, in: job)
             let offset = canResume ? length : 0
+            var hasher = files.hasher
+            if !canResume && length > 0 {
+                // The bytes on disk are written over from 0 (`reopenIfStale` empties such a file
+                // before it gets here): the hash starts over too.
+                hasher = StreamHasher(sha512: file.expectedHash?.algorithm == .sha512)
+            }
             let url = try InputValidation.downloadURL(file.remoteName)
             let source: TransferSource
             if url.scheme == "file" {
@@ -225,7 +231,7 @@ extension QueueManager {
                                           ifRange: offset > 0 ? (file.entityTag ?? file.lastModifiedText) : nil,
                                           headers: url.scheme == "file" ? [] : job.options.customHeaders,
                                           maxBytesPerSecond: rateLimit(for: job),
-                                          http: http)
+                                          http: http, hasher: hasher)
             job.files[index].durableBytes = file.durableBytes.map { min($0, offset) }
             if offset != file.bytesTransferred {
                 job.files[index].bytesTransferred = offset
@@ -268,12 +274,13 @@ extension QueueManager {
         switch event {
         case .response(let tid, _), .progress(let tid, _), .ended(let tid, _):
             if transfers[tid]?.isReply == true { return handleReplyEvent(event) }
-        case .exchanged:
+        case .exchanged, .hashed:
             break
         }
         switch event {
         case .response(let tid, let info): handleResponse(tid, info)
         case .progress(let tid, let bytes): handleProgress(tid, bytes)
+        case .hashed(let tid, let digests): transfers[tid]?.digests = digests
         case .ended(let tid, let outcome): handleEnd(tid, outcome)
         case .exchanged(let tid, let outcome): handleExchange(tid, outcome)
         }
@@ -296,6 +303,7 @@ extension QueueManager {
     private func handleResponse(_ tid: TransferID, _ info: ResponseInfo) {
         guard let active = current(tid), let state = jobs[active.jobID]?.state else { return }
         let id = active.jobID, i = active.fileIndex
+        transfers[tid]?.announced = info.digests
         let reportRedirect = jobs[id]?.options.redirectPolicy == .allowReport
         var fileChanged: Set<FileProperty> = [.lastModified, .responseHeaders]
         updateFile(id, i) { file in
@@ -352,10 +360,36 @@ extension QueueManager {
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
+        var outcome = outcome
+        var refetch = false
+        var emptied: Int32?
+        if case .finished = outcome, let job = jobs[active.jobID], job.files.indices.contains(active.fileIndex),
+           let failure = hashFailure(job, index: active.fileIndex, active) {
+            // A file that fails its hash is never completed (nor published): fetched once more
+            // from 0, then the job fails.
+            let mismatches = (job.files[active.fileIndex].hashMismatches ?? 0) + 1
+            logger.notice("job \(job.id): \(failure)")
+            updateFile(active.jobID, active.fileIndex) { file in
+                file.restart()
+                file.hashMismatches = mismatches >= 2 ? nil : mismatches
+            }
+            if mismatches >= 2 {
+                outcome = .failed(.hashMismatch(failure), bytesOnDisk: 0)
+                // A HighPerformance file is its own destination, which Complete leaves in place:
+                // emptied now, so that what failed its hash is never there under its name.
+                // (A temporary file is emptied when it is opened again, and Complete deletes it.)
+                if job.options.highPerformance { emptied = active.descriptors.first }
+            } else {
+                refetch = true
+            }
+        }
         let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
         // Closed on a file worker when this ends (but the finished file's, which the flusher takes).
-        var descriptors = active.descriptors
-        defer { release(descriptors) }
+        var descriptors = active.descriptors.filter { $0 != emptied }
+        defer {
+            release(descriptors)
+            if let emptied { releaseEmptied(emptied) }
+        }
         let id = active.jobID, i = active.fileIndex
         guard isCurrent, jobs[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
@@ -370,6 +404,16 @@ extension QueueManager {
             discardQueuedFiles(of: id)  // the engine ends it unstarted; this is for the record
         }
         switch outcome {
+        case .finished where refetch:
+            let job = jobs[id]!
+            observer?.fileChanged(job, index: i, properties: FileProperty.progress.union([.hash]))
+            noteProgress(id)
+            persistQuietly(id)
+            if runtime[id]?.requests.promoteQueued() != nil {
+                queueFollowingFiles(of: id)  // this file comes again after them
+            } else if runtime[id]?.requests.stopping.isEmpty ?? true {
+                startNextFile(of: id)
+            }
         case .finished(let bytes):
             let fd = active.descriptors[0]
             let lastModified = jobs[id]!.files[i].lastModified
@@ -383,12 +427,14 @@ extension QueueManager {
                 file.bytesTransferred = bytes
                 if file.bytesTotal == nil { file.bytesTotal = bytes }
                 file.completed = true
+                file.hash = active.digests?.sha256
+                file.hashMismatches = nil
             }
             let job = jobs[id]!
             runtime[job.id]?.timers.progressed()
             // The file's pending changes go out with its completion.
             let pending = runtime[id]?.progress.takeFile(i) ?? []
-            observer?.fileChanged(job, index: i, properties: pending.union([.completed]).union(FileProperty.progress))
+            observer?.fileChanged(job, index: i, properties: pending.union([.completed, .hash]).union(FileProperty.progress))
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
@@ -411,6 +457,27 @@ extension QueueManager {
         case .cancelled(let bytes):
             updateFile(id, i) { $0.bytesTransferred = bytes }
         }
+    }
+
+    /// Why a finished download fails its hash, naming the file, the expected and the
+    /// computed digest; nil when it matches its ExpectedHash and the digest fields of the
+    /// response (or has none).
+    private func hashFailure(_ job: Job, index: Int, _ active: ActiveTransfer) -> String? {
+        let file = job.files[index]
+        let name = "File \(index) of job \(job.id) (\(file.remoteName))"
+        if let expected = file.expectedHash {
+            let computed = active.digests?.value(for: expected.algorithm)
+            if computed != expected {
+                return "\(name) does not match its ExpectedHash: expected \(expected.text), computed \(computed?.text ?? "none")."
+            }
+        }
+        for announced in active.announced {
+            guard let computed = active.digests?.value(for: announced.algorithm) else { continue }
+            if computed != announced {
+                return "\(name) does not match the server's digest field: expected \(announced.text), computed \(computed.text)."
+            }
+        }
+        return nil
     }
 
     // MARK: - Errors and retries

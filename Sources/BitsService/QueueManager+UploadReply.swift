@@ -156,7 +156,7 @@ extension QueueManager {
                 }
                 await self?.replySynced(id, transfer: tid, fileIndex: index, bytes: bytes, error: code)
             }
-        case .exchanged:
+        case .exchanged, .hashed:
             break
         }
     }

@@ -29,6 +29,10 @@ public actor QueueManager {
         var progressBase: UInt64 = 0
         /// The download of an upload-reply job's reply.
         var isReply = false
+        /// The digests the engine computed for the finished file (`didHash`).
+        var digests: ComputedDigests?
+        /// The digests the server announced for the whole file (`Repr-Digest`, `Content-Digest`).
+        var announced: [FileHash] = []
     }
 
     public nonisolated let limits: JobLimits

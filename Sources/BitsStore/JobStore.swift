@@ -91,14 +91,15 @@ public final class JobStore: @unchecked Sendable {
     /// every start.
     public func loadJobs(unreadable: (String, Error) -> Void = { _, _ in }) throws -> [StoredJob] {
         try database.read { db in
-            var filesByJob: [String: [(Int, String)]] = [:]
-            let fileRows = try Row.fetchCursor(db, sql: "SELECT job_id, idx, document FROM file ORDER BY job_id, idx")
+            var filesByJob: [String: [(Int, String, String?, String?)]] = [:]
+            let fileRows = try Row.fetchCursor(db, sql: "SELECT job_id, idx, document, expected_hash, hash FROM file ORDER BY job_id, idx")
             while let row = try fileRows.next() {
                 guard let jobID = Self.column(row, "job_id", as: String.self) else { continue }
                 // An unreadable index or document makes the job unreadable (indices checked below).
                 let index = Self.column(row, "idx", as: Int64.self).flatMap { Int(exactly: $0) } ?? -1
                 let document = Self.column(row, "document", as: String.self) ?? ""
-                filesByJob[jobID, default: []].append((index, document))
+                filesByJob[jobID, default: []].append((index, document, Self.column(row, "expected_hash", as: String.self),
+                                                       Self.column(row, "hash", as: String.self)))
             }
             var result: [StoredJob] = []
             for row in try Row.fetchAll(db, sql: "SELECT id, document, activity FROM job ORDER BY created, id") {
@@ -114,7 +115,12 @@ public final class JobStore: @unchecked Sendable {
                         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "file indices of job \(id) are not 0..<\(fileDocuments.count)"))
                     }
                     committedJobs[job.id] = job
-                    job.files = try fileDocuments.map { try JSONDecoder().decode(JobFile.self, from: Data($0.1.utf8)) }
+                    job.files = try fileDocuments.map { entry in
+                        var file = try JSONDecoder().decode(JobFile.self, from: Data(entry.1.utf8))
+                        file.expectedHash = try Self.hashColumn(entry.2, "expected_hash", job: id)
+                        file.hash = try Self.hashColumn(entry.3, "hash", job: id)
+                        return file
+                    }
                     committedFiles[job.id] = job.files
                     // The error's file must be one of the job's files (it becomes an object path).
                     if let index = job.lastError?.fileIndex, !job.files.indices.contains(index) {
@@ -126,6 +132,19 @@ public final class JobStore: @unchecked Sendable {
                 }
             }
             return result
+        }
+    }
+
+    /// A hash column's text as a hash ("" = none); one that is not text or not a valid hash
+    /// makes its job unreadable.
+    static func hashColumn(_ text: String?, _ name: String, job: String) throws -> FileHash? {
+        guard let text else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the \(name) of a file of job \(job) is not text"))
+        }
+        do {
+            return try FileHash.parseExpected(text)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the \(name) of a file of job \(job) is not a hash"))
         }
     }
 
@@ -208,11 +227,14 @@ public final class JobStore: @unchecked Sendable {
                     where !(index < previous.count && previous[index] == job.files[index]) {
                         if upsert == nil {
                             upsert = try db.cachedStatement(sql: """
-                                INSERT INTO file (job_id, idx, document) VALUES (?, ?, ?)
-                                ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document
+                                INSERT INTO file (job_id, idx, document, expected_hash, hash) VALUES (?, ?, ?, ?, ?)
+                                ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document,
+                                    expected_hash = excluded.expected_hash, hash = excluded.hash
                                 """)
                         }
-                        try upsert?.execute(arguments: [id, index, try document(job.files[index])])
+                        let file = job.files[index]
+                        try upsert?.execute(arguments: [id, index, try document(file), file.expectedHash?.text ?? "",
+                                                        file.hash?.text ?? ""])
                     }
                     if previous.count > job.files.count {
                         try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, job.files.count])

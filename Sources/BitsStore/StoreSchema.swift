@@ -47,6 +47,14 @@ extension JobStore {
                 );
                 """)
         }
+        // Version 4: verified downloads. A file's expected digest (`ExpectedHash`) and the
+        // SHA-256 of the completed file (`Hash`), as the contract's text ("" = none).
+        migrator.registerMigration("v4-file-hashes") { db in
+            try db.execute(sql: """
+                ALTER TABLE file ADD COLUMN expected_hash TEXT NOT NULL DEFAULT '';
+                ALTER TABLE file ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+                """)
+        }
         return migrator
     }
 }

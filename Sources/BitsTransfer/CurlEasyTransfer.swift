@@ -425,7 +425,7 @@ final class CurlEasyTransfer {
     private func report(_ block: HTTPHeaderBlock, totalSize: UInt64?, writeOffset: UInt64, now: Int64) {
         // Validators are stored with the file: an oversized one counts as absent.
         let lastModified = HeaderParsing.boundedValue(block.value("Last-Modified"), limit: HeaderParsing.maxLastModifiedBytes)
-        let info = ResponseInfo(
+        var info = ResponseInfo(
             status: block.status, totalSize: totalSize, writeOffset: writeOffset,
             entityTag: HeaderParsing.boundedValue(block.value("ETag"), limit: HeaderParsing.maxEntityTagBytes),
             lastModifiedText: lastModified,
@@ -433,6 +433,14 @@ final class CurlEasyTransfer {
             acceptsRanges: block.status == 206 || HeaderParsing.acceptsByteRanges(block.value("Accept-Ranges")),
             effectiveURL: reportableEffectiveURL(), headerBlock: block.raw,
             retryAfterSeconds: block.value("Retry-After").flatMap { HeaderParsing.parseRetryAfter($0, now: now) })
+        // The digest fields are checked for a complete response only (the whole file from 0).
+        if plan == nil, !isHead, block.status == 200, writeOffset == 0 {
+            info.digests = DigestFields.digests(reprDigest: block.value("Repr-Digest"),
+                                                contentDigest: block.value("Content-Digest"))
+            if !info.digests.isEmpty, !info.digests.contains(where: { $0.algorithm == .sha256 }) {
+                request.hasher?.enableSHA512()
+            }
+        }
         didReport = true
         lastProgressAt = SystemClock.monotonicNanoseconds()
         lastReported = bytesOnDisk
@@ -455,6 +463,7 @@ final class CurlEasyTransfer {
                 failure = .rangeUnsupported("The server sent more than the \(length) bytes of \(plan!.rangeDescription) of \(displayURL).")
                 return 0
             }
+            let start = bytesOnDisk
             var done = 0
             while done < count {
                 // Past the largest file offset the kernel would refuse the write anyway.
@@ -477,6 +486,8 @@ final class CurlEasyTransfer {
                 requestWritten += UInt64(n)
                 bytesOnDisk += UInt64(n)
             }
+            // A copy goes to the hash thread: the digest rides along with the write.
+            request.hasher?.feed(buffer, count: count, at: start)
             startWritebackIfDue()
             return count
         case .discarding, .alreadyComplete, .replanned, .challenged:

@@ -99,7 +99,7 @@ final class CurlMultiLoop: @unchecked Sendable {
                 if stop {
                     switch command {
                     case .start(let request, _), .chain(let request, _, _):
-                        end(request.id, .cancelled(bytesOnDisk: request.resumeOffset))
+                        end(request, .cancelled(bytesOnDisk: request.resumeOffset))
                     case .exchange(let request):
                         delegate.transfer(request.id, didExchange: .cancelled)
                     case .cancel, .setRate:
@@ -162,20 +162,22 @@ final class CurlMultiLoop: @unchecked Sendable {
 
     /// Reports a transfer's end, then starts the request chained to it if it finished, or
     /// ends that one unstarted (and so on down the chain).
-    private func end(_ id: TransferID, _ outcome: TransferOutcome) {
+    private func end(_ request: DownloadRequest, _ outcome: TransferOutcome) {
+        let id = request.id
+        let outcome = concludeHash(of: request, outcome, delegate: delegate)
         delegate.transfer(id, didEnd: outcome)
         guard let next = chained.removeValue(forKey: id) else { return }
         if case .finished = outcome {
             start(next.request, url: next.url)
         } else {
-            end(next.request.id, .cancelled(bytesOnDisk: next.request.resumeOffset))
+            end(next.request, .cancelled(bytesOnDisk: next.request.resumeOffset))
         }
     }
 
     private func start(_ request: DownloadRequest, url: String) {
         let id = request.id
         func fail(_ failure: TransferFailure) {
-            end(id, .failed(failure, bytesOnDisk: request.resumeOffset))
+            end(request, .failed(failure, bytesOnDisk: request.resumeOffset))
         }
         guard active[id] == nil else {
             return fail(.other("Transfer \(id) is already running in the engine (while starting \(redactingPassword(url)))."))
@@ -204,7 +206,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
         if let outcome = transfer.immediateOutcome() {
             withExtendedLifetime(transfer) { recycle(handle) }
-            return end(id, outcome)
+            return end(request, outcome)
         }
         let code = curl_multi_add_handle(multi, handle)
         guard code == CURLM_OK else {
@@ -252,13 +254,13 @@ final class CurlMultiLoop: @unchecked Sendable {
             return
         }
         if let key = chainedKey(of: id), let waiting = chained.removeValue(forKey: key) {
-            return end(id, .cancelled(bytesOnDisk: waiting.request.resumeOffset))
+            return end(waiting.request, .cancelled(bytesOnDisk: waiting.request.resumeOffset))
         }
         guard let transfer = active.removeValue(forKey: id) else { return }
         byHandle[transfer.handle] = nil
         curl_multi_remove_handle(multi, transfer.handle)
         withExtendedLifetime(transfer) { recycle(transfer.handle) }
-        end(id, .cancelled(bytesOnDisk: transfer.bytesOnDisk))
+        end(transfer.request, .cancelled(bytesOnDisk: transfer.bytesOnDisk))
     }
 
     private func collectFinished() {
@@ -300,7 +302,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             byHandle[handle] = nil
             active[transfer.request.id] = nil
             withExtendedLifetime(transfer) { recycle(handle) }
-            end(transfer.request.id, outcome)
+            end(transfer.request, outcome)
         }
     }
 

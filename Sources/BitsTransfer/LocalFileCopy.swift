@@ -86,6 +86,7 @@ final class LocalFileCopy: @unchecked Sendable {
                 let message = "The source \(sourceName) ended after \(offset) bytes, before its expected size of \(size) bytes."
                 return .failed(.remoteChanged(message), bytesOnDisk: offset)
             }
+            let chunkStart = offset
             var done = 0
             while done < got {
                 let n: Int
@@ -102,6 +103,7 @@ final class LocalFileCopy: @unchecked Sendable {
                 done += n
                 offset += UInt64(n)
             }
+            request.hasher?.feed(buffer, count: got, at: chunkStart)
             if let range = writeback.advance(writtenTo: offset, requestStart: start) {
                 try? request.destination.startWriteback(offset: Int64(clamping: range.lowerBound), length: Int64(clamping: range.count))
             }

@@ -49,6 +49,7 @@ public final class TransferEngine: @unchecked Sendable {
         switch request.source {
         case .url(let url):
             if !loop.enqueue(.start(request, url: url)) {
+                request.hasher?.cancel()
                 delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
             }
         case let .localFile(descriptor, size):
@@ -65,6 +66,7 @@ public final class TransferEngine: @unchecked Sendable {
     public func start(_ request: DownloadRequest, after predecessor: TransferID) {
         guard case .url(let url) = request.source else { return start(request) }
         if !loop.enqueue(.chain(request, url: url, after: predecessor)) {
+            request.hasher?.cancel()
             delegate.transfer(request.id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
         }
     }
@@ -131,22 +133,25 @@ public final class TransferEngine: @unchecked Sendable {
         }
         switch admission {
         case .shutDown:
+            request.hasher?.cancel()
             return delegate.transfer(id, didEnd: .cancelled(bytesOnDisk: request.resumeOffset))
         case .duplicate:
             let failure = TransferFailure.other("Transfer \(id) is already running in the engine.")
+            request.hasher?.cancel()
             return delegate.transfer(id, didEnd: .failed(failure, bytesOnDisk: request.resumeOffset))
         case .accepted:
             break
         }
         let thread = JoinableThread(name: "bits-copy") { [self] in
             ThreadIdentity.dropWritePrivileges()
-            let outcome = copy.run()
+            let outcome = concludeHash(of: request, copy.run(), delegate: delegate)
             delegate.transfer(id, didEnd: outcome)
             finishCopy(copy)
         }
         guard let thread else {
             finishCopy(copy)
             let failure = TransferFailure.localIO("Could not start a thread to copy \(descriptorName(descriptor)).")
+            request.hasher?.cancel()
             return delegate.transfer(id, didEnd: .failed(failure, bytesOnDisk: request.resumeOffset))
         }
         thread.detach()
@@ -158,4 +163,22 @@ public final class TransferEngine: @unchecked Sendable {
             lock.broadcast()
         }
     }
+}
+
+/// The end of a download's hash, right before its `didEnd`, on the thread that reports it: a
+/// finished file's digests are completed (`didHash`) before it is reported transferred; any
+/// other end stops the hasher. A file that cannot be read back for its digest fails.
+func concludeHash(of request: DownloadRequest, _ outcome: TransferOutcome,
+                  delegate: TransferEngineDelegate) -> TransferOutcome {
+    guard let hasher = request.hasher else { return outcome }
+    guard case .finished(let bytes) = outcome else {
+        hasher.cancel()
+        return outcome
+    }
+    guard let digests = hasher.finish(length: bytes, descriptor: request.destinationDescriptor) else {
+        let message = "\(descriptorName(request.destinationDescriptor)) could not be read back to compute its hash."
+        return .failed(.localIO(message), bytesOnDisk: bytes)
+    }
+    delegate.transfer(request.id, didHash: digests)
+    return outcome
 }

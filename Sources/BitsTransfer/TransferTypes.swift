@@ -34,6 +34,10 @@ public struct DownloadRequest: Sendable, Equatable {
     public var connectTimeoutSeconds: UInt32
     /// HTTP behaviour: method, credentials, TLS, redirects, proxy, size cap, ranges.
     public var http: HTTPOptions
+    /// Hashes the file as it is written (its prefix already hashed when resuming); its
+    /// digests are reported with `didHash` before a finished transfer's `didEnd`. The engine
+    /// finishes or cancels it when the transfer ends.
+    public var hasher: StreamHasher?
 
     /// The destination, borrowed: the caller of the engine owns it (a raw descriptor, since
     /// the request is a Sendable value), and the engine never closes it.
@@ -42,8 +46,10 @@ public struct DownloadRequest: Sendable, Equatable {
     public init(id: TransferID, source: TransferSource, destinationDescriptor: Int32,
                 resumeOffset: UInt64 = 0, ifRange: String? = nil, headers: [String] = [],
                 maxBytesPerSecond: UInt64 = 0, stallTimeoutSeconds: UInt32 = 60,
-                connectTimeoutSeconds: UInt32 = 30, http: HTTPOptions = HTTPOptions()) {
+                connectTimeoutSeconds: UInt32 = 30, http: HTTPOptions = HTTPOptions(),
+                hasher: StreamHasher? = nil) {
         self.http = http
+        self.hasher = hasher
         self.id = id
         self.source = source
         self.destinationDescriptor = destinationDescriptor
@@ -79,6 +85,9 @@ public struct ResponseInfo: Sendable, Equatable {
     public var headerBlock: String
     /// Retry-After in seconds when the server sent one.
     public var retryAfterSeconds: UInt32?
+    /// The sha-256/sha-512 digests of the whole file announced by a complete (200) response
+    /// in `Repr-Digest`/`Content-Digest` (RFC 9530); empty otherwise.
+    public var digests: [FileHash] = []
 
     public init(status: Int, totalSize: UInt64?, writeOffset: UInt64, entityTag: String?,
                 lastModifiedText: String?, lastModifiedMicroseconds: UInt64, acceptsRanges: Bool,
@@ -114,6 +123,8 @@ public protocol TransferEngineDelegate: AnyObject, Sendable {
     /// transfer; the final value is carried by the outcome.
     func transfer(_ id: TransferID, didProgress bytesOnDisk: UInt64)
     func transfer(_ id: TransferID, didEnd outcome: TransferOutcome)
+    /// The digests of a finished download that has a hasher, right before its `didEnd`.
+    func transfer(_ id: TransferID, didHash digests: ComputedDigests)
     /// The end of an `exchange` (a request/response pair such as an upload packet). Upload
     /// progress of its body comes as `didProgress` (bytes sent).
     func transfer(_ id: TransferID, didExchange outcome: ExchangeOutcome)
@@ -122,6 +133,8 @@ public protocol TransferEngineDelegate: AnyObject, Sendable {
 extension TransferEngineDelegate {
     /// Delegates that only download ignore exchanges.
     public func transfer(_ id: TransferID, didExchange outcome: ExchangeOutcome) {}
+    /// Delegates that do not hash ignore digests.
+    public func transfer(_ id: TransferID, didHash digests: ComputedDigests) {}
 }
 
 /// Per-request HTTP options (bits-reference §2.3, §2.7, §6.1). Defaults are BITS's.

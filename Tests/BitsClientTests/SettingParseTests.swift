@@ -21,7 +21,7 @@ final class SettingParseTests: XCTestCase {
         }
         XCTAssertEqual(Setting.writableJobProperties,
                        Dictionary(uniqueKeysWithValues: JobProperty.writable.map { ($0.name, $0.signature) }))
-        XCTAssertEqual(Setting.writableFileProperties, ["RemoteName": "s", "ValidationState": "s"])
+        XCTAssertEqual(Setting.writableFileProperties, ["ExpectedHash": "s", "RemoteName": "s", "ValidationState": "s"])
     }
 
     func testString() throws {
@@ -109,7 +109,7 @@ final class SettingParseTests: XCTestCase {
                        "\"State\" is not a writable property; writable: \(jobList).")
         XCTAssertTrue(jobList.hasPrefix("AllowHttpsToHttpRedirect, CheckRevocation, CustomHeaders, "), jobList)
         XCTAssertEqual(thrownMessage { try Setting.parse(name: "DisplayName", arguments: ["x"], types: Setting.writableFileProperties) },
-                       "\"DisplayName\" is not a writable property; writable: RemoteName, ValidationState.")
+                       "\"DisplayName\" is not a writable property; writable: ExpectedHash, RemoteName, ValidationState.")
         do {
             _ = try Setting.parse(name: "Nope", arguments: [])
             XCTFail("parsed")

@@ -49,6 +49,30 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(reopened.jobs.first?.activity, 42)
     }
 
+    /// ExpectedHash and Hash live in columns of the file row (not in its JSON document) and
+    /// come back as they were.
+    func testHashesAreColumnsAndRoundTrip() throws {
+        var job = sampleJob()
+        job.files[0].expectedHash = try FileHash.parseExpected("sha512:" + String(repeating: "AB", count: 64))
+        job.files[1].hash = try FileHash.parseExpected("sha256:" + String(repeating: "0f", count: 32))
+        job.files[1].hashMismatches = 1
+        let store = try opened().store
+        try store.save(job, activity: 1)
+        func column(_ name: String) throws -> [String] {
+            try store.database.read { try String.fetchAll($0, sql: "SELECT \(name) FROM file ORDER BY idx") }
+        }
+        XCTAssertEqual(try column("expected_hash"), ["sha512:" + String(repeating: "ab", count: 64), ""])
+        XCTAssertEqual(try column("hash"), ["", "sha256:" + String(repeating: "0f", count: 32)])
+        XCTAssertFalse(try column("document").joined().contains("sha"))
+        XCTAssertEqual(try opened().jobs.first?.job, job)
+        // A value that is not a hash makes its job unreadable, not the daemon.
+        try store.database.write { try $0.execute(sql: "UPDATE file SET hash = 'md5:00' WHERE idx = 1") }
+        var unreadable: [String] = []
+        let reopened = try JobStore.open(stateDirectory: directory, log: { _, text in unreadable.append(text) })
+        XCTAssertEqual(reopened.jobs.count, 0)
+        XCTAssertTrue(unreadable.contains { $0.contains("not a hash") }, "\(unreadable)")
+    }
+
     func testDurabilitySettings() throws {
         let store = try opened().store
         XCTAssertEqual(try store.synchronousMode(), 2, "synchronous must be FULL")
@@ -111,7 +135,10 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(stored.job.secrets.credentials.first?.password, "v1-secret")
         XCTAssertEqual(stored.activity, 1_795_567_453_074_755)
         let migrations = try queue.store.database.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY 1") }
-        XCTAssertEqual(migrations, ["v1-jobs-and-files", "v2-activity-and-pending-temporaries", "v3-service-facts"])
+        XCTAssertEqual(migrations, ["v1-jobs-and-files", "v2-activity-and-pending-temporaries", "v3-service-facts",
+                                    "v4-file-hashes"])
+        XCTAssertNil(stored.job.files[0].expectedHash)
+        XCTAssertNil(stored.job.files[0].hash)
         XCTAssertEqual(try queue.store.pendingTemporaries(), [])
     }
 

@@ -49,6 +49,17 @@ parameters are ignored, so tests may add e.g. ``&tag=x`` to make URLs unique):
                               answer status C (default 503) with a small body
     fault=norange             ignore Range, 200 full body, no Accept-Ranges
     fault=nolength            no Content-Length, no ranges, Connection: close
+    fault=corrupt&after=N     the body is sent whole, but its byte N (counted in
+                              this response's body) is flipped (XOR 0xff); with
+                              times=1 only the first answer is corrupt
+    digest=ALGS               on a 200 answer, a ``Repr-Digest`` field (RFC 9530)
+                              with the whole resource's digests: ALGS is a comma
+                              list of sha-256, sha-512 (e.g. ``digest=sha-256``)
+    digest-field=NAME         send it as NAME instead (e.g. Content-Digest)
+    digest-lie=1              the digest field's values are wrong (one bit of
+                              each digest flipped)
+    digest-raw=TEXT           send TEXT as the digest field's value, as given
+                              (e.g. a malformed one); overrides ``digest``
     rate=BYTES_PER_SEC        throttle the response body (request body for PUT)
     delay=SECONDS             sleep before sending the response headers
     times=K                   fault/rate/delay/redirect apply only to the first
@@ -114,7 +125,8 @@ GEN_PERIOD = 65536
 GEN_MTIME = 1577836800  # 2020-01-01T00:00:00Z
 REALM = "bitsd-test"
 BODY_FAULTS = ("drop", "reset", "stall")
-KNOWN_FAULTS = BODY_FAULTS + ("status", "norange", "nolength")
+KNOWN_FAULTS = BODY_FAULTS + ("status", "norange", "nolength", "corrupt")
+DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512"}
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 
@@ -354,6 +366,10 @@ class Switches:
     lastmod: int | None = None
     lastmod_text: str | None = None
     headerpad: int = 0
+    digest: tuple[str, ...] = ()
+    digest_field: str = "Repr-Digest"
+    digest_lie: bool = False
+    digest_raw: str | None = None
 
     @classmethod
     def parse(cls, query: str) -> "Switches":
@@ -374,7 +390,16 @@ class Switches:
             lastmod=_num(q, "lastmod", None, int),
             lastmod_text=_header_safe("lastmod-text", q.get("lastmod-text")),
             headerpad=_num(q, "headerpad", 0, int),
+            digest=tuple(a for a in (q.get("digest") or "").split(",") if a),
+            digest_field=_header_safe("digest-field", q.get("digest-field")) or "Repr-Digest",
+            digest_lie=q.get("digest-lie") == "1",
+            digest_raw=_header_safe("digest-raw", q.get("digest-raw")),
         )
+        for algorithm in sw.digest:
+            if algorithm not in DIGEST_ALGORITHMS:
+                raise BadRequest(f"unknown digest algorithm {algorithm!r}")
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", sw.digest_field):
+            raise BadRequest("digest-field must be a header name")
         if sw.fault is not None and sw.fault not in KNOWN_FAULTS:
             raise BadRequest(f"unknown fault {sw.fault!r}")
         if sw.auth is not None and sw.auth not in ("basic", "digest"):
@@ -444,6 +469,25 @@ def gen_resource(size: int, lastmod: int | None) -> Resource:
             offset += n
 
     return Resource(size, GEN_MTIME if lastmod is None else lastmod, etag, read)
+
+
+def digest_field_value(res: Resource, sw: "Switches") -> str | None:
+    """The RFC 9530 field value of a whole (200) answer for ``sw``, or None."""
+    if sw.digest_raw is not None:
+        return sw.digest_raw
+    if not sw.digest:
+        return None
+    hashes = {name: hashlib.new(DIGEST_ALGORITHMS[name]) for name in sw.digest}
+    for data in res.read(0, res.size):
+        for h in hashes.values():
+            h.update(data)
+    members = []
+    for name, h in hashes.items():
+        value = bytearray(h.digest())
+        if sw.digest_lie:
+            value[0] ^= 0x01
+        members.append(f"{name}=:{base64.b64encode(bytes(value)).decode()}:")
+    return ", ".join(members)
 
 
 def multipart_body(res: Resource, ranges: list[tuple[int, int]],
@@ -810,6 +854,9 @@ class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
         if ranges is None:
             length = None if sw.fault == "nolength" else res.size
             headers.append(("Content-Type", "application/octet-stream"))
+            field = digest_field_value(res, sw)
+            if field is not None:
+                headers.append((sw.digest_field, field))
             return 200, headers, length, res.read(0, res.size)
         if not ranges:
             body = b"range not satisfiable\n"
@@ -833,6 +880,10 @@ class FaultHandler(serverlife.LoopbackConnection, BaseHTTPRequestHandler):
         piece = throttle.piece_size()
         sent = 0
         for chunk in chunks:
+            if sw.fault == "corrupt" and sent <= sw.after < sent + len(chunk):
+                changed = bytearray(chunk)
+                changed[sw.after - sent] ^= 0xFF
+                chunk = bytes(changed)
             view = memoryview(chunk)
             for i in range(0, len(view), piece):
                 part = view[i:i + piece]

@@ -373,6 +373,44 @@ class FaultServerTest(unittest.TestCase):
 
     # ---- generated content --------------------------------------------------
 
+    def test_corrupt(self):
+        resp, body = self.fetch("/data.bin?fault=corrupt&after=10")
+        self.assertEqual((resp.status, len(body)), (200, len(DATA)))
+        expected = bytearray(DATA)
+        expected[10] ^= 0xFF
+        self.assertEqual(body, bytes(expected))
+        # With times=1, only the first answer is corrupt.
+        target = "/data.bin?fault=corrupt&after=999&times=1&tag=corrupt-once"
+        first = self.fetch(target)[1]
+        second = self.fetch(target)[1]
+        self.assertNotEqual(first, DATA)
+        self.assertEqual(first[:999], DATA[:999])
+        self.assertEqual(second, DATA)
+
+    def test_digest_fields(self):
+        import base64
+        import hashlib
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode()
+        resp, body = self.fetch("/data.bin?digest=sha-256")
+        self.assertEqual(body, DATA)
+        self.assertEqual(resp.getheader("Repr-Digest"), f"sha-256=:{b64(hashlib.sha256(DATA).digest())}:")
+        resp, _ = self.fetch("/data.bin?digest=sha-256,sha-512&digest-field=Content-Digest")
+        self.assertIsNone(resp.getheader("Repr-Digest"))
+        self.assertEqual(resp.getheader("Content-Digest"),
+                         f"sha-256=:{b64(hashlib.sha256(DATA).digest())}:, sha-512=:{b64(hashlib.sha512(DATA).digest())}:")
+        resp, _ = self.fetch("/data.bin?digest=sha-256&digest-lie=1")
+        wrong = bytearray(hashlib.sha256(DATA).digest())
+        wrong[0] ^= 1
+        self.assertEqual(resp.getheader("Repr-Digest"), f"sha-256=:{b64(bytes(wrong))}:")
+        resp, _ = self.fetch("/data.bin?digest-raw=sha-256%3D%3Anot%20base64")
+        self.assertEqual(resp.getheader("Repr-Digest"), "sha-256=:not base64")
+        # Not on a partial answer.
+        resp, body = self.fetch("/data.bin?digest=sha-256", headers={"Range": "bytes=0-9"})
+        self.assertEqual((resp.status, resp.getheader("Repr-Digest")), (206, None))
+        resp, _ = self.fetch("/data.bin?digest=md5")
+        self.assertEqual(resp.status, 400)
+
     def test_gen_bytes_formula(self):
         for offset in (0, 1, 255, 256, 65535, 65536, 123457, 10**9 + 7, 5 * 2**30 - 3):
             expected = bytes(((i * 7 + (i >> 8)) & 0xFF) for i in range(offset, offset + 300))

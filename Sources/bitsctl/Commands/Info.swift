@@ -39,7 +39,11 @@ struct Info: AsyncParsableCommand {
             lines.append("\(name): \(HumanFormat.value(job.raw[name]!).replacingOccurrences(of: "\n", with: " | "))")
         }
         lines.append("Files:")
-        lines += files.map { "  " + ListFiles.line($0) }
+        for file in files {
+            lines.append("  " + ListFiles.line(file))
+            if !file.expectedHash.isEmpty { lines.append("    ExpectedHash: \(file.expectedHash)") }
+            if !file.hash.isEmpty { lines.append("    Hash: \(file.hash)") }
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -38,6 +38,9 @@ struct Transfer: AsyncParsableCommand {
     var retryTimeout: UInt32?
     @Flag(name: .long, help: "Keep the job (in error) instead of cancelling it when it fails.")
     var keepOnError = false
+    @Option(name: .long, help: ArgumentHelp("The SHA-256 (64 hex digits) the downloaded file must have; once per file, in order.",
+                                            valueName: "hex"))
+    var sha256: [String] = []
     @Option(name: .long, help: "Progress bar on standard error: auto (when it is a terminal), always or never.")
     var progress: ProgressMode = .auto
     @Argument(help: ArgumentHelp("SOURCE DEST pairs, or URLs and a directory.", valueName: "source-and-dest"))
@@ -49,7 +52,14 @@ struct Transfer: AsyncParsableCommand {
         guard JobPriority(rawValue: priority) != nil else {
             throw ValidationError("\"\(priority)\" is not a priority; use foreground, high, normal or low.")
         }
-        _ = try TransferPairs.make(paths, direction: direction)
+        let pairs = try TransferPairs.make(paths, direction: direction)
+        if !sha256.isEmpty {
+            guard direction == .download else { throw ValidationError("--sha256 is for downloads.") }
+            guard sha256.count == pairs.count else {
+                throw ValidationError("\(sha256.count) --sha256 value(s) for \(pairs.count) file(s): give one per file.")
+            }
+            for hex in sha256 { _ = try ExpectedHashOption.value(hex) }
+        }
     }
 
     func run() async throws {
@@ -59,7 +69,10 @@ struct Transfer: AsyncParsableCommand {
             let client = try connection.connect()
             let job = try await client.createJob(displayName: name, type: direction.jobType)
             do {
-                if pairs.count == 1 {
+                if !sha256.isEmpty {
+                    let hashes = try sha256.map(ExpectedHashOption.value)
+                    try await job.addFiles(zip(pairs, hashes).map { (remote: $0.0.remote, local: $0.0.local, expectedHash: $0.1) })
+                } else if pairs.count == 1 {
                     try await job.addFile(remote: pairs[0].remote, local: pairs[0].local)
                 } else {
                     try await job.addFiles(pairs)
