@@ -36,23 +36,6 @@ extension QueueManager {
         recordStored(job.id, at: now)
     }
 
-    /// `persistDurably` for the service's own steps that cannot suspend between their change
-    /// and its commit: blocks this executor until the store writer stored the job (grouped
-    /// with the other writes pending). While a client method's write of the job is in flight
-    /// the write is held and made when that method ends (`ClientWrites`).
-    func persist(_ job: Job, settling: [String] = []) throws {
-        let now = wallNow()
-        defer { if inactivityTask == nil { cancelInactiveJobs() } }
-        if clientWrites.holdSave(job.id, settling: settling) {
-            runtime[job.id]?.activity = now
-            return
-        }
-        if let writer = store {
-            do { try writer.writeAndWait(.save(job, activity: now, settling: settling)) } catch { throw storeFailure(job.id, error) }
-        }
-        recordStored(job.id, at: now)
-    }
-
     // MARK: - Client methods' writes
 
     /// Runs a client method that changes job `id` in the job's write turn (`ClientWrites`):
@@ -97,24 +80,46 @@ extension QueueManager {
         enqueue(job)
     }
 
-    /// Stores a change that the next step of a protocol depends on, and waits for it (blocks
-    /// this executor until the store writer committed it): an upload session's state before
-    /// its next packet is sent, a finished reply before Close-Session (after which the server
-    /// may drop the reply). A failure is logged; the next change writes the job again.
-    func persistBeforeNextStep(_ id: JobID) {
-        guard let job = jobs[id], !job.state.isFinal else { return }
-        try? persist(job)
+    /// Stores job `id` and only then runs `next`, without blocking this actor: an upload
+    /// session's state before its next packet is sent, a finished reply before Close-Session
+    /// (after which the server may drop the reply). The write takes the job's write turn
+    /// (`withClientWrite`), so it waits for a client method's write in flight and holds the
+    /// service's others. Meanwhile the job's transfer is a step in flight (`beginStep`): the
+    /// scheduler leaves it alone, and `next` runs only if the step is still wanted (`endStep`:
+    /// not stopped, settings unchanged). A failed write is logged and the step goes on (the
+    /// next change writes the job again).
+    func storeThen(_ id: JobID, _ next: @escaping @Sendable (isolated QueueManager) -> Void) {
+        guard store != nil, jobs[id]?.state.isFinal == false else { return next(self) }
+        let step = beginStep(id)
+        Task { [weak self] in
+            guard let self else { return }
+            await self.storeInTurn(id)
+            await self.run { manager in if manager.endStep(id, step) { next(manager) } }
+        }
+    }
+
+    private func storeInTurn(_ id: JobID) async {
+        _ = try? await withClientWrite(id) {
+            guard let job = jobs[id], !job.state.isFinal else { return }
+            do { try await persistDurably(job) } catch { logger.error("job \(id) could not be stored: \(error)") }
+        }
+    }
+
+    /// Records a temporary file about to be created, awaiting the store: start-up deletes it
+    /// unless a job refers to it by then.
+    func recordPendingTemporary(_ path: String, owner: UInt32) async throws {
+        try await store?.write(.recordPendingTemporaries([.init(path: path, owner: owner)]))
     }
 
     /// Queues a write of `job` (any state) without waiting for it (held while a client
     /// method's write of the job is in flight, see `ClientWrites`).
-    func enqueue(_ job: Job) {
+    func enqueue(_ job: Job, settling: [String] = []) {
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
-        if clientWrites.holdSave(job.id, settling: []) {
+        if clientWrites.holdSave(job.id, settling: settling) {
             runtime[job.id]?.activity = wallNow()
             return
         }
-        submitSave(job, settling: [])
+        submitSave(job, settling: settling)
     }
 
     /// Queues a write of `job` now.

@@ -173,19 +173,27 @@ extension QueueManager {
         if step.progressed, job.state == .connecting { _ = enter(.transferring, job: &job) }
         jobs[id] = job
         if step.sessionLost { logger.notice("job \(id): the upload server lost the session; starting a new one") }
-        if step.persist { persistBeforeNextStep(id) }
         if step.progressed {
             runtime[id]?.timers.progressed()
             markProgress(id, file: index)
             noteProgress(id)
         }
-        if step.checkpoint { checkpointProgress(id) }
-        switch step.action {
+        if step.checkpoint && !step.persist { checkpointProgress(id) }
+        runtime[id]?.upload = run
+        // What the next packet depends on is stored first (without blocking this actor).
+        if step.persist {
+            storeThen(id) { $0.take(step.action, id, fileIndex: index) }
+        } else {
+            take(step.action, id, fileIndex: index)
+        }
+    }
+
+    /// The session's next action for the run in `runtime[id].upload`.
+    private func take(_ action: UploadSession.Action, _ id: JobID, fileIndex index: Int) {
+        switch action {
         case .send:
-            runtime[id]?.upload = run
             checkSourceThenSend(id, fileIndex: index)
         case .downloadReply:
-            runtime[id]?.upload = run
             startReplyDownload(id, fileIndex: index)
         case .finish:
             finishUpload(id, fileIndex: index)

@@ -16,24 +16,13 @@ extension QueueManager {
         guard var job = jobs[id], job.files[index].upload?.replyURL != nil, runtime[id]?.upload != nil,
               runtime[id]?.preparingStep == false else { return }
         var reply = job.reply ?? ReplyState()
-        let newTemporary: String?
-        do {
-            if reply.fileName.isEmpty {
-                // Generated beside the upload file (BITS does the same).
-                reply.fileName = job.files[index].localName + ".reply-" + String(OwnerFiles.newTemporaryName().dropFirst(3).prefix(8))
-            }
-            if reply.temporaryName == nil {
-                let path = OwnerFiles.temporaryPath(for: reply.fileName, name: OwnerFiles.newTemporaryName())
-                try store?.writeAndWait(.recordPendingTemporaries([.init(path: path, owner: job.owner)]))
-                newTemporary = path
-            } else {
-                newTemporary = nil
-            }
-        } catch {
-            let message = (error as? ServiceError)?.message ?? "\(error)"
-            replyFailed(id, fileIndex: index, .localAccessDenied(message))
-            return
+        if reply.fileName.isEmpty {
+            // Generated beside the upload file (BITS does the same).
+            reply.fileName = job.files[index].localName + ".reply-" + String(OwnerFiles.newTemporaryName().dropFirst(3).prefix(8))
         }
+        // A new temporary file is recorded as pending (durably, before it is created).
+        let newTemporary = reply.temporaryName == nil
+            ? OwnerFiles.temporaryPath(for: reply.fileName, name: OwnerFiles.newTemporaryName()) : nil
         job.reply = reply
         jobs[id] = job
         let step = beginStep(id)
@@ -52,6 +41,15 @@ extension QueueManager {
                 await self?.replyOpened(id, fileIndex: index, step: step, newTemporary: newTemporary, .failure(failure))
                 return
             case nil: return
+            }
+            if let newTemporary {
+                do {
+                    try await self?.recordPendingTemporary(newTemporary, owner: uid)
+                } catch {
+                    let failure = ServiceError(.accessDenied, "The reply's temporary file could not be recorded: \(error).")
+                    await self?.replyOpened(id, fileIndex: index, step: step, newTemporary: newTemporary, .failure(failure))
+                    return
+                }
             }
             let result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
                 do {
@@ -99,11 +97,9 @@ extension QueueManager {
                 job.reply?.temporaryName = prepared.path
                 job.reply?.directory = prepared.directory
                 jobs[id] = job
-                do { try persist(job, settling: [newTemporary]) } catch {
-                    release([fd])
-                    replyFailed(id, fileIndex: index, .localIO("The reply's temporary file could not be recorded: \(error)."))
-                    return
-                }
+                // Not awaited: until this is stored the pending record stands, and after a
+                // crash start-up deletes the file (the reply is then fetched again).
+                enqueue(job, settling: [newTemporary])
             }
         }
         job.reply?.bytesTransferred = 0
@@ -179,9 +175,8 @@ extension QueueManager {
         job.reply?.bytesTransferred = bytes
         if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
         jobs[id] = job
-        persistBeforeNextStep(id)
         observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
-        closeSessionAfterReply(id, fileIndex: index)
+        storeThen(id) { $0.closeSessionAfterReply(id, fileIndex: index) }
     }
 
     /// A failure of the reply half: described as such (the upload half is done).

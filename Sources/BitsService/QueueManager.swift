@@ -129,7 +129,8 @@ public actor QueueManager {
         }
     }
 
-    private func run(_ body: @Sendable (isolated QueueManager) -> Void) { body(self) }
+    /// Runs `body` on this actor (for a closure that continues work later).
+    func run(_ body: @Sendable (isolated QueueManager) -> Void) { body(self) }
 
     /// Looks up the system proxy for a URL (nil = none known: use the environment rules).
     var proxyResolver: (@Sendable (String) async -> String?)?

@@ -61,19 +61,6 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    /// Queues `write` and blocks the calling thread until it is on disk (for callers that
-    /// cannot suspend; never call it on the writer's queue).
-    public func writeAndWait(_ write: StoreWrite) throws {
-        let done = DispatchSemaphore(value: 0)
-        let failure = LockedError()
-        submit(write) { error in
-            failure.set(error)
-            done.signal()
-        }
-        done.wait()
-        if let error = failure.get() { throw error }
-    }
-
     /// Blocks until every write submitted before this call has been applied (or failed).
     public func flush() {
         let done = DispatchSemaphore(value: 0)
@@ -119,12 +106,4 @@ public final class StoreWriter: @unchecked Sendable {
             }
         }
     }
-}
-
-/// An error handed from the writer's queue to a blocked caller.
-private final class LockedError: @unchecked Sendable {
-    private let lock = NSLock()
-    private var error: (any Error)?
-    func set(_ error: (any Error)?) { lock.withLock { self.error = error } }
-    func get() -> (any Error)? { lock.withLock { error } }
 }

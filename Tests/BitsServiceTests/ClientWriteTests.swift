@@ -118,6 +118,33 @@ final class ClientWriteTests: XCTestCase {
         XCTAssertEqual(rig.store.stored(id)?.state, .transferred)
     }
 
+    /// An upload step that must be stored before the next packet (the new session's id)
+    /// waits for its write with the manager free: no packet goes out until the write is on
+    /// disk, other calls are answered meanwhile, and the fragment follows the write.
+    func testAnUploadStepWaitsForItsWriteWithTheManagerFree() async throws {
+        let rig = await Rig.make()
+        let job = try await rig.runningUpload()
+        let first = await rig.exchange(1)
+        let ping = try XCTUnwrap(first)
+        rig.engine.answer(ping.id, ["BITS-Packet-Type": "Ack"])
+        let second = await rig.exchange(2)
+        let create = try XCTUnwrap(second)
+        let waiting = rig.store.waitingAtGate.current
+        rig.store.closeGate()
+        rig.engine.answer(create.id, ["BITS-Packet-Type": "Ack", "BITS-Protocol": UploadProtocol.protocolGUID,
+                                      "BITS-Session-Id": "{stored-first}"])
+        await rig.waitUntil("the session's write at the store") { rig.store.waitingAtGate.current > waiting }
+        let listed = try await rig.manager.listJobs(caller: rig.alice, allUsers: false)
+        XCTAssertEqual(listed.count, 1)
+        try? await Task.sleep(for: .milliseconds(50))
+        XCTAssertEqual(rig.engine.exchanges.count, 2, "a packet went out before the session was stored")
+        rig.store.openGate()
+        let third = await rig.exchange(3)
+        let fragment = try XCTUnwrap(third)
+        XCTAssertTrue(fragment.headers.contains("BITS-Packet-Type: Fragment"), "\(fragment.headers)")
+        XCTAssertEqual(rig.store.stored(job.id)?.files[0].upload?.sessionID, "{stored-first}")
+    }
+
     /// A full disk still fails the method and changes nothing, with the write awaited.
     func testAFailedWriteChangesNothing() async throws {
         let rig = await Rig.make()
