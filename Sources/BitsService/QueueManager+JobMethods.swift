@@ -252,7 +252,7 @@ extension QueueManager {
         // The finished data is durable before the renames publish it.
         let flusher = self.flusher
         await fileWorkers.run { flusher.waitForPending() }
-        let lost = flusher.takeFailures(prefix: Self.flushTag(id, file: nil))
+        let lost = await flusher.collectFailures(prefix: Self.flushTag(id, file: nil))
         if !lost.isEmpty {
             let message = failUndurable(id, lost)
             throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
@@ -377,9 +377,9 @@ extension QueueManager {
     }
 
     /// The flusher reported failed fsyncs in the background: each job concerned fails now.
-    func collectUndurableFiles() {
+    func collectUndurableFiles() async {
         var byJob: [JobID: [String: Int32]] = [:]
-        for (tag, code) in flusher.takeFailures(prefix: "") {
+        for (tag, code) in await flusher.collectFailures(prefix: "") {
             guard let id = JobID(pathElement: String(tag.prefix { $0 != "/" })), jobs[id] != nil else { continue }
             byJob[id, default: [:]][tag] = code
         }

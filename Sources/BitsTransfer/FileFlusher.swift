@@ -105,11 +105,22 @@ public final class FileFlusher: @unchecked Sendable {
     /// Removes and returns the failed fsyncs (errno by tag) whose tags start with `prefix`,
     /// after the fsyncs queued so far ran.
     public func takeFailures(prefix: String) -> [String: Int32] {
-        queue.sync {
-            let taken = failures.filter { $0.key.hasPrefix(prefix) }
-            for tag in taken.keys { failures[tag] = nil }
-            return taken
+        queue.sync { removeFailures(prefix: prefix) }
+    }
+
+    /// `takeFailures` without blocking the caller (an actor): the answer comes once the
+    /// fsyncs queued so far ran.
+    public func collectFailures(prefix: String) async -> [String: Int32] {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.removeFailures(prefix: prefix)) }
         }
+    }
+
+    /// Removes and returns the failures whose tags start with `prefix` (queue only).
+    private func removeFailures(prefix: String) -> [String: Int32] {
+        let taken = failures.filter { $0.key.hasPrefix(prefix) }
+        for tag in taken.keys { failures[tag] = nil }
+        return taken
     }
 
     /// Drops the failures whose tags start with `prefix`, once the fsyncs queued so far ran

@@ -117,4 +117,31 @@ final class FileFlusherTests: XCTestCase {
         let state = try cacheState(directory.file("b2"))
         XCTAssertEqual(state.dirty + state.writeback, 0, "the files that did not fail are on disk: \(state)")
     }
+
+    /// `collectFailures` waits for the fsyncs queued before it without blocking its caller:
+    /// an actor awaiting it behind a hung fsync still answers other calls.
+    func testCollectingFailuresDoesNotBlockTheCaller() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let flusher = FileFlusher(window: 0, idleDrain: .seconds(60)) { _ throws(SystemError) in
+            release.wait()
+            throw SystemError(code: EIO, operation: "fsync")
+        }
+        let owner = FlusherCaller(flusher)
+        flusher.flush(written("hung").fd, tag: "job-h/0")
+        let collecting = Task { await owner.collect() }
+        try await Task.sleep(for: .milliseconds(50))
+        let answered = await owner.ping()
+        XCTAssertTrue(answered, "the actor was blocked while the fsync hung")
+        release.signal()
+        let failures = await collecting.value
+        XCTAssertEqual(failures, ["job-h/0": EIO], "the failure of the fsync queued before")
+    }
+}
+
+/// An actor that collects a flusher's failures (as the queue manager does).
+private actor FlusherCaller {
+    let flusher: FileFlusher
+    init(_ flusher: FileFlusher) { self.flusher = flusher }
+    func collect() async -> [String: Int32] { await flusher.collectFailures(prefix: "job-h/") }
+    func ping() -> Bool { true }
 }
