@@ -199,40 +199,40 @@ extension QueueManager {
     /// `File.RemoteName` Set (SetRemoteName).
     public func setRemoteName(_ id: JobID, file index: Int, caller: Caller, url: String) async throws {
         _ = try InputValidation.downloadURL(url)
-        let job = try await mutate(id, caller: caller) { job in
-            try JobStateMachine.checkSetProperty(job, name: "change its URLs")
-            guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
-            guard !job.files[index].completed else {
-                throw ServiceError.invalidState("File \(index) of job \(id) is already transferred; its URL cannot change.")
-            }
-            job.files[index].remoteName = url
-            return []
-        }
-        observer?.fileChanged(job, index: index, properties: [.remoteName])
-        if let running = runtime[id]?.requests.current, transfers[running]?.fileIndex == index {
-            stopTransfer(of: id)
-            schedule()
-        }
+        try await changeUnfinishedFile(id, file: index, caller: caller, doing: "change its URLs", what: "URL",
+                                       property: .remoteName) { $0.remoteName = url }
     }
 
     /// `File.ExpectedHash` Set: until the file is transferred, download files only. A file
     /// downloading now restarts its transfer (from the bytes on disk, hashed again).
     public func setExpectedHash(_ id: JobID, file index: Int, caller: Caller, value: String) async throws {
         let hash = try FileHash.parseExpected(value)
+        try await changeUnfinishedFile(id, file: index, caller: caller, doing: "change expected hashes", what: "ExpectedHash",
+                                       property: .expectedHash, downloadsOnly: true) { file in
+            file.expectedHash = hash
+            file.hashMismatches = nil
+        }
+    }
+
+    /// Changes a setting of file `index` that may change until the file is transferred
+    /// (`doing` and `what` name it in errors) and publishes `property`; a transfer of that
+    /// file under way starts again with it.
+    private func changeUnfinishedFile(_ id: JobID, file index: Int, caller: Caller, doing: String, what: String,
+                                      property: FileProperty, downloadsOnly: Bool = false,
+                                      _ change: (inout JobFile) -> Void) async throws {
         let job = try await mutate(id, caller: caller) { job in
-            try JobStateMachine.checkSetProperty(job, name: "change expected hashes")
+            try JobStateMachine.checkSetProperty(job, name: doing)
             guard job.files.indices.contains(index) else { throw ServiceError.notFound("Job \(id) has no file \(index).") }
-            guard job.type == .download else {
-                throw ServiceError(.notSupported, "Job \(id) is an upload job: only downloads take an ExpectedHash.")
+            guard !downloadsOnly || job.type == .download else {
+                throw ServiceError(.notSupported, "Job \(id) is an upload job: only downloads take an \(what).")
             }
             guard !job.files[index].completed else {
-                throw ServiceError.invalidState("File \(index) of job \(id) is already transferred; its ExpectedHash cannot change.")
+                throw ServiceError.invalidState("File \(index) of job \(id) is already transferred; its \(what) cannot change.")
             }
-            job.files[index].expectedHash = hash
-            job.files[index].hashMismatches = nil
+            change(&job.files[index])
             return []
         }
-        observer?.fileChanged(job, index: index, properties: [.expectedHash])
+        observer?.fileChanged(job, index: index, properties: [property])
         if let running = runtime[id]?.requests.current, transfers[running]?.fileIndex == index {
             stopTransfer(of: id)
             schedule()
