@@ -363,24 +363,33 @@ extension QueueManager {
         var outcome = outcome
         var refetch = false
         var emptied: Int32?
-        if case .finished = outcome, let job = jobs[active.jobID], job.files.indices.contains(active.fileIndex),
-           let failure = hashFailure(job, index: active.fileIndex, active) {
+        if case .finished = outcome, let job = jobs[active.jobID], job.files.indices.contains(active.fileIndex) {
             // A file that fails its hash is never completed (nor published): fetched once more
             // from 0, then the job fails.
-            let mismatches = (job.files[active.fileIndex].hashMismatches ?? 0) + 1
-            logger.notice("job \(job.id): \(failure)")
-            updateFile(active.jobID, active.fileIndex) { file in
-                file.restart()
-                file.hashMismatches = mismatches >= 2 ? nil : mismatches
-            }
-            if mismatches >= 2 {
-                outcome = .failed(.hashMismatch(failure), bytesOnDisk: 0)
+            let verdict = HashCheck.judge(job.files[active.fileIndex], index: active.fileIndex, jobID: job.id,
+                                          digests: active.digests, announced: active.announced)
+            switch verdict {
+            case .verified:
+                break
+            case .refetch(let mismatch):
+                logger.notice("job \(job.id): \(mismatch)")
+                updateFile(active.jobID, active.fileIndex) { file in
+                    let mismatches = (file.hashMismatches ?? 0) + 1
+                    file.restart()
+                    file.hashMismatches = mismatches
+                }
+                refetch = true
+            case .fail(let mismatch):
+                logger.notice("job \(job.id): \(mismatch)")
+                updateFile(active.jobID, active.fileIndex) { file in
+                    file.restart()
+                    file.hashMismatches = nil
+                }
+                outcome = .failed(.hashMismatch(mismatch), bytesOnDisk: 0)
                 // A HighPerformance file is its own destination, which Complete leaves in place:
                 // emptied now, so that what failed its hash is never there under its name.
                 // (A temporary file is emptied when it is opened again, and Complete deletes it.)
                 if job.options.highPerformance { emptied = active.descriptors.first }
-            } else {
-                refetch = true
             }
         }
         let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
@@ -462,24 +471,6 @@ extension QueueManager {
     /// Why a finished download fails its hash, naming the file, the expected and the
     /// computed digest; nil when it matches its ExpectedHash and the digest fields of the
     /// response (or has none).
-    private func hashFailure(_ job: Job, index: Int, _ active: ActiveTransfer) -> String? {
-        let file = job.files[index]
-        let name = "File \(index) of job \(job.id) (\(file.remoteName))"
-        if let expected = file.expectedHash {
-            let computed = active.digests?.value(for: expected.algorithm)
-            if computed != expected {
-                return "\(name) does not match its ExpectedHash: expected \(expected.text), computed \(computed?.text ?? "none")."
-            }
-        }
-        for announced in active.announced {
-            guard let computed = active.digests?.value(for: announced.algorithm) else { continue }
-            if computed != announced {
-                return "\(name) does not match the server's digest field: expected \(announced.text), computed \(computed.text)."
-            }
-        }
-        return nil
-    }
-
     // MARK: - Errors and retries
 
     /// Records a failed attempt (`JobController.fail`): `error`, or `transient-error` with a
