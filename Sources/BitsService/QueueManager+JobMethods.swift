@@ -252,7 +252,7 @@ extension QueueManager {
         // The finished data is durable before the renames publish it.
         let flusher = self.flusher
         await fileWorkers.run { flusher.waitForPending() }
-        let lost = await flusher.collectFailures(prefix: Self.flushTag(id, file: nil))
+        let lost = flusher.takeRecordedFailures(prefix: Self.flushTag(id, file: nil))
         if !lost.isEmpty {
             let message = failUndurable(id, lost)
             throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
@@ -377,9 +377,11 @@ extension QueueManager {
     }
 
     /// The flusher reported failed fsyncs in the background: each job concerned fails now.
-    func collectUndurableFiles() async {
+    /// Taken and applied in one step on this actor (no await between), so a Complete never
+    /// sees the failures gone from the flusher but not yet on the job.
+    func collectUndurableFiles() {
         var byJob: [JobID: [String: Int32]] = [:]
-        for (tag, code) in await flusher.collectFailures(prefix: "") {
+        for (tag, code) in flusher.takeRecordedFailures(prefix: "") {
             guard let id = JobID(pathElement: String(tag.prefix { $0 != "/" })), jobs[id] != nil else { continue }
             byJob[id, default: [:]][tag] = code
         }

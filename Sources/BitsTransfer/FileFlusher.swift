@@ -30,8 +30,10 @@ public final class FileFlusher: @unchecked Sendable {
     /// The files whose writeback was started, oldest first, each a duplicate of its
     /// descriptor (closed when dropped from here, after its fsync) and its tag (queue only).
     private var started: [SharedDescriptor<String>] = []
-    /// errno of each failed fsync by tag, until taken (queue only).
+    /// errno of each failed fsync by tag, until taken (under `failureLock`: written on the
+    /// queue, taken from anywhere without waiting for it).
     private var failures: [String: Int32] = [:]
+    private let failureLock = NSLock()
     /// Told (on the queue) that `failures` has new entries.
     private var failureHandler: (@Sendable () -> Void)?
     /// Counts files handed in (queue only): an idle drain finds it unchanged.
@@ -60,7 +62,7 @@ public final class FileFlusher: @unchecked Sendable {
         } catch {
             let code = error.code
             queue.async {
-                self.failures[tag] = code
+                self.failureLock.withLock { self.failures[tag] = code }
                 self.failureHandler?()
             }
             return
@@ -108,25 +110,25 @@ public final class FileFlusher: @unchecked Sendable {
         queue.sync { removeFailures(prefix: prefix) }
     }
 
-    /// `takeFailures` without blocking the caller (an actor): the answer comes once the
-    /// fsyncs queued so far ran.
-    public func collectFailures(prefix: String) async -> [String: Int32] {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.removeFailures(prefix: prefix)) }
-        }
+    /// Removes and returns the failures recorded so far whose tags start with `prefix`, at
+    /// once: never waits for the flusher's queue (an actor calls it; after `waitForPending`
+    /// the failures of every file handed in are recorded).
+    public func takeRecordedFailures(prefix: String) -> [String: Int32] {
+        removeFailures(prefix: prefix)
     }
 
-    /// Removes and returns the failures whose tags start with `prefix` (queue only).
     private func removeFailures(prefix: String) -> [String: Int32] {
-        let taken = failures.filter { $0.key.hasPrefix(prefix) }
-        for tag in taken.keys { failures[tag] = nil }
-        return taken
+        failureLock.withLock {
+            let taken = failures.filter { $0.key.hasPrefix(prefix) }
+            for tag in taken.keys { failures[tag] = nil }
+            return taken
+        }
     }
 
     /// Drops the failures whose tags start with `prefix`, once the fsyncs queued so far ran
     /// (a cancelled job's), without waiting for them.
     public func discardFailures(prefix: String) {
-        queue.async { self.failures = self.failures.filter { !$0.key.hasPrefix(prefix) } }
+        queue.async { _ = self.removeFailures(prefix: prefix) }
     }
 
     /// Files handed in whose fsync is still to come (after the ones queued so far ran).
@@ -141,7 +143,8 @@ public final class FileFlusher: @unchecked Sendable {
             do throws(SystemError) {
                 try sync(file.descriptor.borrowed)
             } catch {
-                failures[file.info] = error.code
+                let code = error.code
+                failureLock.withLock { failures[file.info] = code }
                 failed = true
             }
         }

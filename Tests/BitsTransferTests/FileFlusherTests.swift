@@ -118,30 +118,34 @@ final class FileFlusherTests: XCTestCase {
         XCTAssertEqual(state.dirty + state.writeback, 0, "the files that did not fail are on disk: \(state)")
     }
 
-    /// `collectFailures` waits for the fsyncs queued before it without blocking its caller:
-    /// an actor awaiting it behind a hung fsync still answers other calls.
-    func testCollectingFailuresDoesNotBlockTheCaller() async throws {
+    /// `takeRecordedFailures` never waits for the flusher's queue: while an fsync hangs it
+    /// answers at once with what is recorded, and the hung file's failure once it is.
+    func testTakingRecordedFailuresNeverWaitsForTheQueue() throws {
         let release = DispatchSemaphore(value: 0)
         let flusher = FileFlusher(window: 0, idleDrain: .seconds(60)) { _ throws(SystemError) in
             release.wait()
             throw SystemError(code: EIO, operation: "fsync")
         }
-        let owner = FlusherCaller(flusher)
         flusher.flush(written("hung").fd, tag: "job-h/0")
-        let collecting = Task { await owner.collect() }
-        try await Task.sleep(for: .milliseconds(50))
-        let answered = await owner.ping()
-        XCTAssertTrue(answered, "the actor was blocked while the fsync hung")
+        let answered = DispatchSemaphore(value: 0)
+        let early = Locked<[String: Int32]?>(nil)
+        DispatchQueue.global().async {
+            early.set(flusher.takeRecordedFailures(prefix: "job-h/"))
+            answered.signal()
+        }
+        XCTAssertEqual(answered.wait(timeout: .now() + 5), .success, "it waited for the hung fsync")
+        XCTAssertEqual(early.get(), [:])
         release.signal()
-        let failures = await collecting.value
-        XCTAssertEqual(failures, ["job-h/0": EIO], "the failure of the fsync queued before")
+        flusher.waitForPending()
+        XCTAssertEqual(flusher.takeRecordedFailures(prefix: "job-h/"), ["job-h/0": EIO])
     }
 }
 
-/// An actor that collects a flusher's failures (as the queue manager does).
-private actor FlusherCaller {
-    let flusher: FileFlusher
-    init(_ flusher: FileFlusher) { self.flusher = flusher }
-    func collect() async -> [String: Int32] { await flusher.collectFailures(prefix: "job-h/") }
-    func ping() -> Bool { true }
+/// A value handed between threads in a test.
+private final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func set(_ new: Value) { lock.withLock { value = new } }
+    func get() -> Value { lock.withLock { value } }
 }
