@@ -42,6 +42,8 @@ struct JobRuntime: Sendable {
     /// is dropped when it arrives). `stepGeneration` tells a step's result from an older one's.
     var preparingStep = false
     var stepGeneration = 0
+    /// The job reached a final state and no longer counts against the limits (`JobTable.retire`).
+    var retired = false
 }
 
 /// The time of a transition: the monotonic clock (timers) and the wall clock (stored times).

@@ -92,7 +92,7 @@ struct NotifyCommand {
 extension QueueManager {
     /// The job entered transferred or error: run its NotifyCommandLine if its flags say so.
     func notifyCommand(_ id: JobID, attempt: Int = 0) {
-        guard let job = jobs[id], !job.state.isFinal, !job.options.notifyCommandLine.isEmpty else { return }
+        guard let job = table[id]?.job, !job.state.isFinal, !job.options.notifyCommandLine.isEmpty else { return }
         let flags = job.options.notifyFlags
         let wanted = flags & 0x4 == 0
             && ((job.state == .transferred && flags & 0x1 != 0) || (job.state == .error && flags & 0x2 != 0))
@@ -117,7 +117,7 @@ extension QueueManager {
     }
 
     private func notifyCommandEnded(_ id: JobID, state: JobState, attempt: Int, outcome: NotifyCommand.Outcome) {
-        guard var job = jobs[id] else { return }
+        guard var job = table[id]?.job else { return }
         switch outcome {
         case .exited(0):
             logger.info("job \(id): notify command succeeded")
@@ -132,7 +132,7 @@ extension QueueManager {
             logger.notice("job \(id): \(message)")
             job.lastError = JobError(context: .queueManagerNotification, code: .notifyFailed, description: message)
             job.errorCount = job.errorCount.addingSaturating(1)
-            jobs[id] = job
+            table[id]?.job = job
             observer?.jobChanged(job, properties: JobProperty.errorProperties)
         }
         // BITS re-runs a failing command line after MinimumRetryDelay while the job is

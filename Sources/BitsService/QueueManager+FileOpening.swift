@@ -49,17 +49,17 @@ extension QueueManager {
     /// The opened descriptors of file `index`, or why they could not be opened; nil when the
     /// open has not been asked for or is still running (it is then asked for).
     func takeOpened(_ id: JobID, index: Int) -> Result<OpenedFile, ServiceError>? {
-        if let result = runtime[id]?.opened.removeValue(forKey: index) { return result }
+        if let result = table[id]?.runtime.opened.removeValue(forKey: index) { return result }
         requestOpen(id, indices: [index])
         return nil
     }
 
     /// Whether file `index` is opened (or failed to open) and waiting for its transfer.
-    func isOpened(_ id: JobID, index: Int) -> Bool { runtime[id]?.opened[index] != nil }
+    func isOpened(_ id: JobID, index: Int) -> Bool { table[id]?.runtime.opened[index] != nil }
 
     /// Asks the file workers to open files `indices` of a job (those not asked for already).
     func requestOpen(_ id: JobID, indices: [Int]) {
-        guard let job = jobs[id], var rt = runtime[id] else { return }
+        guard let job = table[id]?.job, var rt = table[id]?.runtime else { return }
         let wanted = indices.filter { job.files.indices.contains($0) && rt.opened[$0] == nil && !rt.opening.contains($0) }
         guard !wanted.isEmpty else { return }
         let orders = wanted.map { index in
@@ -72,7 +72,7 @@ extension QueueManager {
                              sha512: file.expectedHash?.algorithm == .sha512)
         }
         rt.opening.formUnion(wanted)
-        runtime[id] = rt
+        table[id]?.runtime = rt
         let generation = rt.openGeneration
         let files = self.files
         let resolution = job.pathResolution
@@ -164,15 +164,15 @@ extension QueueManager {
 
     /// The file workers are done: keep what is still wanted and go on with the job.
     private func filesOpened(_ id: JobID, generation: Int, _ results: [(Int, Result<OpenedFile, ServiceError>)]) {
-        guard runtime[id]?.openGeneration == generation, let job = jobs[id], job.state.isActive else {
+        guard table[id]?.runtime.openGeneration == generation, let job = table[id]?.job, job.state.isActive else {
             for (_, result) in results { if case .success(let opened) = result { release(opened.descriptors) } }
             return
         }
         for (index, result) in results {
-            runtime[id]?.opening.remove(index)
-            runtime[id]?.opened[index] = result
+            table[id]?.runtime.opening.remove(index)
+            table[id]?.runtime.opened[index] = result
         }
-        if runtime[id]?.requests.isRunning != true {
+        if table[id]?.runtime.requests.isRunning != true {
             schedule()
         } else {
             queueFollowingFiles(of: id)
@@ -200,11 +200,11 @@ extension QueueManager {
     /// Closes what was opened ahead for a job and forgets the opens still running (their
     /// descriptors are closed when they arrive): the job's settings, state or owner changed.
     func closeOpenedFiles(of id: JobID) {
-        guard var rt = runtime[id] else { return }
+        guard var rt = table[id]?.runtime else { return }
         for result in rt.opened.values { if case .success(let opened) = result { release(opened.descriptors) } }
         rt.opened = [:]
         rt.opening = []
         rt.openGeneration += 1
-        runtime[id] = rt
+        table[id]?.runtime = rt
     }
 }

@@ -11,7 +11,7 @@ extension QueueManager {
     func mutate(_ id: JobID, caller: Caller, _ change: (inout Job) throws -> Set<JobProperty>) async throws -> Job {
         try await withClientWrite(id) {
             let before = try job(id, caller: caller)
-            guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
+            guard table[id]?.runtime.busyWithFiles != true else { throw busy(id) }
             var (job, changed) = try applying(change, to: before)
             // Also secrets, which no property shows.
             guard job != before else { return job }
@@ -20,7 +20,7 @@ extension QueueManager {
                 (current, changed) = try applying(change, to: current)
             }
             discardQueuedFiles(of: id)  // prepared with the old settings
-            jobs[id] = job
+            table[id]?.job = job
             if !changed.isEmpty { observer?.jobChanged(job, properties: changed) }
             return job
         }
@@ -43,7 +43,7 @@ extension QueueManager {
     /// failure of `change` then means the event came first: the method fails and the job
     /// stays as the event left it (also on disk, at the end of the turn).
     func afterClientWrite(_ id: JobID, stored: Job, base: Job, _ change: (inout Job) throws -> Void) throws -> Job {
-        guard var current = jobs[id], !current.state.isFinal else {
+        guard var current = table[id]?.job, !current.state.isFinal else {
             throw ServiceError.invalidState("Job \(id) ended while the change was being stored.")
         }
         guard current != base else { return stored }
@@ -131,7 +131,7 @@ extension QueueManager {
             job.modificationTime = stamp
         }
         let start = current.files.count - created.count
-        jobs[id] = current
+        table[id]?.job = current
         let range = start..<current.files.count
         observer?.filesAdded(current, indices: range)
         observer?.jobChanged(current, properties: [.files, .filesTotal, .bytesTotal, .modificationTime])
@@ -145,7 +145,7 @@ extension QueueManager {
     private func checkAddFiles(_ job: Job, caller: Caller, adding count: Int, ranges: [FileRange]?) throws {
         try JobStateMachine.checkAddFiles(job, adding: count)
         guard count > 0 else { throw ServiceError.invalidArgs("No files were given.") }
-        guard runtime[job.id]?.busyWithFiles != true else { throw busy(job.id) }
+        guard table[job.id]?.runtime.busyWithFiles != true else { throw busy(job.id) }
         try limits.checkFiles(existing: job.files.count, adding: count, jobID: job.id,
                               exempt: caller.exemptFromLimits)
         if job.type != .download {
@@ -184,7 +184,7 @@ extension QueueManager {
             guard next != job.state else { return [] }
             return self.enter(next, job: &job)
         }
-        runtime[id]?.timers.resumed(now: clock.now)
+        table[id]?.runtime.timers.resumed(now: clock.now)
         schedule()
     }
 
@@ -237,7 +237,7 @@ extension QueueManager {
         func check() throws -> Job {
             let job = try self.job(id, caller: caller)
             _ = try JobStateMachine.complete(job)
-            guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
+            guard table[id]?.runtime.busyWithFiles != true else { throw busy(id) }
             return job
         }
         // The owner's identity may wait for the user database (off this actor): the job is
@@ -246,8 +246,8 @@ extension QueueManager {
         let job = try check()
         guard job.owner == owner.uid else { throw busy(id) }
         stopTransfer(of: id)
-        runtime[id]?.busyWithFiles = true
-        defer { runtime[id]?.busyWithFiles = false }
+        table[id]?.runtime.busyWithFiles = true
+        defer { table[id]?.runtime.busyWithFiles = false }
         var updated = job
         // The finished data is durable before the renames publish it.
         let flusher = self.flusher
@@ -255,19 +255,20 @@ extension QueueManager {
         let lost = flusher.takeRecordedFailures(prefix: Self.flushTag(id, file: nil))
         if !lost.isEmpty {
             let message = failUndurable(id, lost)
-            throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(jobs[id]?.state.rawValue ?? "error").")
+            throw ServiceError(.failed, "Job \(id) was not completed: \(message) The job's state is now \(table[id]?.job.state.rawValue ?? "error").")
         }
         // The flusher's own failure report may have reached the job while this call waited.
-        if let current = jobs[id],
+        if let current = table[id]?.job,
            job.files.indices.contains(where: { job.files[$0].completed && !(current.files.indices.contains($0) && current.files[$0].completed) }) {
             throw ServiceError(.failed, "Job \(id) was not completed: \(current.lastError?.description ?? "a finished file could not be made durable.") The job's state is now \(current.state.rawValue).")
         }
         // Stored as acknowledged first: a crash during the renames is finished at start-up.
-        let base = jobs[id] ?? job
+        let base = table[id]?.job ?? job
         var completing = base
         completing.state = .acknowledged
         try await persistDurably(completing)
-        jobs[id] = try afterClientWrite(id, stored: completing, base: base) { $0.state = .acknowledged }
+        let acknowledged = try afterClientWrite(id, stored: completing, base: base) { $0.state = .acknowledged }
+        table[id]?.job = acknowledged
         crashPoints.reach("complete:stored")
         let finished = job.files.indices.filter { job.files[$0].completed && job.files[$0].temporaryName != job.files[$0].localName }
         let renames = finished.map {
@@ -308,13 +309,13 @@ extension QueueManager {
         }
         if let error = outcome.error {
             // Files renamed so far stay renamed (BITS keeps them visible).
-            jobs[id] = updated
+            table[id]?.job = updated
             try? await persistDurably(updated)
             logger.error("job \(id): completing file \(finished[outcome.renamed]) failed: \(error.message)")
             throw ServiceError(error.name, "Job \(id) could not be completed: \(error.message)")
         }
         if let error = outcome.replyError {
-            jobs[id] = updated
+            table[id]?.job = updated
             try? await persistDurably(updated)
             throw ServiceError(error.name, "Job \(id) could not be completed: the reply: \(error.message)")
         }
@@ -324,7 +325,7 @@ extension QueueManager {
         var changed = enter(.acknowledged, job: &updated)
         updated.modificationTime = wallNow()
         changed.insert(.modificationTime)
-        jobs[id] = updated
+        table[id]?.job = updated
         observer?.jobChanged(updated, properties: changed)
         logger.info("job \(id) completed")
         forget(id)
@@ -358,13 +359,13 @@ extension QueueManager {
             }
         }
         let code = lost[Self.flushTag(id, file: indices.first)] ?? lost.values.first ?? EIO
-        let name = indices.first.flatMap { jobs[id]?.files[$0].localName } ?? "a file"
+        let name = indices.first.flatMap { table[id]?.job.files[$0].localName } ?? "a file"
         let more = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
         let failure = TransferFailure.notDurable(errno: code, "The data of \(name)\(more)",
                                                  "it is transferred again from the start when the job resumes.")
         let message = FailureClassifier.classify(failure).description
         logger.error("job \(id): \(message)")
-        guard let job = jobs[id] else { return message }
+        guard let job = table[id]?.job else { return message }
         for i in indices { observer?.fileChanged(job, index: i, properties: [.completed, .bytesTransferred]) }
         observer?.jobChanged(job, properties: [.bytesTransferred, .filesTransferred])
         if job.state == .suspended {
@@ -382,10 +383,10 @@ extension QueueManager {
     func collectUndurableFiles() {
         var byJob: [JobID: [String: Int32]] = [:]
         for (tag, code) in flusher.takeRecordedFailures(prefix: "") {
-            guard let id = JobID(pathElement: String(tag.prefix { $0 != "/" })), jobs[id] != nil else { continue }
+            guard let id = JobID(pathElement: String(tag.prefix { $0 != "/" })), table[id] != nil else { continue }
             byJob[id, default: [:]][tag] = code
         }
-        for (id, lost) in byJob where jobs[id]?.state.isFinal == false { failUndurable(id, lost) }
+        for (id, lost) in byJob where table[id]?.job.state.isFinal == false { failUndurable(id, lost) }
     }
 
     /// `Properties.Set` of a writable job property.
@@ -406,18 +407,18 @@ extension QueueManager {
     /// Moves a job to `state`, keeping the derived bookkeeping (`JobController.enter`: the
     /// MaximumDownloadTime clock, queue order, completion time). The caller keeps `job`.
     func enter(_ state: JobState, job: inout Job) -> Set<JobProperty> {
-        var controller = JobController(job: job, runtime: runtime[job.id] ?? Runtime())
+        var controller = JobController(job: job, runtime: table[job.id]?.runtime ?? Runtime())
         let transition = controller.enter(state, at: moment, sequence: &nextQueueSequence)
         job = controller.job
-        if runtime[job.id] != nil { runtime[job.id] = controller.runtime }
+        table[job.id]?.runtime = controller.runtime
         if let wait = transition.checkDownloadTimeAfter { after(wait) { [id = job.id] in $0.checkDownloadTime(id) } }
         return transition.changed
     }
 
     /// Fails a job that has been active for longer than its MaximumDownloadTime.
     func checkDownloadTime(_ id: JobID) {
-        guard let job = jobs[id],
-              let check = runtime[id]?.timers.checkDownloadTime(now: clock.now, limit: job.maximumDownloadTime) else { return }
+        guard let job = table[id]?.job,
+              let check = table[id]?.runtime.timers.checkDownloadTime(now: clock.now, limit: job.maximumDownloadTime) else { return }
         guard check == .exceeded else {
             if case .checkAgain(let wait) = check { after(wait) { $0.checkDownloadTime(id) } }
             return
@@ -431,14 +432,10 @@ extension QueueManager {
     /// (InterfacesRemoved), and the service forgets it after a grace period in which its
     /// final state can still be read from its path.
     func retire(_ id: JobID) {
-        runtime[id]?.timers.cancelRetry()
+        table[id]?.runtime.timers.cancelRetry()
         flusher.discardFailures(prefix: Self.flushTag(id, file: nil))
-        if let owner = jobs[id]?.owner {
-            liveJobsByOwner[owner, default: 1] -= 1
-            if liveJobsByOwner[owner] == 0 { liveJobsByOwner[owner] = nil }
-            liveJobs -= 1
-        }
-        if let job = jobs[id] { observer?.jobRemoved(job) }
+        table.retire(id)
+        if let job = table[id]?.job { observer?.jobRemoved(job) }
         let grace = finalStateGrace
         after(grace) {
             $0.remove(id)
@@ -446,8 +443,7 @@ extension QueueManager {
     }
 
     func remove(_ id: JobID) {
-        guard jobs[id]?.state.isFinal == true else { return }
-        jobs[id] = nil
-        runtime[id] = nil
+        guard table[id]?.job.state.isFinal == true else { return }
+        table.remove(id)
     }
 }

@@ -47,7 +47,7 @@ extension QueueManager {
                 }
             }
         }
-        guard jobs[id]?.owner == job.owner else { throw busy(id) }
+        guard table[id]?.job.owner == job.owner else { throw busy(id) }
         try await mutate(id, caller: caller) { job in
             job.secrets.clientCertificateFile = cert
             job.secrets.clientKeyFile = keyPath
@@ -88,7 +88,7 @@ extension QueueManager {
             let job = try self.job(id, caller: caller)
             try JobStateMachine.checkSetProperty(job, name: "change its owner")
             guard job.owner != caller.uid else { return nil }
-            guard runtime[id]?.busyWithFiles != true else { throw busy(id) }
+            guard table[id]?.runtime.busyWithFiles != true else { throw busy(id) }
             return job
         }
         guard let before = try check() else { return }
@@ -99,8 +99,8 @@ extension QueueManager {
         guard let job = try check() else { return }
         guard job.owner == previous.uid else { throw busy(id) }
         stopTransfer(of: id)
-        runtime[id]?.busyWithFiles = true
-        defer { runtime[id]?.busyWithFiles = false }
+        table[id]?.runtime.busyWithFiles = true
+        defer { table[id]?.runtime.busyWithFiles = false }
         let files = self.files
         // Files with a temporary file get a new one, created as the new owner when the
         // transfer starts; the new owner must be able to write their directories now.
@@ -121,8 +121,8 @@ extension QueueManager {
             }
             return (directories, directs)
         }
-        guard jobs[id]?.owner == job.owner else { throw busy(id) }
-        var updated = jobs[id] ?? job
+        guard table[id]?.job.owner == job.owner else { throw busy(id) }
+        var updated = table[id]?.job ?? job
         for (index, directory) in zip(renewed, checked.renewed) {
             let file = job.files[index]
             updated.files[index].temporaryName = OwnerFiles.temporaryPath(for: file.localName, name: OwnerFiles.newTemporaryName())
@@ -143,12 +143,10 @@ extension QueueManager {
         await fileWorkers.run {
             for temporary in previousTemporaries { files.remove(temporary, owner: previous, resolution: previousResolution) }
         }
-        jobs[id] = updated
+        table[id]?.job = updated
         discardQueuedFiles(of: id)  // anything opened meanwhile was opened as the previous owner
-        runtime[id]?.busyWithFiles = false
-        liveJobsByOwner[job.owner, default: 1] -= 1
-        if liveJobsByOwner[job.owner] == 0 { liveJobsByOwner[job.owner] = nil }
-        liveJobsByOwner[caller.uid, default: 0] += 1
+        table[id]?.runtime.busyWithFiles = false
+        table.changeOwner(id, from: job.owner, to: caller.uid)
         logger.notice("job \(id): uid \(caller.uid) took ownership from uid \(job.owner)")
         observer?.jobChanged(updated, properties: changed)
         for index in updated.files.indices {
@@ -189,7 +187,7 @@ extension QueueManager {
             return []
         }
         for index in changedFiles { observer?.fileChanged(job, index: index, properties: [.remoteName]) }
-        if let running = runtime[id]?.requests.current, let active = transfers[running], changedFiles.contains(active.fileIndex) {
+        if let running = table[id]?.runtime.requests.current, let active = transfers[running], changedFiles.contains(active.fileIndex) {
             stopTransfer(of: id)
             schedule()
         }
@@ -233,7 +231,7 @@ extension QueueManager {
             return []
         }
         observer?.fileChanged(job, index: index, properties: [property])
-        if let running = runtime[id]?.requests.current, transfers[running]?.fileIndex == index {
+        if let running = table[id]?.runtime.requests.current, transfers[running]?.fileIndex == index {
             stopTransfer(of: id)
             schedule()
         }

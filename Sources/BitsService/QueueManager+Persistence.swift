@@ -55,16 +55,16 @@ extension QueueManager {
     /// is now, then its removal) and hands the turn to the next method waiting.
     private func endClientWrite(_ id: JobID) {
         let (held, next) = clientWrites.end(id)
-        if held.save, let job = jobs[id] { submitSave(job, settling: held.settling) }
+        if held.save, let job = table[id]?.job { submitSave(job, settling: held.settling) }
         if held.delete { submitDelete(id) }
         next?.resume()
     }
 
     /// After a job was stored (or there is no store): its activity time, and the checkpoint
     /// clock when there is a store.
-    private func recordStored(_ id: JobID, at now: UInt64) {
-        runtime[id]?.activity = now
-        if store != nil { runtime[id]?.lastCheckpoint = clock.now }
+    func recordStored(_ id: JobID, at now: UInt64) {
+        table[id]?.runtime.activity = now
+        if store != nil { table[id]?.runtime.lastCheckpoint = clock.now }
     }
 
     private func storeFailure(_ id: JobID, _ error: any Error) -> ServiceError {
@@ -76,7 +76,7 @@ extension QueueManager {
     /// store writer writes it with the next group. A failure is logged; the next change or
     /// checkpoint writes the job again.
     func persistQuietly(_ id: JobID) {
-        guard let job = jobs[id], !job.state.isFinal else { return }
+        guard let job = table[id]?.job, !job.state.isFinal else { return }
         enqueue(job)
     }
 
@@ -89,7 +89,7 @@ extension QueueManager {
     /// not stopped, settings unchanged). A failed write is logged and the step goes on (the
     /// next change writes the job again).
     func storeThen(_ id: JobID, _ next: @escaping @Sendable (isolated QueueManager) -> Void) {
-        guard store != nil, jobs[id]?.state.isFinal == false else { return next(self) }
+        guard store != nil, table[id]?.job.state.isFinal == false else { return next(self) }
         let step = beginStep(id)
         Task { [weak self] in
             guard let self else { return }
@@ -100,7 +100,7 @@ extension QueueManager {
 
     private func storeInTurn(_ id: JobID) async {
         _ = try? await withClientWrite(id) {
-            guard let job = jobs[id], !job.state.isFinal else { return }
+            guard let job = table[id]?.job, !job.state.isFinal else { return }
             do { try await persistDurably(job) } catch { logger.error("job \(id) could not be stored: \(error)") }
         }
     }
@@ -116,7 +116,7 @@ extension QueueManager {
     func enqueue(_ job: Job, settling: [String] = []) {
         defer { if inactivityTask == nil { cancelInactiveJobs() } }
         if clientWrites.holdSave(job.id, settling: settling) {
-            runtime[job.id]?.activity = wallNow()
+            table[job.id]?.runtime.activity = wallNow()
             return
         }
         submitSave(job, settling: settling)
@@ -125,19 +125,19 @@ extension QueueManager {
     /// Queues a write of `job` now.
     private func submitSave(_ job: Job, settling: [String]) {
         let now = wallNow()
-        runtime[job.id]?.activity = now
+        table[job.id]?.runtime.activity = now
         guard let writer = store else { return }
         let logger = self.logger
         writer.submit(.save(job, activity: now, settling: settling)) { error in
             if let error { logger.error("job \(job.id) could not be stored: \(error)") }
         }
-        runtime[job.id]?.lastCheckpoint = clock.now
+        table[job.id]?.runtime.lastCheckpoint = clock.now
     }
 
     /// Writes a running job's byte counts when the last write is older than the checkpoint
     /// interval (progress is not written on every engine report).
     func checkpointProgress(_ id: JobID) {
-        guard store != nil, let rt = runtime[id], let last = rt.lastCheckpoint,
+        guard store != nil, let rt = table[id]?.runtime, let last = rt.lastCheckpoint,
               last.duration(to: clock.now) >= Self.progressCheckpointInterval else { return }
         if !rt.syncingCheckpoint,
            rt.lastDurableCheckpoint.map({ $0.duration(to: clock.now) >= Self.durableCheckpointInterval }) ?? true {
@@ -150,13 +150,13 @@ extension QueueManager {
     /// written before the fsync as durable: `durableBytes` never counts a byte that is not on
     /// disk, so after a reboot the file is cut there and resumed.
     private func startDurableCheckpoint(_ id: JobID) {
-        guard let tid = runtime[id]?.requests.current, let active = transfers[tid], !active.isReply,
-              jobs[id]?.type == .download, let fd = active.descriptors.first,
-              let file = jobs[id]?.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
+        guard let tid = table[id]?.runtime.requests.current, let active = transfers[tid], !active.isReply,
+              table[id]?.job.type == .download, let fd = active.descriptors.first,
+              let file = table[id]?.job.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
         let written = file.bytesTransferred
         guard let copy = try? BorrowedDescriptor(fd).duplicate().take() else { return }
-        runtime[id]?.syncingCheckpoint = true
-        runtime[id]?.lastDurableCheckpoint = clock.now
+        table[id]?.runtime.syncingCheckpoint = true
+        table[id]?.runtime.lastDurableCheckpoint = clock.now
         let index = active.fileIndex
         Task { [weak self, fileWorkers, files] in
             let synced = await fileWorkers.run { () -> Bool in
@@ -168,9 +168,9 @@ extension QueueManager {
     }
 
     private func durableCheckpointDone(_ id: JobID, index: Int, transfer tid: TransferID, written: UInt64, synced: Bool) {
-        runtime[id]?.syncingCheckpoint = false
+        table[id]?.runtime.syncingCheckpoint = false
         // Still the same transfer writing on from `written` (a restart from 0 ends it).
-        guard synced, transfers[tid] != nil, let file = jobs[id]?.files[index], file.bytesTransferred >= written,
+        guard synced, transfers[tid] != nil, let file = table[id]?.job.files[index], file.bytesTransferred >= written,
               written > (file.durableBytes ?? 0) else { return }
         updateFile(id, index) { $0.durableBytes = written }
         persistQuietly(id)
@@ -234,10 +234,7 @@ extension QueueManager {
                 rt.queuedSequence = nextQueueSequence
                 nextQueueSequence += 1
             }
-            jobs[job.id] = job
-            runtime[job.id] = rt
-            liveJobsByOwner[job.owner, default: 0] += 1
-            liveJobs += 1
+            table.insert(job, runtime: rt)
             if stored.job != job { persistQuietly(job.id) }
             observer?.jobRestored(job)
             if job.state == .transientError { armRetry(job.id, after: .seconds(Int64(job.minimumRetryDelay))) }
@@ -253,15 +250,15 @@ extension QueueManager {
             }
         }
         logger.info("files reconciled trusting \(trust.rawValue) (boot id \(previousBoot == bootID ? "unchanged" : "changed"))")
-        logger.info("restored \(jobs.count) job(s) from the database")
+        logger.info("restored \(table.count) job(s) from the database")
         cancelInactiveJobs()
         schedule()
     }
 
     /// Queues a job in transient-error again after `delay`.
     func armRetry(_ id: JobID, after delay: Duration) {
-        guard runtime[id] != nil else { return }
-        runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
+        guard table[id] != nil else { return }
+        table[id]?.runtime.timers.armRetry(after(delay) { $0.retry(id) })
     }
 
     // MARK: - JobInactivityTimeout
@@ -272,7 +269,7 @@ extension QueueManager {
         inactivityTask?.cancel()
         inactivityTask = nil
         let now = wallNow()
-        let activity = jobs.values.filter { !$0.state.isFinal }.map { (id: $0.id, at: runtime[$0.id]?.activity ?? $0.modificationTime) }
+        let activity = table.all.filter { !$0.job.state.isFinal }.map { (id: $0.job.id, at: $0.runtime.activity) }
         let (expired, next) = InactivityDeadlines.evaluate(activity, now: now, timeout: config.jobInactivityTimeout)
         for id in expired { cancelForInactivity(id) }
         guard let nextDeadline = next else { return }
@@ -283,10 +280,10 @@ extension QueueManager {
     }
 
     private func cancelForInactivity(_ id: JobID) {
-        guard var job = jobs[id] else { return }
+        guard var job = table[id]?.job else { return }
         stopTransfer(of: id)
         let changed = enter(.cancelled, job: &job)
-        jobs[id] = job
+        table[id]?.job = job
         enqueue(job)  // queued before the delete below: a crash in between finishes the Cancel
         observer?.jobChanged(job, properties: changed)
         let files = self.files

@@ -67,8 +67,8 @@ extension QueueManager {
 
     /// Every job in transient-error is queued again at once (the reason may have gone).
     func requeueWaitingJobs() {
-        for (id, job) in jobs where job.state == .transientError {
-            transition(id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
+        for job in table.jobs where job.state == .transientError {
+            transition(job.id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
         }
     }
 
@@ -86,8 +86,8 @@ extension QueueManager {
 
     /// Applies the cap to the running transfers (after a priority or window change).
     func applyRateLimits() {
-        for (tid, active) in transfers where runtime[active.jobID]?.requests.isLive(tid) ?? false {
-            if let job = jobs[active.jobID] { engine.setRateLimit(id: tid, bytesPerSecond: rateLimit(for: job)) }
+        for (tid, active) in transfers where table[active.jobID]?.runtime.requests.isLive(tid) ?? false {
+            if let job = table[active.jobID]?.job { engine.setRateLimit(id: tid, bytesPerSecond: rateLimit(for: job)) }
         }
     }
 
@@ -110,8 +110,8 @@ extension QueueManager {
     }
 
     func requeueBlocked(code: ErrorCode) {
-        for (id, job) in jobs where job.state == .transientError && job.lastError?.code == code {
-            transition(id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
+        for job in table.jobs where job.state == .transientError && job.lastError?.code == code {
+            transition(job.id, persist: false) { $0.requeue(at: $1, sequence: &$2) }
         }
     }
 }

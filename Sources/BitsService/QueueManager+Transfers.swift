@@ -11,14 +11,14 @@ extension QueueManager {
         let now = clock.now
         let slice = Duration.seconds(Int64(config.timeSlice))
         var candidates: [Scheduler.Candidate] = []
-        for job in jobs.values where job.state.isActive {
+        for job in table.jobs where job.state.isActive {
             // A Complete or TakeOwnership at its files (off this actor) decides what comes next.
-            if runtime[job.id]?.busyWithFiles == true { continue }
+            if table[job.id]?.runtime.busyWithFiles == true { continue }
             if let reason = blockReason(for: job) {
                 block(job.id, reason)
                 continue
             }
-            let rt = runtime[job.id]
+            let rt = table[job.id]?.runtime
             let requests = rt?.requests ?? EngineRequests()
             candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
                                                   queuedSequence: rt?.queuedSequence ?? 0,
@@ -33,18 +33,18 @@ extension QueueManager {
             }
         }
         // A job whose next step waits for the file workers is running, not idle.
-        for id in selected where (runtime[id]?.requests.isIdle ?? true) && runtime[id]?.preparingStep != true {
+        for id in selected where (table[id]?.runtime.requests.isIdle ?? true) && table[id]?.runtime.preparingStep != true {
             startNextFile(of: id)
         }
     }
 
     /// Opens the next unfinished file of a job (as the owner) and hands it to the engine.
     func startNextFile(of id: JobID) {
-        guard var job = jobs[id] else { return }
+        guard var job = table[id]?.job else { return }
         guard let index = job.nextFileIndex else {
             flushProgress(id)  // final counters go out before the state change
             transition(id, persist: true) { $0.enter(.transferred, at: $1, sequence: &$2) }
-            if let job = jobs[id] { observer?.jobTransferred(job) }
+            if let job = table[id]?.job { observer?.jobTransferred(job) }
             notifyCommand(id)
             return
         }
@@ -60,8 +60,8 @@ extension QueueManager {
         case .known(let proxy):
             systemProxy = proxy
         case .unknown(let origin):
-            guard runtime[id]?.resolvingProxy == false, let resolver = proxyResolver else { return }
-            runtime[id]?.resolvingProxy = true
+            guard table[id]?.runtime.resolvingProxy == false, let resolver = proxyResolver else { return }
+            table[id]?.runtime.resolvingProxy = true
             let url = job.files[index].remoteName
             Task { [weak self] in
                 let proxy = await resolver(url)
@@ -76,19 +76,19 @@ extension QueueManager {
         case .success(let value):
             prepared = value
         case .failure(let failure):
-            jobs[id] = job
+            table[id]?.job = job
             fail(id, fileIndex: index, failure: failure)
             return
         }
         let request = prepared.request
         transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
-        if runtime[id]?.requests.started(request.id, now: clock.now) == true, job.priority.isBackground {
+        if table[id]?.runtime.requests.started(request.id, now: clock.now) == true, job.priority.isBackground {
             // Give an equal-priority job its turn when this slice ends.
             after(.seconds(Int64(config.timeSlice))) { $0.schedule() }
         }
         var changed: Set<JobProperty> = []
         if job.state != .connecting { changed = enter(.connecting, job: &job) }
-        jobs[id] = job
+        table[id]?.job = job
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed.union([.bytesTransferred])) }
         engine.start(request)
         queueFollowingFiles(of: id)
@@ -104,7 +104,7 @@ extension QueueManager {
     /// cannot be prepared now is simply started the usual way when its turn comes. Any change
     /// to the job discards the queued requests (`discardQueuedFiles`).
     func queueFollowingFiles(of id: JobID) {
-        while var job = jobs[id], job.type == .download, let requests = runtime[id]?.requests,
+        while var job = table[id]?.job, job.type == .download, let requests = table[id]?.runtime.requests,
               requests.queued.count < Self.filesQueuedAhead, requests.isRunning, let predecessor = requests.last {
             guard let previousIndex = transfers[predecessor]?.fileIndex,
                   let index = job.files.indices.dropFirst(previousIndex + 1).first(where: { !job.files[$0].completed }),
@@ -121,9 +121,9 @@ extension QueueManager {
                   !reopenIfStale(id, index: index, .success(opened), in: job),
                   case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy, opened: .success(opened))
             else { return }
-            jobs[id] = job
+            table[id]?.job = job
             transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
-            runtime[id]?.requests.queue(prepared.request.id)
+            table[id]?.runtime.requests.queue(prepared.request.id)
             engine.start(prepared.request, after: predecessor)
         }
     }
@@ -143,9 +143,9 @@ extension QueueManager {
     /// Begins a step of a job's transfer that waits for the file workers (`preparingStep`);
     /// returns its token and the job's open generation, for `endStep`.
     func beginStep(_ id: JobID) -> (token: Int, generation: Int) {
-        runtime[id]?.preparingStep = true
-        runtime[id]?.stepGeneration += 1
-        return (runtime[id]?.stepGeneration ?? 0, runtime[id]?.openGeneration ?? 0)
+        table[id]?.runtime.preparingStep = true
+        table[id]?.runtime.stepGeneration += 1
+        return (table[id]?.runtime.stepGeneration ?? 0, table[id]?.runtime.openGeneration ?? 0)
     }
 
     /// The file work of a step is back: true when the step is still wanted (it is then over
@@ -153,9 +153,9 @@ extension QueueManager {
     /// `stopTransfer`; one whose job changed meanwhile (`openGeneration`, the settings it
     /// was prepared with) ends here with its upload run, and the job is scheduled again.
     func endStep(_ id: JobID, _ step: (token: Int, generation: Int)) -> Bool {
-        guard runtime[id]?.preparingStep == true, runtime[id]?.stepGeneration == step.token else { return false }
-        runtime[id]?.preparingStep = false
-        guard runtime[id]?.openGeneration == step.generation else {
+        guard table[id]?.runtime.preparingStep == true, table[id]?.runtime.stepGeneration == step.token else { return false }
+        table[id]?.runtime.preparingStep = false
+        guard table[id]?.runtime.openGeneration == step.generation else {
             endUploadRun(id)
             schedule()
             return false
@@ -166,7 +166,7 @@ extension QueueManager {
     /// Cancels the requests queued behind a job's current transfer (their ends close them).
     func discardQueuedFiles(of id: JobID) {
         closeOpenedFiles(of: id)
-        for tid in runtime[id]?.requests.discardQueued() ?? [] { engine.cancel(id: tid) }
+        for tid in table[id]?.runtime.requests.discardQueued() ?? [] { engine.cancel(id: tid) }
     }
 
     /// The system proxy for a file: `.known` (an optional proxy URL, `.none` meaning "not
@@ -178,7 +178,7 @@ extension QueueManager {
         guard [.preconfig, .autodetect].contains(job.options.proxyUsage), proxyResolver != nil,
               !remote.hasPrefixIgnoringASCIICase("file:") else { return .known(nil) }
         let origin = RemoteURL(remote)?.origin ?? remote
-        if let cached = runtime[job.id]?.systemProxy, cached.origin == origin,
+        if let cached = table[job.id]?.runtime.systemProxy, cached.origin == origin,
            cached.at.duration(to: clock.now) < .seconds(60) {
             return .known(.some(cached.proxy))
         }
@@ -252,19 +252,19 @@ extension QueueManager {
 
     /// The system proxy lookup for a job's next file finished: start it if still wanted.
     func proxyResolved(_ id: JobID, origin: String, _ proxy: String?) {
-        runtime[id]?.resolvingProxy = false
-        runtime[id]?.systemProxy = ResolvedProxy(origin: origin, proxy: proxy, at: clock.now)
+        table[id]?.runtime.resolvingProxy = false
+        table[id]?.runtime.systemProxy = ResolvedProxy(origin: origin, proxy: proxy, at: clock.now)
         schedule()
     }
 
     /// Asks the engine to stop a job's transfer; its descriptors close when the end arrives.
     func stopTransfer(of id: JobID) {
         discardQueuedFiles(of: id)  // also makes a step in flight stale (`openGeneration`)
-        if runtime[id]?.preparingStep == true {
-            runtime[id]?.preparingStep = false
+        if table[id]?.runtime.preparingStep == true {
+            table[id]?.runtime.preparingStep = false
             endUploadRun(id)
         }
-        guard let transferID = runtime[id]?.requests.stopCurrent() else { return }
+        guard let transferID = table[id]?.runtime.requests.stopCurrent() else { return }
         engine.cancel(id: transferID)
     }
 
@@ -288,7 +288,7 @@ extension QueueManager {
 
     /// The transfer is current for its job (not stopped meanwhile).
     private func current(_ tid: TransferID) -> ActiveTransfer? {
-        guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid else { return nil }
+        guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid else { return nil }
         return active
     }
 
@@ -296,15 +296,15 @@ extension QueueManager {
     /// would copy the whole file list while the dictionary still holds it: O(files) per event.)
     /// `change` must not touch `jobs`.
     func updateFile(_ id: JobID, _ index: Int, _ change: (inout JobFile) -> Void) {
-        guard jobs[id]?.files.indices.contains(index) == true else { return }
-        change(&jobs[id]!.files[index])
+        guard table[id]?.job.files.indices.contains(index) == true else { return }
+        change(&table[id]!.job.files[index])
     }
 
     private func handleResponse(_ tid: TransferID, _ info: ResponseInfo) {
-        guard let active = current(tid), let state = jobs[active.jobID]?.state else { return }
+        guard let active = current(tid), let state = table[active.jobID]?.job.state else { return }
         let id = active.jobID, i = active.fileIndex
         transfers[tid]?.announced = info.digests
-        let reportRedirect = jobs[id]?.options.redirectPolicy == .allowReport
+        let reportRedirect = table[id]?.job.options.redirectPolicy == .allowReport
         var fileChanged: Set<FileProperty> = [.lastModified, .responseHeaders]
         updateFile(id, i) { file in
             file.bytesTotal = info.totalSize
@@ -321,7 +321,7 @@ extension QueueManager {
             }
         }
         // Sizes are progress counters: coalesced with the rest of the progress.
-        guard jobs[id] != nil else { return }
+        guard table[id] != nil else { return }
         if state == .connecting {
             transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
         }
@@ -333,14 +333,14 @@ extension QueueManager {
         // as If-Range needs them; a file done by then is stored with its end anyway).
         let large = (info.totalSize ?? .max) >= Self.largeFileSize
         let interval = Self.progressCheckpointInterval - (large ? .zero : Self.validatorCheckpointDelay)
-        if let last = runtime[id]?.lastCheckpoint, last.duration(to: clock.now) < interval {
-            runtime[id]?.lastCheckpoint = clock.now - interval
+        if let last = table[id]?.runtime.lastCheckpoint, last.duration(to: clock.now) < interval {
+            table[id]?.runtime.lastCheckpoint = clock.now - interval
         }
         checkpointProgress(id)
     }
 
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
-        guard let active = current(tid), let state = jobs[active.jobID]?.state else { return }
+        guard let active = current(tid), let state = table[active.jobID]?.job.state else { return }
         let id = active.jobID
         let bytes = active.progressBase.addingSaturating(bytes)
         var changedBytes = false
@@ -352,7 +352,7 @@ extension QueueManager {
         if state == .connecting {
             transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
         }
-        runtime[id]?.timers.progressed()
+        table[id]?.runtime.timers.progressed()
         markProgress(id, file: active.fileIndex)
         noteProgress(id)
         checkpointProgress(id)
@@ -363,7 +363,7 @@ extension QueueManager {
         var outcome = outcome
         var refetch = false
         var emptied: Int32?
-        if case .finished = outcome, let job = jobs[active.jobID], job.files.indices.contains(active.fileIndex) {
+        if case .finished = outcome, let job = table[active.jobID]?.job, job.files.indices.contains(active.fileIndex) {
             // A file that fails its hash is never completed (nor published): fetched once more
             // from 0, then the job fails.
             let verdict = HashCheck.judge(job.files[active.fileIndex], index: active.fileIndex, jobID: job.id,
@@ -392,7 +392,7 @@ extension QueueManager {
                 if job.options.highPerformance { emptied = active.descriptors.first }
             }
         }
-        let isCurrent = runtime[active.jobID]?.requests.ended(tid) ?? false
+        let isCurrent = table[active.jobID]?.runtime.requests.ended(tid) ?? false
         // Closed on a file worker when this ends (but the finished file's, which the flusher takes).
         var descriptors = active.descriptors.filter { $0 != emptied }
         defer {
@@ -400,32 +400,32 @@ extension QueueManager {
             if let emptied { releaseEmptied(emptied) }
         }
         let id = active.jobID, i = active.fileIndex
-        guard isCurrent, jobs[id] != nil else {
+        guard isCurrent, table[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
-            if jobs[id]?.state.isFinal == false, case let .cancelled(bytes) = outcome {
+            if table[id]?.job.state.isFinal == false, case let .cancelled(bytes) = outcome {
                 updateFile(id, i) { file in if !file.completed { file.bytesTransferred = bytes } }
             }
-            if jobs[id]?.state.isActive == true { Task { self.schedule() } }
+            if table[id]?.job.state.isActive == true { Task { self.schedule() } }
             return
         }
         if case .finished = outcome {} else {
-            runtime[id]?.requests.stoppedRunning()
+            table[id]?.runtime.requests.stoppedRunning()
             discardQueuedFiles(of: id)  // the engine ends it unstarted; this is for the record
         }
         switch outcome {
         case .finished where refetch:
-            let job = jobs[id]!
+            let job = table[id]!.job
             observer?.fileChanged(job, index: i, properties: FileProperty.progress.union([.hash]))
             noteProgress(id)
             persistQuietly(id)
-            if runtime[id]?.requests.promoteQueued() != nil {
+            if table[id]?.runtime.requests.promoteQueued() != nil {
                 queueFollowingFiles(of: id)  // this file comes again after them
-            } else if runtime[id]?.requests.stopping.isEmpty ?? true {
+            } else if table[id]?.runtime.requests.stopping.isEmpty ?? true {
                 startNextFile(of: id)
             }
         case .finished(let bytes):
             let fd = active.descriptors[0]
-            let lastModified = jobs[id]!.files[i].lastModified
+            let lastModified = table[id]!.job.files[i].lastModified
             let modified = lastModified > 0
                 ? timespec(tv_sec: Int(lastModified / 1_000_000), tv_nsec: Int(lastModified % 1_000_000 * 1000)) : nil
             // Its times set and made durable in the background (off this actor) while the next
@@ -439,26 +439,26 @@ extension QueueManager {
                 file.hash = active.digests?.sha256
                 file.hashMismatches = nil
             }
-            let job = jobs[id]!
-            runtime[job.id]?.timers.progressed()
+            let job = table[id]!.job
+            table[job.id]?.runtime.timers.progressed()
             // The file's pending changes go out with its completion.
-            let pending = runtime[id]?.progress.takeFile(i) ?? []
+            let pending = table[id]?.runtime.progress.takeFile(i) ?? []
             observer?.fileChanged(job, index: i, properties: pending.union([.completed, .hash]).union(FileProperty.progress))
             observer?.fileTransferred(job, index: i)
             noteProgress(job.id)
             logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
             let lastFile = job.nextFileIndex == nil
-            if store == nil || (lastFile && !(runtime[job.id]?.requests.stopping.isEmpty ?? true)) {
+            if store == nil || (lastFile && !(table[job.id]?.runtime.requests.stopping.isEmpty ?? true)) {
                 persistQuietly(job.id)
             } else if !lastFile {
                 checkpointProgress(job.id)
             }  // else the job is now transferred: startNextFile below stores it once, as such
-            if runtime[job.id]?.requests.promoteQueued() != nil {
+            if table[job.id]?.runtime.requests.promoteQueued() != nil {
                 // The engine started the first queued file as this one finished.
                 queueFollowingFiles(of: job.id)
-            } else if runtime[job.id]?.requests.stopping.isEmpty ?? true {
+            } else if table[job.id]?.runtime.requests.stopping.isEmpty ?? true {
                 startNextFile(of: job.id)
-                if jobs[job.id]?.state == .transferred { schedule() }
+                if table[job.id]?.job.state == .transferred { schedule() }
             }  // else the end of the stopped transfer schedules the job again
         case .failed(let failure, let bytes):
             updateFile(id, i) { $0.bytesTransferred = bytes }
@@ -488,16 +488,16 @@ extension QueueManager {
             observer?.jobFailed(job, error: result.error)
             notifyCommand(id)
         case .retry(let delay)?:
-            runtime[id]?.timers.armRetry(after(delay) { $0.retry(id) })
+            table[id]?.runtime.timers.armRetry(after(delay) { $0.retry(id) })
         case .giveUp(let remaining)?:
-            runtime[id]?.timers.armRetry(after(remaining) { $0.giveUp(id) })
+            table[id]?.runtime.timers.armRetry(after(remaining) { $0.giveUp(id) })
         }
         schedule()
     }
 
     /// NoProgressTimeout ran out while the job waited to retry: the last error becomes fatal.
     func giveUp(_ id: JobID) {
-        guard transition(id, persist: true, { $0.giveUp(at: $1, sequence: &$2) }), let job = jobs[id] else { return }
+        guard transition(id, persist: true, { $0.giveUp(at: $1, sequence: &$2) }), let job = table[id]?.job else { return }
         logger.notice("job \(id): error no-progress")
         if let error = job.lastError { observer?.jobFailed(job, error: error) }
         notifyCommand(id)
@@ -521,13 +521,13 @@ extension QueueManager {
     /// Marks a file's progress counters (and `also`) for the job's next coalesced progress
     /// signal; `noteProgress` schedules it.
     func markProgress(_ id: JobID, file index: Int, also: Set<FileProperty> = []) {
-        runtime[id]?.progress.mark(file: index, also: also)
+        table[id]?.runtime.progress.mark(file: index, also: also)
     }
 
     /// Progress changed: publish now, or once the job's MinimumNotificationInterval allows.
     func noteProgress(_ id: JobID) {
-        guard let interval = jobs[id]?.minimumNotificationInterval,
-              let decision = runtime[id]?.progress.changed(now: monotonicMilliseconds(), interval: interval) else { return }
+        guard let interval = table[id]?.job.minimumNotificationInterval,
+              let decision = table[id]?.runtime.progress.changed(now: monotonicMilliseconds(), interval: interval) else { return }
         switch decision {
         case .publishNow: publishProgress(id)
         case .publishAfter(let wait): after(.milliseconds(Int64(wait))) { $0.flushProgress(id) }
@@ -536,8 +536,8 @@ extension QueueManager {
     }
 
     func flushProgress(_ id: JobID) {
-        guard runtime[id] != nil else { return }
-        runtime[id]?.progress.flush(now: monotonicMilliseconds())
+        guard table[id] != nil else { return }
+        table[id]?.runtime.progress.flush(now: monotonicMilliseconds())
         publishProgress(id)
     }
 
@@ -546,7 +546,7 @@ extension QueueManager {
         guard var controller = controller(id), let files = controller.runtime.progress.take() else { return }
         controller.measureRate(now: monotonicMilliseconds())
         let job = controller.job
-        (jobs[id], runtime[id]) = (job, controller.runtime)
+        table[id] = JobTable.Entry(job: job, runtime: controller.runtime)
         for (index, properties) in files where job.files.indices.contains(index) {
             observer?.fileChanged(job, index: index, properties: properties)
         }

@@ -30,7 +30,7 @@ extension QueueManager {
     /// session, else the next fragment from the acknowledged offset, or Close-Session when the
     /// server has everything.
     func startUpload(_ id: JobID, fileIndex index: Int) {
-        guard let job = jobs[id], let state = job.files[index].upload else { return }
+        guard let job = table[id]?.job, let state = job.files[index].upload else { return }
         let file = job.files[index]
         // The source is opened on the file workers; the scheduler comes back when it is.
         guard let opened = takeOpened(id, index: index) else { return }
@@ -55,7 +55,7 @@ extension QueueManager {
         var run = UploadRun(descriptor: descriptor, session: UploadSession(path: file.localName), sentAt: clock.now, http: http)
         guard let upload = uploadFile(job, index) else { return }
         let action = run.session.start(upload)
-        runtime[id]?.upload = run
+        table[id]?.runtime.upload = run
         if action == .downloadReply {
             startReplyDownload(id, fileIndex: index)
             return
@@ -81,7 +81,7 @@ extension QueueManager {
 
     /// Sends the run's current packet as one engine exchange.
     private func send(_ id: JobID, fileIndex index: Int) {
-        guard let job = jobs[id], var run = runtime[id]?.upload else { return }
+        guard let job = table[id]?.job, var run = table[id]?.runtime.upload else { return }
         var body: ExchangeRequest.Body?
         var base: UInt64 = 0
         if case let .fragment(_, offset, length, _, _) = run.session.packet {
@@ -91,8 +91,8 @@ extension QueueManager {
         let tid = nextTransferID
         nextTransferID += 1
         run.sentAt = clock.now
-        runtime[id]?.upload = run
-        _ = runtime[id]?.requests.started(tid, now: clock.now)
+        table[id]?.runtime.upload = run
+        _ = table[id]?.runtime.requests.started(tid, now: clock.now)
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
         engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.session.packet) + job.options.customHeaders,
@@ -108,16 +108,16 @@ extension QueueManager {
     /// session on one server), or the job's URL once that host has failed for longer than its
     /// fallback timeout (the session then stays with the job's URL), or when there is none.
     func packetURL(_ id: JobID, fileIndex index: Int) -> String {
-        guard let file = jobs[id]?.files[index], let state = file.upload, state.sessionID != nil else {
-            return jobs[id]?.files[index].remoteName ?? ""
+        guard let file = table[id]?.job.files[index], let state = file.upload, state.sessionID != nil else {
+            return table[id]?.job.files[index].remoteName ?? ""
         }
         let affinity = UploadProtocol.HostAffinity(originalURL: file.remoteName, hostID: state.hostID,
                                                    fallbackTimeoutSeconds: state.hostIDFallbackTimeout)
         let failingFor = state.hostFailingSince.map { Duration.microseconds(Int64(clamping: wallNow().subtractingSaturating($0))) }
         if affinity.affinityURL != nil, affinity.shouldFallBack(failingFor: failingFor) {
             logger.notice("job \(id): Host-Id \(state.hostID ?? "") failed for longer than its fallback timeout; back to \(RemoteURL.redactingPassword(file.remoteName))")
-            jobs[id]?.files[index].upload?.hostID = nil
-            jobs[id]?.files[index].upload?.hostFailingSince = nil
+            table[id]?.job.files[index].upload?.hostID = nil
+            table[id]?.job.files[index].upload?.hostFailingSince = nil
             persistQuietly(id)
         }
         return affinity.url(failingFor: failingFor)
@@ -130,10 +130,10 @@ extension QueueManager {
         }
         guard let active = transfers.removeValue(forKey: tid) else { return }
         let id = active.jobID
-        let isCurrent = runtime[id]?.requests.ended(tid) ?? false
-        guard isCurrent, let job = jobs[id], let run = runtime[id]?.upload else {
+        let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
+        guard isCurrent, let job = table[id]?.job, let run = table[id]?.runtime.upload else {
             endUploadRun(id)
-            if jobs[id]?.state.isActive == true { Task { self.schedule() } }
+            if table[id]?.job.state.isActive == true { Task { self.schedule() } }
             return
         }
         let index = active.fileIndex
@@ -143,14 +143,14 @@ extension QueueManager {
         case .failed(let failure, _):
             // The acknowledged offset stays; the next attempt asks the server where it is.
             // Failures of the affinity host count towards its fallback timeout.
-            if jobs[id]?.files[index].upload?.hostID != nil, jobs[id]?.files[index].upload?.hostFailingSince == nil {
-                jobs[id]?.files[index].upload?.hostFailingSince = wallNow()
+            if table[id]?.job.files[index].upload?.hostID != nil, table[id]?.job.files[index].upload?.hostFailingSince == nil {
+                table[id]?.job.files[index].upload?.hostFailingSince = wallNow()
                 persistQuietly(id)
             }
             endUploadRun(id)
             fail(id, fileIndex: index, failure: failure)
         case .response(let response):
-            if jobs[id]?.files[index].upload?.hostFailingSince != nil { jobs[id]?.files[index].upload?.hostFailingSince = nil }
+            if table[id]?.job.files[index].upload?.hostFailingSince != nil { table[id]?.job.files[index].upload?.hostFailingSince = nil }
             let ack = Self.ack(response)
             // Bound acknowledged offsets by the file's size: after a restart the server may
             // hold bytes of a fragment sent after the last stored checkpoint.
@@ -165,21 +165,21 @@ extension QueueManager {
     /// the file stored and published.
     private func advance(_ id: JobID, fileIndex index: Int, run: UploadRun, result: UploadProtocol.Outcome,
                          elapsed: Duration) {
-        guard var job = jobs[id], var file = uploadFile(job, index) else { return }
+        guard var job = table[id]?.job, var file = uploadFile(job, index) else { return }
         var run = run
         let step = run.session.advance(result, file: &file, elapsed: elapsed)
         job.files[index].upload = file.state
         job.files[index].bytesTransferred = file.acknowledged
         if step.progressed, job.state == .connecting { _ = enter(.transferring, job: &job) }
-        jobs[id] = job
+        table[id]?.job = job
         if step.sessionLost { logger.notice("job \(id): the upload server lost the session; starting a new one") }
         if step.progressed {
-            runtime[id]?.timers.progressed()
+            table[id]?.runtime.timers.progressed()
             markProgress(id, file: index)
             noteProgress(id)
         }
         if step.checkpoint && !step.persist { checkpointProgress(id) }
-        runtime[id]?.upload = run
+        table[id]?.runtime.upload = run
         // What the next packet depends on is stored first (without blocking this actor).
         if step.persist {
             storeThen(id) { $0.take(step.action, id, fileIndex: index) }
@@ -188,7 +188,7 @@ extension QueueManager {
         }
     }
 
-    /// The session's next action for the run in `runtime[id].upload`.
+    /// The session's next action for the run in `table[id]?.runtime.upload`.
     private func take(_ action: UploadSession.Action, _ id: JobID, fileIndex index: Int) {
         switch action {
         case .send:
@@ -209,10 +209,10 @@ extension QueueManager {
     /// ends the run (the check's answer is then dropped). The worker stats a duplicate of the
     /// run's descriptor, which the run may close meanwhile.
     private func checkSourceThenSend(_ id: JobID, fileIndex index: Int) {
-        guard let run = runtime[id]?.upload else { return }
+        guard let run = table[id]?.runtime.upload else { return }
         guard let copy = try? BorrowedDescriptor(run.descriptor).duplicate().take() else {
             endUploadRun(id)
-            fail(id, fileIndex: index, failure: .localIO("Cannot inspect the upload source '\(jobs[id]?.files[index].localName ?? "")'."))
+            fail(id, fileIndex: index, failure: .localIO("Cannot inspect the upload source '\(table[id]?.job.files[index].localName ?? "")'."))
             return
         }
         let step = beginStep(id)
@@ -228,7 +228,7 @@ extension QueueManager {
     private func sourceChecked(_ id: JobID, fileIndex index: Int, step: (token: Int, generation: Int), _ stamp: SourceStamp?) {
         // Stopped or changed meanwhile: the step and the run are over.
         guard endStep(id, step) else { return }
-        guard let job = jobs[id], job.state.isActive, let state = job.files[index].upload, runtime[id]?.upload != nil else {
+        guard let job = table[id]?.job, job.state.isActive, let state = job.files[index].upload, table[id]?.runtime.upload != nil else {
             endUploadRun(id)
             return
         }
@@ -243,33 +243,33 @@ extension QueueManager {
     /// Close-Session was acknowledged: the server has the whole file.
     private func finishUpload(_ id: JobID, fileIndex index: Int) {
         endUploadRun(id)
-        guard var job = jobs[id] else { return }
+        guard var job = table[id]?.job else { return }
         job.files[index].completed = true
         job.files[index].bytesTransferred = job.files[index].upload?.sourceSize ?? job.files[index].bytesTransferred
-        jobs[id] = job
+        table[id]?.job = job
         markProgress(id, file: index)
         observer?.fileChanged(job, index: index, properties: [.completed])
         observer?.fileTransferred(job, index: index)
         logger.info("job \(id): upload of file \(index) complete")
         startNextFile(of: id)
-        if jobs[id]?.state == .transferred { schedule() }
+        if table[id]?.job.state == .transferred { schedule() }
     }
 
     /// The reply is in: the session can be closed.
     func closeSessionAfterReply(_ id: JobID, fileIndex index: Int) {
-        guard var run = runtime[id]?.upload, let job = jobs[id], job.files[index].upload?.sessionID != nil,
+        guard var run = table[id]?.runtime.upload, let job = table[id]?.job, job.files[index].upload?.sessionID != nil,
               let file = uploadFile(job, index) else { return }
         _ = run.session.replyDone(file)
-        runtime[id]?.upload = run
+        table[id]?.runtime.upload = run
         send(id, fileIndex: index)
     }
 
     func endUploadRun(_ id: JobID) {
-        if let run = runtime[id]?.upload {
+        if let run = table[id]?.runtime.upload {
             release([run.descriptor])
-            runtime[id]?.upload = nil
+            table[id]?.runtime.upload = nil
         }
-        runtime[id]?.requests.stoppedRunning()
+        table[id]?.runtime.requests.stoppedRunning()
     }
 
     // MARK: - AddFile
@@ -304,7 +304,7 @@ extension QueueManager {
         updated.files = [file]
         updated.modificationTime = wallNow()
         try await persistDurably(updated)  // in AddFiles' turn; a job without files has no transfer events
-        jobs[id] = updated
+        table[id]?.job = updated
         observer?.filesAdded(updated, indices: 0..<1)
         observer?.jobChanged(updated, properties: [.files, .filesTotal, .bytesTotal, .modificationTime])
         logger.info("job \(id): upload source added")
@@ -330,7 +330,7 @@ extension QueueManager {
               !file.completed else { return }
         // The running upload's options carry the client certificate as read for it; none is
         // read from the owner's files here (that would block this actor).
-        let http = runtime[job.id]?.upload?.http ?? TransferOptions().http(for: job, fileIndex: 0, certificate: nil)
+        let http = table[job.id]?.runtime.upload?.http ?? TransferOptions().http(for: job, fileIndex: 0, certificate: nil)
         sendCancelSession(PendingCancel(url: file.remoteName, sessionID: session, http: http, attempt: 0))
     }
 

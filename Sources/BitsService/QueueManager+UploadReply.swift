@@ -13,8 +13,8 @@ extension QueueManager {
     /// Downloads the reply of an upload-reply job (always from 0). Its temporary file is
     /// created and opened on the file workers; the download starts when it is.
     func startReplyDownload(_ id: JobID, fileIndex index: Int) {
-        guard var job = jobs[id], job.files[index].upload?.replyURL != nil, runtime[id]?.upload != nil,
-              runtime[id]?.preparingStep == false else { return }
+        guard var job = table[id]?.job, job.files[index].upload?.replyURL != nil, table[id]?.runtime.upload != nil,
+              table[id]?.runtime.preparingStep == false else { return }
         var reply = job.reply ?? ReplyState()
         if reply.fileName.isEmpty {
             // Generated beside the upload file (BITS does the same).
@@ -24,7 +24,7 @@ extension QueueManager {
         let newTemporary = reply.temporaryName == nil
             ? OwnerFiles.temporaryPath(for: reply.fileName, name: OwnerFiles.newTemporaryName()) : nil
         job.reply = reply
-        jobs[id] = job
+        table[id]?.job = job
         let step = beginStep(id)
         let files = self.files
         let resolution = job.pathResolution
@@ -79,8 +79,8 @@ extension QueueManager {
             if case .success(let opened) = result { release([opened.fd]) }
             return
         }
-        guard var job = jobs[id], job.state.isActive,
-              let url = job.files[index].upload?.replyURL, let run = runtime[id]?.upload else {
+        guard var job = table[id]?.job, job.state.isActive,
+              let url = job.files[index].upload?.replyURL, let run = table[id]?.runtime.upload else {
             if case .success(let opened) = result { release([opened.fd]) }
             endUploadRun(id)
             return
@@ -96,19 +96,19 @@ extension QueueManager {
             if let prepared = opened.prepared, let newTemporary {
                 job.reply?.temporaryName = prepared.path
                 job.reply?.directory = prepared.directory
-                jobs[id] = job
+                table[id]?.job = job
                 // Not awaited: until this is stored the pending record stands, and after a
                 // crash start-up deletes the file (the reply is then fetched again).
                 enqueue(job, settling: [newTemporary])
             }
         }
         job.reply?.bytesTransferred = 0
-        jobs[id] = job
+        table[id]?.job = job
         observer?.jobChanged(job, properties: [.replyFileName, .replyBytesTransferred])
         let tid = nextTransferID
         nextTransferID += 1
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [fd], isReply: true)
-        _ = runtime[id]?.requests.started(tid, now: clock.now)
+        _ = table[id]?.runtime.requests.started(tid, now: clock.now)
         var http = run.http
         http.method = "GET"
         engine.start(DownloadRequest(id: tid, source: .url(url), destinationDescriptor: fd, http: http))
@@ -117,22 +117,22 @@ extension QueueManager {
     func handleReplyEvent(_ event: EngineEvent) {
         switch event {
         case .response(let tid, let info):
-            guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid, var job = jobs[active.jobID] else { return }
+            guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid, var job = table[active.jobID]?.job else { return }
             job.reply?.bytesTotal = info.totalSize
             job.reply?.bytesTransferred = info.writeOffset
-            jobs[job.id] = job
+            table[job.id]?.job = job
             observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
         case .progress(let tid, let bytes):
-            guard let active = transfers[tid], runtime[active.jobID]?.requests.current == tid, var job = jobs[active.jobID] else { return }
+            guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid, var job = table[active.jobID]?.job else { return }
             job.reply?.bytesTransferred = bytes
-            jobs[job.id] = job
+            table[job.id]?.job = job
             observer?.jobChanged(job, properties: [.replyBytesTransferred])
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
             defer { release(active.descriptors) }
-            guard case .finished(let bytes) = outcome, runtime[id]?.requests.current == tid, jobs[id] != nil else {
-                let isCurrent = runtime[id]?.requests.ended(tid) ?? false
+            guard case .finished(let bytes) = outcome, table[id]?.runtime.requests.current == tid, table[id] != nil else {
+                let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
                 if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }
                 return
             }
@@ -161,9 +161,9 @@ extension QueueManager {
     /// while the reply can still be fetched again; else the reply is done and the session is
     /// closed. A job stopped meanwhile goes on as the scheduler decides.
     private func replySynced(_ id: JobID, transfer tid: TransferID, fileIndex index: Int, bytes: UInt64, error: Int32) {
-        let isCurrent = runtime[id]?.requests.ended(tid) ?? false
-        guard isCurrent, var job = jobs[id], job.state.isActive else {
-            if jobs[id]?.state.isActive == true { schedule() }
+        let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
+        guard isCurrent, var job = table[id]?.job, job.state.isActive else {
+            if table[id]?.job.state.isActive == true { schedule() }
             return
         }
         guard error == 0 else {
@@ -174,7 +174,7 @@ extension QueueManager {
         job.reply?.done = true
         job.reply?.bytesTransferred = bytes
         if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
-        jobs[id] = job
+        table[id]?.job = job
         observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
         storeThen(id) { $0.closeSessionAfterReply(id, fileIndex: index) }
     }

@@ -62,21 +62,17 @@ public actor QueueManager {
     /// Lookups of owner identities running on the file workers, by uid: concurrent misses for
     /// the same uid wait for the one lookup.
     var identityLookups: [UInt32: Task<OwnerIdentity, any Error>] = [:]
-    var jobs: [JobID: Job] = [:]
+    /// Every job with its runtime, and the live-job counts the limits are checked against.
+    var table = JobTable()
     /// Each job's client write turn and the service writes held meanwhile.
     var clientWrites = ClientWrites()
     /// The writer of the durable queue (nil: jobs live in memory only, as in unit tests).
     var store: StoreWriter?
     /// Wakes up when the next job would reach JobInactivityTimeout.
     var inactivityTask: Task<Void, Never>?
-    var runtime: [JobID: Runtime] = [:]
     var transfers: [TransferID: ActiveTransfer] = [:]
     /// Cancel-Session packets of cancelled upload jobs still being delivered.
     var cancelSessions: [TransferID: PendingCancel] = [:]
-    /// Non-final jobs per owner, kept with every create and retire (limits are checked on
-    /// every CreateJob; counting them anew would be O(jobs)).
-    var liveJobsByOwner: [UInt32: Int] = [:]
-    var liveJobs = 0
     var nextTransferID: TransferID = 1
     var nextQueueSequence: UInt64 = 1
     /// How long a job in a final state stays readable before its object goes away.
@@ -210,8 +206,8 @@ public actor QueueManager {
 
     /// A job with its runtime, to make a transition on (then `commit`).
     func controller(_ id: JobID) -> JobController? {
-        guard let job = jobs[id] else { return nil }
-        return JobController(job: job, runtime: runtime[id] ?? Runtime())
+        guard let entry = table[id] else { return nil }
+        return JobController(job: entry.job, runtime: entry.runtime)
     }
 
     /// The one commit step after a transition: keeps the job and its runtime, stores the job
@@ -219,8 +215,8 @@ public actor QueueManager {
     /// MaximumDownloadTime check the transition asks for and tells the observer what changed.
     func commit(_ controller: JobController, _ transition: JobController.Transition, persist: Bool) {
         let id = controller.job.id
-        jobs[id] = controller.job
-        runtime[id] = controller.runtime
+        table[id]?.job = controller.job
+        table[id]?.runtime = controller.runtime
         if persist { persistQuietly(id) }
         if let wait = transition.checkDownloadTimeAfter { after(wait) { $0.checkDownloadTime(id) } }
         if !transition.changed.isEmpty { observer?.jobChanged(controller.job, properties: transition.changed) }
@@ -276,27 +272,21 @@ public actor QueueManager {
     public func createJob(caller: Caller, displayName: String, type: String) async throws -> Job {
         let name = try InputValidation.displayName(displayName)
         let jobType = try InputValidation.enumValue(JobType.self, type, what: "Job type")
-        try limits.checkNewJob(ownerJobs: liveJobsByOwner[caller.uid] ?? 0,
-                               machineJobs: liveJobs, uid: caller.uid,
+        try limits.checkNewJob(ownerJobs: table.liveJobs(of: caller.uid),
+                               machineJobs: table.liveCount, uid: caller.uid,
                                exempt: caller.exemptFromLimits)
-        var id = JobID.random()
-        while jobs[id] != nil || runtime[id] != nil { id = JobID.random() }
+        // Reserved before the await (counted, its id taken): the job is not visible (nobody
+        // can see or change it) until it is stored.
+        let id = table.reserve(owner: caller.uid)
         let job = Job(id: id, type: jobType, owner: caller.uid, displayName: name, now: wallNow())
-        // Reserved before the await: the job is not in `jobs` (nobody can see or change it)
-        // until it is stored.
-        runtime[id] = Runtime()
-        liveJobsByOwner[caller.uid, default: 0] += 1
-        liveJobs += 1
         do {
             try await persistDurably(job)
         } catch {
-            runtime[id] = nil
-            liveJobsByOwner[caller.uid, default: 1] -= 1
-            if liveJobsByOwner[caller.uid] == 0 { liveJobsByOwner[caller.uid] = nil }
-            liveJobs -= 1
+            table.cancelReservation(id)
             throw error
         }
-        jobs[id] = job
+        table.publish(job)
+        recordStored(id, at: wallNow())
         logger.info("job \(id) created by uid \(caller.uid) (\(jobType.rawValue))")
         observer?.jobAdded(job)
         return job
@@ -314,28 +304,28 @@ public actor QueueManager {
     }
 
     public func job(_ id: JobID, caller: Caller) throws -> Job {
-        guard let job = jobs[id], job.owner == caller.uid || caller.isAdministrator else {
+        guard let job = table[id]?.job, job.owner == caller.uid || caller.isAdministrator else {
             throw ServiceError.notFound("No job \(id) exists for user \(caller.uid).")
         }
         return job
     }
 
     /// Looks a job up without an access check (for the transport's own bookkeeping).
-    public func jobIfPresent(_ id: JobID) -> Job? { jobs[id] }
+    public func jobIfPresent(_ id: JobID) -> Job? { table[id]?.job }
 
     /// `ListJobs`: the caller's non-final jobs, or everyone's for `allUsers`.
     public func listJobs(caller: Caller, allUsers: Bool) throws -> [Job] {
         if allUsers && !caller.isAdministrator {
             throw ServiceError.accessDenied("Listing every user's jobs needs the org.example.bits.manage-all-jobs authorization.")
         }
-        return jobs.values
+        return table.jobs
             .filter { !$0.state.isFinal && (allUsers || $0.owner == caller.uid) }
             .sorted { $0.creationTime < $1.creationTime }
     }
 
     /// Every published (non-final) job object the caller may see (for GetManagedObjects).
     public func visibleJobs(caller: Caller) -> [Job] {
-        jobs.values.filter { !$0.state.isFinal && (caller.isAdministrator || $0.owner == caller.uid) }
+        table.jobs.filter { !$0.state.isFinal && (caller.isAdministrator || $0.owner == caller.uid) }
             .sorted { $0.creationTime < $1.creationTime }
     }
 }
