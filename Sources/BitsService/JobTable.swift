@@ -1,7 +1,7 @@
 import BitsCore
 
-/// Every job the queue manager holds, each with its runtime, and the counts of live
-/// (non-final) jobs that `CreateJob` checks the limits against.
+/// Every job the queue manager holds, each with its runtime (a `JobController`, changed in
+/// place), and the counts of live (non-final) jobs that `CreateJob` checks the limits against.
 ///
 /// A job and its runtime come and go together (one entry), and the counts change only here —
 /// with a creation (`reserve` … `publish`, or `cancelReservation`), a restored job (`insert`),
@@ -10,10 +10,7 @@ import BitsCore
 /// before it is stored, and visible (`self[id]`) only once published.
 struct JobTable: Sendable {
     /// A job and the queue manager's bookkeeping for it.
-    struct Entry: Sendable {
-        var job: Job
-        var runtime: JobRuntime
-    }
+    typealias Entry = JobController
 
     private var entries: [JobID: Entry] = [:]
     /// Ids of jobs being created (counted, not yet visible).

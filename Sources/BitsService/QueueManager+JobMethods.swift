@@ -349,7 +349,7 @@ extension QueueManager {
         let prefix = Self.flushTag(id, file: nil)
         let indices = lost.keys.compactMap { Int($0.dropFirst(prefix.count)) }.sorted()
         for i in indices {
-            updateFile(id, i) { file in
+            table[id]?.modifyFile(i) { file in
                 // Without validators the next transfer truncates instead of resuming from the
                 // bytes on disk, which are what could not be trusted.
                 file.completed = false

@@ -172,7 +172,7 @@ extension QueueManager {
         // Still the same transfer writing on from `written` (a restart from 0 ends it).
         guard synced, transfers[tid] != nil, let file = table[id]?.job.files[index], file.bytesTransferred >= written,
               written > (file.durableBytes ?? 0) else { return }
-        updateFile(id, index) { $0.durableBytes = written }
+        table[id]?.modifyFile(index) { $0.durableBytes = written }
         persistQuietly(id)
     }
 

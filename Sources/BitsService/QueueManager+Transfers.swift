@@ -292,41 +292,14 @@ extension QueueManager {
         return active
     }
 
-    /// Changes one file of a job in place. (Changing `job.files[i]` on a copy of the job
-    /// would copy the whole file list while the dictionary still holds it: O(files) per event.)
-    /// `change` must not touch `jobs`.
-    func updateFile(_ id: JobID, _ index: Int, _ change: (inout JobFile) -> Void) {
-        guard table[id]?.job.files.indices.contains(index) == true else { return }
-        change(&table[id]!.job.files[index])
-    }
-
     private func handleResponse(_ tid: TransferID, _ info: ResponseInfo) {
-        guard let active = current(tid), let state = table[active.jobID]?.job.state else { return }
-        let id = active.jobID, i = active.fileIndex
+        guard let active = current(tid), table[active.jobID] != nil else { return }
+        let id = active.jobID
         transfers[tid]?.announced = info.digests
-        let reportRedirect = table[id]?.job.options.redirectPolicy == .allowReport
-        var fileChanged: Set<FileProperty> = [.lastModified, .responseHeaders]
-        updateFile(id, i) { file in
-            file.bytesTotal = info.totalSize
-            file.bytesTransferred = info.writeOffset
-            // What lies beyond the write offset is being replaced.
-            file.durableBytes = file.durableBytes.map { min($0, info.writeOffset) }
-            file.entityTag = info.entityTag
-            file.lastModifiedText = info.lastModifiedText
-            file.lastModified = info.lastModifiedMicroseconds
-            file.responseHeaders = info.headerBlock
-            if reportRedirect, !info.effectiveURL.isEmpty, info.effectiveURL != file.remoteName {
-                file.remoteName = info.effectiveURL
-                fileChanged.insert(.remoteName)
-            }
-        }
-        // Sizes are progress counters: coalesced with the rest of the progress.
-        guard table[id] != nil else { return }
-        if state == .connecting {
-            transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
-        }
-        // Published with the progress (or the file's completion), not in a signal of its own.
-        markProgress(id, file: i, also: fileChanged)
+        let moment = self.moment
+        guard let transition = table[id]?.responded(info, file: active.fileIndex, at: moment, sequence: &nextQueueSequence)
+        else { return }
+        published(id, transition, persist: false)
         noteProgress(id)
         // Validators are written with the next checkpoint: at once for a large file, a moment
         // from now for a small one (a file still downloading then can be resumed after a crash,
@@ -340,70 +313,52 @@ extension QueueManager {
     }
 
     private func handleProgress(_ tid: TransferID, _ bytes: UInt64) {
-        guard let active = current(tid), let state = table[active.jobID]?.job.state else { return }
+        guard let active = current(tid) else { return }
         let id = active.jobID
         let bytes = active.progressBase.addingSaturating(bytes)
-        var changedBytes = false
-        updateFile(id, active.fileIndex) { file in
-            changedBytes = file.bytesTransferred != bytes
-            file.bytesTransferred = bytes
-        }
-        guard changedBytes else { return }
-        if state == .connecting {
-            transition(id, persist: false) { $0.enter(.transferring, at: $1, sequence: &$2) }
-        }
-        table[id]?.runtime.timers.progressed()
-        markProgress(id, file: active.fileIndex)
+        let moment = self.moment
+        guard let transition = table[id]?.progressed(bytes, file: active.fileIndex, at: moment, sequence: &nextQueueSequence)
+        else { return }
+        published(id, transition, persist: false)
         noteProgress(id)
         checkpointProgress(id)
     }
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
         guard let active = transfers.removeValue(forKey: tid) else { return }
+        let id = active.jobID, i = active.fileIndex
         var outcome = outcome
         var refetch = false
         var emptied: Int32?
-        if case .finished = outcome, let job = table[active.jobID]?.job, job.files.indices.contains(active.fileIndex) {
+        if case .finished = outcome, let verdict = table[id]?.judgeHash(file: i, digests: active.digests, announced: active.announced) {
             // A file that fails its hash is never completed (nor published): fetched once more
             // from 0, then the job fails.
-            let verdict = HashCheck.judge(job.files[active.fileIndex], index: active.fileIndex, jobID: job.id,
-                                          digests: active.digests, announced: active.announced)
             switch verdict {
             case .verified:
                 break
             case .refetch(let mismatch):
-                logger.notice("job \(job.id): \(mismatch)")
-                updateFile(active.jobID, active.fileIndex) { file in
-                    let mismatches = (file.hashMismatches ?? 0) + 1
-                    file.restart()
-                    file.hashMismatches = mismatches
-                }
+                logger.notice("job \(id): \(mismatch)")
                 refetch = true
             case .fail(let mismatch):
-                logger.notice("job \(job.id): \(mismatch)")
-                updateFile(active.jobID, active.fileIndex) { file in
-                    file.restart()
-                    file.hashMismatches = nil
-                }
+                logger.notice("job \(id): \(mismatch)")
                 outcome = .failed(.hashMismatch(mismatch), bytesOnDisk: 0)
                 // A HighPerformance file is its own destination, which Complete leaves in place:
                 // emptied now, so that what failed its hash is never there under its name.
                 // (A temporary file is emptied when it is opened again, and Complete deletes it.)
-                if job.options.highPerformance { emptied = active.descriptors.first }
+                if table[id]?.job.options.highPerformance == true { emptied = active.descriptors.first }
             }
         }
-        let isCurrent = table[active.jobID]?.runtime.requests.ended(tid) ?? false
+        let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
         // Closed on a file worker when this ends (but the finished file's, which the flusher takes).
         var descriptors = active.descriptors.filter { $0 != emptied }
         defer {
             release(descriptors)
             if let emptied { releaseEmptied(emptied) }
         }
-        let id = active.jobID, i = active.fileIndex
         guard isCurrent, table[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
             if table[id]?.job.state.isFinal == false, case let .cancelled(bytes) = outcome {
-                updateFile(id, i) { file in if !file.completed { file.bytesTransferred = bytes } }
+                table[id]?.stopped(file: i, bytes: bytes)
             }
             if table[id]?.job.state.isActive == true { Task { self.schedule() } }
             return
@@ -432,45 +387,33 @@ extension QueueManager {
             // files download; Complete waits for what is left.
             descriptors.removeFirst()
             flusher.flush(adopting: FileDescriptor(adopting: fd), tag: Self.flushTag(id, file: i), modified: modified)
-            updateFile(id, i) { file in
-                file.bytesTransferred = bytes
-                if file.bytesTotal == nil { file.bytesTotal = bytes }
-                file.completed = true
-                file.hash = active.digests?.sha256
-                file.hashMismatches = nil
-            }
+            let published = table[id]?.finished(file: i, bytes: bytes, sha256: active.digests?.sha256) ?? []
             let job = table[id]!.job
-            table[job.id]?.runtime.timers.progressed()
-            // The file's pending changes go out with its completion.
-            let pending = table[id]?.runtime.progress.takeFile(i) ?? []
-            observer?.fileChanged(job, index: i, properties: pending.union([.completed, .hash]).union(FileProperty.progress))
+            observer?.fileChanged(job, index: i, properties: published)
             observer?.fileTransferred(job, index: i)
-            noteProgress(job.id)
-            logger.debug("job \(job.id): file \(i) transferred (\(bytes) bytes)")
+            noteProgress(id)
+            logger.debug("job \(id): file \(i) transferred (\(bytes) bytes)")
             let lastFile = job.nextFileIndex == nil
-            if store == nil || (lastFile && !(table[job.id]?.runtime.requests.stopping.isEmpty ?? true)) {
-                persistQuietly(job.id)
+            if store == nil || (lastFile && !(table[id]?.runtime.requests.stopping.isEmpty ?? true)) {
+                persistQuietly(id)
             } else if !lastFile {
-                checkpointProgress(job.id)
+                checkpointProgress(id)
             }  // else the job is now transferred: startNextFile below stores it once, as such
-            if table[job.id]?.runtime.requests.promoteQueued() != nil {
+            if table[id]?.runtime.requests.promoteQueued() != nil {
                 // The engine started the first queued file as this one finished.
-                queueFollowingFiles(of: job.id)
-            } else if table[job.id]?.runtime.requests.stopping.isEmpty ?? true {
-                startNextFile(of: job.id)
-                if table[job.id]?.job.state == .transferred { schedule() }
+                queueFollowingFiles(of: id)
+            } else if table[id]?.runtime.requests.stopping.isEmpty ?? true {
+                startNextFile(of: id)
+                if table[id]?.job.state == .transferred { schedule() }
             }  // else the end of the stopped transfer schedules the job again
         case .failed(let failure, let bytes):
-            updateFile(id, i) { $0.bytesTransferred = bytes }
+            table[id]?.stopped(file: i, bytes: bytes)
             fail(id, fileIndex: i, failure: failure)
         case .cancelled(let bytes):
-            updateFile(id, i) { $0.bytesTransferred = bytes }
+            table[id]?.stopped(file: i, bytes: bytes)
         }
     }
 
-    /// Why a finished download fails its hash, naming the file, the expected and the
-    /// computed digest; nil when it matches its ExpectedHash and the digest fields of the
-    /// response (or has none).
     // MARK: - Errors and retries
 
     /// Records a failed attempt (`JobController.fail`): `error`, or `transient-error` with a
@@ -546,7 +489,7 @@ extension QueueManager {
         guard var controller = controller(id), let files = controller.runtime.progress.take() else { return }
         controller.measureRate(now: monotonicMilliseconds())
         let job = controller.job
-        table[id] = JobTable.Entry(job: job, runtime: controller.runtime)
+        table[id] = controller
         for (index, properties) in files where job.files.indices.contains(index) {
             observer?.fileChanged(job, index: index, properties: properties)
         }

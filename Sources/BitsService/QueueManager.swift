@@ -205,21 +205,22 @@ public actor QueueManager {
     var moment: Moment { Moment(now: clock.now, wall: wallNow()) }
 
     /// A job with its runtime, to make a transition on (then `commit`).
-    func controller(_ id: JobID) -> JobController? {
-        guard let entry = table[id] else { return nil }
-        return JobController(job: entry.job, runtime: entry.runtime)
+    func controller(_ id: JobID) -> JobController? { table[id] }
+
+    /// The one commit step after a transition: keeps the job and its runtime, then
+    /// `published`.
+    func commit(_ controller: JobController, _ transition: JobController.Transition, persist: Bool) {
+        table[controller.job.id] = controller
+        published(controller.job.id, transition, persist: persist)
     }
 
-    /// The one commit step after a transition: keeps the job and its runtime, stores the job
-    /// when `persist` (a failure is logged; the next change writes it again), arms the
+    /// After a transition made on job `id` (in place in the table, or by `commit`): stores the
+    /// job when `persist` (a failure is logged; the next change writes it again), arms the
     /// MaximumDownloadTime check the transition asks for and tells the observer what changed.
-    func commit(_ controller: JobController, _ transition: JobController.Transition, persist: Bool) {
-        let id = controller.job.id
-        table[id]?.job = controller.job
-        table[id]?.runtime = controller.runtime
+    func published(_ id: JobID, _ transition: JobController.Transition, persist: Bool) {
         if persist { persistQuietly(id) }
         if let wait = transition.checkDownloadTimeAfter { after(wait) { $0.checkDownloadTime(id) } }
-        if !transition.changed.isEmpty { observer?.jobChanged(controller.job, properties: transition.changed) }
+        if !transition.changed.isEmpty, let job = table[id]?.job { observer?.jobChanged(job, properties: transition.changed) }
     }
 
     /// Makes `transition` on job `id` and commits it; false when there is no such job or the
