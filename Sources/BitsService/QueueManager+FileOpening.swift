@@ -9,11 +9,10 @@ import Foundation
 /// FIFO, a hung NFS server or a user's FUSE mount thus holds up that one file, never this
 /// actor and the other jobs' calls.
 extension QueueManager {
-    /// Descriptors opened for one file's transfer. Raw numbers taken from `FileDescriptor`s:
-    /// the actor keeps them in dictionaries, which cannot hold non-copyable values; whoever
-    /// ends up with them closes them: on a file worker `close()`; on the queue manager
-    /// `release(_:)`, which hands them to a file worker (a close can block on NFS or FUSE).
+    /// Descriptors opened for one file's transfer, owned by `held` (closed on a file worker
+    /// when the last holder lets go of them; `fd` and `source` are their numbers).
     struct OpenedFile: Sendable {
+        let held: HeldDescriptors
         /// The temporary file (download) or the source (upload).
         let fd: Int32
         /// Its length when it was opened.
@@ -28,8 +27,16 @@ extension QueueManager {
         /// A download's hasher, with the `length` bytes on disk already hashed.
         var hasher: StreamHasher?
 
-        var descriptors: [Int32] { [fd] + (source.map { [$0] } ?? []) }
-        func close() { for fd in descriptors { FileDescriptor.close(fd) } }
+        init(_ fd: consuming FileDescriptor, length: UInt64, source: consuming FileDescriptor? = nil, sourceSize: UInt64 = 0,
+             stamp: SourceStamp? = nil, hasher: StreamHasher? = nil, closer: @escaping HeldDescriptors.Closer) {
+            self.fd = fd.take()
+            self.source = source?.take()
+            held = HeldDescriptors([self.fd] + (self.source.map { [$0] } ?? []), closer: closer)
+            self.length = length
+            self.sourceSize = sourceSize
+            self.stamp = stamp
+            self.hasher = hasher
+        }
     }
 
     /// What to open for file `index`.
@@ -75,6 +82,7 @@ extension QueueManager {
         table[id]?.runtime = rt
         let generation = rt.openGeneration
         let files = self.files
+        let closer = closeOnWorkers
         let resolution = job.pathResolution
         let secrets = job.secrets
         let uid = job.owner
@@ -89,14 +97,13 @@ extension QueueManager {
             case nil: return
             }
             let results = await fileWorkers.run { orders.map { order in
-                (order.index, Self.open(order, files: files, owner: owner, resolution: resolution).flatMap { opened in
+                (order.index, Self.open(order, files: files, owner: owner, resolution: resolution, closer: closer).flatMap { opened in
                     do {
                         var withCertificate = opened
                         withCertificate.certificate = try ClientCertificate.read(secrets, files: files, owner: owner,
                                                                                  resolution: resolution)
                         return .success(withCertificate)
                     } catch {
-                        opened.close()
                         return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                     }
                 })
@@ -114,13 +121,12 @@ extension QueueManager {
 
     /// Runs on a file worker.
     private static func open(_ order: OpenOrder, files: any OwnerFileAccess, owner: OwnerIdentity,
-                             resolution: PathResolution) -> Result<OpenedFile, ServiceError> {
+                             resolution: PathResolution, closer: @escaping HeldDescriptors.Closer) -> Result<OpenedFile, ServiceError> {
         do {
             if order.upload {
                 let source = try files.openSource(order.path, owner: owner, resolution: resolution)
                 let stamp = SourceStamp.of(source.descriptor.raw, files: files)
-                return .success(OpenedFile(fd: source.descriptor.take(), length: source.length, source: nil, sourceSize: 0,
-                                           stamp: stamp))
+                return .success(OpenedFile(source.descriptor, length: source.length, stamp: stamp, closer: closer))
             }
             let file = try files.openTemporary(order.path, owner: owner, umask: order.umask, resolution: resolution)
             var length = file.length
@@ -148,13 +154,11 @@ extension QueueManager {
                 }
             }
             guard let sourcePath = order.sourcePath else {
-                return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: nil, sourceSize: 0,
-                                           hasher: hasher))
+                return .success(OpenedFile(file.descriptor, length: length, hasher: hasher, closer: closer))
             }
-            // The descriptors go to the actor's state as raw numbers (closed by `close()`).
             let source = try files.openSource(sourcePath, owner: owner, resolution: resolution)
-            return .success(OpenedFile(fd: file.descriptor.take(), length: length, source: source.descriptor.take(),
-                                       sourceSize: source.length, hasher: hasher))
+            return .success(OpenedFile(file.descriptor, length: length, source: source.descriptor,
+                                       sourceSize: source.length, hasher: hasher, closer: closer))
         } catch let error as ServiceError {
             return .failure(error)
         } catch {
@@ -164,10 +168,8 @@ extension QueueManager {
 
     /// The file workers are done: keep what is still wanted and go on with the job.
     private func filesOpened(_ id: JobID, generation: Int, _ results: [(Int, Result<OpenedFile, ServiceError>)]) {
-        guard table[id]?.runtime.openGeneration == generation, let job = table[id]?.job, job.state.isActive else {
-            for (_, result) in results { if case .success(let opened) = result { release(opened.descriptors) } }
-            return
-        }
+        // What is no longer wanted is closed as it is dropped.
+        guard table[id]?.runtime.openGeneration == generation, let job = table[id]?.job, job.state.isActive else { return }
         for (index, result) in results {
             table[id]?.runtime.opening.remove(index)
             table[id]?.runtime.opened[index] = result
@@ -179,21 +181,22 @@ extension QueueManager {
         }
     }
 
-    /// Closes descriptors of users' files that the queue manager owned, on a file worker:
-    /// closing a file on NFS or FUSE can block (it flushes), never on this actor.
-    nonisolated func release(_ descriptors: [Int32]) {
-        guard !descriptors.isEmpty else { return }
-        let files = self.files
-        fileWorkers.submit { for fd in descriptors { files.close(FileDescriptor(adopting: fd)) } }
+    /// How `HeldDescriptors` of users' files close: on a file worker, never on this actor
+    /// (closing a file on NFS or FUSE can block: it flushes).
+    nonisolated var closeOnWorkers: HeldDescriptors.Closer {
+        { [fileWorkers, files] descriptors in
+            fileWorkers.submit { for fd in descriptors { files.close(FileDescriptor(adopting: fd)) } }
+        }
     }
 
-    /// `release` of a HighPerformance destination that failed its hash: emptied first, by
-    /// the file worker that then closes it (never on this actor).
-    nonisolated func releaseEmptied(_ descriptor: Int32) {
+    /// Closes a HighPerformance destination that failed its hash: emptied first, by the file
+    /// worker that then closes it (never on this actor).
+    nonisolated func closeEmptied(_ descriptor: consuming FileDescriptor) {
         let files = self.files
+        let raw = descriptor.take()
         fileWorkers.submit {
-            try? BorrowedDescriptor(descriptor).truncate(to: 0)
-            files.close(FileDescriptor(adopting: descriptor))
+            try? BorrowedDescriptor(raw).truncate(to: 0)
+            files.close(FileDescriptor(adopting: raw))
         }
     }
 
@@ -201,8 +204,7 @@ extension QueueManager {
     /// descriptors are closed when they arrive): the job's settings, state or owner changed.
     func closeOpenedFiles(of id: JobID) {
         guard var rt = table[id]?.runtime else { return }
-        for result in rt.opened.values { if case .success(let opened) = result { release(opened.descriptors) } }
-        rt.opened = [:]
+        rt.opened = [:]  // closed as they are dropped
         rt.opening = []
         rt.openGeneration += 1
         table[id]?.runtime = rt

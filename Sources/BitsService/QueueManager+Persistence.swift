@@ -151,17 +151,17 @@ extension QueueManager {
     /// disk, so after a reboot the file is cut there and resumed.
     private func startDurableCheckpoint(_ id: JobID) {
         guard let tid = table[id]?.runtime.requests.current, let active = transfers[tid], !active.isReply,
-              table[id]?.job.type == .download, let fd = active.descriptors.first,
+              table[id]?.job.type == .download, let fd = active.files?.numbers.first,
               let file = table[id]?.job.files[active.fileIndex], file.bytesTransferred > (file.durableBytes ?? 0) else { return }
         let written = file.bytesTransferred
-        guard let copy = try? BorrowedDescriptor(fd).duplicate().take() else { return }
+        guard let copy = try? BorrowedDescriptor(fd).duplicate().take() else { return }  // closed by the worker
         table[id]?.runtime.syncingCheckpoint = true
         table[id]?.runtime.lastDurableCheckpoint = clock.now
         let index = active.fileIndex
         Task { [weak self, fileWorkers, files] in
             let synced = await fileWorkers.run { () -> Bool in
-                defer { FileDescriptor.close(copy) }
-                return (try? files.sync(BorrowedDescriptor(copy))) != nil
+                let owned = FileDescriptor(adopting: copy)
+                return (try? files.sync(owned.borrowed)) != nil
             }
             await self?.durableCheckpointDone(id, index: index, transfer: tid, written: written, synced: synced)
         }

@@ -81,7 +81,7 @@ extension QueueManager {
             return
         }
         let request = prepared.request
-        transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
+        transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, files: prepared.files)
         if table[id]?.runtime.requests.started(request.id, now: clock.now) == true, job.priority.isBackground {
             // Give an equal-priority job its turn when this slice ends.
             after(.seconds(Int64(config.timeSlice))) { $0.schedule() }
@@ -122,7 +122,7 @@ extension QueueManager {
                   case .success(let prepared) = prepareDownload(&job, index: index, systemProxy: systemProxy, opened: .success(opened))
             else { return }
             table[id]?.job = job
-            transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: prepared.descriptors)
+            transfers[prepared.request.id] = ActiveTransfer(jobID: id, fileIndex: index, files: prepared.files)
             table[id]?.runtime.requests.queue(prepared.request.id)
             engine.start(prepared.request, after: predecessor)
         }
@@ -135,7 +135,7 @@ extension QueueManager {
     func reopenIfStale(_ id: JobID, index: Int, _ opened: Result<OpenedFile, ServiceError>, in job: Job) -> Bool {
         guard job.type == .download, case .success(let file) = opened, file.length > 0,
               !Self.canResume(job.files[index], in: job) else { return false }
-        release(file.descriptors)
+        // `file` closes as it is dropped.
         requestOpen(id, indices: [index])
         return true
     }
@@ -188,7 +188,7 @@ extension QueueManager {
     /// A download request ready for the engine and the descriptors it uses.
     struct PreparedDownload {
         let request: DownloadRequest
-        let descriptors: [Int32]
+        let files: HeldDescriptors
     }
 
     /// Opens file `index` of a download job as its owner (its temporary file, and the source
@@ -197,10 +197,8 @@ extension QueueManager {
     private func prepareDownload(_ job: inout Job, index: Int, systemProxy: String??,
                                  opened: Result<OpenedFile, ServiceError>) -> Result<PreparedDownload, TransferFailure> {
         let file = job.files[index]
-        var descriptors: [Int32] = []
         do {
             let files = try opened.get()
-            descriptors = files.descriptors
             let (fd, length) = (files.fd, files.length)
             // The file workers emptied a file that cannot resume (`OpenOrder.restartsFromZero`),
             // or it was opened again for that (`reopenIfStale`).
@@ -237,9 +235,8 @@ extension QueueManager {
                 job.files[index].bytesTransferred = offset
                 observer?.fileChanged(job, index: index, properties: [.bytesTransferred])
             }
-            return .success(PreparedDownload(request: request, descriptors: descriptors))
+            return .success(PreparedDownload(request: request, files: files.held))
         } catch {
-            release(descriptors)
             if let serviceError = error as? ServiceError {
                 if serviceError.jobErrorCode == .notARegularFile { return .failure(.notRegularFile(serviceError.message)) }
                 return .failure(serviceError.name == .accessDenied
@@ -329,7 +326,7 @@ extension QueueManager {
         let id = active.jobID, i = active.fileIndex
         var outcome = outcome
         var refetch = false
-        var emptied: Int32?
+        var emptied: FileDescriptor?
         if case .finished = outcome, let verdict = table[id]?.judgeHash(file: i, digests: active.digests, announced: active.announced) {
             // A file that fails its hash is never completed (nor published): fetched once more
             // from 0, then the job fails.
@@ -345,16 +342,15 @@ extension QueueManager {
                 // A HighPerformance file is its own destination, which Complete leaves in place:
                 // emptied now, so that what failed its hash is never there under its name.
                 // (A temporary file is emptied when it is opened again, and Complete deletes it.)
-                if table[id]?.job.options.highPerformance == true { emptied = active.descriptors.first }
+                if table[id]?.job.options.highPerformance == true, let fd = active.files?.numbers.first {
+                    emptied = active.files?.take(fd)
+                }
             }
         }
         let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
-        // Closed on a file worker when this ends (but the finished file's, which the flusher takes).
-        var descriptors = active.descriptors.filter { $0 != emptied }
-        defer {
-            release(descriptors)
-            if let emptied { releaseEmptied(emptied) }
-        }
+        // The transfer's descriptors close on a file worker as `active` goes (but the finished
+        // file's, which the flusher takes).
+        if let emptied = emptied.take() { closeEmptied(emptied) }
         guard isCurrent, table[id] != nil else {
             // A stopped transfer ended: record how far it got, then let the job continue.
             if table[id]?.job.state.isFinal == false, case let .cancelled(bytes) = outcome {
@@ -379,14 +375,14 @@ extension QueueManager {
                 startNextFile(of: id)
             }
         case .finished(let bytes):
-            let fd = active.descriptors[0]
             let lastModified = table[id]!.job.files[i].lastModified
             let modified = lastModified > 0
                 ? timespec(tv_sec: Int(lastModified / 1_000_000), tv_nsec: Int(lastModified % 1_000_000 * 1000)) : nil
             // Its times set and made durable in the background (off this actor) while the next
             // files download; Complete waits for what is left.
-            descriptors.removeFirst()
-            flusher.flush(adopting: FileDescriptor(adopting: fd), tag: Self.flushTag(id, file: i), modified: modified)
+            if let fd = active.files?.numbers.first, let finished = active.files?.take(fd) {
+                flusher.flush(adopting: finished, tag: Self.flushTag(id, file: i), modified: modified)
+            }
             let published = table[id]?.finished(file: i, bytes: bytes, sha256: active.digests?.sha256) ?? []
             let job = table[id]!.job
             observer?.fileChanged(job, index: i, properties: published)
@@ -459,12 +455,6 @@ extension QueueManager {
     func monotonicMilliseconds() -> UInt64 {
         let elapsed = clockOrigin.duration(to: clock.now).components
         return 86_400_000 + UInt64(max(elapsed.seconds, 0)) * 1000 + UInt64(max(elapsed.attoseconds, 0) / 1_000_000_000_000_000)
-    }
-
-    /// Marks a file's progress counters (and `also`) for the job's next coalesced progress
-    /// signal; `noteProgress` schedules it.
-    func markProgress(_ id: JobID, file index: Int, also: Set<FileProperty> = []) {
-        table[id]?.runtime.progress.mark(file: index, also: also)
     }
 
     /// Progress changed: publish now, or once the job's MinimumNotificationInterval allows.

@@ -12,6 +12,8 @@ extension QueueManager {
     /// protocol's state (`UploadSession`: the packet in flight, the fragment sizer), when the
     /// packet went out and the HTTP options.
     struct UploadRun {
+        /// The source (held until the run ends) and its number.
+        let source: HeldDescriptors
         var descriptor: Int32
         var session: UploadSession
         var sentAt: ContinuousClock.Instant
@@ -35,11 +37,13 @@ extension QueueManager {
         // The source is opened on the file workers; the scheduler comes back when it is.
         guard let opened = takeOpened(id, index: index) else { return }
         let descriptor: Int32
+        let held: HeldDescriptors
         let http: HTTPOptions
         let stamp: SourceStamp?
         switch opened {
         case .success(let source):
             descriptor = source.fd
+            held = source.held
             stamp = source.stamp  // taken on the file worker that opened it
             http = TransferOptions().http(for: job, fileIndex: index, certificate: source.certificate)
         case .failure(let error):
@@ -48,11 +52,10 @@ extension QueueManager {
             return
         }
         if let changed = Self.sourceChange(stamp, state: state, path: file.localName) {
-            release([descriptor])
-            fail(id, fileIndex: index, failure: changed)
+            fail(id, fileIndex: index, failure: changed)  // the source closes as `held` goes
             return
         }
-        var run = UploadRun(descriptor: descriptor, session: UploadSession(path: file.localName), sentAt: clock.now, http: http)
+        var run = UploadRun(source: held, descriptor: descriptor, session: UploadSession(path: file.localName), sentAt: clock.now, http: http)
         guard let upload = uploadFile(job, index) else { return }
         let action = run.session.start(upload)
         table[id]?.runtime.upload = run
@@ -93,7 +96,7 @@ extension QueueManager {
         run.sentAt = clock.now
         table[id]?.runtime.upload = run
         _ = table[id]?.runtime.requests.started(tid, now: clock.now)
-        transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [], progressBase: base)
+        transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, progressBase: base)
         engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.session.packet) + job.options.customHeaders,
                                         body: body, http: run.http, maxBytesPerSecond: rateLimit(for: job)))
@@ -165,19 +168,16 @@ extension QueueManager {
     /// the file stored and published.
     private func advance(_ id: JobID, fileIndex index: Int, run: UploadRun, result: UploadProtocol.Outcome,
                          elapsed: Duration) {
-        guard var job = table[id]?.job, var file = uploadFile(job, index) else { return }
+        guard let job = table[id]?.job, var file = uploadFile(job, index) else { return }
         var run = run
         let step = run.session.advance(result, file: &file, elapsed: elapsed)
-        job.files[index].upload = file.state
-        job.files[index].bytesTransferred = file.acknowledged
-        if step.progressed, job.state == .connecting { _ = enter(.transferring, job: &job) }
-        table[id]?.job = job
-        if step.sessionLost { logger.notice("job \(id): the upload server lost the session; starting a new one") }
-        if step.progressed {
-            table[id]?.runtime.timers.progressed()
-            markProgress(id, file: index)
-            noteProgress(id)
+        let moment = self.moment
+        if let transition = table[id]?.uploadAdvanced(file: index, to: file, progressed: step.progressed,
+                                                       at: moment, sequence: &nextQueueSequence) {
+            published(id, transition, persist: false)
         }
+        if step.sessionLost { logger.notice("job \(id): the upload server lost the session; starting a new one") }
+        if step.progressed { noteProgress(id) }
         if step.checkpoint && !step.persist { checkpointProgress(id) }
         table[id]?.runtime.upload = run
         // What the next packet depends on is stored first (without blocking this actor).
@@ -243,11 +243,8 @@ extension QueueManager {
     /// Close-Session was acknowledged: the server has the whole file.
     private func finishUpload(_ id: JobID, fileIndex index: Int) {
         endUploadRun(id)
-        guard var job = table[id]?.job else { return }
-        job.files[index].completed = true
-        job.files[index].bytesTransferred = job.files[index].upload?.sourceSize ?? job.files[index].bytesTransferred
-        table[id]?.job = job
-        markProgress(id, file: index)
+        table[id]?.uploaded(file: index)
+        guard let job = table[id]?.job else { return }
         observer?.fileChanged(job, index: index, properties: [.completed])
         observer?.fileTransferred(job, index: index)
         logger.info("job \(id): upload of file \(index) complete")
@@ -265,10 +262,7 @@ extension QueueManager {
     }
 
     func endUploadRun(_ id: JobID) {
-        if let run = table[id]?.runtime.upload {
-            release([run.descriptor])
-            table[id]?.runtime.upload = nil
-        }
+        table[id]?.runtime.upload = nil  // its source closes as the run goes
         table[id]?.runtime.requests.stoppedRunning()
     }
 

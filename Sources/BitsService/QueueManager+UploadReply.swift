@@ -51,7 +51,8 @@ extension QueueManager {
                     return
                 }
             }
-            let result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
+            let closer: HeldDescriptors.Closer = self?.closeOnWorkers ?? { @Sendable fds in for fd in fds { FileDescriptor.close(fd) } }
+            let result: Result<(file: HeldDescriptors, prepared: OwnerFiles.Prepared?), ServiceError> = await fileWorkers.run {
                 do {
                     var prepared: OwnerFiles.Prepared?
                     if let newTemporary {
@@ -61,7 +62,7 @@ extension QueueManager {
                     let path = prepared?.path ?? existing ?? ""
                     let reply = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
                     try? reply.descriptor.truncate(to: 0)
-                    return .success((reply.descriptor.take(), prepared))
+                    return .success((HeldDescriptors([reply.descriptor.take()], closer: closer), prepared))
                 } catch {
                     return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                 }
@@ -72,27 +73,23 @@ extension QueueManager {
 
     /// The reply's temporary file is ready (or could not be made): start its download.
     private func replyOpened(_ id: JobID, fileIndex index: Int, step: (token: Int, generation: Int), newTemporary: String?,
-                             _ result: Result<(fd: Int32, prepared: OwnerFiles.Prepared?), ServiceError>) {
-        // Stopped or changed meanwhile (the step and the run are over): only the reply file is
-        // left to close.
-        guard endStep(id, step) else {
-            if case .success(let opened) = result { release([opened.fd]) }
-            return
-        }
+                             _ result: Result<(file: HeldDescriptors, prepared: OwnerFiles.Prepared?), ServiceError>) {
+        // Stopped or changed meanwhile (the step and the run are over): the reply file closes
+        // as `result` goes.
+        guard endStep(id, step) else { return }
         guard var job = table[id]?.job, job.state.isActive,
               let url = job.files[index].upload?.replyURL, let run = table[id]?.runtime.upload else {
-            if case .success(let opened) = result { release([opened.fd]) }
             endUploadRun(id)
             return
         }
-        let fd: Int32
+        let file: HeldDescriptors
         switch result {
         case .failure(let error):
             replyFailed(id, fileIndex: index, error.jobErrorCode == .notARegularFile
                 ? .notRegularFile(error.message) : .localAccessDenied(error.message))
             return
         case .success(let opened):
-            fd = opened.fd
+            file = opened.file
             if let prepared = opened.prepared, let newTemporary {
                 job.reply?.temporaryName = prepared.path
                 job.reply?.directory = prepared.directory
@@ -107,30 +104,28 @@ extension QueueManager {
         observer?.jobChanged(job, properties: [.replyFileName, .replyBytesTransferred])
         let tid = nextTransferID
         nextTransferID += 1
-        transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, descriptors: [fd], isReply: true)
+        transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, files: file, isReply: true)
         _ = table[id]?.runtime.requests.started(tid, now: clock.now)
         var http = run.http
         http.method = "GET"
-        engine.start(DownloadRequest(id: tid, source: .url(url), destinationDescriptor: fd, http: http))
+        engine.start(DownloadRequest(id: tid, source: .url(url), destinationDescriptor: file.numbers[0], http: http))
     }
 
     func handleReplyEvent(_ event: EngineEvent) {
         switch event {
         case .response(let tid, let info):
-            guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid, var job = table[active.jobID]?.job else { return }
-            job.reply?.bytesTotal = info.totalSize
-            job.reply?.bytesTransferred = info.writeOffset
-            table[job.id]?.job = job
-            observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
+            guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid,
+                  let changed = table[active.jobID]?.replyProgressed(bytes: info.writeOffset, total: .some(info.totalSize)),
+                  let job = table[active.jobID]?.job else { return }
+            observer?.jobChanged(job, properties: changed)
         case .progress(let tid, let bytes):
-            guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid, var job = table[active.jobID]?.job else { return }
-            job.reply?.bytesTransferred = bytes
-            table[job.id]?.job = job
-            observer?.jobChanged(job, properties: [.replyBytesTransferred])
+            guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid,
+                  let changed = table[active.jobID]?.replyProgressed(bytes: bytes),
+                  let job = table[active.jobID]?.job else { return }
+            observer?.jobChanged(job, properties: changed)
         case .ended(let tid, let outcome):
             guard let active = transfers.removeValue(forKey: tid) else { return }
             let id = active.jobID
-            defer { release(active.descriptors) }
             guard case .finished(let bytes) = outcome, table[id]?.runtime.requests.current == tid, table[id] != nil else {
                 let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
                 if isCurrent, case .failed(let failure, _) = outcome { replyFailed(id, fileIndex: active.fileIndex, failure) }
@@ -138,13 +133,13 @@ extension QueueManager {
             }
             // Durable before Close-Session, after which the server may drop the reply. The
             // fsync runs on a file worker; the reply stays the job's current request until then.
-            let copy = (try? BorrowedDescriptor(active.descriptors[0]).duplicate().take()) ?? -1
+            let copy = active.files?.numbers.first.flatMap { try? BorrowedDescriptor($0).duplicate().take() } ?? -1
             let index = active.fileIndex
             Task { [weak self, fileWorkers, files] in
                 let code: Int32 = copy < 0 ? Errno.badDescriptor : await fileWorkers.run {
-                    defer { FileDescriptor.close(copy) }
+                    let owned = FileDescriptor(adopting: copy)
                     do throws(SystemError) {
-                        try files.sync(BorrowedDescriptor(copy))
+                        try files.sync(owned.borrowed)
                         return 0
                     } catch {
                         return error.code
@@ -162,7 +157,7 @@ extension QueueManager {
     /// closed. A job stopped meanwhile goes on as the scheduler decides.
     private func replySynced(_ id: JobID, transfer tid: TransferID, fileIndex index: Int, bytes: UInt64, error: Int32) {
         let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
-        guard isCurrent, var job = table[id]?.job, job.state.isActive else {
+        guard isCurrent, let job = table[id]?.job, job.state.isActive else {
             if table[id]?.job.state.isActive == true { schedule() }
             return
         }
@@ -171,11 +166,9 @@ extension QueueManager {
                         .notDurable(errno: error, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
             return
         }
-        job.reply?.done = true
-        job.reply?.bytesTransferred = bytes
-        if job.reply?.bytesTotal == nil { job.reply?.bytesTotal = bytes }
-        table[id]?.job = job
-        observer?.jobChanged(job, properties: [.replyBytesTotal, .replyBytesTransferred])
+        if let changed = table[id]?.replyDone(bytes: bytes), let job = table[id]?.job {
+            observer?.jobChanged(job, properties: changed)
+        }
         storeThen(id) { $0.closeSessionAfterReply(id, fileIndex: index) }
     }
 

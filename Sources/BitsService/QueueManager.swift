@@ -20,11 +20,12 @@ public actor QueueManager {
         let at: ContinuousClock.Instant
     }
 
-    /// A transfer in flight: which job and file it serves and the descriptors it uses.
+    /// A transfer in flight: which job and file it serves and the descriptors it uses (held
+    /// until it ends).
     struct ActiveTransfer {
         let jobID: JobID
         let fileIndex: Int
-        let descriptors: [Int32]
+        var files: HeldDescriptors?
         /// Added to the engine's progress (an upload fragment's offset).
         var progressBase: UInt64 = 0
         /// The download of an upload-reply job's reply.

@@ -1,5 +1,5 @@
 import BitsCore
-import BitsService
+@testable import BitsService
 import BitsSystem
 import BitsTransfer
 import Foundation
@@ -75,5 +75,25 @@ final class DescriptorReleaseTests: XCTestCase {
         XCTAssertFalse(calls.current.contains(Thread.current))
         XCTAssertTrue(flusher.takeFailures(prefix: "job/").isEmpty)
         XCTAssertEqual(fcntl(fd, F_GETFD), -1, "the flusher closed the descriptor it took over")
+    }
+
+    /// Nothing closes a user's descriptor by hand (`HeldDescriptors`): whatever the manager
+    /// opened for a job — the file in flight, the files queued ahead and opened ahead — is
+    /// closed, once each and on a file worker, when the job is cancelled.
+    func testEveryDescriptorOpenedForAJobIsClosedOnceWhenItIsCancelled() async throws {
+        let rig = await Rig.make()
+        let id = try await rig.namedJob(files: 8, [.priority("foreground")])
+        try await rig.resume(id)
+        await rig.waitUntil("files queued ahead") { rig.engine.running.count == 1 + QueueManager.filesQueuedAhead }
+        let threads = Locked<Set<String>>([])
+        rig.files.closeHook.with { hook in hook = { _ in _ = threads.with { $0.insert(Thread.current.name ?? "?") } } }
+        let opened = rig.files.opened.current
+        XCTAssertGreaterThanOrEqual(opened.count, 1 + QueueManager.filesQueuedAhead)
+        try await rig.manager.cancel(id, caller: rig.alice)
+        await rig.waitUntil("every descriptor closed") { Set(rig.files.closed.current).isSuperset(of: opened) }
+        let closed = rig.files.closed.current
+        XCTAssertEqual(closed.count, Set(closed).count, "a descriptor was closed twice: \(closed)")
+        XCTAssertEqual(Set(closed), Set(rig.files.opened.current), "closed what it did not open, or left one open")
+        XCTAssertTrue(threads.current.allSatisfy { $0.hasPrefix("bits-files-") }, "\(threads.current)")
     }
 }

@@ -178,6 +178,8 @@ struct FakeOwnerFiles: OwnerFileAccess {
     let closed = Locked<[Int32]>([])
     /// Every `openSource`, by path, in order.
     let sourceOpens = Locked<[String]>([])
+    /// Every descriptor `openTemporary` and `openSource` returned, in order.
+    let opened = Locked<[Int32]>([])
 
     func identity(of uid: UInt32) throws -> OwnerIdentity {
         identityLookups.with { $0.append(uid) }
@@ -220,12 +222,14 @@ struct FakeOwnerFiles: OwnerFileAccess {
                        resolution: PathResolution) throws -> OwnerFiles.Opened {
         openHook.current?(path)
         let (fd, length) = try open(path, O_RDWR | O_CREAT)
+        opened.with { $0.append(fd) }
         return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
     func openSource(_ path: String, owner: OwnerIdentity, resolution: PathResolution) throws -> OwnerFiles.Opened {
         sourceOpens.with { $0.append(path) }
         openHook.current?(path)
         let (fd, length) = try open(path, O_RDONLY)
+        opened.with { $0.append(fd) }
         return OwnerFiles.Opened(descriptor: FileDescriptor(adopting: fd), length: length)
     }
     func readSmallFile(_ path: String, owner: OwnerIdentity, limit: Int, resolution: PathResolution) throws -> [UInt8] {

@@ -505,6 +505,9 @@ final class UploadTests: XCTestCase {
         await rig.waitForState(job.id, .transferred)
         let transferred = await rig.job(job.id)?.files[0].bytesTransferred
         XCTAssertEqual(transferred, 1000)
+        // Every state the job went through was signalled, `transferring` included.
+        let states = rig.observer.changes.current.filter { $0.id == job.id && $0.properties.contains(.state) }.count
+        XCTAssertEqual(states, 4, "queued, connecting, transferring, transferred")
     }
 
     /// An upload-reply job whose server has the whole file and names a reply:
