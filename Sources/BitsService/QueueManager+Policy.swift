@@ -86,7 +86,7 @@ extension QueueManager {
 
     /// Applies the cap to the running transfers (after a priority or window change).
     func applyRateLimits() {
-        for (tid, active) in transfers where table[active.jobID]?.runtime.requests.isLive(tid) ?? false {
+        for (tid, active) in transfers.all where table[active.jobID]?.runtime.requests.isLive(tid) ?? false {
             if let job = table[active.jobID]?.job { engine.setRateLimit(id: tid, bytesPerSecond: rateLimit(for: job)) }
         }
     }

@@ -220,8 +220,7 @@ extension QueueManager {
             } else {
                 source = .url(file.remoteName)
             }
-            let transferID = nextTransferID
-            nextTransferID += 1
+            let transferID = transfers.newID()
             var http = TransferOptions().http(for: job, fileIndex: index, certificate: files.certificate)
             if case let .some(.some(proxy)) = systemProxy { http.proxy = .explicit(url: proxy, bypass: "") }
             let request = DownloadRequest(id: transferID, source: source, destinationDescriptor: fd,
@@ -322,7 +321,7 @@ extension QueueManager {
     }
 
     private func handleEnd(_ tid: TransferID, _ outcome: TransferOutcome) {
-        guard let active = transfers.removeValue(forKey: tid) else { return }
+        guard let active = transfers.end(tid) else { return }
         let id = active.jobID, i = active.fileIndex
         var outcome = outcome
         var refetch = false

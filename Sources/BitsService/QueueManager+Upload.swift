@@ -91,8 +91,7 @@ extension QueueManager {
             body = .init(descriptor: run.descriptor, offset: offset, length: length)
             base = offset
         }
-        let tid = nextTransferID
-        nextTransferID += 1
+        let tid = transfers.newID()
         run.sentAt = clock.now
         table[id]?.runtime.upload = run
         _ = table[id]?.runtime.requests.started(tid, now: clock.now)
@@ -128,10 +127,10 @@ extension QueueManager {
 
     /// An upload packet was answered (or failed, or was stopped).
     func handleExchange(_ tid: TransferID, _ outcome: ExchangeOutcome) {
-        if let pending = cancelSessions.removeValue(forKey: tid) {
+        if let pending = transfers.answered(tid) {
             return cancelSessionAnswered(pending, outcome)
         }
-        guard let active = transfers.removeValue(forKey: tid) else { return }
+        guard let active = transfers.end(tid) else { return }
         let id = active.jobID
         let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false
         guard isCurrent, let job = table[id]?.job, let run = table[id]?.runtime.upload else {
@@ -329,9 +328,7 @@ extension QueueManager {
     }
 
     private func sendCancelSession(_ pending: PendingCancel) {
-        let tid = nextTransferID
-        nextTransferID += 1
-        cancelSessions[tid] = pending
+        let tid = transfers.owe(pending)
         engine.exchange(ExchangeRequest(id: tid, url: pending.url, method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: .cancelSession(sessionID: pending.sessionID)),
                                         http: pending.http))

@@ -102,8 +102,7 @@ extension QueueManager {
         job.reply?.bytesTransferred = 0
         table[id]?.job = job
         observer?.jobChanged(job, properties: [.replyFileName, .replyBytesTransferred])
-        let tid = nextTransferID
-        nextTransferID += 1
+        let tid = transfers.newID()
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, files: file, isReply: true)
         _ = table[id]?.runtime.requests.started(tid, now: clock.now)
         var http = run.http
@@ -124,7 +123,7 @@ extension QueueManager {
                   let job = table[active.jobID]?.job else { return }
             observer?.jobChanged(job, properties: changed)
         case .ended(let tid, let outcome):
-            guard let active = transfers.removeValue(forKey: tid) else { return }
+            guard let active = transfers.end(tid) else { return }
             let id = active.jobID
             guard case .finished(let bytes) = outcome, table[id]?.runtime.requests.current == tid, table[id] != nil else {
                 let isCurrent = table[id]?.runtime.requests.ended(tid) ?? false

@@ -71,10 +71,8 @@ public actor QueueManager {
     var store: StoreWriter?
     /// Wakes up when the next job would reach JobInactivityTimeout.
     var inactivityTask: Task<Void, Never>?
-    var transfers: [TransferID: ActiveTransfer] = [:]
-    /// Cancel-Session packets of cancelled upload jobs still being delivered.
-    var cancelSessions: [TransferID: PendingCancel] = [:]
-    var nextTransferID: TransferID = 1
+    /// The engine requests in flight (and Cancel-Sessions still owed).
+    var transfers = TransferTable()
     var nextQueueSequence: UInt64 = 1
     /// How long a job in a final state stays readable before its object goes away.
     let finalStateGrace: Duration
