@@ -11,6 +11,14 @@ final class JobTableTests: XCTestCase {
         return job
     }
 
+    /// A table with one published job of `owner`.
+    func tableWithJob(owner: UInt32) -> (JobTable, JobID) {
+        var table = JobTable()
+        let id = table.reserve(owner: owner)
+        table.publish(job(id, owner: owner))
+        return (table, id)
+    }
+
     func testAReservedJobCountsAtOnceButIsVisibleOnlyOncePublished() {
         var table = JobTable()
         let id = table.reserve(owner: 1000)
@@ -37,9 +45,7 @@ final class JobTableTests: XCTestCase {
     }
 
     func testRetiringCountsAFinalJobOnceAndRemovingItChangesNothingMore() {
-        var table = JobTable()
-        let id = table.reserve(owner: 1000)
-        table.publish(job(id, owner: 1000))
+        var (table, id) = tableWithJob(owner: 1000)
         table.retire(id)
         XCTAssertEqual(table.liveJobs(of: 1000), 1, "a job that is not final is not retired")
         table[id]?.job.state = .cancelled
@@ -67,9 +73,7 @@ final class JobTableTests: XCTestCase {
     }
 
     func testANewOwnerTakesTheCountAlong() {
-        var table = JobTable()
-        let id = table.reserve(owner: 1000)
-        table.publish(job(id, owner: 1000))
+        var (table, id) = tableWithJob(owner: 1000)
         table.changeOwner(id, from: 1000, to: 0)
         XCTAssertEqual(table.liveJobs(of: 1000), 0)
         XCTAssertEqual(table.liveJobs(of: 0), 1)
@@ -82,9 +86,7 @@ final class JobTableTests: XCTestCase {
     }
 
     func testRemovingAJobThatNeverRetiredGivesItsCountBack() {
-        var table = JobTable()
-        let id = table.reserve(owner: 5)
-        table.publish(job(id, owner: 5))
+        var (table, id) = tableWithJob(owner: 5)
         table.remove(id)
         XCTAssertEqual(table.liveJobs(of: 5), 0)
         XCTAssertEqual(table.liveCount, 0)
