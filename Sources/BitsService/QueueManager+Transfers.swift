@@ -82,16 +82,22 @@ extension QueueManager {
         }
         let request = prepared.request
         transfers[request.id] = ActiveTransfer(jobID: id, fileIndex: index, files: prepared.files)
-        if table[id]?.runtime.requests.started(request.id, now: clock.now) == true, job.priority.isBackground {
-            // Give an equal-priority job its turn when this slice ends.
-            after(.seconds(Int64(config.timeSlice))) { $0.schedule() }
-        }
+        began(request.id, of: id)
         var changed: Set<JobProperty> = []
         if job.state != .connecting { changed = enter(.connecting, job: &job) }
         table[id]?.job = job
         if !changed.isEmpty { observer?.jobChanged(job, properties: changed.union([.bytesTransferred])) }
         engine.start(request)
         queueFollowingFiles(of: id)
+    }
+
+    /// Request `tid` becomes job `id`'s current one. When that begins a running stretch of a
+    /// background job, the scheduler looks again when the time slice ends, so that an
+    /// equal-priority job gets its turn (downloads, upload packets and replies alike).
+    func began(_ tid: TransferID, of id: JobID) {
+        guard table[id]?.runtime.requests.started(tid, now: clock.now) == true,
+              table[id]?.job.priority.isBackground == true else { return }
+        after(.seconds(Int64(config.timeSlice))) { $0.schedule() }
     }
 
     /// How many files of a job are handed to the engine ahead of the one in flight.

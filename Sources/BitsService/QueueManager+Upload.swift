@@ -94,7 +94,7 @@ extension QueueManager {
         let tid = transfers.newID()
         run.sentAt = clock.now
         table[id]?.runtime.upload = run
-        _ = table[id]?.runtime.requests.started(tid, now: clock.now)
+        began(tid, of: id)
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, progressBase: base)
         engine.exchange(ExchangeRequest(id: tid, url: packetURL(id, fileIndex: index), method: UploadProtocol.method,
                                         headers: UploadProtocol.headers(for: run.session.packet) + job.options.customHeaders,

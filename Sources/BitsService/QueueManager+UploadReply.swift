@@ -104,7 +104,7 @@ extension QueueManager {
         observer?.jobChanged(job, properties: [.replyFileName, .replyBytesTransferred])
         let tid = transfers.newID()
         transfers[tid] = ActiveTransfer(jobID: id, fileIndex: index, files: file, isReply: true)
-        _ = table[id]?.runtime.requests.started(tid, now: clock.now)
+        began(tid, of: id)
         var http = run.http
         http.method = "GET"
         engine.start(DownloadRequest(id: tid, source: .url(url), destinationDescriptor: file.numbers[0], http: http))

@@ -471,6 +471,34 @@ extension Rig {
 }
 
 final class UploadTests: XCTestCase {
+    /// Equal background upload jobs take turns: when the running one's time slice ends, it
+    /// stops (its packet is cancelled) and the other one starts. (The slice's timer used to
+    /// be armed for downloads only: a long upload kept the other job waiting.)
+    func testBackgroundUploadsTakeTurnsWhenTheSliceEnds() async throws {
+        var config = ServiceConfig()
+        config.timeSlice = 10
+        let rig = await Rig(config: config)
+        await rig.restoreEmpty()
+        let source = "\(rig.directory)/upload.bin"
+        FileManager.default.createFile(atPath: source, contents: Data(repeating: 1, count: 1000))
+        var jobs: [JobID] = []
+        for name in ["first", "second"] {
+            let job = try await rig.manager.createJob(caller: rig.alice, displayName: name, type: "upload")
+            _ = try await rig.manager.addFiles(job.id, caller: rig.alice, files: [(remote: "https://example.invalid/\(name)", local: source)])
+            jobs.append(job.id)
+        }
+        try await rig.resume(jobs[0])
+        let first = await rig.exchange(1)
+        XCTAssertEqual(first?.url, "https://example.invalid/first")
+        try await rig.resume(jobs[1])
+        await rig.advance(by: .seconds(5))
+        XCTAssertEqual(rig.engine.exchanges.count, 1, "one background job at a time")
+        await rig.advance(by: .seconds(6))
+        let second = await rig.exchange(2)
+        XCTAssertEqual(second?.url, "https://example.invalid/second", "the other job's turn came with the end of the slice")
+        XCTAssertTrue(rig.engine.state.current.cancelled.contains(try XCTUnwrap(first).id))
+    }
+
     /// A whole upload session: Ping, Create-Session, the fragments from the acknowledged
     /// offset, Close-Session; the job is then transferred.
     func testUploadSession() async throws {
