@@ -486,8 +486,8 @@ final class CurlEasyTransfer {
                 requestWritten += UInt64(n)
                 bytesOnDisk += UInt64(n)
             }
-            // A copy goes to the hash thread: the digest rides along with the write.
-            request.hasher?.feed(buffer, count: count, at: start)
+            // The hash thread reads what was written back: the digest rides along with the write.
+            request.hasher?.written(count: count, at: start, descriptor: request.destinationDescriptor)
             startWritebackIfDue()
             return count
         case .discarding, .alreadyComplete, .replanned, .challenged:

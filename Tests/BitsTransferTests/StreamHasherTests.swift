@@ -42,7 +42,7 @@ final class StreamHasherTests: XCTestCase {
         var offset = 0
         while offset < data.count {
             let n = min(300_001, data.count - offset)
-            data.withUnsafeBytes { hasher.feed($0.baseAddress! + offset, count: n, at: UInt64(offset)) }
+            hasher.written(count: n, at: UInt64(offset), descriptor: fd)
             offset += n
         }
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
@@ -61,7 +61,7 @@ final class StreamHasherTests: XCTestCase {
             var offset = 0
             while offset < end {
                 let n = min(step, end - offset)
-                data.withUnsafeBytes { hasher.feed($0.baseAddress! + offset, count: n, at: UInt64(offset)) }
+                hasher.written(count: n, at: UInt64(offset), descriptor: fd)
                 offset += n
             }
         }
@@ -76,7 +76,9 @@ final class StreamHasherTests: XCTestCase {
         let (_, fd) = try file(Array(data.prefix(1_000_000)))
         let hasher = StreamHasher()
         try hasher.hashPrefix(of: fd, length: 1_000_000)
-        data.withUnsafeBytes { hasher.feed($0.baseAddress! + 1_000_000, count: data.count - 1_000_000, at: 1_000_000) }
+        let rest = data.count - 1_000_000
+        XCTAssertEqual(data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 1_000_000, rest, 1_000_000) }, rest)
+        hasher.written(count: rest, at: 1_000_000, descriptor: fd)
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
         XCTAssertNil(digests.sha512)
@@ -87,9 +89,9 @@ final class StreamHasherTests: XCTestCase {
         let (_, fd) = try file(data)
         let hasher = StreamHasher()
         let junk = makeData(1000).map { $0 ^ 0x55 }
-        junk.withUnsafeBytes { hasher.feed($0.baseAddress!, count: junk.count, at: 0) }
+        hasher.written(count: junk.count, at: 0, descriptor: fd)
         hasher.enableSHA512()  // a full response that announces sha-512 only: starts over
-        data.withUnsafeBytes { hasher.feed($0.baseAddress!, count: data.count, at: 0) }
+        hasher.written(count: data.count, at: 0, descriptor: fd)
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
         XCTAssertEqual(digests.sha512?.text, "sha512:" + (try reference(data, "sha512sum")))
@@ -99,7 +101,7 @@ final class StreamHasherTests: XCTestCase {
         let data = makeData(200_000)
         let (_, fd) = try file(data)
         let hasher = StreamHasher()
-        data.withUnsafeBytes { hasher.feed($0.baseAddress! + 1000, count: 1000, at: 1000) }  // a gap
+        hasher.written(count: 1000, at: 1000, descriptor: fd)  // a gap
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
         // Nothing fed at all (an already complete file): from the file too.
@@ -109,10 +111,26 @@ final class StreamHasherTests: XCTestCase {
         XCTAssertNil(StreamHasher().finish(length: UInt64(data.count + 1), descriptor: fd))
     }
 
+    /// Bytes that cannot be read back (the owner cut the file before the hash thread got to
+    /// them) are no error: `finish` hashes the file as it is then, or gives nil when it is
+    /// shorter than the length claimed.
+    func testBytesThatCannotBeReadBackAreHashedFromTheFileAtTheEnd() throws {
+        let data = makeData(5 << 20)
+        let (_, fd) = try file(data)
+        let hasher = StreamHasher()
+        XCTAssertEqual(ftruncate(fd, 1000), 0)
+        hasher.written(count: data.count, at: 0, descriptor: fd)
+        XCTAssertNil(hasher.finish(length: UInt64(data.count), descriptor: fd), "the file is shorter than claimed")
+        let refilled = StreamHasher()
+        refilled.written(count: data.count, at: 0, descriptor: fd)
+        XCTAssertEqual(data.withUnsafeBytes { pwrite(fd, $0.baseAddress!, data.count, 0) }, data.count)
+        let digests = try XCTUnwrap(refilled.finish(length: UInt64(data.count), descriptor: fd))
+        XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
+    }
+
     func testCancelStopsTheThread() {
         let hasher = StreamHasher()
-        let data = makeData(1 << 20)
-        data.withUnsafeBytes { hasher.feed($0.baseAddress!, count: data.count, at: 0) }
+        hasher.written(count: 1 << 20, at: 0, descriptor: -1)
         hasher.cancel()
         XCTAssertNil(hasher.finish(length: 0, descriptor: -1))
     }
