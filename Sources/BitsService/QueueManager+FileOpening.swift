@@ -29,9 +29,9 @@ extension QueueManager {
 
         init(_ fd: consuming FileDescriptor, length: UInt64, source: consuming FileDescriptor? = nil, sourceSize: UInt64 = 0,
              stamp: SourceStamp? = nil, hasher: StreamHasher? = nil, closer: @escaping HeldDescriptors.Closer) {
-            self.fd = fd.take()
-            self.source = source?.take()
-            held = HeldDescriptors([self.fd] + (self.source.map { [$0] } ?? []), closer: closer)
+            held = HeldDescriptors(fd, source, closer: closer)
+            self.fd = held.numbers[0]
+            self.source = held.numbers.count > 1 ? held.numbers[1] : nil
             self.length = length
             self.sourceSize = sourceSize
             self.stamp = stamp

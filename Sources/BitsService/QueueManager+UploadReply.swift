@@ -62,7 +62,7 @@ extension QueueManager {
                     let path = prepared?.path ?? existing ?? ""
                     let reply = try files.openTemporary(path, owner: owner, umask: umask, resolution: resolution)
                     try? reply.descriptor.truncate(to: 0)
-                    return .success((HeldDescriptors([reply.descriptor.take()], closer: closer), prepared))
+                    return .success((HeldDescriptors(FileDescriptor(adopting: reply.descriptor.take()), closer: closer), prepared))
                 } catch {
                     return .failure((error as? ServiceError) ?? ServiceError(.failed, "\(error)"))
                 }
