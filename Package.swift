@@ -53,10 +53,10 @@ let package = Package(
         // The only Swift door to GLib/GIO: Variant <-> GVariant, the GLib loop thread, the bus
         // connection (calls, signals, exported objects, introspection data), GIO's network
         // monitor, file monitor and proxy resolver. Shared by the daemon and the client.
-        .target(name: "BitsDBus", dependencies: ["CGLib"], path: "Sources/BitsDBus", swiftSettings: interop),
+        .target(name: "BitsDBus", dependencies: ["CGLib", "BitsSystem"], path: "Sources/BitsDBus", swiftSettings: interop),
         // The daemon's D-Bus face: Manager/Job/File objects, caller identity, polkit, signals.
         .target(name: "BitsBus",
-                dependencies: ["BitsCore", "BitsService", "BitsDBus",
+                dependencies: ["BitsCore", "BitsService", "BitsDBus", "BitsSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop, plugins: ["InterfaceCodegen"]),
         .executableTarget(name: "bitsd",
@@ -65,7 +65,7 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
         // Client library for apps: async/await calls, job handles, updates from signals.
-        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus"],
+        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus", "BitsSystem"],
                 path: "Sources/BitsClient", swiftSettings: interop),
         // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
         .executableTarget(name: "bitsctl",
