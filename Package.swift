@@ -69,7 +69,7 @@ let package = Package(
                 path: "Sources/BitsClient", swiftSettings: interop),
         // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
         .executableTarget(name: "bitsctl",
-                          dependencies: ["BitsClient", "BitsSystem",
+                          dependencies: ["BitsClient", "BitsCore", "BitsSystem",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/bitsctl"),
         // A small app using BitsClient (shown in docs/clients.md, run by the tests).
