@@ -59,7 +59,8 @@ enum HumanFormat {
 
     /// `value` with `fractionDigits` (0...3) digits after the point, as printf's "%.2f" writes
     /// it: the exact binary value rounded half to even (2.675 is 2.67499999… and gives "2.67").
-    /// Values of 2^63 and more, infinities and NaN (never shown by bitsctl) as Swift prints them.
+    /// Values whose digits do not fit 64 bits, infinities and NaN (never shown by bitsctl) as
+    /// Swift prints them.
     static func fixed(_ value: Double, fractionDigits digits: Int) -> String {
         let digits = min(max(0, digits), 3)
         let magnitude = value.magnitude
@@ -72,7 +73,10 @@ enum HumanFormat {
         let exponent = magnitude.isNormal ? Int(magnitude.exponent) - 52 : -1074
         let units: UInt64
         if exponent >= 0 {
-            units = UInt64(magnitude) * scale  // an integer below 2^63; × 1000 only when below 2^53
+            // An integer below 2^63; with the fraction's digits it may not fit.
+            let (scaled, overflow) = UInt64(magnitude).multipliedReportingOverflow(by: scale)
+            guard !overflow else { return "\(value)" }
+            units = scaled
         } else {
             let numerator = significand * scale  // < 2^53 × 1000 < 2^63
             let shift = -exponent

@@ -14,6 +14,11 @@ final class FoundationEquivalenceTests: XCTestCase {
                                "\(value) with \(digits) digits")
             }
         }
+        for value in [1e15, 9_007_199_254_740_993, 1e17] {  // integers: printf's digits, or no trap
+            XCTAssertEqual(HumanFormat.fixed(value, fractionDigits: 1), String(format: "%.1f", value), "\(value)")
+        }
+        XCTAssertEqual(HumanFormat.fixed(1e19, fractionDigits: 2), "1e+19", "beyond 64 bits: no trap")
+        XCTAssertEqual(HumanFormat.fixed(.infinity, fractionDigits: 2), "inf")
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             let value = Double.random(in: 0..<100_000, using: &generator)
