@@ -16,16 +16,18 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // C interop: GLib/GIO (D-Bus), libcurl, libcrypto (file digests), and raw Linux syscalls.
+        // C interop: GLib/GIO (D-Bus), libcurl, libcrypto (file digests), SQLite (the queue), and
+        // raw Linux syscalls.
         .systemLibrary(name: "CGLib", path: "Sources/CGLib", pkgConfig: "gio-2.0",
                        providers: [.apt(["libglib2.0-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
         // The only Swift door to raw Linux calls: typed `SystemError`s, owned `FileDescriptor`s.
         .target(name: "BitsSystem", dependencies: ["CSystem"], path: "Sources/BitsSystem", swiftSettings: interop),
@@ -38,10 +40,8 @@ let package = Package(
 
         // Pure logic: model, state machine, validation, limits, scheduler, error catalog, contract.
         .target(name: "BitsCore", path: "Sources/BitsCore", plugins: ["InterfaceCodegen"]),
-        // Durable queue: every job, file, setting and secret in SQLite (GRDB, WAL, migrations).
-        .target(name: "BitsStore",
-                dependencies: ["BitsCore", "BitsSystem", .product(name: "GRDB", package: "GRDB.swift")],
-                path: "Sources/BitsStore"),
+        // Durable queue: every job, file, setting and secret in SQLite (its C API, WAL, migrations).
+        .target(name: "BitsStore", dependencies: ["BitsCore", "BitsSystem", "CSQLite"], path: "Sources/BitsStore"),
         // Transfer engine: libcurl multi on its own thread.
         .target(name: "BitsTransfer", dependencies: ["BitsCore", "CCurl", "CCrypto", "BitsSystem"],
                 path: "Sources/BitsTransfer", swiftSettings: interop),
@@ -53,10 +53,10 @@ let package = Package(
         // The only Swift door to GLib/GIO: Variant <-> GVariant, the GLib loop thread, the bus
         // connection (calls, signals, exported objects, introspection data), GIO's network
         // monitor, file monitor and proxy resolver. Shared by the daemon and the client.
-        .target(name: "BitsDBus", dependencies: ["CGLib"], path: "Sources/BitsDBus", swiftSettings: interop),
+        .target(name: "BitsDBus", dependencies: ["CGLib", "BitsSystem"], path: "Sources/BitsDBus", swiftSettings: interop),
         // The daemon's D-Bus face: Manager/Job/File objects, caller identity, polkit, signals.
         .target(name: "BitsBus",
-                dependencies: ["BitsCore", "BitsService", "BitsDBus",
+                dependencies: ["BitsCore", "BitsService", "BitsDBus", "BitsSystem",
                                .product(name: "Logging", package: "swift-log")],
                 path: "Sources/BitsBus", swiftSettings: interop, plugins: ["InterfaceCodegen"]),
         .executableTarget(name: "bitsd",
@@ -65,11 +65,11 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Sources/bitsd", swiftSettings: interop),
         // Client library for apps: async/await calls, job handles, updates from signals.
-        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus"],
+        .target(name: "BitsClient", dependencies: ["BitsCore", "BitsDBus", "BitsSystem"],
                 path: "Sources/BitsClient", swiftSettings: interop),
         // The command-line client (bitsadmin / Start-BitsTransfer for Linux).
         .executableTarget(name: "bitsctl",
-                          dependencies: ["BitsClient", "BitsSystem",
+                          dependencies: ["BitsClient", "BitsCore", "BitsSystem",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/bitsctl"),
         // A small app using BitsClient (shown in docs/clients.md, run by the tests).

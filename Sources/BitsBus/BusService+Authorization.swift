@@ -1,7 +1,6 @@
 import BitsCore
 import BitsDBus
 import BitsService
-import Foundation
 
 /// Who is an administrator, decided per call: uid 0 always; anyone else only when polkit
 /// authorizes the action the call needs, asked only when the call needs it. What each call

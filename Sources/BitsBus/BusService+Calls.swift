@@ -1,7 +1,6 @@
 import BitsDBus
 import BitsCore
 import BitsService
-import Foundation
 
 /// Routing of method calls: the caller's identity from the bus, the harness of the object
 /// called (which decodes the call and declares what polkit must be asked), the polkit checks,

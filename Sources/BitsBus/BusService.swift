@@ -1,7 +1,6 @@
 import BitsDBus
 import BitsCore
 import BitsService
-import Foundation
 import Logging
 
 /// The D-Bus face of the service: owns the connection and the loop thread, exports the

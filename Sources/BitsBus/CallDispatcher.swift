@@ -1,4 +1,5 @@
-import Foundation
+import BitsSystem
+import Dispatch
 
 /// Serves method calls concurrently across callers and in order per caller: each call of a
 /// connection waits for that connection's previous call, never for another connection's. So a
@@ -6,7 +7,7 @@ import Foundation
 /// calls of the connection that needs it (the contract's per-caller order is kept: a client
 /// that sends AddFile then Resume sees them handled in that order).
 final class CallDispatcher: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     /// The last call submitted per sender, and its sequence number (to forget it when done).
     private var tails: [String: (task: Task<Void, Never>, sequence: UInt64)] = [:]
     private var sequence: UInt64 = 0

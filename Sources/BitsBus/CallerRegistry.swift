@@ -1,7 +1,7 @@
 import BitsCore
 import BitsDBus
 import BitsService
-import Foundation
+import BitsSystem
 
 /// Who is behind each unique bus name, from `GetConnectionCredentials` of the bus itself
 /// (never from the caller). Also remembers which connections have called the service, per
@@ -10,7 +10,7 @@ import Foundation
 /// `InterfacesRemoved` and `PropertiesChanged`) go only to those of them that called
 /// `GetManagedObjects` (ObjectManager clients). Entries go when the bus reports the name gone.
 final class CallerRegistry: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var uids: [String: UInt32] = [:]
     /// The process behind each connection, when the bus knows it (for its umask).
     private var pids: [String: UInt32] = [:]

@@ -1,6 +1,6 @@
+import BitsCore
 import BitsDBus
 import BitsService
-import Foundation
 
 /// Watches the network and reports (available, metered) to a callback: GIO's
 /// GNetworkMonitor (NetworkManager-aware; `SystemNetworkMonitor`), or — for tests and special
@@ -37,7 +37,7 @@ final class NetworkMonitor: NetworkMonitoring, @unchecked Sendable {
             }
             var status = NetworkStatus(available: true, metered: false)
             for line in text.split(separator: "\n") {
-                let parts = line.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+                let parts = line.split(separator: "=").map { $0.trimmingBlanks() }
                 guard parts.count == 2 else { continue }
                 let value = parts[1] == "true" || parts[1] == "1" || parts[1] == "yes"
                 if parts[0] == "available" { status.available = value }

@@ -1,10 +1,10 @@
 import BitsCore
-import Foundation
+import BitsSystem
 
 /// The exported job objects and their owners, readable synchronously by GDBus's
 /// enumeration/introspection callbacks (which cannot await the queue manager).
 final class ObjectDirectory: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var jobs: [JobID: (owner: UInt32, files: Int)] = [:]
     private var filesRegistrations: [JobID: UInt32] = [:]
 

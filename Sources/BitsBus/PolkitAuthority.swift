@@ -1,6 +1,5 @@
 import BitsDBus
 import BitsCore
-import Foundation
 
 /// Asks polkit (`org.freedesktop.PolicyKit1.Authority.CheckAuthorization`) whether the
 /// sender of a call may perform one of our actions. The subject is the caller's unique bus

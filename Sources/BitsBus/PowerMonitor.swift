@@ -1,6 +1,5 @@
 import BitsDBus
 import BitsService
-import Foundation
 import Logging
 
 /// Watches UPower's `OnBattery` (`org.freedesktop.UPower` on the service's own bus) and reports

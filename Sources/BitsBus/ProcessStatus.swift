@@ -1,4 +1,4 @@
-import Foundation
+import BitsCore
 
 /// Facts about a caller's process from `/proc/<pid>/status` (procfs: reading it never blocks
 /// on anything the caller controls).
@@ -13,7 +13,7 @@ enum ProcessStatus {
     /// Parses the `Umask:` line of a status file.
     static func umask(statusText text: String) -> UInt32? {
         for line in text.split(separator: "\n") where line.hasPrefix("Umask:") {
-            let digits = line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces)
+            let digits = line.dropFirst("Umask:".count).trimmingBlanks()
             guard !digits.isEmpty, digits.count <= 4, let value = UInt32(digits, radix: 8) else { return nil }
             return value & 0o777
         }

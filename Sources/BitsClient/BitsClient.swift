@@ -1,6 +1,6 @@
 import BitsCore
 import BitsDBus
-import Foundation
+import BitsSystem
 
 /// The limits in force (`MaxJobsPerUser`, …).
 public struct ServiceLimits: Sendable, Equatable {
@@ -90,7 +90,7 @@ public final class BitsClient: Sendable {
                 }
             }
         }
-        let uid = getuid()
+        let uid = SystemPaths.realUID
         return jobs.values
             .filter { allUsers || $0.owner == uid }
             .sorted { ($0.creationTime, $0.path) < ($1.creationTime, $1.path) }

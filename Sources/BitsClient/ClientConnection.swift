@@ -1,5 +1,5 @@
 import BitsDBus
-import Foundation
+import BitsSystem
 
 /// The client's GDBus connection: async method calls and signal subscriptions, served by a
 /// GLib main loop on its own thread. The only file of BitsClient that uses GDBus (through
@@ -89,10 +89,13 @@ final class ClientConnection: @unchecked Sendable {
 /// Ends a signal subscription when cancelled or released.
 final class SignalSubscription: @unchecked Sendable {
     private var cancelAction: (() -> Void)?
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     init(_ cancel: @escaping () -> Void) { cancelAction = cancel }
     func cancel() {
-        lock.lock(); let action = cancelAction; cancelAction = nil; lock.unlock()
+        let action = lock.withLock { () -> (() -> Void)? in
+            defer { cancelAction = nil }
+            return cancelAction
+        }
         action?()
     }
     deinit { cancel() }
@@ -101,7 +104,7 @@ final class SignalSubscription: @unchecked Sendable {
 /// The subscriptions of one watcher, ended together (from any thread).
 final class SubscriptionGroup: @unchecked Sendable {
     private var subscriptions: [SignalSubscription] = []
-    private let lock = NSLock()
+    private let lock = ConditionLock()
 
     func hold(_ list: [SignalSubscription]) { lock.withLock { subscriptions = list } }
 

@@ -1,6 +1,5 @@
 import BitsCore
 import BitsDBus
-import Foundation
 
 /// What happened to a job, from the service's signals.
 public enum JobUpdate: Sendable, Equatable {

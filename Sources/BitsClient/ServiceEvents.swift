@@ -1,6 +1,6 @@
 import BitsCore
 import BitsDBus
-import Foundation
+import BitsSystem
 
 /// A change in the set of visible jobs, from the service's signals.
 public enum ServiceEvent: Sendable, Equatable {
@@ -114,7 +114,7 @@ final class ServiceWatcher: @unchecked Sendable {
             guard case .dictionary(_, _, let byInterface)? = signal.arguments.dropFirst().first,
                   let entry = byInterface.first(where: { $0.0.stringValue == BitsClient.jobInterface }) else { return }
             let job = JobProperties(path: path, properties: propertyDictionary(entry.1))
-            guard allUsers || job.owner == getuid() else { return }
+            guard allUsers || job.owner == SystemPaths.realUID else { return }
             jobs?[path] = job
             continuation.yield(.jobChanged(job))
         case StandardInterface.interfacesRemoved:

@@ -1,5 +1,6 @@
+import BitsSystem
 import CGLib
-import Foundation
+import Dispatch
 
 /// A GLib main loop on its own thread. GDBus delivers every registered object's calls in
 /// the thread-default context of the thread that registered them, so registrations and
@@ -7,7 +8,6 @@ import Foundation
 package final class MainLoopThread: @unchecked Sendable {
     package let context: OpaquePointer
     private let loop: OpaquePointer
-    private var thread: Thread?
     private let name: String
     private let started = DispatchSemaphore(value: 0)
 
@@ -17,18 +17,18 @@ package final class MainLoopThread: @unchecked Sendable {
         loop = g_main_loop_new(context, 0)
     }
 
-    /// Starts the loop thread and waits until it runs.
+    /// Starts the loop thread and waits until it runs. The thread is never joined: it runs
+    /// until `stop()`, and the process may end with it running.
     package func start() {
-        let thread = Thread { [self] in
+        guard let thread = JoinableThread(name: name, { [self] in
             g_main_context_push_thread_default(context)
             started.signal()
             g_main_loop_run(loop)
             g_main_context_pop_thread_default(context)
+        }) else {
+            fatalError("cannot start the D-Bus loop thread \(name): out of threads")
         }
-        thread.name = name
-        thread.stackSize = 1 << 20
-        self.thread = thread
-        thread.start()
+        thread.detach()
         started.wait()
     }
 
@@ -47,7 +47,8 @@ package final class MainLoopThread: @unchecked Sendable {
 
     /// Runs `work` on the loop thread and waits for it.
     package func perform<T>(_ work: @escaping () -> T) -> T {
-        if Thread.current === thread { return work() }
+        // On the loop thread (it owns the context while it runs): at once, or it would wait for itself.
+        if g_main_context_is_owner(context) != 0 { return work() }
         let box = PerformBox(work: { work() as Any })
         let unmanaged = Unmanaged.passRetained(box)
         g_main_context_invoke(context, { data in

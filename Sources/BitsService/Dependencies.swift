@@ -2,7 +2,6 @@ import BitsCore
 import BitsStore
 import BitsSystem
 import BitsTransfer
-import Foundation
 
 // The queue manager's collaborators, injected as protocols: the daemon passes the real ones
 // (`QueueManager.init(config:userAgent:logger:)`), the unit tests (`Tests/BitsServiceTests`)

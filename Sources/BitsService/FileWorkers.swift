@@ -1,5 +1,4 @@
 import BitsSystem
-import Foundation
 
 /// A few threads for the blocking file work of jobs: opening, creating, renaming, reading and
 /// deleting users' files as their owners (`OwnerFiles`). The queue manager hands such work
@@ -10,7 +9,7 @@ import Foundation
 /// a job owner's umask while it creates that owner's files (`creatingFiles(umask:)`) without
 /// changing the daemon's.
 public final class FileWorkers: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var queue: [() -> Void] = []
     private var head = 0
 
@@ -18,14 +17,10 @@ public final class FileWorkers: @unchecked Sendable {
     public init(threads: Int = 4) {
         for index in 0..<threads {
             let name = "bits-files-\(index)"
-            let thread = Thread { [self] in
-                // Named from inside too: on Linux a name set before `start` does not always
-                // reach the thread (it kept its creator's, e.g. a dispatch queue's).
-                Thread.current.name = name
-                self.serve()
+            guard let thread = JoinableThread(name: name, { [self] in serve() }) else {
+                fatalError("cannot start the file worker thread \(name): out of threads")
             }
-            thread.name = name
-            thread.start()
+            thread.detach()
         }
     }
 
@@ -47,41 +42,37 @@ public final class FileWorkers: @unchecked Sendable {
     public func submit(_ work: @escaping @Sendable () -> Void) { enqueue(work) }
 
     private func enqueue(_ work: @escaping () -> Void) {
-        condition.lock()
-        queue.append(work)
-        condition.signal()
-        condition.unlock()
+        condition.withLock {
+            queue.append(work)
+            condition.signal()
+        }
     }
 
     private func serve() {
-        Self.hasOwnFileSystemContext = (try? ThreadIdentity.unshareFileSystemContext()) != nil
+        Self.ownFileSystemContext.set((try? ThreadIdentity.unshareFileSystemContext()) != nil)
         while true {
-            condition.lock()
-            while head == queue.count { condition.wait() }
-            let work = queue[head]
-            head += 1
-            if head == queue.count {
-                queue.removeAll(keepingCapacity: true)
-                head = 0
+            let work = condition.withLock(waitingUntil: { head < queue.count }) {
+                let work = queue[head]
+                head += 1
+                if head == queue.count {
+                    queue.removeAll(keepingCapacity: true)
+                    head = 0
+                }
+                return work
             }
-            condition.unlock()
             work()
         }
     }
 
     /// Whether the calling thread is a worker with a file-system context of its own.
-    private static var hasOwnFileSystemContext: Bool {
-        get { Thread.current.threadDictionary[contextKey] as? Bool ?? false }
-        set { Thread.current.threadDictionary[contextKey] = newValue }
-    }
-    private static let contextKey = "org.example.bits.own-fs-context"
+    private static let ownFileSystemContext = ThreadFlag()
 
     /// Runs `create` (an open with O_CREAT) under `umask`, as the owner's own process would
     /// have created the file: 0666 less the umask, or as the directory's default ACL says.
     /// On a thread that is not a worker the process-wide umask must not change; the daemon's
     /// own umask applies there (the queue manager creates files on workers only).
     static func creatingFiles<T: ~Copyable>(umask mask: UInt32, _ create: () throws(SystemError) -> T) throws(SystemError) -> T {
-        guard hasOwnFileSystemContext else { return try create() }
+        guard ownFileSystemContext.isSet else { return try create() }
         let previous = ThreadIdentity.exchangeUmask(mask & 0o777)
         defer { _ = ThreadIdentity.exchangeUmask(previous) }
         return try create()

@@ -1,5 +1,5 @@
 import BitsSystem
-import Foundation
+import FoundationEssentials
 
 /// Where an instance of the daemon keeps its queue and reads its configuration: the system
 /// service in /var/lib/bits and /etc/bits; a per-user instance (`--session`) by the XDG base

@@ -1,6 +1,5 @@
 import BitsCore
 import BitsSystem
-import Foundation
 
 /// Runs a job's NotifyCommandLine as the job's owner. The daemon never forks Swift code:
 /// `ChildProcess.spawnIsolated` (C, posix_spawn) starts `setpriv`, which switches to the owner's

@@ -1,6 +1,5 @@
 import BitsCore
 import BitsSystem
-import Foundation
 
 /// Every file operation of a job, performed with the owner's credentials (`OwnerIdentity`)
 /// so the kernel applies the owner's permissions: the daemon's root rights never touch a

@@ -1,7 +1,6 @@
 import BitsCore
 import BitsSystem
 import BitsTransfer
-import Foundation
 
 /// The opens a transfer needs (a download's temporary file and file:// source, an upload's
 /// source) run on the file workers, as the owner, ahead of the transfer: the scheduler asks

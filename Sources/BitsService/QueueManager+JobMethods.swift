@@ -1,7 +1,7 @@
 import BitsCore
 import BitsStore
+import BitsSystem
 import BitsTransfer
-import Foundation
 
 extension QueueManager {
     /// Applies `change` to a job the caller may control, stores it and reports what changed.
@@ -358,7 +358,7 @@ extension QueueManager {
                 file.lastModifiedText = nil
             }
         }
-        let code = lost[Self.flushTag(id, file: indices.first)] ?? lost.values.first ?? EIO
+        let code = lost[Self.flushTag(id, file: indices.first)] ?? lost.values.first ?? Errno.io
         let name = indices.first.flatMap { table[id]?.job.files[$0].localName } ?? "a file"
         let more = lost.count == 1 ? "" : " (and \(lost.count - 1) more)"
         let failure = TransferFailure.notDurable(errno: code, "The data of \(name)\(more)",

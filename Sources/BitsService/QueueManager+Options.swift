@@ -1,5 +1,4 @@
 import BitsCore
-import Foundation
 
 /// Methods that change a job's secrets, owner, URLs and file settings.
 extension QueueManager {

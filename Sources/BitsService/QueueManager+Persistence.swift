@@ -2,7 +2,6 @@ import BitsCore
 import BitsSystem
 import BitsStore
 import BitsTransfer
-import Foundation
 
 extension QueueManager {
     /// How often the byte counts and validators of a running job are written (they are also

@@ -1,6 +1,5 @@
 import BitsCore
 import BitsSystem
-import Foundation
 
 /// What the network monitor reports.
 public struct NetworkStatus: Sendable, Equatable {

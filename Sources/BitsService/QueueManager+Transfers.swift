@@ -1,7 +1,6 @@
 import BitsCore
 import BitsSystem
 import BitsTransfer
-import Foundation
 
 extension QueueManager {
     // MARK: - Scheduling
@@ -382,7 +381,7 @@ extension QueueManager {
         case .finished(let bytes):
             let lastModified = table[id]!.job.files[i].lastModified
             let modified = lastModified > 0
-                ? timespec(tv_sec: Int(lastModified / 1_000_000), tv_nsec: Int(lastModified % 1_000_000 * 1000)) : nil
+                ? FileTime(seconds: Int64(lastModified / 1_000_000), nanoseconds: Int(lastModified % 1_000_000 * 1000)) : nil
             // Its times set and made durable in the background (off this actor) while the next
             // files download; Complete waits for what is left.
             if let fd = active.files?.numbers.first, let finished = active.files?.take(fd) {

@@ -1,7 +1,6 @@
 import BitsCore
 import BitsSystem
 import BitsTransfer
-import Foundation
 
 /// Upload jobs over the BITS Upload Protocol ([MC-BUP], bits-reference §6.3): Ping,
 /// Create-Session, Fragments from the server's received offset, Close-Session; Cancel-Session

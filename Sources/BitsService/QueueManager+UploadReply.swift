@@ -1,7 +1,6 @@
 import BitsCore
 import BitsSystem
 import BitsTransfer
-import Foundation
 
 /// The reply half of upload-reply jobs: after the last fragment the server's Ack names a
 /// reply URL (`BITS-Reply-URL`); the reply is downloaded (as the owner, into a temporary file

@@ -2,7 +2,7 @@ import BitsCore
 import BitsSystem
 import BitsStore
 import BitsTransfer
-import Foundation
+import Dispatch
 import Logging
 
 /// The queue manager: owns every job, enforces who may do what and the state rules, runs

@@ -1,6 +1,7 @@
 import BitsCore
 import BitsStore
-import Foundation
+import BitsSystem
+import Dispatch
 
 /// Owns the writes to the durable queue, on a thread of its own (a serial dispatch queue),
 /// never on the queue manager's executor: the queue manager submits each write and carries
@@ -28,7 +29,7 @@ public final class StoreWriter: @unchecked Sendable {
 
     public let store: any JobStoring
     private let queue = DispatchQueue(label: "bitsd.store-writer", qos: .userInitiated)
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var pending: [Pending] = []
     private var draining = false
     /// The most writes in one transaction (bounds how long one commit holds the others).

@@ -1,7 +1,6 @@
 import BitsCore
 import BitsSystem
 import BitsTransfer
-import Foundation
 
 // Fault injection for the integration tests, which run the real daemon. Both are built only
 // when the daemon's hidden options ask for them (`--crash-at`, `--fail-fsync-of`) and reach

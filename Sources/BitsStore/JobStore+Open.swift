@@ -1,6 +1,5 @@
 import BitsCore
 import BitsSystem
-import Foundation
 
 extension JobStore {
     /// The queue as found at start-up.
@@ -21,24 +20,24 @@ extension JobStore {
         }
         let path = stateDirectory + "/" + fileName
         do {
-            return try openAndLoad(path: path, log: log)
+            return try openAndLoad(directory: stateDirectory, log: log)
         } catch {
-            let aside = path + ".broken-\(Int(Date().timeIntervalSince1970))"
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            let aside = path + ".broken-\(SystemClock.realtimeMicroseconds() / 1_000_000)"
+            for suffix in ["", "-wal", "-shm"] where (try? SystemPaths.linkStatus(path + suffix)) != nil {
                 try? SystemPaths.rename(path + suffix, to: aside + suffix)
             }
             log(true, "the queue database \(path) is corrupt or unreadable (\(error)); moved it aside to \(aside) and starting with an empty queue")
-            return try openAndLoad(path: path, log: log)
+            return try openAndLoad(directory: stateDirectory, log: log)
         }
     }
 
-    private static func openAndLoad(path: String, log: (Bool, String) -> Void) throws -> Opened {
-        let store = try JobStore(path: path)
+    private static func openAndLoad(directory: String, log: (Bool, String) -> Void) throws -> Opened {
+        let store = try JobStore(path: directory + "/" + fileName)
         try store.checkIntegrity()
         let jobs = try store.loadJobs { id, error in
             log(true, "stored job \(id) cannot be read (\(error)); it is left in the database and not loaded")
         }
-        for name in fileNames { try? SystemPaths.setPermissions((path as NSString).deletingLastPathComponent + "/" + name, 0o600) }
+        for name in fileNames { try? SystemPaths.setPermissions(directory + "/" + name, 0o600) }
         return Opened(store: store, jobs: jobs, pendingTemporaries: try store.pendingTemporaries())
     }
 }

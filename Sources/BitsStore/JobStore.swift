@@ -1,6 +1,5 @@
 import BitsCore
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// The durable queue: every job (settings, secrets, last error) and every file (names,
 /// validators, byte offsets) in one SQLite database, `queue.sqlite` in the state directory.
@@ -13,7 +12,8 @@ import GRDB
 ///
 /// Not thread-safe by itself: writes (and what is kept of the last commit to diff against)
 /// belong to one thread at a time — the queue manager's store writer (`StoreWriter`), after
-/// start-up has loaded the queue. Reads go through SQLite's own locking.
+/// start-up has loaded the queue. Reads and writes take the connection's lock
+/// (`SQLiteDatabase`).
 public final class JobStore: @unchecked Sendable {
     /// What is stored about a job besides the job itself.
     public struct StoredJob: Sendable {
@@ -41,7 +41,7 @@ public final class JobStore: @unchecked Sendable {
     /// The database and the files SQLite keeps beside it.
     public static let fileNames = [fileName, fileName + "-wal", fileName + "-shm"]
 
-    let database: DatabaseQueue
+    let database: SQLiteDatabase
     /// Jobs (without files) and files as last committed, to write only what changed;
     /// compared as values, so an unchanged file is not even encoded.
     private var committedJobs: [JobID: Job] = [:]
@@ -54,29 +54,25 @@ public final class JobStore: @unchecked Sendable {
 
     /// Opens (creating or migrating) the database at `path`.
     public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.journalMode = .wal
-        configuration.label = "bitsd.queue"
-        configuration.busyMode = .timeout(5)
-        database = try DatabaseQueue(path: path, configuration: configuration)
-        // GRDB's WAL set-up picks synchronous=NORMAL; a reply must mean "on disk".
+        database = try SQLiteDatabase(path: path, busyTimeoutMs: 5000)
+        // A reply must mean "on disk".
         try database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.executeScript("PRAGMA synchronous = FULL")
+            try db.executeScript("PRAGMA foreign_keys = ON")
         }
-        try Self.migrator.migrate(database)
+        try Self.migrate(database)
     }
 
     /// The `synchronous` setting in force (2 = FULL).
     public func synchronousMode() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        try database.read { db in try db.column("PRAGMA synchronous").first?.integer.flatMap { Int(exactly: $0) } ?? -1 }
     }
 
     /// Runs SQLite's own consistency check; throws when the database is damaged.
     public func checkIntegrity() throws {
-        let result = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        let result = try database.read { db in try db.column("PRAGMA quick_check").map { $0.text ?? "?" } }
         guard result == ["ok"] else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: result.prefix(3).joined(separator: "; "))
+            throw SQLiteError.corrupt(result.prefix(3).joined(separator: "; "))
         }
     }
 
@@ -85,28 +81,24 @@ public final class JobStore: @unchecked Sendable {
     /// Every stored job with its files, oldest first. A row whose document cannot be decoded
     /// is reported through `unreadable` and left in place.
     ///
-    /// Every column is read as the value SQLite holds and checked (`column`), never with
-    /// GRDB's converting subscripts, which trap: a value of the wrong type or out of range (a
-    /// damaged or edited database) makes its job unreadable instead of stopping the daemon at
-    /// every start.
+    /// Every column is read as the value SQLite holds and checked (`SQLiteValue.integer`,
+    /// `.text`), never converted: a value of the wrong type or out of range (a damaged or
+    /// edited database) makes its job unreadable instead of stopping the daemon at every start.
     public func loadJobs(unreadable: (String, Error) -> Void = { _, _ in }) throws -> [StoredJob] {
         try database.read { db in
             var filesByJob: [String: [(Int, String, String?, String?)]] = [:]
-            let fileRows = try Row.fetchCursor(db, sql: "SELECT job_id, idx, document, expected_hash, hash FROM file ORDER BY job_id, idx")
-            while let row = try fileRows.next() {
-                guard let jobID = Self.column(row, "job_id", as: String.self) else { continue }
+            try db.forEachRow("SELECT job_id, idx, document, expected_hash, hash FROM file ORDER BY job_id, idx") { row in
+                guard let jobID = row["job_id"].text else { return }
                 // An unreadable index or document makes the job unreadable (indices checked below).
-                let index = Self.column(row, "idx", as: Int64.self).flatMap { Int(exactly: $0) } ?? -1
-                let document = Self.column(row, "document", as: String.self) ?? ""
-                filesByJob[jobID, default: []].append((index, document, Self.column(row, "expected_hash", as: String.self),
-                                                       Self.column(row, "hash", as: String.self)))
+                let index = row["idx"].integer.flatMap { Int(exactly: $0) } ?? -1
+                let document = row["document"].text ?? ""
+                filesByJob[jobID, default: []].append((index, document, row["expected_hash"].text, row["hash"].text))
             }
             var result: [StoredJob] = []
-            for row in try Row.fetchAll(db, sql: "SELECT id, document, activity FROM job ORDER BY created, id") {
-                let id = Self.column(row, "id", as: String.self) ?? "(unreadable id)"
+            for row in try db.rows("SELECT id, document, activity FROM job ORDER BY created, id") {
+                let id = row["id"].text ?? "(unreadable id)"
                 do {
-                    guard let jobDocument = Self.column(row, "document", as: String.self),
-                          let activity = Self.column(row, "activity", as: Int64.self) else {
+                    guard let jobDocument = row["document"].text, let activity = row["activity"].integer else {
                         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the document or activity of job \(id) is not of its type"))
                     }
                     var job = try JSONDecoder().decode(Job.self, from: Data(jobDocument.utf8))
@@ -148,20 +140,12 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
-    /// The value SQLite holds in a column if it is a `T` (Int64, Double, String or Data), else
-    /// nil (NULL, another type, no such column). Never traps.
-    static func column<T>(_ row: Row, _ name: String, as type: T.Type) -> T? {
-        let value: (any DatabaseValueConvertible)? = row[name]
-        return value as? T
-    }
-
     /// Temporary files whose AddFile did not commit. A row whose owner is not a uid (or whose
     /// path is not text) is skipped: nobody could delete its file as its owner.
     public func pendingTemporaries() throws -> [PendingTemporary] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT path, owner FROM pending_temporary ORDER BY path").compactMap { row in
-                guard let path = Self.column(row, "path", as: String.self),
-                      let owner = Self.column(row, "owner", as: Int64.self),
+            try db.rows("SELECT path, owner FROM pending_temporary ORDER BY path").compactMap { row in
+                guard let path = row["path"].text, let owner = row["owner"].integer,
                       let uid = UInt32(exactly: owner) else { return nil }
                 return PendingTemporary(path: path, owner: uid)
             }
@@ -171,7 +155,7 @@ public final class JobStore: @unchecked Sendable {
     /// A fact about the service's own run (`service_fact`), nil when none is stored.
     public func fact(_ name: String) throws -> String? {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM service_fact WHERE name = ?", arguments: [name])
+            try db.column("SELECT value FROM service_fact WHERE name = ?", [.text(name)]).first?.text
         }
     }
 
@@ -214,53 +198,49 @@ public final class JobStore: @unchecked Sendable {
                     let jobDocument = try document(header)
                     let previous = previousFiles(job.id)
                     let id = job.id.hex
-                    // Cached statements: a 200-file job would otherwise have SQLite parse the
-                    // same upsert 200 times.
-                    try db.cachedStatement(sql: """
+                    // Prepared once (`SQLiteDatabase` keeps its statements): a 200-file job
+                    // would otherwise have SQLite parse the same upsert 200 times.
+                    try db.execute("""
                         INSERT INTO job (id, owner, state, created, document, activity) VALUES (?, ?, ?, ?, ?, ?)
                         ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, state = excluded.state,
                             document = excluded.document, activity = excluded.activity
-                        """).execute(arguments: [id, Int64(job.owner), job.state.rawValue, Int64(clamping: job.creationTime),
-                                                 jobDocument, Int64(clamping: activity)])
-                    var upsert: Statement?
+                        """, [.text(id), .integer(Int64(job.owner)), .text(job.state.rawValue),
+                              .integer(Int64(clamping: job.creationTime)), .text(jobDocument), .integer(Int64(clamping: activity))])
                     for index in job.files.indices
                     where !(index < previous.count && previous[index] == job.files[index]) {
-                        if upsert == nil {
-                            upsert = try db.cachedStatement(sql: """
-                                INSERT INTO file (job_id, idx, document, expected_hash, hash) VALUES (?, ?, ?, ?, ?)
-                                ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document,
-                                    expected_hash = excluded.expected_hash, hash = excluded.hash
-                                """)
-                        }
                         let file = job.files[index]
-                        try upsert?.execute(arguments: [id, index, try document(file), file.expectedHash?.text ?? "",
-                                                        file.hash?.text ?? ""])
+                        try db.execute("""
+                            INSERT INTO file (job_id, idx, document, expected_hash, hash) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT(job_id, idx) DO UPDATE SET document = excluded.document,
+                                expected_hash = excluded.expected_hash, hash = excluded.hash
+                            """, [.text(id), .integer(Int64(index)), .text(try document(file)),
+                                  .text(file.expectedHash?.text ?? ""), .text(file.hash?.text ?? "")])
                     }
                     if previous.count > job.files.count {
-                        try db.execute(sql: "DELETE FROM file WHERE job_id = ? AND idx >= ?", arguments: [id, job.files.count])
+                        try db.execute("DELETE FROM file WHERE job_id = ? AND idx >= ?", [.text(id), .integer(Int64(job.files.count))])
                     }
                     for path in settled {
-                        try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
+                        try db.execute("DELETE FROM pending_temporary WHERE path = ?", [.text(path)])
                     }
                     jobsAfter[job.id] = .some(header)
                     filesAfter[job.id] = .some(job.files)
                 case .delete(let id):
-                    try db.execute(sql: "DELETE FROM file WHERE job_id = ?", arguments: [id.hex])
-                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.hex])
+                    try db.execute("DELETE FROM file WHERE job_id = ?", [.text(id.hex)])
+                    try db.execute("DELETE FROM job WHERE id = ?", [.text(id.hex)])
                     jobsAfter[id] = .some(nil)
                     filesAfter[id] = .some(nil)
                 case .recordPendingTemporaries(let pending):
                     for item in pending {
-                        try db.execute(sql: "INSERT OR REPLACE INTO pending_temporary (path, owner) VALUES (?, ?)",
-                                       arguments: [item.path, Int64(item.owner)])
+                        try db.execute("INSERT OR REPLACE INTO pending_temporary (path, owner) VALUES (?, ?)",
+                                       [.text(item.path), .integer(Int64(item.owner))])
                     }
                 case .clearPendingTemporaries(let paths):
                     for path in paths {
-                        try db.execute(sql: "DELETE FROM pending_temporary WHERE path = ?", arguments: [path])
+                        try db.execute("DELETE FROM pending_temporary WHERE path = ?", [.text(path)])
                     }
                 case .setFact(let name, let value):
-                    try db.execute(sql: "INSERT INTO service_fact(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                                   arguments: [name, value])
+                    try db.execute("INSERT INTO service_fact(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                                   [.text(name), .text(value)])
                 }
             }
         }
@@ -300,7 +280,7 @@ public final class JobStore: @unchecked Sendable {
 
     /// Number of stored jobs.
     public func count() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job") ?? 0 }
+        try database.read { db in try db.column("SELECT COUNT(*) FROM job").first?.integer.flatMap { Int(exactly: $0) } ?? 0 }
     }
 }
 

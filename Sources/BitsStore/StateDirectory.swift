@@ -1,5 +1,4 @@
 import BitsSystem
-import Foundation
 
 /// The daemon's state directory (`/var/lib/bits` by default): it holds the queue database,
 /// which contains credentials, so only root may read it. `prepare` creates it with mode 0700,
@@ -19,13 +18,11 @@ public enum StateDirectory {
             st = try SystemPaths.linkStatus(path)
         } catch {
             guard error.code == Errno.noEntry else { throw Problem(description: "Cannot inspect state directory '\(path)': \(error.text).") }
-            let parent = (path as NSString).deletingLastPathComponent
-            if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) {
+            let parent = parentDirectory(of: path)
+            if !parent.isEmpty, (try? SystemPaths.linkStatus(parent)) == nil {
                 // A user's missing ~/.local/state is made 0700 as the XDG base directory
                 // specification asks; root's /var/lib-like parents stay 0755.
-                let mode = SystemPaths.effectiveUID == 0 ? 0o755 : 0o700
-                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: mode])
+                try makeDirectories(parent, mode: SystemPaths.effectiveUID == 0 ? 0o755 : 0o700)
             }
             do throws(SystemError) {
                 try SystemPaths.makeDirectory(path, mode: 0o700)
@@ -62,5 +59,29 @@ public enum StateDirectory {
             }
         }
         return fixes
+    }
+
+    /// `path` without its last component ("/a/b" → "/a", "/a" → "/", "a" → "").
+    static func parentDirectory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        let parent = trimmed[..<slash]
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
+    /// Creates `path` and every missing directory above it, each with exactly `mode`.
+    private static func makeDirectories(_ path: String, mode: UInt32) throws {
+        let parent = parentDirectory(of: path)
+        if !parent.isEmpty, parent != path, (try? SystemPaths.linkStatus(parent)) == nil {
+            try makeDirectories(parent, mode: mode)
+        }
+        do throws(SystemError) {
+            try SystemPaths.makeDirectory(path, mode: mode)
+            try SystemPaths.setPermissions(path, mode)  // not narrowed by the umask
+        } catch where error.code == Errno.exists {
+        } catch {
+            throw Problem(description: "Cannot create directory '\(path)': \(error.text).")
+        }
     }
 }

@@ -2,6 +2,12 @@ import CSystem
 import Glibc
 
 /// Programs the daemon starts (the notify command), without forking Swift code.
+/// The calling process itself.
+public enum CurrentProcess {
+    /// exit(3): ends the process with `status` (atexit handlers run, stdio is flushed).
+    public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+}
+
 public enum ChildProcess {
     /// How a child ended.
     public enum End: Sendable, Equatable {

@@ -181,6 +181,20 @@ extension Descriptor where Self: ~Copyable {
         return got
     }
 
+    /// read(2) until the end of the file (or stream), from the file position.
+    public func readToEnd() throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { buffer in
+                retryingInterrupted { Glibc.read(raw, buffer.baseAddress, buffer.count) }
+            }
+            guard got >= 0 else { throw .last("read") }
+            guard got > 0 else { return bytes }
+            bytes += chunk.prefix(got)
+        }
+    }
+
     /// write(2) of all `bytes` at the file position (retried when interrupted).
     public func writeAll(_ bytes: [UInt8]) throws(SystemError) {
         var done = 0

@@ -60,3 +60,13 @@ public struct FileStatus: Sendable, Equatable {
     /// The length as an unsigned count (a negative st_size counts as 0).
     public var length: UInt64 { UInt64(clamping: size) }
 }
+
+/// A file time (what `setTimes` sets): seconds and nanoseconds since the epoch.
+public struct FileTime: Sendable, Equatable {
+    public var seconds: Int64
+    public var nanoseconds: Int
+    public init(seconds: Int64, nanoseconds: Int) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+}

@@ -50,4 +50,13 @@ public enum SystemClock {
         localtime_r(&now, &parts)
         return Fields(parts)
     }
+
+    /// The local calendar fields of a time in seconds since the epoch (localtime_r, in the TZ
+    /// of the process) and that zone's offset from UTC then, in seconds.
+    public static func localFields(epochSeconds: Int64) -> (fields: Fields, utcOffset: Int) {
+        var t = time_t(epochSeconds)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        return (Fields(parts), Int(parts.tm_gmtoff))
+    }
 }

@@ -11,6 +11,20 @@ public enum SystemPaths {
         return FileStatus(st)
     }
 
+    /// stat(2): the status of what `path` names, a final symbolic link followed.
+    public static func status(_ path: String) throws(SystemError) -> FileStatus {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw .last("stat", path: path) }
+        return FileStatus(st)
+    }
+
+    /// getcwd(3): the current directory.
+    public static func currentDirectory() throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { throw .last("getcwd") }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// mkdir(2) with `mode` (less the umask).
     public static func makeDirectory(_ path: String, mode: UInt32) throws(SystemError) {
         guard mkdir(path, mode_t(mode)) == 0 else { throw .last("mkdir", path: path) }
@@ -28,4 +42,7 @@ public enum SystemPaths {
 
     /// The effective uid of the process (geteuid).
     public static var effectiveUID: UInt32 { geteuid() }
+
+    /// The real uid of the process (getuid): whose jobs a client shows as its own.
+    public static var realUID: UInt32 { getuid() }
 }

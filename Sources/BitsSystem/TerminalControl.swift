@@ -16,6 +16,10 @@ extension FileDescriptor {
 
 /// Process-wide signal dispositions and masks.
 public enum ProcessSignals {
+    /// SIGINT (Ctrl-C) and SIGTERM, the signals that ask a program to stop.
+    public static let interrupt = SIGINT
+    public static let terminate = SIGTERM
+
     /// The daemon's start-up, before any thread exists: SIGTERM and SIGINT are blocked in the
     /// calling thread, and so in every thread started later (they inherit the mask), so they
     /// reach only `waitForStopSignal`; SIGPIPE is ignored (a write to a closed socket fails

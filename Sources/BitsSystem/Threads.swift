@@ -72,6 +72,15 @@ public final class ConditionLock: @unchecked Sendable {
         return try body()
     }
 
+    /// Waits until `ready` returns true, then runs `body`, all holding the lock; wakes on
+    /// `signal()` and `broadcast()`.
+    public func withLock<T>(waitingUntil ready: () -> Bool, _ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready() { pthread_cond_wait(condition, mutex) }
+        return try body()
+    }
+
     /// Waits (holding the lock) until `done` returns true; wakes on `broadcast()`.
     public func wait(until done: () -> Bool) {
         pthread_mutex_lock(mutex)
@@ -81,4 +90,25 @@ public final class ConditionLock: @unchecked Sendable {
 
     /// Wakes `wait(until:)` callers; call after changing the state they check (under the lock).
     public func broadcast() { pthread_cond_broadcast(condition) }
+
+    /// Wakes one waiter; call after changing the state it checks (under the lock).
+    public func signal() { pthread_cond_signal(condition) }
+}
+
+/// A Boolean of each thread (a pthread key): false on every thread until it sets its own.
+public final class ThreadFlag: @unchecked Sendable {
+    private var key = pthread_key_t()
+
+    public init() {
+        // Fails only when the process ran out of keys (PTHREAD_KEYS_MAX, 1024): a bug.
+        precondition(pthread_key_create(&key, nil) == 0, "out of pthread keys")
+    }
+
+    /// The calling thread's value.
+    public var isSet: Bool { pthread_getspecific(key) != nil }
+
+    /// Sets the calling thread's value.
+    public func set(_ value: Bool) {
+        pthread_setspecific(key, value ? UnsafeRawPointer(bitPattern: 1) : nil)
+    }
 }

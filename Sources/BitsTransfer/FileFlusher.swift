@@ -1,5 +1,5 @@
 import BitsSystem
-import Foundation
+import Dispatch
 
 /// Makes finished files durable in the background without one journal commit per file.
 ///
@@ -33,7 +33,7 @@ public final class FileFlusher: @unchecked Sendable {
     /// errno of each failed fsync by tag, until taken (under `failureLock`: written on the
     /// queue, taken from anywhere without waiting for it).
     private var failures: [String: Int32] = [:]
-    private let failureLock = NSLock()
+    private let failureLock = ConditionLock()
     /// Told (on the queue) that `failures` has new entries.
     private var failureHandler: (@Sendable () -> Void)?
     /// Counts files handed in (queue only): an idle drain finds it unchanged.
@@ -55,7 +55,7 @@ public final class FileFlusher: @unchecked Sendable {
     /// limit), the file is not fsynced on the caller's thread but fails as an fsync would
     /// (`takeFailures` has its errno), so it is never published as durable. `flush(adopting:)`
     /// needs no duplicate.
-    public func flush(_ descriptor: Int32, tag: String, modified: timespec? = nil) {
+    public func flush(_ descriptor: Int32, tag: String, modified: FileTime? = nil) {
         let duplicate: FileDescriptor
         do throws(SystemError) {
             duplicate = try BorrowedDescriptor(descriptor).duplicate()
@@ -73,14 +73,14 @@ public final class FileFlusher: @unchecked Sendable {
     /// Like `flush(_:tag:modified:)` for a descriptor the flusher takes over: it is closed
     /// on this queue after its fsync, never on the caller's thread (closing a file on NFS or
     /// FUSE can block), and no duplicate is needed.
-    public func flush(adopting descriptor: consuming FileDescriptor, tag: String, modified: timespec? = nil) {
+    public func flush(adopting descriptor: consuming FileDescriptor, tag: String, modified: FileTime? = nil) {
         schedule(SharedDescriptor(descriptor, tag), modified: modified)
     }
 
-    private func schedule(_ file: SharedDescriptor<String>, modified: timespec?) {
+    private func schedule(_ file: SharedDescriptor<String>, modified: FileTime?) {
         queue.async {
             if let modified {
-                try? file.descriptor.setTimes(seconds: Int64(modified.tv_sec), nanoseconds: modified.tv_nsec)
+                try? file.descriptor.setTimes(seconds: modified.seconds, nanoseconds: modified.nanoseconds)
             }
             try? file.descriptor.startWriteback()
             self.started.append(file)

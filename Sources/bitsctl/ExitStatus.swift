@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsClient
-import Foundation
 
 /// The documented exit statuses (see `bitsctl --help`).
 enum ExitStatus {

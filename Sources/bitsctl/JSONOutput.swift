@@ -1,5 +1,4 @@
 import BitsClient
-import Foundation
 
 /// A JSON value, written by `JSONOutput` with keys in byte order. (Foundation's
 /// JSONSerialization with `.sortedKeys` spent most of `list --json`'s time comparing keys

@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsClient
-import Foundation
 
 /// How a command names a job: a GUID (with or without braces), an object path, or a display
 /// name that exactly one visible job has.
@@ -23,7 +22,7 @@ enum JobReference {
         if text.hasPrefix("/") { return .path(text) }
         var hex = text.lowercased()
         if hex.hasPrefix("{") && hex.hasSuffix("}") { hex = String(hex.dropFirst().dropLast()) }
-        let digits = hex.replacingOccurrences(of: "-", with: "")
+        let digits = hex.replacing("-", with: "")
         // ASCII only (`isHexDigit` also accepts full-width digits); empty groups count, so
         // doubled, leading or trailing dashes make a display name.
         let isGUID = digits.count == 32 && digits.allSatisfy { $0.isASCII && $0.isHexDigit }
@@ -57,8 +56,3 @@ enum JobReference {
     }
 }
 
-/// An absolute path for a local file name given on the command line.
-func absolutePath(_ path: String) -> String {
-    if path.hasPrefix("/") { return path }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path).standardized.path
-}

@@ -1,4 +1,3 @@
-import Foundation
 
 /// One progress line: `[#####.....]  50%  512 MiB / 1.00 GiB  100 MiB/s  ETA 0:05`.
 enum ProgressBar {
@@ -11,7 +10,8 @@ enum ProgressBar {
             let fraction = min(1, Double(transferred) / Double(total))
             let filled = Int((fraction * Double(width)).rounded(.down))
             parts.append("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]")
-            parts.append(String(format: "%3d%%", Int((fraction * 100).rounded(.down))))
+            let percent = String(Int((fraction * 100).rounded(.down)))
+            parts.append(String(repeating: " ", count: max(0, 3 - percent.count)) + percent + "%")
             parts.append("\(HumanFormat.bytes(transferred)) / \(HumanFormat.bytes(total))")
         } else {
             parts.append("[" + String(repeating: "?", count: width) + "]")

@@ -1,11 +1,15 @@
 import ArgumentParser
 import BitsSystem
 import Dispatch
-import Foundation
+
+/// The standard descriptors.
+enum StandardStream: Int32 {
+    case standardInput = 0, standardOutput = 1, standardError = 2
+}
 
 /// Terminal input and output: password prompts without echo, tty checks, Ctrl-C.
 enum Terminal {
-    static func isTerminal(_ handle: FileHandle) -> Bool { FileDescriptor.isTerminal(handle.fileDescriptor) }
+    static func isTerminal(_ stream: StandardStream) -> Bool { FileDescriptor.isTerminal(stream.rawValue) }
 
     /// Reads a password from /dev/tty with echo off.
     static func readPassword(prompt: String) throws -> String {
@@ -16,17 +20,17 @@ enum Terminal {
         defer { try? tty.writeAll(Array("\n".utf8)) }
         return try tty.withoutEcho {
             try? tty.writeAll(Array(prompt.utf8))
-            // Lent to a FileHandle that must not close it: `tty` does.
-            return try readLine(from: FileHandle(fileDescriptor: tty.raw, closeOnDealloc: false))
+            return readLine(from: tty.borrowed)
         }
     }
 
+    /// One line of standard input (without its newline).
+    static func readLine(from stream: StandardStream) -> String { readLine(from: BorrowedDescriptor(stream.rawValue)) }
+
     /// One line (without its newline), read byte by byte so nothing after it is consumed.
-    static func readLine(from handle: FileHandle) throws -> String {
+    static func readLine(from input: BorrowedDescriptor) -> String {
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
-        // The handle's descriptor is borrowed: the handle (or the caller) owns it.
-        let input = BorrowedDescriptor(handle.fileDescriptor)
         while (try? input.read(into: &byte, count: 1)) == 1 {
             if byte == UInt8(ascii: "\n") { break }
             bytes.append(byte)
@@ -39,7 +43,7 @@ enum Terminal {
     /// replaced for as long as the program runs.
     static func interrupts() -> AsyncStream<Int32> {
         AsyncStream { continuation in
-            let sources = SignalSources([SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            let sources = SignalSources([ProcessSignals.interrupt, ProcessSignals.terminate].map { number -> DispatchSourceSignal in
                 ProcessSignals.ignore(number)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { continuation.yield(number) }

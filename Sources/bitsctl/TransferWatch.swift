@@ -1,6 +1,6 @@
 import ArgumentParser
 import BitsClient
-import Foundation
+import BitsSystem
 
 /// Follows a resumed transfer job to its end for `bitsctl transfer`: draws the progress
 /// bar, reports transient errors while the service retries, completes the job when it is
@@ -12,7 +12,7 @@ struct TransferWatch {
     let onInterrupt: Transfer.InterruptAction
     private var reportedErrorCount: UInt32 = 0
     private var lastState: JobState?
-    private let started = ProcessInfo.processInfo.systemUptime
+    private let started = Self.uptime()
     private var barVisible = false
     /// The outcome, for --json.
     private(set) var summary: [String: Any] = [:]
@@ -51,7 +51,7 @@ struct TransferWatch {
 
     /// Reacts to the job's properties; a status ends the watch.
     private mutating func handle(_ job: JobProperties) async throws -> Int32? {
-        let now = ProcessInfo.processInfo.systemUptime
+        let now = Self.uptime()
         defer { lastState = job.state }
         switch job.state {
         case .transferred:
@@ -59,7 +59,7 @@ struct TransferWatch {
             try await self.job.complete()
             let seconds = now - started
             let message = "Transferred \(job.filesTotal) file(s), \(HumanFormat.bytes(job.bytesTransferred)) in "
-                + String(format: "%.1f s", seconds)
+                + HumanFormat.fixed(seconds, fractionDigits: 1) + " s"
                 + (seconds > 0 ? " (\(HumanFormat.rate(Double(job.bytesTransferred) / seconds)))" : "") + "."
             summary = [JobProperty.id.name: job.id, JobProperty.state.name: "acknowledged",
                        JobProperty.bytesTransferred.name: job.bytesTransferred,
@@ -115,9 +115,12 @@ struct TransferWatch {
         return status
     }
 
+    /// Seconds on the monotonic clock (the interval between two readings counts).
+    private static func uptime() -> Double { Double(SystemClock.monotonicNanoseconds()) / 1e9 }
+
     private mutating func draw(_ job: JobProperties, final: Bool) {
         guard showBar else { return }
-        let elapsed = ProcessInfo.processInfo.systemUptime - started
+        let elapsed = Self.uptime() - started
         // The service's live rate and time left while transferring; the average at the end.
         let mean = elapsed > 0 ? Double(job.bytesTransferred) / elapsed : nil
         let average = mean.map { $0 < Double(UInt64.max) ? UInt64($0) : UInt64.max }

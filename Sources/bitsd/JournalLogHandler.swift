@@ -1,4 +1,4 @@
-import Foundation
+import BitsSystem
 import Logging
 
 /// A swift-log handler writing one line per message to stderr with the `<N>` syslog
@@ -24,6 +24,6 @@ struct JournalLogHandler: LogHandler {
         case .critical: priority = 2
         }
         let line = "<\(priority)>\(label): \(event.message)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        try? BorrowedDescriptor(2).writeAll(Array(line.utf8))
     }
 }

@@ -5,7 +5,8 @@ import BitsDBus
 import BitsService
 import BitsStore
 import BitsSystem
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Logging
 
 /// bitsd — the Background Intelligent Transfer Service daemon.
@@ -113,7 +114,7 @@ struct BitsDaemon: ParsableCommand {
                 let monitors = service.monitors(networkStateFile: networkStateFile)
                 await manager.watch(network: monitors.network, power: monitors.power)
                 let bootID = (try? String(contentsOfFile: bootIdFile, encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                    .trimmingWhitespaceAndNewlines()
                 await manager.restore(queue, bootID: bootID.flatMap { $0.isEmpty ? nil : $0 })
                 try service.serve()
             } catch {
@@ -131,13 +132,13 @@ struct BitsDaemon: ParsableCommand {
         logger.info("stopping on signal \(received)")
         service.stop()
         manager.stop()
-        Foundation.exit(0)
+        CurrentProcess.exit(0)
     }
 }
 
 /// A value shared between the start-up task and the main thread.
 final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var stored: T
     init(_ value: T) { stored = value }
     var value: T {

@@ -35,7 +35,7 @@ final class HostileDatabaseTests: XCTestCase {
     private func execute(_ sql: String) throws {
         var ignored: [String] = []
         let store = try open(reported: &ignored).store
-        try store.database.write { try $0.execute(sql: sql) }
+        try store.database.write { try $0.executeScript(sql) }
     }
 
     func testColumnsOfTheWrongTypeMakeOnlyTheirJobUnreadable() throws {

@@ -59,14 +59,14 @@ final class JobStoreTests: XCTestCase {
         let store = try opened().store
         try store.save(job, activity: 1)
         func column(_ name: String) throws -> [String] {
-            try store.database.read { try String.fetchAll($0, sql: "SELECT \(name) FROM file ORDER BY idx") }
+            try store.database.read { try $0.column("SELECT \(name) FROM file ORDER BY idx").map { $0.text ?? "" } }
         }
         XCTAssertEqual(try column("expected_hash"), ["sha512:" + String(repeating: "ab", count: 64), ""])
         XCTAssertEqual(try column("hash"), ["", "sha256:" + String(repeating: "0f", count: 32)])
         XCTAssertFalse(try column("document").joined().contains("sha"))
         XCTAssertEqual(try opened().jobs.first?.job, job)
         // A value that is not a hash makes its job unreadable, not the daemon.
-        try store.database.write { try $0.execute(sql: "UPDATE file SET hash = 'md5:00' WHERE idx = 1") }
+        try store.database.write { try $0.executeScript("UPDATE file SET hash = 'md5:00' WHERE idx = 1") }
         var unreadable: [String] = []
         let reopened = try JobStore.open(stateDirectory: directory, log: { _, text in unreadable.append(text) })
         XCTAssertEqual(reopened.jobs.count, 0)
@@ -76,7 +76,7 @@ final class JobStoreTests: XCTestCase {
     func testDurabilitySettings() throws {
         let store = try opened().store
         XCTAssertEqual(try store.synchronousMode(), 2, "synchronous must be FULL")
-        let mode = try store.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        let mode = try store.database.read { try $0.column("PRAGMA journal_mode").first?.text }
         XCTAssertEqual(mode, "wal")
     }
 
@@ -85,11 +85,11 @@ final class JobStoreTests: XCTestCase {
         var job = sampleJob(files: 50)
         try store.save(job, activity: 1)
         XCTAssertFalse(store.hasChanges(job))
-        let before = try store.database.read { try Int.fetchOne($0, sql: "SELECT total_changes()") ?? 0 }
+        let before = try store.database.read { try $0.column("SELECT total_changes()").first?.integer ?? 0 }
         job.files[7].bytesTransferred = 999
         XCTAssertTrue(store.hasChanges(job))
         try store.save(job, activity: 2)
-        let after = try store.database.read { try Int.fetchOne($0, sql: "SELECT total_changes()") ?? 0 }
+        let after = try store.database.read { try $0.column("SELECT total_changes()").first?.integer ?? 0 }
         XCTAssertEqual(after - before, 2, "one job row and one file row")
         XCTAssertEqual(try opened().jobs.first?.job.files[7].bytesTransferred, 999)
     }
@@ -103,7 +103,7 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(try opened().jobs.first?.job.files.count, 2)
         try store.delete(job.id)
         XCTAssertEqual(try store.count(), 0)
-        XCTAssertEqual(try store.database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM file") }, 0)
+        XCTAssertEqual(try store.database.read { try $0.column("SELECT COUNT(*) FROM file").first?.integer }, 0)
     }
 
     func testPendingTemporariesAreSettledWithTheJob() throws {
@@ -134,7 +134,7 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(stored.job.files[0].entityTag, "\"abc\"")
         XCTAssertEqual(stored.job.secrets.credentials.first?.password, "v1-secret")
         XCTAssertEqual(stored.activity, 1_795_567_453_074_755)
-        let migrations = try queue.store.database.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY 1") }
+        let migrations = try queue.store.database.read { try $0.column("SELECT identifier FROM grdb_migrations ORDER BY 1").map { $0.text ?? "" } }
         XCTAssertEqual(migrations, ["v1-jobs-and-files", "v2-activity-and-pending-temporaries", "v3-service-facts",
                                     "v4-file-hashes"])
         XCTAssertNil(stored.job.files[0].expectedHash)
@@ -160,7 +160,7 @@ final class JobStoreTests: XCTestCase {
     func testUndecodableJobIsReportedAndSkipped() throws {
         let store = try opened().store
         try store.save(sampleJob(), activity: 1)
-        try store.database.write { try $0.execute(sql: "UPDATE job SET document = '{\"broken\": true}'") }
+        try store.database.write { try $0.executeScript("UPDATE job SET document = '{\"broken\": true}'") }
         var reported: [String] = []
         let queue = try opened { critical, line in if critical { reported.append(line) } }
         XCTAssertEqual(queue.jobs.count, 0)

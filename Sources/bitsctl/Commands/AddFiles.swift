@@ -1,6 +1,6 @@
 import ArgumentParser
 import BitsClient
-import Foundation
+import BitsSystem
 
 /// `bitsctl add-files`: a file set from a list, all or none (bitsadmin /addfileset).
 struct AddFiles: AsyncParsableCommand {
@@ -15,9 +15,12 @@ struct AddFiles: AsyncParsableCommand {
     func run() async throws {
         let text: String
         if listFile == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            guard let contents = try? BorrowedDescriptor(StandardStream.standardInput.rawValue).readToEnd() else {
+                throw ValidationError("Cannot read the list from standard input.")
+            }
+            text = String(decoding: contents, as: UTF8.self)
         } else {
-            guard let contents = FileManager.default.contents(atPath: listFile) else {
+            guard let contents = try? FileDescriptor.open(listFile, .readOnly).readToEnd() else {
                 throw ValidationError("Cannot read the list file \"\(listFile)\".")
             }
             text = String(decoding: contents, as: UTF8.self)

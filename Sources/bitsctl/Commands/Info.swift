@@ -1,7 +1,6 @@
 import ArgumentParser
 import BitsClient
 import BitsSystem
-import Foundation
 
 /// `bitsctl info`: every property of a job and its files (bitsadmin /info /verbose).
 struct Info: AsyncParsableCommand {
@@ -36,7 +35,7 @@ struct Info: AsyncParsableCommand {
                           .bytesPerSecond, .estimatedTimeRemaining, .filesTotal,
                           .filesTransferred, .creationTime, .modificationTime, .transferCompletionTime, .files] as [JobProperty]).map(\.name))
         for name in job.raw.keys.sorted() where !shown.contains(name) {
-            lines.append("\(name): \(HumanFormat.value(job.raw[name]!).replacingOccurrences(of: "\n", with: " | "))")
+            lines.append("\(name): \(HumanFormat.value(job.raw[name]!).replacing("\n", with: " | "))")
         }
         lines.append("Files:")
         for file in files {

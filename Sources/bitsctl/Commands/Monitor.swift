@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsClient
-import Foundation
 
 /// `bitsctl monitor` (bitsadmin /monitor): a live view of the jobs, redrawn from the
 /// service's signals — no polling. On a terminal it redraws the list in place; otherwise
@@ -70,7 +69,7 @@ struct MonitorView {
 
     func redraw() {
         let ordered = jobs.values.sorted { ($0.creationTime, $0.path) < ($1.creationTime, $1.path) }
-        let time = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
+        let time = HumanFormat.clock()
         var text = "\u{1B}[H\u{1B}[2J" + "bitsctl monitor: \(ordered.count) job(s), updated \(time) (Ctrl-C to quit)\n\n"
         for job in ordered { text += ListJobs.line(job) + "\n" }
         Terminal.writeOut(text)

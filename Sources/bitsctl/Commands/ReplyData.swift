@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsClient
-import Foundation
 
 /// `bitsctl reply-data` (bitsadmin /getreplydata): the upload-reply server's answer.
 struct ReplyData: AsyncParsableCommand {
@@ -13,13 +12,13 @@ struct ReplyData: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let data = Data(try await JobReference.resolve(job.job, client: connection.connect()).replyData())
+            let data = try await JobReference.resolve(job.job, client: connection.connect()).replyData()
             if output.json {
-                var object: [String: Any] = ["Size": data.count, "Base64": data.base64EncodedString()]
-                if let text = String(data: data, encoding: .utf8) { object["Text"] = text }
+                var object: [String: Any] = ["Size": data.count, "Base64": Base64.encode(data)]
+                if let text = String(validating: data, as: UTF8.self) { object["Text"] = text }
                 JSONOutput.print(object)
             } else {
-                Terminal.writeOut(bytes: Array(data))
+                Terminal.writeOut(bytes: data)
             }
         }
     }

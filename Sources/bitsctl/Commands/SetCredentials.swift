@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsClient
-import Foundation
 
 /// `bitsctl set-credentials` (bitsadmin /setcredentials). The password is read from the
 /// terminal without echo, or from standard input with --password-stdin — never from argv,

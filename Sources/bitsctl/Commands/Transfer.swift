@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsClient
-import Foundation
 
 /// `bitsctl transfer`: create, add, resume, wait with a progress bar, complete — in one go
 /// (bitsadmin /transfer, Start-BitsTransfer without -Asynchronous).
@@ -101,13 +100,12 @@ enum TransferPairs {
             guard paths.count == 2 else { throw ValidationError("An upload job takes one file: FILE URL.") }
             return [(remote: paths[1], local: absolutePath(paths[0]))]
         }
-        var isDirectory: ObjCBool = false
-        if let last = paths.last, FileManager.default.fileExists(atPath: last, isDirectory: &isDirectory), isDirectory.boolValue {
+        if let last = paths.last, LocalPaths.isDirectory(last) {
             return try paths.dropLast().map { url in
-                guard let name = URL(string: url)?.lastPathComponent, !name.isEmpty, name != "/" else {
+                guard let name = LocalPaths.fileName(ofURL: url), !name.isEmpty else {
                     throw ValidationError("Cannot take a file name from \"\(url)\"; give SOURCE DEST pairs.")
                 }
-                return (remote: url, local: absolutePath((last as NSString).appendingPathComponent(name)))
+                return (remote: url, local: absolutePath(LocalPaths.join(last, name)))
             }
         }
         guard paths.count % 2 == 0 else {
