@@ -1,5 +1,6 @@
 import BitsCore
 import BitsSystem
+import Synchronization
 
 /// The digests of a downloaded file: always SHA-256 (the File's `Hash`), SHA-512 too when
 /// asked for (an `ExpectedHash` or a digest field of that algorithm).
@@ -207,10 +208,27 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
         }
     }
 
+    /// Read buffers of `readChunk` bytes kept for the next hasher (a job of many small files
+    /// hashes each at its end: no allocation, and no page faults, per file).
+    private static let scratch = Mutex<[UnsafeMutableRawPointer]>([])
+
+    private static func takeScratch() -> UnsafeMutableRawPointer {
+        scratch.withLock { $0.popLast() } ?? .allocate(byteCount: readChunk, alignment: 4096)
+    }
+
+    private static func returnScratch(_ buffer: UnsafeMutableRawPointer) {
+        let kept = scratch.withLock { pool -> Bool in
+            guard pool.count < 4 else { return false }
+            pool.append(buffer)
+            return true
+        }
+        if !kept { buffer.deallocate() }
+    }
+
     /// The hash thread: hashes queued ranges until stopped and drained.
     private func run() {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readChunk, alignment: 4096)
-        defer { buffer.deallocate() }
+        let buffer = Self.takeScratch()
+        defer { Self.returnScratch(buffer) }
         while true {
             var next: Chunk?
             lock.wait { !chunks.isEmpty || stopping }
@@ -258,8 +276,8 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     /// Reads `count` bytes at `offset` of `descriptor` back and hashes them (into `buffer`, or
     /// one of its own); false when they cannot all be read.
     private func hashRange(_ descriptor: Int32, offset: UInt64, count: Int, buffer: UnsafeMutableRawPointer?) -> Bool {
-        let scratch = buffer ?? UnsafeMutableRawPointer.allocate(byteCount: Self.readChunk, alignment: 4096)
-        defer { if buffer == nil { scratch.deallocate() } }
+        let scratch = buffer ?? Self.takeScratch()
+        defer { if buffer == nil { Self.returnScratch(scratch) } }
         var position = offset
         var left = count
         while left > 0 {
