@@ -246,6 +246,12 @@ extension Descriptor where Self: ~Copyable {
         guard bits_fcntl_int(raw, F_SETFL, 0) == 0 else { throw .last("fcntl") }
     }
 
+    /// Whether the descriptor was opened for reading (fcntl F_GETFL; false on an error).
+    public var isReadable: Bool {
+        let flags = bits_fcntl_int(raw, F_GETFL, 0)
+        return flags >= 0 && flags & O_ACCMODE != O_WRONLY
+    }
+
 }
 
 /// A `FileDescriptor` held by reference, with facts about it: for arrays and dictionaries,

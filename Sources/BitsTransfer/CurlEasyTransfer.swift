@@ -487,7 +487,7 @@ final class CurlEasyTransfer {
                 bytesOnDisk += UInt64(n)
             }
             // The hash thread reads what was written back: the digest rides along with the write.
-            request.hasher?.written(count: count, at: start, descriptor: request.destinationDescriptor)
+            request.hasher?.written(buffer, count: count, at: start, descriptor: request.destinationDescriptor)
             startWritebackIfDue()
             return count
         case .discarding, .alreadyComplete, .replanned, .challenged:

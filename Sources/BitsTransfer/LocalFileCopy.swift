@@ -103,7 +103,7 @@ final class LocalFileCopy: @unchecked Sendable {
                 done += n
                 offset += UInt64(n)
             }
-            request.hasher?.written(count: got, at: chunkStart, descriptor: request.destinationDescriptor)
+            request.hasher?.written(buffer, count: got, at: chunkStart, descriptor: request.destinationDescriptor)
             if let range = writeback.advance(writtenTo: offset, requestStart: start) {
                 try? request.destination.startWriteback(offset: Int64(clamping: range.lowerBound), length: Int64(clamping: range.count))
             }

@@ -27,7 +27,8 @@ public struct ComputedDigests: Sendable, Equatable {
 /// `written`; a thread of the hasher's own (`bits-hash`, started at the first range) reads
 /// those bytes back from the file (the page cache: they were just written) and hashes them.
 /// The writer copies nothing — on a 1 GiB download that copy was a sixth of the engine
-/// thread's time. At most `maxBacklog` written bytes wait: a writer faster than the hash
+/// thread's time — unless the file was opened write-only (its owner made it so): then each
+/// write's bytes are copied for the hash thread, as they cannot be read back. At most `maxBacklog` written bytes wait: a writer faster than the hash
 /// waits for it. `finish` waits for the rest and returns the digests, before the file is
 /// reported transferred.
 ///
@@ -51,6 +52,8 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     private enum Chunk {
         /// `count` bytes at `offset` of the file `descriptor`.
         case range(descriptor: Int32, offset: UInt64, count: Int)
+        /// A copy of written bytes (a write-only file), freed once hashed.
+        case copy(UnsafeMutableRawPointer, count: Int)
         /// Start over at offset 0, with or without SHA-512.
         case reset(sha512: Bool)
     }
@@ -76,6 +79,9 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     private var pendingStart: UInt64 = 0
     private var pendingCount = 0
     private var pendingDescriptor: Int32 = -1
+    /// The descriptor last checked for reading, and whether it can be read (else: copies).
+    private var checkedDescriptor: Int32 = -1
+    private var readable = true
 
     // The digests: the prefix hasher's, then the hash thread's, then `finish`'s.
     private let sha256 = FileDigest(.sha256)
@@ -84,6 +90,10 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     public init(sha512: Bool = false) {
         wantsSHA512 = sha512
         self.sha512 = sha512 ? FileDigest(.sha512) : nil
+    }
+
+    deinit {
+        for case .copy(let copy, _) in chunks { copy.deallocate() }
     }
 
     public static func == (a: StreamHasher, b: StreamHasher) -> Bool { a === b }
@@ -99,9 +109,10 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
         produced = length
     }
 
-    /// The writer wrote `count` bytes at `offset` of the file `descriptor` (readable; from the
-    /// writer's thread). They are read back and hashed on the hash thread.
-    public func written(count: Int, at offset: UInt64, descriptor: Int32) {
+    /// The writer wrote `count` bytes (`bytes`) at `offset` of the file `descriptor` (from the
+    /// writer's thread). They are read back and hashed on the hash thread, or copied for it
+    /// when the descriptor cannot be read.
+    public func written(_ bytes: UnsafeRawPointer, count: Int, at offset: UInt64, descriptor: Int32) {
         guard count > 0, !broken, !finished else { return }
         if offset != produced {
             if offset == 0 {
@@ -110,6 +121,18 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
                 broken = true
                 return
             }
+        }
+        if descriptor != checkedDescriptor {
+            checkedDescriptor = descriptor
+            readable = BorrowedDescriptor(descriptor).isReadable
+        }
+        guard readable else {
+            flushPending()
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
+            copy.copyMemory(from: bytes, byteCount: count)
+            produced += UInt64(count)
+            enqueue(.copy(copy, count: count), bytes: count)
+            return
         }
         if pendingCount > 0, descriptor != pendingDescriptor { flushPending() }
         if pendingCount == 0 {
@@ -241,6 +264,11 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
                 if !lock.withLock({ unreadable }), !hashRange(descriptor, offset: offset, count: count, buffer: buffer) {
                     lock.withLock { unreadable = true }
                 }
+            case .copy(let copy, let count):
+                size = count
+                sha256.update(copy, count: count)
+                sha512?.update(copy, count: count)
+                copy.deallocate()
             case .reset(let withSHA512):
                 sha256.reset()
                 if withSHA512 {
@@ -264,6 +292,7 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     private func stopThread(discarding: Bool) {
         lock.withLock {
             if discarding {
+                for case .copy(let copy, _) in chunks { copy.deallocate() }
                 chunks = []
                 backlog = 0
             }

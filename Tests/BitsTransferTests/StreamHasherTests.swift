@@ -42,7 +42,7 @@ final class StreamHasherTests: XCTestCase {
         var offset = 0
         while offset < data.count {
             let n = min(300_001, data.count - offset)
-            hasher.written(count: n, at: UInt64(offset), descriptor: fd)
+            data.withUnsafeBytes { hasher.written($0.baseAddress! + offset, count: n, at: UInt64(offset), descriptor: fd) }
             offset += n
         }
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
@@ -61,7 +61,7 @@ final class StreamHasherTests: XCTestCase {
             var offset = 0
             while offset < end {
                 let n = min(step, end - offset)
-                hasher.written(count: n, at: UInt64(offset), descriptor: fd)
+                data.withUnsafeBytes { hasher.written($0.baseAddress! + offset, count: n, at: UInt64(offset), descriptor: fd) }
                 offset += n
             }
         }
@@ -78,7 +78,7 @@ final class StreamHasherTests: XCTestCase {
         try hasher.hashPrefix(of: fd, length: 1_000_000)
         let rest = data.count - 1_000_000
         XCTAssertEqual(data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 1_000_000, rest, 1_000_000) }, rest)
-        hasher.written(count: rest, at: 1_000_000, descriptor: fd)
+        data.withUnsafeBytes { hasher.written($0.baseAddress! + 1_000_000, count: rest, at: 1_000_000, descriptor: fd) }
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
         XCTAssertNil(digests.sha512)
@@ -89,9 +89,9 @@ final class StreamHasherTests: XCTestCase {
         let (_, fd) = try file(data)
         let hasher = StreamHasher()
         let junk = makeData(1000).map { $0 ^ 0x55 }
-        hasher.written(count: junk.count, at: 0, descriptor: fd)
+        junk.withUnsafeBytes { hasher.written($0.baseAddress! + 0, count: junk.count, at: 0, descriptor: fd) }
         hasher.enableSHA512()  // a full response that announces sha-512 only: starts over
-        hasher.written(count: data.count, at: 0, descriptor: fd)
+        data.withUnsafeBytes { hasher.written($0.baseAddress! + 0, count: data.count, at: 0, descriptor: fd) }
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
         XCTAssertEqual(digests.sha512?.text, "sha512:" + (try reference(data, "sha512sum")))
@@ -101,7 +101,7 @@ final class StreamHasherTests: XCTestCase {
         let data = makeData(200_000)
         let (_, fd) = try file(data)
         let hasher = StreamHasher()
-        hasher.written(count: 1000, at: 1000, descriptor: fd)  // a gap
+        data.withUnsafeBytes { hasher.written($0.baseAddress! + 1000, count: 1000, at: 1000, descriptor: fd) }  // a gap
         let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
         // Nothing fed at all (an already complete file): from the file too.
@@ -119,18 +119,39 @@ final class StreamHasherTests: XCTestCase {
         let (_, fd) = try file(data)
         let hasher = StreamHasher()
         XCTAssertEqual(ftruncate(fd, 1000), 0)
-        hasher.written(count: data.count, at: 0, descriptor: fd)
+        data.withUnsafeBytes { hasher.written($0.baseAddress! + 0, count: data.count, at: 0, descriptor: fd) }
         XCTAssertNil(hasher.finish(length: UInt64(data.count), descriptor: fd), "the file is shorter than claimed")
         let refilled = StreamHasher()
-        refilled.written(count: data.count, at: 0, descriptor: fd)
+        data.withUnsafeBytes { refilled.written($0.baseAddress! + 0, count: data.count, at: 0, descriptor: fd) }
         XCTAssertEqual(data.withUnsafeBytes { pwrite(fd, $0.baseAddress!, data.count, 0) }, data.count)
         let digests = try XCTUnwrap(refilled.finish(length: UInt64(data.count), descriptor: fd))
         XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
     }
 
+    /// A file opened write-only (its owner made it so) cannot be read back: the writes'
+    /// bytes are copied for the hash thread instead, and the digest is still the file's.
+    func testAWriteOnlyFileIsHashedFromCopies() throws {
+        let data = makeData(3 << 20 + 5)
+        let (path, _) = try file([])
+        let fd = open(path, O_WRONLY)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        XCTAssertFalse(BorrowedDescriptor(fd).isReadable)
+        let hasher = StreamHasher()
+        var offset = 0
+        while offset < data.count {
+            let n = min(65_536, data.count - offset)
+            XCTAssertEqual(data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + offset, n, off_t(offset)) }, n)
+            data.withUnsafeBytes { hasher.written($0.baseAddress! + offset, count: n, at: UInt64(offset), descriptor: fd) }
+            offset += n
+        }
+        let digests = try XCTUnwrap(hasher.finish(length: UInt64(data.count), descriptor: fd))
+        XCTAssertEqual(digests.sha256.text, "sha256:" + (try reference(data, "sha256sum")))
+    }
+
     func testCancelStopsTheThread() {
         let hasher = StreamHasher()
-        hasher.written(count: 1 << 20, at: 0, descriptor: -1)
+        [UInt8](repeating: 0, count: 1 << 20).withUnsafeBytes { hasher.written($0.baseAddress!, count: 1 << 20, at: 0, descriptor: -1) }
         hasher.cancel()
         XCTAssertNil(hasher.finish(length: 0, descriptor: -1))
     }
