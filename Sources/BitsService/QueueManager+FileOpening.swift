@@ -13,11 +13,11 @@ extension QueueManager {
     struct OpenedFile: Sendable {
         let held: HeldDescriptors
         /// The temporary file (download) or the source (upload).
-        let fd: Int32
+        var fd: Int32 { held.numbers[0] }
         /// Its length when it was opened.
         let length: UInt64
         /// A file:// download's source and its size.
-        let source: Int32?
+        var source: Int32? { held.numbers.count > 1 ? held.numbers[1] : nil }
         let sourceSize: UInt64
         /// The job's client certificate, read for this attempt.
         var certificate: ClientCertificate?
@@ -29,8 +29,6 @@ extension QueueManager {
         init(_ fd: consuming FileDescriptor, length: UInt64, source: consuming FileDescriptor? = nil, sourceSize: UInt64 = 0,
              stamp: SourceStamp? = nil, hasher: StreamHasher? = nil, closer: @escaping HeldDescriptors.Closer) {
             held = HeldDescriptors(fd, source, closer: closer)
-            self.fd = held.numbers[0]
-            self.source = held.numbers.count > 1 ? held.numbers[1] : nil
             self.length = length
             self.sourceSize = sourceSize
             self.stamp = stamp

@@ -10,18 +10,18 @@ extension QueueManager {
         let now = clock.now
         let slice = Duration.seconds(Int64(config.timeSlice))
         var candidates: [Scheduler.Candidate] = []
-        for job in table.jobs where job.state.isActive {
+        for entry in table.all where entry.job.state.isActive {
+            let (job, rt) = (entry.job, entry.runtime)
             // A Complete or TakeOwnership at its files (off this actor) decides what comes next.
-            if table[job.id]?.runtime.busyWithFiles == true { continue }
+            if rt.busyWithFiles { continue }
             if let reason = blockReason(for: job) {
                 block(job.id, reason)
                 continue
             }
-            let rt = table[job.id]?.runtime
-            let requests = rt?.requests ?? EngineRequests()
+            let requests = rt.requests
             candidates.append(Scheduler.Candidate(id: job.id, priority: job.priority,
-                                                  queuedSequence: rt?.queuedSequence ?? 0,
-                                                  running: requests.isRunning || rt?.preparingStep == true,
+                                                  queuedSequence: rt.queuedSequence,
+                                                  running: requests.isRunning || rt.preparingStep,
                                                   sliceExpired: job.priority.isBackground && requests.sliceExpired(now: now, slice: slice)))
         }
         let selected = Scheduler.select(candidates)

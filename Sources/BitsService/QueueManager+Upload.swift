@@ -13,7 +13,7 @@ extension QueueManager {
     struct UploadRun {
         /// The source (held until the run ends) and its number.
         let source: HeldDescriptors
-        var descriptor: Int32
+        var descriptor: Int32 { source.numbers[0] }
         var session: UploadSession
         var sentAt: ContinuousClock.Instant
         var http: HTTPOptions
@@ -35,13 +35,11 @@ extension QueueManager {
         let file = job.files[index]
         // The source is opened on the file workers; the scheduler comes back when it is.
         guard let opened = takeOpened(id, index: index) else { return }
-        let descriptor: Int32
         let held: HeldDescriptors
         let http: HTTPOptions
         let stamp: SourceStamp?
         switch opened {
         case .success(let source):
-            descriptor = source.fd
             held = source.held
             stamp = source.stamp  // taken on the file worker that opened it
             http = TransferOptions().http(for: job, fileIndex: index, certificate: source.certificate)
@@ -54,7 +52,7 @@ extension QueueManager {
             fail(id, fileIndex: index, failure: changed)  // the source closes as `held` goes
             return
         }
-        var run = UploadRun(source: held, descriptor: descriptor, session: UploadSession(path: file.localName), sentAt: clock.now, http: http)
+        var run = UploadRun(source: held, session: UploadSession(path: file.localName), sentAt: clock.now, http: http)
         guard let upload = uploadFile(job, index) else { return }
         let action = run.session.start(upload)
         table[id]?.runtime.upload = run

@@ -114,12 +114,12 @@ extension QueueManager {
         case .response(let tid, let info):
             guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid,
                   let changed = table[active.jobID]?.replyProgressed(bytes: info.writeOffset, total: .some(info.totalSize)),
-                  let job = table[active.jobID]?.job else { return }
+                  !changed.isEmpty, let job = table[active.jobID]?.job else { return }
             observer?.jobChanged(job, properties: changed)
         case .progress(let tid, let bytes):
             guard let active = transfers[tid], table[active.jobID]?.runtime.requests.current == tid,
                   let changed = table[active.jobID]?.replyProgressed(bytes: bytes),
-                  let job = table[active.jobID]?.job else { return }
+                  !changed.isEmpty, let job = table[active.jobID]?.job else { return }
             observer?.jobChanged(job, properties: changed)
         case .ended(let tid, let outcome):
             guard let active = transfers.end(tid) else { return }
@@ -164,7 +164,7 @@ extension QueueManager {
                         .notDurable(errno: error, job.reply?.fileName ?? "The reply", "the reply is downloaded again when the job resumes."))
             return
         }
-        if let changed = table[id]?.replyDone(bytes: bytes), let job = table[id]?.job {
+        if let changed = table[id]?.replyDone(bytes: bytes), !changed.isEmpty, let job = table[id]?.job {
             observer?.jobChanged(job, properties: changed)
         }
         storeThen(id) { $0.closeSessionAfterReply(id, fileIndex: index) }

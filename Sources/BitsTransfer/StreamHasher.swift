@@ -303,39 +303,33 @@ public final class StreamHasher: @unchecked Sendable, Equatable {
     }
 
     /// Reads `count` bytes at `offset` of `descriptor` back and hashes them (into `buffer`, or
-    /// one of its own); false when they cannot all be read.
+    /// a scratch buffer); false when they cannot all be read.
     private func hashRange(_ descriptor: Int32, offset: UInt64, count: Int, buffer: UnsafeMutableRawPointer?) -> Bool {
-        let scratch = buffer ?? Self.takeScratch()
-        defer { if buffer == nil { Self.returnScratch(scratch) } }
-        var position = offset
-        var left = count
-        while left > 0 {
-            guard let at = Int64(exactly: position) else { return false }
-            let want = min(Self.readChunk, left)
-            guard let got = try? BorrowedDescriptor(descriptor).read(into: scratch, count: want, at: at), got > 0 else {
-                return false
-            }
-            sha256.update(scratch, count: got)
-            sha512?.update(scratch, count: got)
-            position += UInt64(got)
-            left -= got
-        }
-        return true
+        (try? hash(descriptor, from: offset, count: UInt64(count), buffer: buffer)) != nil
     }
 
     /// Hashes `[0, length)` of the file into the digests, reading it.
     private func hashFile(_ descriptor: Int32, length: UInt64) throws(SystemError) {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readChunk, alignment: 4096)
-        defer { buffer.deallocate() }
-        var offset: UInt64 = 0
-        while offset < length {
-            guard let position = Int64(exactly: offset) else { throw SystemError(code: Errno.fileTooLarge, operation: "pread") }
-            let want = Int(min(UInt64(Self.readChunk), length - offset))
-            let got = try BorrowedDescriptor(descriptor).read(into: buffer, count: want, at: position)
+        try hash(descriptor, from: 0, count: length, buffer: nil)
+    }
+
+    /// Reads `count` bytes from `offset` of `descriptor` and hashes them, in `readChunk` pieces
+    /// (into `buffer`, or a scratch buffer).
+    private func hash(_ descriptor: Int32, from offset: UInt64, count: UInt64,
+                      buffer: UnsafeMutableRawPointer?) throws(SystemError) {
+        let scratch = buffer ?? Self.takeScratch()
+        defer { if buffer == nil { Self.returnScratch(scratch) } }
+        var position = offset
+        let end = offset.addingReportingOverflow(count)
+        guard !end.overflow else { throw SystemError(code: Errno.fileTooLarge, operation: "pread") }
+        while position < end.partialValue {
+            guard let at = Int64(exactly: position) else { throw SystemError(code: Errno.fileTooLarge, operation: "pread") }
+            let want = Int(min(UInt64(Self.readChunk), end.partialValue - position))
+            let got = try BorrowedDescriptor(descriptor).read(into: scratch, count: want, at: at)
             guard got > 0 else { throw SystemError(code: Errno.io, operation: "pread") }
-            sha256.update(buffer, count: got)
-            sha512?.update(buffer, count: got)
-            offset += UInt64(got)
+            sha256.update(scratch, count: got)
+            sha512?.update(scratch, count: got)
+            position += UInt64(got)
         }
     }
 }
